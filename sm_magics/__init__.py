@@ -1,0 +1,34 @@
+"""sm-magics: train and serve on Amazon SageMaker from a notebook, or locally without Docker.
+
+Load the magics with ``%load_ext sm_magics``. Importing this package is cheap: it imports
+neither boto3 nor the SageMaker SDK, nor even IPython; everything heavier is imported
+when first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["Job", "Session", "__version__", "load_ipython_extension"]
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from sm_magics.api import Job, Session
+
+
+def load_ipython_extension(ipython: InteractiveShell) -> None:
+    """Register the ``%sm_*`` magics; called by ``%load_ext sm_magics``."""
+    from sm_magics.magics import SageMakerMagics
+
+    ipython.register_magics(SageMakerMagics(shell=ipython))
+
+
+def __getattr__(name: str) -> Any:
+    # The Python API is imported on first use, so `import sm_magics` stays instant.
+    if name in ("Job", "Session"):
+        from sm_magics import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'sm_magics' has no attribute {name!r}")

@@ -1,0 +1,575 @@
+"""The Python API under the magics: ``Session``, the ``Job`` handle and job tables.
+
+Every magic is one call here, so everything a notebook does with ``%%sm_train`` a script
+or a test can do without IPython::
+
+    from sm_magics import Session
+    job = Session().train("print('hello')", hyperparameters={"epochs": 2})
+    job.wait().status            # 'Completed'
+    job.model_data               # 'file:///.../model.tar.gz'
+
+A ``Job`` is a light handle (a name and a backend): it holds no state of its own, so two
+handles of one job never disagree, and a handle made after a kernel restart works.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from sm_magics import config, pricing
+from sm_magics.backends import base, registry
+from sm_magics.durations import format_duration, parse_duration
+from sm_magics.errors import AlreadyExists, InvalidRequest, JobFailed, NotFound, WaitTimeout
+from sm_magics.ledger import JobRecord, Ledger
+from sm_magics.metrics import MetricParser, MetricPoint
+
+#: SageMaker's rule for training job names.
+JOB_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+DEFAULT_JOB_PREFIX = "sm-train"
+DEFAULT_ENTRY_POINT = "train.py"
+#: The entry-point name the cell gets; also the module `%sm_deploy` finds handlers in.
+CELL_ENTRY_POINT = DEFAULT_ENTRY_POINT
+
+_CHANNEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_HP_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,255}$")
+
+
+def validate_job_name(name: str) -> str:
+    """Return ``name`` if SageMaker would accept it as a job name, else raise."""
+    if not JOB_NAME_RE.fullmatch(name):
+        raise InvalidRequest(
+            f"Invalid job name {name!r}: use 1-63 letters, digits and hyphens, starting with "
+            "a letter or digit (SageMaker's rule)."
+        )
+    return name
+
+
+def generate_job_name(prefix: str = DEFAULT_JOB_PREFIX, now: datetime | None = None) -> str:
+    """Return ``<prefix>-YYYY-MM-DD-HH-MM-SS-mmm``, as the SageMaker SDK names jobs."""
+    moment = now or datetime.now(tz=timezone.utc)
+    stamp = moment.strftime("%Y-%m-%d-%H-%M-%S-") + f"{moment.microsecond // 1000:03d}"
+    prefix = prefix.strip("-")[: 63 - len(stamp) - 1] or DEFAULT_JOB_PREFIX
+    return validate_job_name(f"{prefix}-{stamp}")
+
+
+class Session:
+    """Where jobs are sent, with the defaults the magics' configuration gives.
+
+    Parameters
+    ----------
+    backend
+        ``"local"`` (default, or ``SM_MAGICS_BACKEND``) or ``"sagemaker"``.
+    region, instance_type
+        Defaults for new jobs; the instance type is used for cost estimates locally.
+    notebook
+        The notebook path recorded with each job (what ``%sm_cleanup`` scopes by).
+    job_prefix
+        Prefix of generated job names.
+    backend_options
+        Passed to the backend's constructor (role, bucket, subnets, ...).
+    """
+
+    def __init__(
+        self,
+        backend: str | None = None,
+        *,
+        region: str | None = None,
+        instance_type: str | None = None,
+        notebook: str | None = None,
+        job_prefix: str = DEFAULT_JOB_PREFIX,
+        ledger: Ledger | None = None,
+        **backend_options: Any,
+    ) -> None:
+        self.backend_name = backend or config.default_backend()
+        self.region = region or config.default_region()
+        self.instance_type = instance_type or config.default_instance_type()
+        self.notebook = notebook
+        self.job_prefix = job_prefix
+        self.ledger = ledger or Ledger()
+        self.backend_options = backend_options
+        self._backends: dict[str, base.Backend] = {}
+
+    def backend(self, name: str | None = None) -> base.Backend:
+        """Return the backend ``name`` (default: this session's), created once."""
+        key = name or self.backend_name
+        if key not in self._backends:
+            cls = registry.get_backend_class(key)
+            self._backends[key] = cls(region=self.region, ledger=self.ledger,
+                                      **self.backend_options)
+        return self._backends[key]
+
+    # -- training ---------------------------------------------------------------------------
+
+    def train(
+        self,
+        script: str | None = None,
+        *,
+        name: str | None = None,
+        backend: str | None = None,
+        source_dir: str | Path | None = None,
+        entry_point: str | None = None,
+        hyperparameters: dict[str, Any] | None = None,
+        inputs: dict[str, str] | None = None,
+        instance_type: str | None = None,
+        instance_count: int = 1,
+        requirements: str | Path | None = None,
+        image: str | None = None,
+        framework: str | None = None,
+        framework_version: str | None = None,
+        py_version: str | None = None,
+        metric_definitions: dict[str, str] | None = None,
+        environment: dict[str, str] | None = None,
+        spot: bool = False,
+        max_wait: str | int | None = None,
+        max_run: str | int | None = None,
+        checkpoint_uri: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> Job:
+        """Start a training job and return its handle at once.
+
+        Give the training code as ``script`` (a cell's text, which becomes ``train.py`` in
+        the code folder, next to the files of ``source_dir``) or as ``entry_point``, a file
+        inside ``source_dir`` run unchanged.
+
+        Raises
+        ------
+        InvalidRequest
+            Anything malformed; nothing is created.
+        AlreadyExists
+            ``name`` is taken.
+        """
+        spec = self._training_spec(
+            script=script, name=name, source_dir=source_dir, entry_point=entry_point,
+            hyperparameters=hyperparameters, inputs=inputs, instance_type=instance_type,
+            instance_count=instance_count, requirements=requirements, image=image,
+            framework=framework, framework_version=framework_version, py_version=py_version,
+            metric_definitions=metric_definitions, environment=environment, spot=spot,
+            max_wait=max_wait, max_run=max_run, checkpoint_uri=checkpoint_uri, tags=tags,
+        )
+        target = self.backend(backend)
+        generated = name is None
+        for _attempt in range(20):
+            try:
+                target.create_training_job(spec)
+                break
+            except AlreadyExists:
+                # Two jobs submitted in the same millisecond get the same generated name.
+                if not generated:
+                    raise
+                time.sleep(0.001)
+                spec.name = generate_job_name(self.job_prefix)
+        job = Job(self, spec.name, target.name)
+        job.notes = target.notes_for(spec)
+        return job
+
+    def _training_spec(self, **kw: Any) -> base.TrainingSpec:
+        script, source_dir, entry_point = kw["script"], kw["source_dir"], kw["entry_point"]
+        source = Path(source_dir).expanduser().resolve() if source_dir else None
+        if source is not None and not source.is_dir():
+            raise InvalidRequest(f"--source-dir {source_dir} is not a folder.")
+        if script is not None and not script.strip():
+            script = None
+        if script is None and entry_point is None:
+            raise InvalidRequest(
+                "Nothing to run: give the training code as the cell, or --source-dir with "
+                "--entry-point."
+            )
+        if entry_point is not None:
+            if script is not None:
+                raise InvalidRequest(
+                    "Give the training code either as the cell or as --entry-point, not both."
+                )
+            if source is None:
+                source = Path.cwd()
+            if Path(entry_point).is_absolute() or ".." in Path(entry_point).parts:
+                raise InvalidRequest("--entry-point must be a path inside --source-dir.")
+            if not (source / entry_point).is_file():
+                raise InvalidRequest(f"--entry-point {entry_point} is not a file in {source}.")
+        else:
+            entry_point = CELL_ENTRY_POINT
+            if source is not None and (source / entry_point).exists():
+                raise InvalidRequest(
+                    f"--source-dir {source} already has {entry_point}, which the cell would "
+                    f"replace: run it with --entry-point {entry_point}, or rename it."
+                )
+        requirements = Path(kw["requirements"]).expanduser() if kw["requirements"] else None
+        if requirements is not None and not requirements.is_file():
+            raise InvalidRequest(f"--requirements {kw['requirements']} is not a file.")
+        count = int(kw["instance_count"])
+        if count < 1:
+            raise InvalidRequest("--instance-count must be at least 1.")
+        inputs = dict(kw["inputs"] or {})
+        for channel in inputs:
+            if not _CHANNEL_RE.fullmatch(channel):
+                raise InvalidRequest(
+                    f"Invalid channel name {channel!r}: letters, digits, '.', '_' or '-'."
+                )
+        hyperparameters = dict(kw["hyperparameters"] or {})
+        for key in hyperparameters:
+            if not _HP_KEY_RE.fullmatch(key):
+                raise InvalidRequest(f"Invalid hyperparameter name {key!r}.")
+        metric_definitions = dict(kw["metric_definitions"] or {})
+        for metric, regex in metric_definitions.items():
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                raise InvalidRequest(f"--metric {metric}: bad regex {regex!r} ({exc}).") from None
+        name = kw["name"]
+        name = validate_job_name(name) if name else generate_job_name(self.job_prefix)
+        return base.TrainingSpec(
+            name=name,
+            entry_point=entry_point,
+            script=script,
+            source_dir=source,
+            hyperparameters=hyperparameters,
+            inputs=inputs,
+            instance_type=kw["instance_type"] or self.instance_type,
+            instance_count=count,
+            requirements=requirements,
+            image=kw["image"],
+            framework=kw["framework"],
+            framework_version=kw["framework_version"],
+            py_version=kw["py_version"],
+            metric_definitions=metric_definitions,
+            environment=dict(kw["environment"] or {}),
+            spot=bool(kw["spot"]),
+            max_wait=parse_duration(kw["max_wait"]) if kw["max_wait"] else None,
+            max_run=parse_duration(kw["max_run"]) if kw["max_run"] else None,
+            checkpoint_uri=kw["checkpoint_uri"],
+            tags=dict(kw["tags"] or {}),
+            region=self.region,
+            notebook=self.notebook,
+        )
+
+    # -- lookup -----------------------------------------------------------------------------
+
+    def job(self, name: str) -> Job:
+        """Return the handle of an existing job, on whichever backend ran it.
+
+        Raises
+        ------
+        NotFound
+            Neither the ledger nor this session's backend knows the name.
+        """
+        record = self.ledger.get_job(name)
+        if record is not None:
+            return Job(self, name, record.backend)
+        try:
+            self.backend().describe_training_job(name)
+        except NotFound:
+            raise NotFound(
+                f"No training job named {name!r} in the ledger or on the {self.backend_name} "
+                "backend; %sm_jobs lists the known ones."
+            ) from None
+        return Job(self, name, self.backend_name)
+
+    def jobs(
+        self, *, status: str | None = None, backend: str | None = None, limit: int | None = 50
+    ) -> JobTable:
+        """Return recent jobs from the ledger, with running ones refreshed from their backend."""
+        for record in self.ledger.list_jobs(active_only=True, backend=backend):
+            try:
+                self.backend(record.backend).describe_training_job(record.name)
+            except Exception:  # noqa: BLE001, S112 - a table must show even if one job can't refresh
+                continue
+        records = self.ledger.list_jobs(status=status, backend=backend, limit=limit)
+        return JobTable([JobRow.from_record(r) for r in records])
+
+
+class Job:
+    """A handle on one training job; every property asks the backend, never a cache.
+
+    Displayed in a notebook, a ``Job`` is a live widget (status, elapsed time, cost, metric
+    curves, log tail, a Stop button); elsewhere it is one line of text.
+    """
+
+    def __init__(self, session: Session, name: str, backend: str) -> None:
+        self.session = session
+        self.name = name
+        self.backend_name = backend
+        #: Remarks from the backend at creation (options it recorded but did not use).
+        self.notes: list[str] = []
+
+    @property
+    def backend(self) -> base.Backend:
+        """The backend that runs this job."""
+        return self.session.backend(self.backend_name)
+
+    def describe(self) -> dict[str, Any]:
+        """Return the backend's ``DescribeTrainingJob`` response."""
+        return self.backend.describe_training_job(self.name)
+
+    @property
+    def status(self) -> str:
+        """``InProgress``, ``Completed``, ``Failed``, ``Stopping`` or ``Stopped``."""
+        return str(self.describe()["TrainingJobStatus"])
+
+    @property
+    def secondary_status(self) -> str:
+        """SageMaker's finer status: ``Starting``, ``Downloading``, ``Training``, ..."""
+        return str(self.describe()["SecondaryStatus"])
+
+    @property
+    def failure_reason(self) -> str | None:
+        """Why the job failed, as SageMaker words it; ``None`` unless it failed."""
+        reason = self.describe().get("FailureReason")
+        return str(reason) if reason else None
+
+    @property
+    def model_data(self) -> str | None:
+        """URI of ``model.tar.gz`` (``file://`` locally, ``s3://`` on SageMaker)."""
+        artifacts = self.describe().get("ModelArtifacts") or {}
+        uri = artifacts.get("S3ModelArtifacts")
+        return str(uri) if uri else None
+
+    def read_logs(self, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+        """Return log lines after ``cursor``; pass the returned cursor back for more."""
+        return self.backend.read_training_logs(self.name, cursor)
+
+    def iter_log_events(self) -> Iterator[base.LogEvent]:
+        """Yield every log line written so far, all hosts merged by time."""
+        batch = self.read_logs()
+        while batch.events:
+            yield from batch.events
+            batch = self.read_logs(batch.cursor)
+
+    def logs(self) -> str:
+        """Return all log lines so far; lines are prefixed ``[algo-N]`` when several hosts."""
+        events = list(self.iter_log_events())
+        multi = len({e.host for e in events}) > 1
+        return "\n".join(format_log_line(e, multi) for e in events)
+
+    def metrics(self) -> dict[str, list[MetricPoint]]:
+        """Return each ``--metric`` as a time series parsed from the logs so far."""
+        definitions = {
+            m["Name"]: m["Regex"]
+            for m in self.describe()["AlgorithmSpecification"].get("MetricDefinitions", [])
+        }
+        parser = MetricParser(definitions)
+        series: dict[str, list[MetricPoint]] = {name: [] for name in definitions}
+        for event in self.iter_log_events():
+            for point in parser.parse(event.timestamp, event.message):
+                series[point.name].append(point)
+        return series
+
+    def wait(
+        self,
+        timeout: str | float | None = None,
+        *,
+        poll: float = 0.5,
+        on_poll: Callable[[dict[str, Any]], None] | None = None,
+        raise_on_failure: bool = False,
+    ) -> Job:
+        """Block until the job ends; return ``self``.
+
+        Raises
+        ------
+        WaitTimeout
+            ``timeout`` (seconds, or ``"30m"``) passed first; the job goes on.
+        JobFailed
+            With ``raise_on_failure``, when the job ended ``Failed``.
+        """
+        deadline = time.monotonic() + parse_duration(timeout) if timeout is not None else None
+        while True:
+            description = self.describe()
+            if on_poll is not None:
+                on_poll(description)
+            status = description["TrainingJobStatus"]
+            if status in base.TERMINAL_STATUSES:
+                if raise_on_failure and status == base.FAILED:
+                    raise JobFailed(self.name, status, description.get("FailureReason"))
+                return self
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(
+                    f"Training job {self.name!r} is still {status} after {timeout}; it goes on."
+                )
+            time.sleep(poll)
+
+    def stop(self) -> Job:
+        """Ask the job to stop (``Stopping``, then ``Stopped``); return ``self`` at once."""
+        self.backend.stop_training_job(self.name)
+        return self
+
+    def row(self) -> JobRow:
+        """Return this job as a table row (status, duration, cost) from a fresh describe."""
+        record = self.session.ledger.get_job(self.name)
+        return JobRow.from_description(self.describe(), self.backend_name, record)
+
+    # -- display ----------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        try:
+            row = self.row()
+        except Exception:  # noqa: BLE001 - a repr must never raise
+            return f"<Job {self.name} ({self.backend_name})>"
+        return f"<Job {self.name} ({self.backend_name}) {row.status}/{row.secondary_status}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": repr(self)}
+        if _widgets_available():
+            from sm_magics.widgets import JobWidget
+
+            widget_bundle = JobWidget(self)._repr_mimebundle_(include=include, exclude=exclude)
+            if widget_bundle:
+                bundle.update({k: v for k, v in widget_bundle.items() if k != "text/plain"})
+        return bundle
+
+
+def _widgets_available() -> bool:
+    """Whether a kernel with a comm channel (a widget-capable frontend) runs us."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def format_log_line(event: base.LogEvent, with_host: bool) -> str:
+    """Return one log line as text, with ``[algo-N]`` when several hosts write."""
+    return f"[{event.host}] {event.message}" if with_host else event.message
+
+
+@dataclass
+class JobRow:
+    """One job as tables show it."""
+
+    name: str
+    backend: str
+    status: str
+    secondary_status: str
+    instance_type: str
+    instance_count: int
+    duration: float | None
+    cost: float | None
+    spot: bool = False
+
+    @classmethod
+    def from_record(cls, record: JobRecord) -> JobRow:
+        """Build the row from the ledger alone (cheap: no backend call)."""
+        start = record.started_at
+        end = record.ended_at or (None if record.is_terminal else time.time())
+        duration = (end - start) if start and end else None
+        return cls(
+            name=record.name,
+            backend=record.backend,
+            status=record.status,
+            secondary_status=record.secondary_status or "",
+            instance_type=record.instance_type or "",
+            instance_count=record.instance_count,
+            duration=duration,
+            cost=_cost(duration, record.instance_type, record.instance_count, record.region,
+                       record.spot),
+            spot=record.spot,
+        )
+
+    @classmethod
+    def from_description(
+        cls, description: dict[str, Any], backend: str, record: JobRecord | None
+    ) -> JobRow:
+        """Build the row from a fresh ``DescribeTrainingJob`` response."""
+        resources = description.get("ResourceConfig", {})
+        start = description.get("TrainingStartTime")
+        end = description.get("TrainingEndTime")
+        duration = None
+        if start is not None:
+            duration = ((end or datetime.now(tz=timezone.utc)) - start).total_seconds()
+        region = record.region if record else None
+        spot = bool(description.get("EnableManagedSpotTraining"))
+        instance_type = str(resources.get("InstanceType", ""))
+        count = int(resources.get("InstanceCount", 1))
+        return cls(
+            name=description["TrainingJobName"],
+            backend=backend,
+            status=description["TrainingJobStatus"],
+            secondary_status=description.get("SecondaryStatus", ""),
+            instance_type=instance_type,
+            instance_count=count,
+            duration=duration,
+            cost=_cost(duration, instance_type, count, region, spot),
+            spot=spot,
+        )
+
+    @property
+    def instance(self) -> str:
+        """``ml.m5.large`` or ``ml.m5.large x2``."""
+        suffix = f" x{self.instance_count}" if self.instance_count > 1 else ""
+        return f"{self.instance_type}{suffix}"
+
+
+def _cost(
+    seconds: float | None, instance_type: str | None, count: int, region: str | None, spot: bool
+) -> float | None:
+    if not seconds or not instance_type:
+        return None if not instance_type else 0.0
+    return pricing.cost_for(seconds, instance_type, count, region, spot=spot)
+
+
+#: Colours of statuses in HTML tables and widgets (JupyterLab's palette names).
+STATUS_COLOURS = {
+    "InProgress": "var(--jp-brand-color1, #1976d2)",
+    "Stopping": "var(--jp-warn-color1, #f57c00)",
+    "Completed": "var(--jp-success-color1, #388e3c)",
+    "Failed": "var(--jp-error-color1, #d32f2f)",
+    "Stopped": "var(--jp-layout-color4, #757575)",
+}
+
+
+class JobTable:
+    """The result of ``%sm_jobs``: an HTML table in notebooks, aligned text elsewhere."""
+
+    columns = ("name", "backend", "status", "instance", "duration", "cost")
+
+    def __init__(self, rows: list[JobRow]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[JobRow]:
+        return iter(self.rows)
+
+    def _cells(self, row: JobRow) -> list[str]:
+        status = row.status + (f" ({row.secondary_status})" if row.status == "InProgress" else "")
+        return [row.name, row.backend, status, row.instance, format_duration(row.duration),
+                pricing.format_usd(row.cost)]
+
+    def __repr__(self) -> str:
+        if not self.rows:
+            return "No training jobs yet."
+        table = [list(self.columns)] + [self._cells(r) for r in self.rows]
+        widths = [max(len(line[i]) for line in table) for i in range(len(self.columns))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+                 for line in table]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if not self.rows:
+            return "<p>No training jobs yet.</p>"
+        head = "".join(f"<th style='text-align:left'>{c}</th>" for c in self.columns)
+        body = []
+        for row in self.rows:
+            cells = [escape(c) for c in self._cells(row)]
+            colour = STATUS_COLOURS.get(row.status, "inherit")
+            cells[2] = f"<span style='color:{colour};font-weight:600'>{cells[2]}</span>"
+            body.append("<tr>" + "".join(f"<td style='text-align:left'>{c}</td>"
+                                         for c in cells) + "</tr>")
+        return f"<table class='sm-magics-jobs'><tr>{head}</tr>{''.join(body)}</table>"
+
+
+__all__ = [
+    "Job",
+    "JobRow",
+    "JobTable",
+    "NotFound",
+    "Session",
+    "generate_job_name",
+    "validate_job_name",
+]

@@ -1,0 +1,342 @@
+"""The local backend: SageMaker training jobs as detached processes on this machine.
+
+``create_training_job`` validates, reserves the name in the ledger, lays out the job
+folder and starts the supervisor, then returns: it never waits for training. If any step
+fails, every earlier step is undone (no row, no folder, no process), so bad input leaves
+nothing behind. Status is read from the job folder, which the supervisor owns; a
+supervisor that died without finishing is detected by its ``(pid, start time)`` and the
+job is marked ``Failed`` with a reason, its leftover processes killed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from sm_magics import config, packaging
+from sm_magics.backends import base
+from sm_magics.backends.local import logstore, processes
+from sm_magics.backends.local.environment import encode_hyperparameters
+from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
+from sm_magics.errors import InvalidRequest, NotFound
+from sm_magics.ledger import JobRecord, Ledger
+
+#: How long a job may sit without a supervisor pid before it counts as never started.
+_SPAWN_GRACE_SECONDS = 30.0
+_LOCAL_ACCOUNT = "000000000000"
+
+# Popen objects of supervisors this process started: polled so they never linger as
+# zombies (which would look alive to ``kill(pid, 0)``).
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def _reap() -> None:
+    _children[:] = [child for child in _children if child.poll() is None]
+
+
+def resolve_input(channel: str, uri: str) -> Path:
+    """Return the local path of one channel's data, or raise ``InvalidRequest``.
+
+    Accepts a path (relative to the working directory) or a ``file://`` URI; an ``s3://``
+    URI needs the sagemaker backend.
+    """
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path))
+    elif parsed.scheme == "":
+        path = Path(uri).expanduser()
+    elif parsed.scheme == "s3":
+        raise InvalidRequest(
+            f"Channel {channel!r}: the local backend reads local paths and file:// URIs, not "
+            f"{uri}. Download it first, or run with -b sagemaker."
+        )
+    else:
+        raise InvalidRequest(f"Channel {channel!r}: unsupported URI scheme in {uri!r}.")
+    if not path.exists():
+        raise InvalidRequest(f"Channel {channel!r}: {path} does not exist.")
+    return path.resolve()
+
+
+def _utc(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
+
+
+class LocalBackend(base.Backend):
+    """Training jobs as processes on this machine, honouring the container contract."""
+
+    name = "local"
+
+    def __init__(self, region: str | None = None, **options: Any) -> None:
+        super().__init__(region=region or config.default_region(), **options)
+        self.ledger: Ledger = options.get("ledger") or Ledger()
+
+    # -- create -----------------------------------------------------------------------------
+
+    def notes_for(self, spec: base.TrainingSpec) -> list[str]:
+        """Return what the local backend records but does not act on, for the user."""
+        unused = []
+        if spec.image:
+            unused.append(f"--image {spec.image}")
+        if spec.framework:
+            unused.append(f"--framework {spec.framework}")
+        if spec.spot:
+            unused.append("--spot")
+        if spec.max_wait:
+            unused.append("--max-wait")
+        if spec.checkpoint_uri:
+            unused.append("--checkpoint-uri")
+        if not unused:
+            return []
+        return [
+            f"local backend: {', '.join(unused)} recorded, not used here (they apply on "
+            "SageMaker); the script runs with this kernel's Python."
+        ]
+
+    def create_training_job(self, spec: base.TrainingSpec) -> None:
+        """See :meth:`Backend.create_training_job`."""
+        resolved = {ch: str(resolve_input(ch, uri)) for ch, uri in sorted(spec.inputs.items())}
+        if spec.source_dir is not None and not spec.source_dir.is_dir():
+            raise InvalidRequest(f"--source-dir {spec.source_dir} is not a folder.")
+        if spec.requirements is not None and not spec.requirements.is_file():
+            raise InvalidRequest(f"--requirements {spec.requirements} does not exist.")
+        now = time.time()
+        self.ledger.insert_job(
+            JobRecord(
+                name=spec.name,
+                backend=self.name,
+                region=self.region,
+                status=base.IN_PROGRESS,
+                secondary_status=base.STARTING,
+                instance_type=spec.instance_type,
+                instance_count=spec.instance_count,
+                spot=spec.spot,
+                created_at=now,
+                notebook=spec.notebook,
+                tags=spec.tags,
+                spec=spec.to_json(),
+            )
+        )
+        job = JobDir.for_job(spec.name)
+        process: subprocess.Popen[bytes] | None = None
+        try:
+            if job.root.exists():  # a folder left by a ledger that was deleted: not ours
+                raise InvalidRequest(
+                    f"{job.root} exists but no ledger row does; remove it or pick another name."
+                )
+            job.root.mkdir(parents=True)
+            source_hash = packaging.stage_source(
+                job.code,
+                entry_point=spec.entry_point,
+                script=spec.script,
+                source_dir=spec.source_dir,
+                requirements=spec.requirements,
+            )
+            for folder in (job.logs, job.checkpoints, job.input_data):
+                folder.mkdir(parents=True, exist_ok=True)
+            data = spec.to_json()
+            data.update(
+                resolved_inputs=resolved,
+                python=sys.executable,
+                region=self.region,
+                requirements=str(spec.requirements.resolve()) if spec.requirements else None,
+            )
+            write_json_atomic(job.spec_file, data)
+            state: dict[str, Any] = {
+                "status": base.IN_PROGRESS,
+                "secondary_status": base.STARTING,
+                "created": now,
+                "source_hash": source_hash,
+                "notes": self.notes_for(spec),
+                "transitions": [
+                    {"Status": base.STARTING, "StartTime": now,
+                     "StatusMessage": "Preparing the instances for training"}
+                ],
+            }
+            job.write_state(state)
+            with open(job.supervisor_log, "ab") as supervisor_log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "sm_magics.backends.local.supervisor", str(job.root)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=supervisor_log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # survives the kernel, its signals and its death
+                    close_fds=True,
+                    env={**os.environ, config.ENV_HOME: str(config.home_dir())},
+                )
+            _children.append(process)
+            # Record the identity now, not from the supervisor: it may die before writing.
+            state["supervisor_pid"] = process.pid
+            state["supervisor_start"] = processes.start_ticks(process.pid)
+            self._merge_state(job, state)
+            self.ledger.update_job(spec.name, source_hash=source_hash)
+        except BaseException:
+            if process is not None:
+                processes.terminate_groups([process.pid], grace=0)
+            shutil.rmtree(job.root, ignore_errors=True)
+            self.ledger.delete_job(spec.name)
+            raise
+        _reap()
+
+    @staticmethod
+    def _merge_state(job: JobDir, ours: dict[str, Any]) -> None:
+        """Add the supervisor's identity without undoing what it may have written."""
+        current = job.read_state()
+        if current.get("supervisor_pid") in (None, ours["supervisor_pid"]):
+            current["supervisor_pid"] = ours["supervisor_pid"]
+            current["supervisor_start"] = ours["supervisor_start"]
+            job.write_state(current)
+
+    # -- read -------------------------------------------------------------------------------
+
+    def _job(self, name: str) -> JobDir:
+        job = JobDir.for_job(name)
+        if not job.exists():
+            raise NotFound(f"No local training job named {name!r}.")
+        return job
+
+    def _checked_state(self, job: JobDir) -> dict[str, Any]:
+        """Return the state, marking the job Failed if its supervisor is gone."""
+        _reap()
+        state = job.read_state()
+        if state["status"] in base.TERMINAL_STATUSES:
+            return state
+        pid = state.get("supervisor_pid")
+        if pid is None:
+            if time.time() - state["created"] < _SPAWN_GRACE_SECONDS:
+                return state
+            reason = "the local job supervisor never started"
+        elif processes.is_alive(pid, state.get("supervisor_start")):
+            return state
+        else:
+            # Re-read: it may have finished cleanly between our two reads.
+            state = job.read_state()
+            if state["status"] in base.TERMINAL_STATUSES:
+                return state
+            reason = (
+                f"the local job supervisor (pid {pid}) exited unexpectedly; see "
+                f"{job.supervisor_log}"
+            )
+        processes.terminate_groups(state.get("host_pgids") or [], grace=0)
+        now = time.time()
+        state.update(status=base.FAILED, secondary_status=base.FAILED, ended=now,
+                     failure_reason=f"InternalServerError: {reason}")
+        state.setdefault("transitions", []).append(
+            {"Status": base.FAILED, "StartTime": now, "EndTime": now, "StatusMessage": reason}
+        )
+        job.write_state(state)
+        self.ledger.update_job(job.name, status=base.FAILED, secondary_status=base.FAILED,
+                               ended_at=now, failure_reason=state["failure_reason"])
+        return state
+
+    def describe_training_job(self, name: str) -> dict[str, Any]:
+        """See :meth:`Backend.describe_training_job`."""
+        job = self._job(name)
+        state = self._checked_state(job)
+        spec = job.read_spec()
+        status = state["status"]
+        secondary = state["secondary_status"]
+        if status == base.IN_PROGRESS and job.stop_marker.exists():
+            status, secondary = base.STOPPING, base.STOPPING
+        self._sync_ledger(name, state)
+        start, end = state.get("training_start"), state.get("training_end")
+        seconds = int((end or time.time()) - start) if start else 0
+        description: dict[str, Any] = {
+            "TrainingJobName": name,
+            "TrainingJobArn": f"arn:aws:sagemaker:{self.region}:{_LOCAL_ACCOUNT}:training-job/{name}",
+            "TrainingJobStatus": status,
+            "SecondaryStatus": secondary,
+            "SecondaryStatusTransitions": [
+                {k: (_utc(v) if k.endswith("Time") else v) for k, v in t.items()}
+                for t in state.get("transitions", [])
+            ],
+            "HyperParameters": encode_hyperparameters(spec.get("hyperparameters") or {}),
+            "AlgorithmSpecification": {
+                "TrainingImage": spec.get("image") or "local",
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [
+                    {"Name": n, "Regex": r} for n, r in (spec.get("metric_definitions") or {}).items()
+                ],
+            },
+            "InputDataConfig": [
+                {"ChannelName": ch, "DataSource": {"FileDataSource": {"FileUri": Path(p).as_uri()}}}
+                for ch, p in sorted(spec["resolved_inputs"].items())
+            ],
+            "OutputDataConfig": {"S3OutputPath": job.artifacts.parent.parent.as_uri()},
+            "ResourceConfig": {
+                "InstanceType": spec["instance_type"],
+                "InstanceCount": spec["instance_count"],
+                "VolumeSizeInGB": 30,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": spec.get("max_run") or 86400},
+            "EnableManagedSpotTraining": bool(spec.get("spot")),
+            "CreationTime": _utc(state["created"]),
+            "LastModifiedTime": _utc(job.state_file.stat().st_mtime),
+            "TrainingTimeInSeconds": seconds,
+            "BillableTimeInSeconds": seconds,
+            "FinalMetricDataList": [
+                {**m, "Timestamp": _utc(m["Timestamp"])} for m in state.get("final_metrics", [])
+            ],
+            "Environment": spec.get("environment") or {},
+            "Tags": spec.get("tags") or {},
+            "LocalJobDir": str(job.root),
+            "LocalNotes": state.get("notes", []),
+            "SourceHash": state.get("source_hash"),
+        }
+        optional = {
+            "TrainingStartTime": _utc(start),
+            "TrainingEndTime": _utc(end),
+            "FailureReason": state.get("failure_reason"),
+            "ModelArtifacts": (
+                {"S3ModelArtifacts": state["model_data"]} if state.get("model_data") else None
+            ),
+            "OutputDataArtifacts": state.get("output_data"),
+        }
+        description.update({k: v for k, v in optional.items() if v is not None})
+        return description
+
+    def _sync_ledger(self, name: str, state: dict[str, Any]) -> None:
+        """Bring the ledger row up to the job folder's truth if a write was missed."""
+        record = self.ledger.get_job(name)
+        if record is None:
+            return
+        if (record.status, record.secondary_status) != (
+            state["status"], state["secondary_status"]
+        ):
+            self.ledger.update_job(
+                name, status=state["status"], secondary_status=state["secondary_status"],
+                ended_at=state.get("ended"), failure_reason=state.get("failure_reason"),
+                model_data=state.get("model_data"), started_at=state.get("training_start"),
+            )
+
+    def stop_training_job(self, name: str) -> None:
+        """See :meth:`Backend.stop_training_job`: SIGTERM to the supervisor, which stops
+        the hosts (SIGTERM to their process groups, SIGKILL after the grace period)."""
+        job = self._job(name)
+        state = self._checked_state(job)
+        if state["status"] in base.TERMINAL_STATUSES:
+            return
+        job.stop_marker.touch()
+        pid = state.get("supervisor_pid")
+        if pid and processes.is_alive(pid, state.get("supervisor_start")):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def read_training_logs(
+        self, name: str, cursor: dict[str, Any] | None = None
+    ) -> base.LogBatch:
+        """See :meth:`Backend.read_training_logs`."""
+        return logstore.read_new(self._job(name).logs, cursor)
+
+    def log_stream_names(self, name: str) -> list[str]:
+        """Return the CloudWatch-style stream names of a job (``<job>/algo-1-<epoch>``)."""
+        return [f"{name}/{p.stem}" for p in sorted(self._job(name).logs.glob("*.log"))]

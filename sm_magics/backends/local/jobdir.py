@@ -1,0 +1,135 @@
+"""The ``/opt/ml``-like folder of one local job, and its state file.
+
+Layout (``SM_MAGICS_HOME/jobs/<job>/``)::
+
+    input/config/{hyperparameters,resourceconfig,inputdataconfig}.json
+    input/data/<channel>/          links to the user's data ("Downloading")
+    code/                          the staged source; the scripts' working directory
+    model/  output/{data,failure}  checkpoints/
+    hosts/algo-N/                  hosts 2..N: their own input/config, model/, output/
+    logs/algo-N-<epoch>.log        one stream per host, as CloudWatch names them
+    spec.json  state.json          the request, and the status the supervisor writes
+
+``state.json`` has one writer at a time (the engine before the supervisor starts, then the
+supervisor; the engine again only once the supervisor is known dead) and is replaced
+atomically, so a reader always sees a whole document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sm_magics import config
+
+
+def jobs_root() -> Path:
+    """Return the folder that holds every local job folder."""
+    return config.home_dir() / "jobs"
+
+
+def artifacts_root() -> Path:
+    """Return the local stand-in for the S3 output path (``<job>/output/model.tar.gz``)."""
+    return config.home_dir() / "artifacts"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=1, sort_keys=True, default=str)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class JobDir:
+    """Paths inside one job folder; creating the object touches nothing on disk."""
+
+    root: Path
+
+    @classmethod
+    def for_job(cls, name: str) -> JobDir:
+        """Return the folder of job ``name`` under the current home."""
+        return cls(jobs_root() / name)
+
+    @property
+    def name(self) -> str:
+        """The job name (the folder's name)."""
+        return self.root.name
+
+    @property
+    def code(self) -> Path:
+        """The staged source, shared by all hosts (``/opt/ml/code``)."""
+        return self.root / "code"
+
+    @property
+    def input_data(self) -> Path:
+        """Channel folders, shared by all hosts (``/opt/ml/input/data``)."""
+        return self.root / "input" / "data"
+
+    @property
+    def logs(self) -> Path:
+        """One log file per host."""
+        return self.root / "logs"
+
+    @property
+    def checkpoints(self) -> Path:
+        """Local checkpoint folder (``/opt/ml/checkpoints``)."""
+        return self.root / "checkpoints"
+
+    @property
+    def state_file(self) -> Path:
+        """The status document written by the supervisor."""
+        return self.root / "state.json"
+
+    @property
+    def spec_file(self) -> Path:
+        """The job request as the engine resolved it."""
+        return self.root / "spec.json"
+
+    @property
+    def stop_marker(self) -> Path:
+        """Created by ``stop``; lets a reader see ``Stopping`` before the supervisor acts."""
+        return self.root / "stop-requested"
+
+    @property
+    def supervisor_log(self) -> Path:
+        """The supervisor's own stdout/stderr: only interesting when it crashes."""
+        return self.root / "supervisor.log"
+
+    def host_root(self, host: str) -> Path:
+        """Return the ``/opt/ml`` of one host: the job folder itself for ``algo-1``."""
+        return self.root if host == "algo-1" else self.root / "hosts" / host
+
+    @property
+    def artifacts(self) -> Path:
+        """Where ``model.tar.gz`` and ``output.tar.gz`` land, as under S3 output path."""
+        return artifacts_root() / self.name / "output"
+
+    def exists(self) -> bool:
+        """Whether the job folder and its state exist."""
+        return self.state_file.is_file()
+
+    def read_state(self) -> dict[str, Any]:
+        """Return the current state document."""
+        with open(self.state_file) as handle:
+            state: dict[str, Any] = json.load(handle)
+        return state
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        """Replace the state document atomically."""
+        write_json_atomic(self.state_file, state)
+
+    def read_spec(self) -> dict[str, Any]:
+        """Return the resolved request."""
+        with open(self.spec_file) as handle:
+            spec: dict[str, Any] = json.load(handle)
+        return spec

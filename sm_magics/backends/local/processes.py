@@ -1,0 +1,79 @@
+"""Process identity and process-group signalling for detached local jobs.
+
+A pid alone is not an identity: after a crash the number may be reused by an unrelated
+process. Jobs record ``(pid, start time)`` read from ``/proc/<pid>/stat``; a process is
+"the same" only if both match, and a zombie counts as dead.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterable
+
+
+def start_ticks(pid: int) -> str | None:
+    """Return the process start time in clock ticks since boot, or ``None`` if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2 :].split()[0]
+
+
+def is_alive(pid: int | None, ticks: str | None = None) -> bool:
+    """Whether ``pid`` runs and, when ``ticks`` is given, is the process that started then."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if _state(pid) in {"Z", "X"}:
+        return False
+    return ticks is None or start_ticks(pid) in (None, ticks)
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to a process group; return whether any process was there."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` is still running."""
+    return signal_group(pgid, 0)
+
+
+def terminate_groups(pgids: Iterable[int], grace: float) -> None:
+    """SIGTERM every group, wait up to ``grace`` seconds, then SIGKILL what is left.
+
+    The grace period is what SageMaker gives a container on ``StopTrainingJob``: time to
+    write a checkpoint or the model before being killed.
+    """
+    groups = [g for g in pgids if signal_group(g, signal.SIGTERM)]
+    deadline = time.monotonic() + grace
+    while groups and time.monotonic() < deadline:
+        groups = [g for g in groups if group_alive(g)]
+        if groups:
+            time.sleep(0.05)
+    for group in groups:
+        signal_group(group, signal.SIGKILL)

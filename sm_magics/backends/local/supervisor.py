@@ -1,0 +1,348 @@
+"""The detached process that runs one local training job from start to end.
+
+Started by :class:`~sm_magics.backends.local.engine.LocalBackend` in a new session, so it
+outlives the kernel that launched it. It is the only writer of the job's ``state.json``
+while it lives, and it mirrors each transition into the ledger. Its life::
+
+    Starting     wait for a free slot (machine-wide limit on concurrent local jobs)
+    Downloading  link the input channels into input/data/
+    Training     build the --requirements venv if any, start algo-1..algo-N, capture
+                 every line with a timestamp, enforce --max-run, honour stop (SIGTERM)
+    Uploading    pack model/ into model.tar.gz and output/data into output.tar.gz
+    Completed | Failed | Stopped
+
+Run as ``python -m sm_magics.backends.local.supervisor <job-folder>``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from sm_magics import config
+from sm_magics.backends import base
+from sm_magics.backends.local import environment, logstore, slots, venvs
+from sm_magics.backends.local.jobdir import JobDir
+from sm_magics.backends.local.processes import terminate_groups
+from sm_magics.ledger import Ledger
+from sm_magics.metrics import MetricParser
+from sm_magics.packaging import write_tar_gz
+
+#: Seconds between SIGTERM and SIGKILL on stop (SageMaker gives 120; local users wait).
+ENV_STOP_GRACE = "SM_MAGICS_STOP_GRACE"
+DEFAULT_STOP_GRACE = 10.0
+FAILURE_REASON_LIMIT = 1024  # SageMaker's FailureReason maximum length
+
+
+@dataclass
+class Host:
+    """One running host process and the log it writes to."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: logstore.HostLog
+    readers: list[threading.Thread] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """How training ended."""
+
+    status: str
+    secondary: str
+    message: str
+    failure_reason: str | None = None
+
+
+def _pump(pipe: IO[bytes], log: logstore.HostLog, stream: str) -> None:
+    """Copy a pipe into the host log line by line until EOF."""
+    with pipe:
+        for raw in iter(pipe.readline, b""):
+            log.write(raw.decode(errors="replace"), stream)
+
+
+class Supervisor:
+    """Drives one job through its statuses; see the module docstring."""
+
+    def __init__(self, job: JobDir) -> None:
+        self.job = job
+        self.spec: dict[str, Any] = job.read_spec()
+        self.state: dict[str, Any] = job.read_state()
+        self.hosts_names = environment.host_names(int(self.spec["instance_count"]))
+        self.ledger = Ledger()
+        self.stop_requested = threading.Event()
+        self.hosts: list[Host] = []
+        self.grace = float(os.environ.get(ENV_STOP_GRACE, DEFAULT_STOP_GRACE))
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _save(self, **ledger_changes: Any) -> None:
+        # The job folder first: it is the truth; the ledger is re-synced from it by readers.
+        self.job.write_state(self.state)
+        try:
+            self.ledger.update_job(
+                self.job.name,
+                status=self.state["status"],
+                secondary_status=self.state["secondary_status"],
+                **ledger_changes,
+            )
+        except Exception as exc:  # noqa: BLE001 - the job must go on without the index
+            print(f"ledger update failed: {exc}", file=sys.stderr)
+
+    def _transition(self, secondary: str, message: str, **ledger_changes: Any) -> None:
+        now = time.time()
+        transitions: list[dict[str, Any]] = self.state.setdefault("transitions", [])
+        if transitions and transitions[-1].get("EndTime") is None:
+            transitions[-1]["EndTime"] = now
+        transitions.append({"Status": secondary, "StartTime": now, "StatusMessage": message})
+        self.state["secondary_status"] = secondary
+        self._save(**ledger_changes)
+
+    # -- phases -----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run the job to its end; return the process exit code (0 unless we crashed)."""
+        signal.signal(signal.SIGTERM, lambda *_: self.stop_requested.set())
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.state["supervisor_pid"] = os.getpid()
+        self.job.write_state(self.state)
+        try:
+            outcome = self._run_phases()
+        except Exception:  # noqa: BLE001 - whatever broke, the job must end Failed, not hang
+            detail = traceback.format_exc()
+            print(detail, file=sys.stderr)
+            self._kill_hosts(grace=0)
+            outcome = Outcome(
+                base.FAILED, base.FAILED, "Training job failed",
+                f"InternalServerError: the local supervisor failed: {detail.splitlines()[-1]}",
+            )
+        self._finish(outcome)
+        return 0
+
+    def _run_phases(self) -> Outcome:
+        slot = slots.acquire(
+            config.home_dir() / "slots", config.max_local_jobs(), self.stop_requested
+        )
+        if slot is None:
+            return Outcome(base.STOPPED, base.STOPPED, "Training job stopped before it started")
+        self._transition(base.DOWNLOADING, "Downloading input data")
+        self._link_channels()
+        self.state["training_start"] = time.time()
+        self._transition(
+            base.TRAINING, "Training image download completed. Training in progress.",
+            started_at=self.state["training_start"],
+        )
+        if self.stop_requested.is_set():
+            return Outcome(base.STOPPED, base.STOPPED, "Training job stopped")
+        python = self._interpreter()
+        if isinstance(python, Outcome):
+            return python
+        outcome = self._train(python)
+        if outcome.status != base.FAILED:
+            self._transition(base.UPLOADING, "Uploading generated training model")
+            self._upload()
+        return outcome
+
+    def _link_channels(self) -> None:
+        self.job.input_data.mkdir(parents=True, exist_ok=True)
+        for channel, source in sorted(self.spec["resolved_inputs"].items()):
+            target = self.job.input_data / channel
+            if target.exists() or target.is_symlink():
+                continue
+            path = Path(source)
+            if path.is_dir():
+                target.symlink_to(path, target_is_directory=True)
+            else:  # a single file: SageMaker puts the object inside the channel folder
+                target.mkdir()
+                (target / path.name).symlink_to(path)
+
+    def _interpreter(self) -> str | Outcome:
+        requirements = self.spec.get("requirements")
+        if not requirements:
+            return str(self.spec.get("python") or sys.executable)
+        log = logstore.HostLog(self.job.logs, "algo-1", self.state["training_start"])
+        try:
+            return str(venvs.ensure_venv(Path(requirements), log.write))
+        except venvs.RequirementsError as exc:
+            log.write(str(exc), "e")
+            return Outcome(base.FAILED, base.FAILED, "Training job failed",
+                           f"ClientError: {exc}")
+        finally:
+            log.close()
+
+    def _start_hosts(self, python: str) -> None:
+        started = self.state["training_start"]
+        args = environment.cli_args(self.spec["hyperparameters"])
+        for host in self.hosts_names:
+            environment.write_host_config(self.job, host, self.hosts_names, self.spec)
+            env = environment.training_env(self.job, host, self.hosts_names, self.spec)
+            log = logstore.HostLog(self.job.logs, host, started)
+            command = [python, self.spec["entry_point"], *args]
+            if host == "algo-1":
+                log.write(f"Invoking script with the following command: {' '.join(command)}")
+            process = subprocess.Popen(
+                command,
+                cwd=self.job.code,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # its own group: stop signals reach its children too
+            )
+            entry = Host(host, process, log)
+            for pipe, stream in ((process.stdout, "o"), (process.stderr, "e")):
+                assert pipe is not None
+                reader = threading.Thread(target=_pump, args=(pipe, log, stream), daemon=True)
+                reader.start()
+                entry.readers.append(reader)
+            self.hosts.append(entry)
+        self.state["host_pgids"] = [h.process.pid for h in self.hosts]
+        self.job.write_state(self.state)
+
+    def _train(self, python: str) -> Outcome:
+        self._start_hosts(python)
+        max_run = self.spec.get("max_run")
+        deadline = self.state["training_start"] + max_run if max_run else None
+        outcome: Outcome | None = None
+        failed_host: tuple[Host, int] | None = None
+        while outcome is None:
+            codes = [h.process.poll() for h in self.hosts]
+            failed = [(h, c) for h, c in zip(self.hosts, codes, strict=True) if c not in (None, 0)]
+            if failed:
+                failed_host = (failed[0][0], failed[0][1] or 0)
+                outcome = Outcome(base.FAILED, base.FAILED, "Training job failed")
+            elif all(c == 0 for c in codes):
+                outcome = Outcome(base.COMPLETED, base.COMPLETED, "Training job completed")
+            elif self.stop_requested.is_set():
+                outcome = Outcome(base.STOPPED, base.STOPPED, "Training job stopped")
+            elif deadline is not None and time.time() > deadline:
+                outcome = Outcome(
+                    base.STOPPED, base.MAX_RUNTIME_EXCEEDED,
+                    f"Training job stopped: it exceeded MaxRuntimeInSeconds ({max_run})",
+                )
+            else:
+                self.stop_requested.wait(0.1)
+        if outcome.status != base.COMPLETED:
+            if outcome.status == base.STOPPED:
+                self.state["status"] = base.STOPPING
+                self._save()
+            self._kill_hosts(self.grace)
+        self._drain(outcome)
+        if failed_host is not None:  # after the drain: the stderr tail is complete now
+            outcome.failure_reason = self._failure_reason(*failed_host)
+        return outcome
+
+    def _kill_hosts(self, grace: float) -> None:
+        terminate_groups([h.process.pid for h in self.hosts], grace)
+        for host in self.hosts:
+            try:
+                host.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def _drain(self, outcome: Outcome) -> None:
+        # The script is gone; a grandchild it left in its group may still hold the pipes.
+        terminate_groups([h.process.pid for h in self.hosts], grace=1.0)
+        for host in self.hosts:
+            for reader in host.readers:
+                reader.join(timeout=5)
+            if host.name == "algo-1":
+                host.log.write(f"{outcome.message}")
+            host.log.close()
+
+    def _failure_reason(self, host: Host, code: int) -> str:
+        failure_file = self.job.host_root(host.name) / "output" / "failure"
+        if failure_file.is_file() and failure_file.read_text().strip():
+            text = failure_file.read_text().strip()
+            return f"AlgorithmError: {text}"[:FAILURE_REASON_LIMIT]
+        tail = [line for line in host.log.stderr_tail if line.strip()]
+        message = _error_summary(tail)
+        args = environment.cli_args(self.spec["hyperparameters"])
+        command = " ".join(["python", self.spec["entry_point"], *args])
+        reason = (
+            f"AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\n"
+            f'ErrorMessage "{message}"\nCommand "{command}", exit code: {code}'
+        )
+        return reason[:FAILURE_REASON_LIMIT]
+
+    def _upload(self) -> None:
+        artifacts = self.job.artifacts
+        model_dirs = environment.model_dirs(self.job, self.hosts_names)
+        model_tar = artifacts / "model.tar.gz"
+        write_tar_gz(model_dirs[0], model_tar, extra_roots=model_dirs[1:])
+        data_dirs = environment.output_data_dirs(self.job, self.hosts_names)
+        if any(any(d.iterdir()) for d in data_dirs if d.is_dir()):
+            write_tar_gz(data_dirs[0], artifacts / "output.tar.gz", extra_roots=data_dirs[1:])
+            self.state["output_data"] = (artifacts / "output.tar.gz").as_uri()
+        self.state["model_data"] = model_tar.as_uri()
+
+    def _final_metrics(self) -> list[dict[str, Any]]:
+        definitions = self.spec.get("metric_definitions") or {}
+        if not definitions:
+            return []
+        lines: list[tuple[int, str]] = []
+        batch = logstore.read_new(self.job.logs, None)
+        while batch.events:
+            lines += [(e.timestamp, e.message) for e in batch.events]
+            batch = logstore.read_new(self.job.logs, batch.cursor)
+        last = MetricParser(definitions).last_values(lines)
+        return [
+            {"MetricName": p.name, "Value": p.value, "Timestamp": p.timestamp / 1000}
+            for p in last.values()
+        ]
+
+    def _finish(self, outcome: Outcome) -> None:
+        now = time.time()
+        self.state["final_metrics"] = self._final_metrics()
+        self.state["status"] = outcome.status
+        self.state["failure_reason"] = outcome.failure_reason
+        self.state["ended"] = now
+        if self.state.get("training_start"):
+            self.state["training_end"] = now
+        self._transition(
+            outcome.secondary, outcome.message,
+            ended_at=now,
+            failure_reason=outcome.failure_reason,
+            model_data=self.state.get("model_data"),
+        )
+        transitions = self.state["transitions"]
+        transitions[-1]["EndTime"] = now
+        self.job.write_state(self.state)
+
+
+def _error_summary(stderr_tail: list[str]) -> str:
+    """Return the telling stderr lines: a traceback's exception line(s), else the last ones.
+
+    In a Python traceback the frames are indented and the exception itself is not, so the
+    lines after the last indented one are the exception and its message.
+    """
+    if not stderr_tail:
+        return "the script exited with no error output"
+    for index in range(len(stderr_tail) - 1, -1, -1):
+        if stderr_tail[index].startswith("Traceback"):
+            block = stderr_tail[index + 1 :]
+            indented = [i for i, line in enumerate(block) if line.startswith((" ", "\t"))]
+            tail = block[indented[-1] + 1 :] if indented else block
+            return "\n".join(tail[-3:]) if tail else "\n".join(block[-1:])
+    return "\n".join(stderr_tail[-3:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``python -m sm_magics.backends.local.supervisor <job-folder>``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m sm_magics.backends.local.supervisor JOB_FOLDER", file=sys.stderr)
+        return 2
+    return Supervisor(JobDir(Path(args[0]))).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Tiny inline-SVG line charts for metric curves.
+
+An SVG string in an ``HTML`` widget redraws in the browser with no JavaScript, no
+matplotlib in the kernel, and follows JupyterLab's theme through CSS variables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+WIDTH = 280
+HEIGHT = 120
+_PAD_LEFT, _PAD_RIGHT, _PAD_TOP, _PAD_BOTTOM = 44, 8, 20, 18
+
+
+def _fmt(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000 or abs(value) < 0.01:
+        return f"{value:.3g}"
+    return f"{value:.4g}"
+
+
+def line_chart_svg(title: str, points: Sequence[tuple[float, float]]) -> str:
+    """Return an SVG line chart of ``(x, y)`` points with the title and the last value.
+
+    ``x`` is usually seconds since the job started. Fewer than one point gives an empty
+    frame, so a chart can be shown before its first value arrives.
+    """
+    inner_w = WIDTH - _PAD_LEFT - _PAD_RIGHT
+    inner_h = HEIGHT - _PAD_TOP - _PAD_BOTTOM
+    last = f" = {_fmt(points[-1][1])}" if points else ""
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+        'style="font:11px var(--jp-ui-font-family, sans-serif);'
+        'fill:var(--jp-ui-font-color1, #333)">',
+        f'<text x="{_PAD_LEFT}" y="13" font-weight="600">{escape(title)}{escape(last)}</text>',
+        f'<rect x="{_PAD_LEFT}" y="{_PAD_TOP}" width="{inner_w}" height="{inner_h}" '
+        'fill="none" stroke="var(--jp-border-color2, #ccc)"/>',
+    ]
+    if points:
+        xs = [p[0] for p in points]
+        ys = [p[1] for p in points]
+        x0, x1 = min(xs), max(xs)
+        y0, y1 = min(ys), max(ys)
+        if x1 == x0:
+            x1 = x0 + 1
+        if y1 == y0:
+            y0, y1 = y0 - 0.5, y1 + 0.5
+        coords = " ".join(
+            f"{_PAD_LEFT + (x - x0) / (x1 - x0) * inner_w:.1f},"
+            f"{_PAD_TOP + (1 - (y - y0) / (y1 - y0)) * inner_h:.1f}"
+            for x, y in points
+        )
+        parts += [
+            f'<polyline points="{coords}" fill="none" stroke-width="1.6" '
+            'stroke="var(--jp-brand-color1, #1976d2)"/>',
+            f'<text x="{_PAD_LEFT - 4}" y="{_PAD_TOP + 9}" text-anchor="end">{_fmt(y1)}</text>',
+            f'<text x="{_PAD_LEFT - 4}" y="{_PAD_TOP + inner_h}" text-anchor="end">'
+            f"{_fmt(y0)}</text>",
+            f'<text x="{WIDTH - _PAD_RIGHT}" y="{HEIGHT - 4}" text-anchor="end">'
+            f"{_fmt(x1 - x0)}s</text>",
+        ]
+    parts.append("</svg>")
+    return "".join(parts)

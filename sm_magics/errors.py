@@ -1,0 +1,56 @@
+"""The one error hierarchy of sm-magics.
+
+Every failure a user can cause or meet (a bad flag, an unknown job, a job that failed, a
+service that refused) is a subclass of :class:`SmMagicsError`, so the magics can turn any
+of them into one short message instead of a traceback from inside the package. The names
+follow SageMaker's own error codes where one exists, so the SageMaker backend maps
+``botocore`` ``ClientError`` codes onto them one to one.
+"""
+
+from __future__ import annotations
+
+
+class SmMagicsError(Exception):
+    """Base class: an error whose message is meant for the user, as it is."""
+
+
+class InvalidRequest(SmMagicsError):
+    """The request was malformed: a bad name, value or combination of options.
+
+    SageMaker says ``ValidationException``. Nothing was created.
+    """
+
+
+class NotFound(SmMagicsError):
+    """No job, endpoint or model of that name is known to the backend or the ledger."""
+
+
+class AlreadyExists(InvalidRequest):
+    """A resource of that name exists already (SageMaker's ``ResourceInUse``)."""
+
+
+class ResourceLimitExceeded(SmMagicsError):
+    """A quota was hit: too many running jobs, instances or endpoints."""
+
+
+class AccessDenied(SmMagicsError):
+    """The caller lacks a permission; the message names it."""
+
+
+class BackendUnavailable(SmMagicsError):
+    """The backend cannot be used here: a missing extra, no credentials, no region."""
+
+
+class WaitTimeout(SmMagicsError):
+    """``wait(timeout)`` returned before the resource reached a final state."""
+
+
+class JobFailed(SmMagicsError):
+    """A job that was waited on ended ``Failed`` (or ``Stopped`` when that was not asked)."""
+
+    def __init__(self, name: str, status: str, reason: str | None) -> None:
+        self.name = name
+        self.status = status
+        self.reason = reason
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"Training job {name!r} ended {status}{detail}")

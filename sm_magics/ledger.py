@@ -1,0 +1,268 @@
+"""The ledger: one SQLite file recording every job launched from this machine.
+
+Why SQLite: the kernel, each detached job supervisor and the Jupyter server extension read
+and write it at the same time, from different processes, and any of them may be killed at
+any moment. SQLite in WAL mode gives readers that never block the writer, atomic
+transactions that survive a ``kill -9``, and a busy timeout instead of "database is
+locked" errors; no server to run.
+
+The ledger is an index, not the truth: a backend (the job folder on the local backend, the
+SageMaker API on AWS) owns status. The ledger mirrors it so that listing jobs, the side
+panel, cleanup and cost totals are one cheap query, even after a kernel restart.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from sm_magics import config
+from sm_magics.errors import AlreadyExists
+
+#: Training statuses after which nothing changes any more.
+TERMINAL_JOB_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+
+# Each entry upgrades the schema by one version; ``PRAGMA user_version`` records how far a
+# file got, so an old ledger is upgraded in place and never recreated (rows are history).
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE jobs (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL DEFAULT 'training',
+        backend TEXT NOT NULL,
+        region TEXT,
+        status TEXT NOT NULL,
+        secondary_status TEXT,
+        instance_type TEXT,
+        instance_count INTEGER NOT NULL DEFAULT 1,
+        spot INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        failure_reason TEXT,
+        model_data TEXT,
+        source_hash TEXT,
+        notebook TEXT,
+        tags TEXT NOT NULL DEFAULT '{}',
+        spec TEXT NOT NULL DEFAULT '{}',
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX jobs_by_status ON jobs (status);
+    CREATE INDEX jobs_by_created ON jobs (created_at);
+    """,
+)
+
+
+@dataclass
+class JobRecord:
+    """One row of the ``jobs`` table: what the ledger knows of a training or transform job."""
+
+    name: str
+    backend: str
+    status: str
+    created_at: float
+    kind: str = "training"
+    region: str | None = None
+    secondary_status: str | None = None
+    instance_type: str | None = None
+    instance_count: int = 1
+    spot: bool = False
+    started_at: float | None = None
+    ended_at: float | None = None
+    failure_reason: str | None = None
+    model_data: str | None = None
+    source_hash: str | None = None
+    notebook: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict)
+    updated_at: float = 0.0
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the job reached a status that never changes again."""
+        return self.status in TERMINAL_JOB_STATUSES
+
+
+_JSON_COLUMNS = {"tags", "spec"}
+_JOB_COLUMNS = tuple(f.name for f in fields(JobRecord))
+
+
+def _to_row(record: JobRecord) -> dict[str, Any]:
+    row = asdict(record)
+    for column in _JSON_COLUMNS:
+        row[column] = json.dumps(row[column], sort_keys=True)
+    row["spot"] = int(record.spot)
+    return row
+
+
+def _from_row(row: sqlite3.Row) -> JobRecord:
+    values = {key: row[key] for key in row.keys()}  # noqa: SIM118 - Row is not a Mapping
+    for column in _JSON_COLUMNS:
+        values[column] = json.loads(values[column] or "{}")
+    values["spot"] = bool(values["spot"])
+    return JobRecord(**values)
+
+
+class Ledger:
+    """Access to the ledger file, safe across threads and processes.
+
+    Parameters
+    ----------
+    path
+        The SQLite file; default ``SM_MAGICS_HOME/ledger.sqlite``.
+
+    Notes
+    -----
+    One connection per ``Ledger`` object, serialised by a lock: statements take
+    microseconds, and a lock is cheaper and simpler than a connection per thread. Writes use
+    ``BEGIN IMMEDIATE`` so two processes never both read-then-write the same row.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or config.home_dir() / "ledger.sqlite"
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(conn)
+            self._conn = conn
+        return self._conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version >= len(_MIGRATIONS):
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._connect().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close the connection; the object reconnects on next use."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def insert_job(self, record: JobRecord) -> None:
+        """Add a job row; the primary key makes this the atomic reservation of its name.
+
+        Raises
+        ------
+        AlreadyExists
+            A job of that name is already in the ledger (on any backend).
+        """
+        record.updated_at = time.time()
+        row = _to_row(record)
+        columns = ", ".join(row)
+        marks = ", ".join(f":{key}" for key in row)
+        try:
+            with self._write() as conn:
+                conn.execute(f"INSERT INTO jobs ({columns}) VALUES ({marks})", row)  # noqa: S608
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(
+                f"A training job named {record.name!r} already exists; pick another name "
+                "or leave the name out to get a generated one."
+            ) from None
+
+    def update_job(self, name: str, **changes: Any) -> None:
+        """Set some columns of one job row; unknown column names are a programming error."""
+        unknown = set(changes) - set(_JOB_COLUMNS)
+        if unknown:
+            raise TypeError(f"unknown ledger columns: {sorted(unknown)}")
+        changes["updated_at"] = time.time()
+        for column in _JSON_COLUMNS & changes.keys():
+            changes[column] = json.dumps(changes[column], sort_keys=True)
+        if "spot" in changes:
+            changes["spot"] = int(changes["spot"])
+        assignments = ", ".join(f"{key} = :{key}" for key in changes)
+        with self._write() as conn:
+            conn.execute(
+                f"UPDATE jobs SET {assignments} WHERE name = :_name",  # noqa: S608
+                {**changes, "_name": name},
+            )
+
+    def delete_job(self, name: str) -> None:
+        """Remove a job row: only to roll back a creation that failed half-way."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM jobs WHERE name = ?", (name,))
+
+    def get_job(self, name: str) -> JobRecord | None:
+        """Return the row of one job, or ``None``."""
+        rows = self._read("SELECT * FROM jobs WHERE name = ?", (name,))
+        return _from_row(rows[0]) if rows else None
+
+    def list_jobs(
+        self,
+        *,
+        status: str | None = None,
+        backend: str | None = None,
+        active_only: bool = False,
+        notebook: str | None = None,
+        limit: int | None = None,
+    ) -> list[JobRecord]:
+        """Return job rows, newest first, filtered by the given columns."""
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if status is not None:
+            clauses.append("status = :status")
+            params["status"] = status
+        if backend is not None:
+            clauses.append("backend = :backend")
+            params["backend"] = backend
+        if notebook is not None:
+            clauses.append("notebook = :notebook")
+            params["notebook"] = notebook
+        if active_only:
+            terminal = ", ".join(f"'{s}'" for s in sorted(TERMINAL_JOB_STATUSES))
+            clauses.append(f"status NOT IN ({terminal})")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT * FROM jobs {where} ORDER BY created_at DESC, name"  # noqa: S608
+        if limit is not None:
+            sql += " LIMIT :limit"
+            params["limit"] = int(limit)
+        return [_from_row(row) for row in self._read(sql, params)]

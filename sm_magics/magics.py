@@ -1,0 +1,373 @@
+"""The ``%sm_*`` magics: argument parsing and display, nothing else.
+
+Each magic parses its line with ``magic_arguments``, makes one call on
+:mod:`sm_magics.api`, and returns the handle or table it got. Every error the package
+raises on purpose becomes one ``UsageError`` line, never a traceback. No magic blocks
+unless ``--wait`` (or ``%sm_logs -f`` / ``%sm_wait``, whose point is to wait).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Int, List, Unicode, default, observe
+
+from sm_magics import config, pricing
+from sm_magics.api import Job, JobTable, Session
+from sm_magics.backends import base
+from sm_magics.durations import format_duration
+from sm_magics.errors import JobFailed, SmMagicsError
+from sm_magics.logs import stream_until_done
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(method: F) -> F:
+    """Turn the package's own errors into one ``UsageError`` line (no traceback)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except SmMagicsError as exc:
+            raise UsageError(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_key_values(items: list[list[str]] | None, flag: str, *, json_values: bool) -> dict[str, Any]:
+    """Return ``{"k": v}`` from ``--flag k=v`` occurrences (each may carry several pairs).
+
+    With ``json_values``, a value that is valid JSON is decoded (``3`` → int, ``true`` →
+    bool, ``[1,2]`` → list); anything else stays a string.
+    """
+    result: dict[str, Any] = {}
+    for group in items or []:
+        for item in group:
+            key, sep, value = item.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise UsageError(f"{flag} expects KEY=VALUE, got {item!r}.")
+            if json_values:
+                try:
+                    result[key] = json.loads(value)
+                except ValueError:
+                    result[key] = value
+            else:
+                result[key] = value
+    return result
+
+
+def _backend_option(func: F) -> F:
+    return argument(  # type: ignore[no-any-return]
+        "-b", "--backend", choices=None, default=None,
+        help="Backend to use: local (default) or sagemaker.",
+    )(func)
+
+
+def _out_option(func: F) -> F:
+    return argument(  # type: ignore[no-any-return]
+        "-o", "--out", metavar="VAR", default=None,
+        help="Also bind the returned handle to this variable.",
+    )(func)
+
+
+@magics_class
+class SageMakerMagics(Magics):  # type: ignore[misc]
+    """Train and serve on SageMaker, or locally with the same contract.
+
+    Configure with ``%config SageMakerMagics.<setting> = value``; each setting also has an
+    ``SM_MAGICS_*`` environment variable for CI and terminals.
+    """
+
+    backend = Unicode(
+        help="Where jobs run: 'local' (this machine, no Docker) or 'sagemaker'. "
+        "Environment: SM_MAGICS_BACKEND."
+    ).tag(config=True)
+    instance_type = Unicode(
+        help="Default instance type (local jobs record it for cost estimates). "
+        "Environment: SM_MAGICS_INSTANCE_TYPE."
+    ).tag(config=True)
+    region = Unicode(help="AWS region. Environment: SM_MAGICS_REGION, AWS_REGION.").tag(
+        config=True
+    )
+    role = Unicode(
+        "", help="IAM execution role ARN for SageMaker jobs. Environment: SM_MAGICS_ROLE."
+    ).tag(config=True)
+    bucket = Unicode(
+        "", help="S3 bucket for code and data; default sagemaker-<region>-<account>. "
+        "Environment: SM_MAGICS_BUCKET."
+    ).tag(config=True)
+    job_prefix = Unicode("sm-train", help="Prefix of generated job names.").tag(config=True)
+    subnets = List(Unicode(), help="VPC subnets for SageMaker jobs.").tag(config=True)
+    security_group_ids = List(Unicode(), help="VPC security groups for SageMaker jobs.").tag(
+        config=True
+    )
+    max_local_jobs = Int(
+        help="How many local jobs train at once; the rest wait in 'Starting'. "
+        "Environment: SM_MAGICS_MAX_LOCAL_JOBS."
+    ).tag(config=True)
+
+    @default("backend")
+    def _default_backend(self) -> str:
+        return config.default_backend()
+
+    @default("instance_type")
+    def _default_instance_type(self) -> str:
+        return config.default_instance_type()
+
+    @default("region")
+    def _default_region(self) -> str:
+        return config.default_region()
+
+    @default("role")
+    def _default_role(self) -> str:
+        return os.environ.get(config.ENV_ROLE, "")
+
+    @default("bucket")
+    def _default_bucket(self) -> str:
+        return os.environ.get(config.ENV_BUCKET, "")
+
+    @default("max_local_jobs")
+    def _default_max_local_jobs(self) -> int:
+        return config.max_local_jobs()
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._session: Session | None = None
+        if shell is not None and self not in shell.configurables:
+            shell.configurables.append(self)
+
+    @observe(
+        "backend", "instance_type", "region", "role", "bucket", "job_prefix", "subnets",
+        "security_group_ids",
+    )
+    def _settings_changed(self, _change: Any) -> None:
+        self._session = None  # the next magic builds a session with the new settings
+
+    @observe("max_local_jobs")
+    def _max_local_jobs_changed(self, change: Any) -> None:
+        # Supervisors read the limit from their environment, inherited from this kernel.
+        os.environ[config.ENV_MAX_LOCAL_JOBS] = str(change["new"])
+
+    @property
+    def session(self) -> Session:
+        """The :class:`~sm_magics.api.Session` built from the current settings."""
+        if self._session is None:
+            options: dict[str, Any] = {}
+            if self.role:
+                options["role"] = self.role
+            if self.bucket:
+                options["bucket"] = self.bucket
+            if self.subnets:
+                options["subnets"] = list(self.subnets)
+            if self.security_group_ids:
+                options["security_group_ids"] = list(self.security_group_ids)
+            self._session = Session(
+                self.backend,
+                region=self.region or None,
+                instance_type=self.instance_type or None,
+                notebook=self._notebook_path(),
+                job_prefix=self.job_prefix,
+                **options,
+            )
+        return self._session
+
+    def _notebook_path(self) -> str | None:
+        namespace = getattr(self.shell, "user_ns", {}) or {}
+        path = namespace.get("__session__") or os.environ.get("JPY_SESSION_NAME")
+        return str(path) if path else None
+
+    def _bind(self, name: str | None, value: Any) -> None:
+        if name:
+            if not name.isidentifier():
+                raise UsageError(f"-o/--out expects a Python name, got {name!r}.")
+            self.shell.user_ns[name] = value
+
+    # -- training ---------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("name", nargs="?", default=None, help="Job name; generated when left out.")
+    @_backend_option
+    @argument("-i", "--instance-type", default=None, help="Instance type, e.g. ml.m5.large.")
+    @argument("-n", "--instance-count", type=int, default=1, help="Hosts algo-1..algo-N.")
+    @argument("--hp", action="append", nargs="+", metavar="KEY=VALUE",
+              help="Hyperparameters (repeatable; JSON values allowed).")
+    @argument("--input", action="append", nargs="+", metavar="CHANNEL=URI",
+              help="Input channels: a local path, file://... or s3://...")
+    @argument("--source-dir", default=None, help="Folder packaged with the code.")
+    @argument("--entry-point", default=None, help="Script inside --source-dir to run.")
+    @argument("--requirements", default=None, help="pip requirements installed first.")
+    @argument("--image", default=None, help="Training image URI (SageMaker).")
+    @argument("--framework", default=None, help="Framework container, e.g. sklearn, pytorch.")
+    @argument("--framework-version", default=None, help="Framework version, e.g. 1.2-1.")
+    @argument("--py-version", default=None, help="Python of the framework image, e.g. py3.")
+    @argument("--metric", action="append", nargs="+", metavar="NAME=REGEX",
+              help="Metrics parsed from the logs (first regex group) and charted live.")
+    @argument("--env", action="append", nargs="+", metavar="KEY=VALUE",
+              help="Environment variables of the training script.")
+    @argument("--spot", action="store_true", help="Managed spot training (SageMaker).")
+    @argument("--max-wait", default=None, help="Spot: longest wait + run, e.g. 2h.")
+    @argument("--max-run", default=None, help="Stop the job after this long: 30m, 2h, 86400.")
+    @argument("--checkpoint-uri", default=None, help="Where checkpoints are synced.")
+    @argument("--tag", action="append", nargs="+", metavar="KEY=VALUE", help="Tags.")
+    @argument("--wait", action="store_true",
+              help="Block and stream the logs as plain text (CI, nbval, terminals).")
+    @_out_option
+    @line_cell_magic
+    @user_errors
+    def sm_train(self, line: str, cell: str | None = None) -> Job | None:
+        """Run the cell (or an existing script) as a training job; return its handle at once.
+
+        The cell is the training script: SageMaker's script mode, so it reads its
+        hyperparameters from ``--key value`` arguments or ``SM_HP_*``, its data from
+        ``SM_CHANNEL_<NAME>`` and writes the model to ``SM_MODEL_DIR``.
+
+        Examples
+        --------
+        ::
+
+            In [1]: %%sm_train --input train=data/ --hp n_estimators=50
+               ...: import argparse, os, joblib
+               ...: ...
+
+            In [2]: %sm_train --source-dir scripts/ --entry-point train.py --wait
+        """
+        args = parse_argstring(self.sm_train, line)
+        if cell is None and args.entry_point is None:
+            raise UsageError(
+                "%sm_train on one line runs an existing script: give --source-dir DIR "
+                "--entry-point FILE, or use %%sm_train with the code in the cell."
+            )
+        session = self.session
+        job = session.train(
+            cell,
+            name=args.name,
+            backend=args.backend,
+            source_dir=args.source_dir,
+            entry_point=args.entry_point,
+            hyperparameters=parse_key_values(args.hp, "--hp", json_values=True),
+            inputs=parse_key_values(args.input, "--input", json_values=False),
+            instance_type=args.instance_type,
+            instance_count=args.instance_count,
+            requirements=args.requirements,
+            image=args.image,
+            framework=args.framework,
+            framework_version=args.framework_version,
+            py_version=args.py_version,
+            metric_definitions=parse_key_values(args.metric, "--metric", json_values=False),
+            environment=parse_key_values(args.env, "--env", json_values=False),
+            spot=args.spot,
+            max_wait=args.max_wait,
+            max_run=args.max_run,
+            checkpoint_uri=args.checkpoint_uri,
+            tags=parse_key_values(args.tag, "--tag", json_values=False),
+        )
+        self._bind(args.out, job)
+        for note in job.notes:
+            print(note)
+        if args.wait:
+            self._wait_streaming(job)
+        return job
+
+    def _wait_streaming(self, job: Job) -> None:
+        """Stream a job's logs in this cell until it ends; raise if it failed."""
+        print(f"Training job {job.name} on {job.backend_name}: waiting (logs follow).")
+        try:
+            final = stream_until_done(job, print)
+        except KeyboardInterrupt:
+            print(f"Stopped waiting; {job.name} goes on. %sm_stop {job.name} stops it.")
+            return
+        print(_summary(job, final))
+        if final["TrainingJobStatus"] == base.FAILED:
+            raise UsageError(str(JobFailed(job.name, base.FAILED, final.get("FailureReason"))))
+
+    @magic_arguments()
+    @argument("--status", default=None,
+              help="Only jobs with this status (InProgress, Completed, Failed, ...).")
+    @_backend_option
+    @argument("--limit", type=int, default=50, help="At most this many jobs (newest first).")
+    @line_magic
+    @user_errors
+    def sm_jobs(self, line: str) -> JobTable:
+        """List training jobs: name, backend, status, instance, duration, cost."""
+        args = parse_argstring(self.sm_jobs, line)
+        if args.limit is not None and args.limit < 1:
+            raise UsageError("--limit must be at least 1.")
+        return self.session.jobs(status=args.status, backend=args.backend, limit=args.limit)
+
+    @magic_arguments()
+    @argument("job", help="Job name.")
+    @argument("-f", "--follow", action="store_true",
+              help="Keep printing new lines until the job ends (interrupt to stop following).")
+    @line_magic
+    @user_errors
+    def sm_logs(self, line: str) -> None:
+        """Print a job's logs so far (every host), or follow them live with ``-f``."""
+        args = parse_argstring(self.sm_logs, line)
+        job = self.session.job(args.job)
+        if not args.follow:
+            text = job.logs()
+            print(text if text else f"(no log lines yet for {job.name})")
+            return
+        try:
+            stream_until_done(job, print)
+        except KeyboardInterrupt:
+            print(f"Stopped following {job.name}.")
+
+    @magic_arguments()
+    @argument("job", help="Job name.")
+    @argument("--timeout", default=None, help="Give up waiting after this long (30m, 2h).")
+    @_out_option
+    @line_magic
+    @user_errors
+    def sm_wait(self, line: str) -> Job:
+        """Block until a job ends; return its handle. A failed job raises with its reason."""
+        args = parse_argstring(self.sm_wait, line)
+        job = self.session.job(args.job)
+        job.wait(args.timeout, raise_on_failure=True)
+        self._bind(args.out, job)
+        return job
+
+    @magic_arguments()
+    @argument("job", help="Job name.")
+    @argument("--wait", action="store_true", help="Block until it is Stopped.")
+    @_out_option
+    @line_magic
+    @user_errors
+    def sm_stop(self, line: str) -> Job:
+        """Stop a running job (SIGTERM, then SIGKILL after a grace period, locally)."""
+        args = parse_argstring(self.sm_stop, line)
+        job = self.session.job(args.job).stop()
+        if args.wait:
+            job.wait()
+        self._bind(args.out, job)
+        return job
+
+
+def _summary(job: Job, description: dict[str, Any]) -> str:
+    """One line after a waited job: status, training time, cost."""
+    row = job.row() if description else None
+    if row is None:
+        return f"{job.name}: unknown"
+    cost = pricing.format_usd(row.cost)
+    where = " on SageMaker" if job.backend_name == "local" else ""
+    verb = "would cost" if job.backend_name == "local" else "cost"
+    line = (
+        f"{job.name}: {row.status} ({row.secondary_status}), training time "
+        f"{format_duration(row.duration)}, {verb} {cost}{where} on {row.instance}."
+    )
+    model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+    return line + (f"\nModel: {model}" if model else "")
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()

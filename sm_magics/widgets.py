@@ -1,0 +1,173 @@
+"""The live job widget: status, elapsed time, cost, metric curves, log tail, Stop.
+
+Why widgets and not ``print``: output printed from a background thread lands in whatever
+cell runs at that moment (ipywidgets#2358), so a follower thread writes only into widget
+models, whose updates go to this widget wherever it is. One :class:`~sm_magics.logs.
+LogFollower` thread per widget; it ends when the job does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from datetime import datetime, timezone
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from sm_magics import pricing
+from sm_magics.api import STATUS_COLOURS, JobRow, format_log_line
+from sm_magics.backends import base
+from sm_magics.charts import line_chart_svg
+from sm_magics.durations import format_duration
+from sm_magics.logs import LogFollower
+from sm_magics.metrics import MetricParser, MetricPoint
+
+if TYPE_CHECKING:
+    from sm_magics.api import Job
+
+#: Lines kept in the widget's log view; the full log stays on disk / in CloudWatch.
+LOG_TAIL_LINES = 400
+#: Points kept per metric curve.
+MAX_POINTS = 2000
+
+_LOG_STYLE = (
+    "max-height:16em;overflow:auto;display:flex;flex-direction:column-reverse;"
+    "margin:0;padding:4px 6px;font-size:12px;line-height:1.35;"
+    "background:var(--jp-layout-color2, #f5f5f5);color:var(--jp-content-font-color1, #222);"
+    "border:1px solid var(--jp-border-color2, #ddd)"
+)
+
+
+class JobWidget(widgets.VBox):  # type: ignore[misc]
+    """A live view of one job, updated by its own follower thread."""
+
+    def __init__(self, job: Job, *, follow: bool = True) -> None:
+        self.job = job
+        self.header = widgets.HTML()
+        self.charts = widgets.HTML()
+        self.log_view = widgets.HTML()
+        self.stop_button = widgets.Button(
+            description="Stop", icon="stop", button_style="warning",
+            tooltip="Stop this training job (SIGTERM, then SIGKILL after a grace period)",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.stop_button.on_click(self._on_stop)
+        self.message = widgets.HTML()
+        super().__init__(
+            [self.header, widgets.HBox([self.stop_button, self.message]), self.charts,
+             self.log_view],
+            layout=widgets.Layout(border="1px solid var(--jp-border-color2, #ddd)",
+                                  padding="6px"),
+        )
+        self._lock = threading.Lock()
+        self._lines: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+        self._hosts: set[str] = set()
+        self._series: dict[str, list[MetricPoint]] = {}
+        self._description: dict[str, Any] = job.describe()
+        self._start_ms: int | None = None
+        definitions = {
+            m["Name"]: m["Regex"]
+            for m in self._description["AlgorithmSpecification"].get("MetricDefinitions", [])
+        }
+        self._parser = MetricParser(definitions)
+        self._series = {name: [] for name in definitions}
+        self._render_status(self._description)
+        self._render_charts()
+        self.follower: LogFollower | None = None
+        if follow:
+            self.follower = LogFollower(job, self._on_events, self._on_status)
+            self.follower.start()
+
+    # -- follower callbacks (background thread) ---------------------------------------------
+
+    def _on_events(self, events: list[base.LogEvent]) -> None:
+        with self._lock:
+            for event in events:
+                self._hosts.add(event.host)
+                if self._start_ms is None:
+                    self._start_ms = event.timestamp
+                for point in self._parser.parse(event.timestamp, event.message):
+                    series = self._series.setdefault(point.name, [])
+                    series.append(point)
+                    del series[:-MAX_POINTS]
+            multi = len(self._hosts) > 1
+            self._lines.extend(format_log_line(e, multi) for e in events)
+            text = "\n".join(self._lines)
+        self.log_view.value = f"<pre style='{_LOG_STYLE}'><span>{escape(text)}</span></pre>"
+        if self._parser.patterns:
+            self._render_charts()
+
+    def _on_status(self, description: dict[str, Any]) -> None:
+        self._description = description
+        self._render_status(description)
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def _render_status(self, description: dict[str, Any]) -> None:
+        row = JobRow.from_description(description, self.job.backend_name, None)
+        status = row.status
+        colour = STATUS_COLOURS.get(status, "inherit")
+        elapsed = format_duration(row.duration) if row.duration is not None else "not started"
+        if row.cost is None:
+            cost = "cost n/a"
+        else:
+            cost = f"{pricing.format_usd(row.cost)} so far"
+            if self.job.backend_name == "local":
+                cost += " (what it would cost on SageMaker)"
+        reason = description.get("FailureReason")
+        reason_html = (
+            f"<div style='color:{STATUS_COLOURS['Failed']};white-space:pre-wrap'>"
+            f"{escape(str(reason))}</div>" if reason else ""
+        )
+        model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+        model_html = f"<div>model: <code>{escape(model)}</code></div>" if model else ""
+        self.header.value = (
+            f"<div style='font-size:13px'><b>{escape(self.job.name)}</b> "
+            f"<span style='color:var(--jp-ui-font-color2,#666)'>"
+            f"({escape(self.job.backend_name)}, {escape(row.instance)})</span><br>"
+            f"<span style='color:{colour};font-weight:600'>{escape(status)}</span>"
+            f" &middot; {escape(row.secondary_status)} &middot; {elapsed} &middot; {cost}"
+            f"{reason_html}{model_html}</div>"
+        )
+        terminal = status in base.TERMINAL_STATUSES or status == base.STOPPING
+        self.stop_button.disabled = terminal
+
+    def _render_charts(self) -> None:
+        with self._lock:
+            if not self._series:
+                self.charts.value = ""
+                return
+            origin = self._start_ms or min(
+                (s[0].timestamp for s in self._series.values() if s), default=0
+            )
+            svgs = [
+                line_chart_svg(name, [((p.timestamp - origin) / 1000, p.value) for p in points])
+                for name, points in sorted(self._series.items())
+            ]
+        self.charts.value = "<div style='display:flex;flex-wrap:wrap;gap:8px'>" + "".join(
+            svgs
+        ) + "</div>"
+
+    def _on_stop(self, _button: Any) -> None:
+        self.stop_button.disabled = True
+        try:
+            self.job.stop()
+        except Exception as exc:  # noqa: BLE001 - show it in the widget, not a traceback
+            self.message.value = f"<span style='color:red'>{escape(str(exc))}</span>"
+            self.stop_button.disabled = False
+            return
+        stamp = datetime.now(tz=timezone.utc).strftime("%H:%M:%S")
+        self.message.value = f"<i>stop requested at {stamp} UTC</i>"
+
+    def __repr__(self) -> str:
+        # ipywidgets' default repr serialises every trait: keep it cheap (anywidget does too).
+        return f"<JobWidget {self.job.name}>"
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Block until the follower thread ended (tests use this)."""
+        if self.follower is not None:
+            deadline = time.monotonic() + timeout
+            self.follower.join(max(0.0, deadline - time.monotonic()))
