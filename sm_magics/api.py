@@ -101,8 +101,9 @@ class Session:
         key = name or self.backend_name
         if key not in self._backends:
             cls = registry.get_backend_class(key)
-            self._backends[key] = cls(region=self.region, ledger=self.ledger,
-                                      **self.backend_options)
+            self._backends[key] = cls(
+                region=self.region, ledger=self.ledger, **self.backend_options
+            )
         return self._backends[key]
 
     # -- training ---------------------------------------------------------------------------
@@ -146,12 +147,26 @@ class Session:
             ``name`` is taken.
         """
         spec = self._training_spec(
-            script=script, name=name, source_dir=source_dir, entry_point=entry_point,
-            hyperparameters=hyperparameters, inputs=inputs, instance_type=instance_type,
-            instance_count=instance_count, requirements=requirements, image=image,
-            framework=framework, framework_version=framework_version, py_version=py_version,
-            metric_definitions=metric_definitions, environment=environment, spot=spot,
-            max_wait=max_wait, max_run=max_run, checkpoint_uri=checkpoint_uri, tags=tags,
+            script=script,
+            name=name,
+            source_dir=source_dir,
+            entry_point=entry_point,
+            hyperparameters=hyperparameters,
+            inputs=inputs,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            requirements=requirements,
+            image=image,
+            framework=framework,
+            framework_version=framework_version,
+            py_version=py_version,
+            metric_definitions=metric_definitions,
+            environment=environment,
+            spot=spot,
+            max_wait=max_wait,
+            max_run=max_run,
+            checkpoint_uri=checkpoint_uri,
+            tags=tags,
         )
         target = self.backend(backend)
         generated = name is None
@@ -465,8 +480,9 @@ class JobRow:
             instance_type=record.instance_type or "",
             instance_count=record.instance_count,
             duration=duration,
-            cost=_cost(duration, record.instance_type, record.instance_count, record.region,
-                       record.spot),
+            cost=_cost(
+                duration, record.instance_type, record.instance_count, record.region, record.spot
+            ),
             spot=record.spot,
         )
 
@@ -538,16 +554,24 @@ class JobTable:
 
     def _cells(self, row: JobRow) -> list[str]:
         status = row.status + (f" ({row.secondary_status})" if row.status == "InProgress" else "")
-        return [row.name, row.backend, status, row.instance, format_duration(row.duration),
-                pricing.format_usd(row.cost)]
+        return [
+            row.name,
+            row.backend,
+            status,
+            row.instance,
+            format_duration(row.duration),
+            pricing.format_usd(row.cost),
+        ]
 
     def __repr__(self) -> str:
         if not self.rows:
             return "No training jobs yet."
         table = [list(self.columns)] + [self._cells(r) for r in self.rows]
         widths = [max(len(line[i]) for line in table) for i in range(len(self.columns))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-                 for line in table]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+            for line in table
+        ]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -559,8 +583,9 @@ class JobTable:
             cells = [escape(c) for c in self._cells(row)]
             colour = STATUS_COLOURS.get(row.status, "inherit")
             cells[2] = f"<span style='color:{colour};font-weight:600'>{cells[2]}</span>"
-            body.append("<tr>" + "".join(f"<td style='text-align:left'>{c}</td>"
-                                         for c in cells) + "</tr>")
+            body.append(
+                "<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in cells) + "</tr>"
+            )
         return f"<table class='sm-magics-jobs'><tr>{head}</tr>{''.join(body)}</table>"
 
 

@@ -175,7 +175,9 @@ class Ledger:
                 raise
             conn.execute("COMMIT")
 
-    def _read(self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def _read(
+        self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()
+    ) -> list[sqlite3.Row]:
         with self._lock:
             return self._connect().execute(sql, params).fetchall()
 

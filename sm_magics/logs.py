@@ -142,5 +142,5 @@ def stream_until_done(
             on_status(description)
 
     follower = LogFollower(job, emit, status)
-    follower._follow()  # noqa: SLF001 - same loop, run in this thread
+    follower._follow()
     return result

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -43,7 +42,9 @@ def user_errors(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def parse_key_values(items: list[list[str]] | None, flag: str, *, json_values: bool) -> dict[str, Any]:
+def parse_key_values(
+    items: list[list[str]] | None, flag: str, *, json_values: bool
+) -> dict[str, Any]:
     """Return ``{"k": v}`` from ``--flag k=v`` occurrences (each may carry several pairs).
 
     With ``json_values``, a value that is valid JSON is decoded (``3`` → int, ``true`` →
@@ -68,20 +69,26 @@ def parse_key_values(items: list[list[str]] | None, flag: str, *, json_values: b
 
 def _backend_option(func: F) -> F:
     return argument(  # type: ignore[no-any-return]
-        "-b", "--backend", choices=None, default=None,
+        "-b",
+        "--backend",
+        choices=None,
+        default=None,
         help="Backend to use: local (default) or sagemaker.",
     )(func)
 
 
 def _out_option(func: F) -> F:
     return argument(  # type: ignore[no-any-return]
-        "-o", "--out", metavar="VAR", default=None,
+        "-o",
+        "--out",
+        metavar="VAR",
+        default=None,
         help="Also bind the returned handle to this variable.",
     )(func)
 
 
 @magics_class
-class SageMakerMagics(Magics):  # type: ignore[misc]
+class SageMakerMagics(Magics):
     """Train and serve on SageMaker, or locally with the same contract.
 
     Configure with ``%config SageMakerMagics.<setting> = value``; each setting also has an
@@ -96,15 +103,14 @@ class SageMakerMagics(Magics):  # type: ignore[misc]
         help="Default instance type (local jobs record it for cost estimates). "
         "Environment: SM_MAGICS_INSTANCE_TYPE."
     ).tag(config=True)
-    region = Unicode(help="AWS region. Environment: SM_MAGICS_REGION, AWS_REGION.").tag(
-        config=True
-    )
+    region = Unicode(help="AWS region. Environment: SM_MAGICS_REGION, AWS_REGION.").tag(config=True)
     role = Unicode(
         "", help="IAM execution role ARN for SageMaker jobs. Environment: SM_MAGICS_ROLE."
     ).tag(config=True)
     bucket = Unicode(
-        "", help="S3 bucket for code and data; default sagemaker-<region>-<account>. "
-        "Environment: SM_MAGICS_BUCKET."
+        "",
+        help="S3 bucket for code and data; default sagemaker-<region>-<account>. "
+        "Environment: SM_MAGICS_BUCKET.",
     ).tag(config=True)
     job_prefix = Unicode("sm-train", help="Prefix of generated job names.").tag(config=True)
     subnets = List(Unicode(), help="VPC subnets for SageMaker jobs.").tag(config=True)
@@ -147,7 +153,13 @@ class SageMakerMagics(Magics):  # type: ignore[misc]
             shell.configurables.append(self)
 
     @observe(
-        "backend", "instance_type", "region", "role", "bucket", "job_prefix", "subnets",
+        "backend",
+        "instance_type",
+        "region",
+        "role",
+        "bucket",
+        "job_prefix",
+        "subnets",
         "security_group_ids",
     )
     def _settings_changed(self, _change: Any) -> None:
@@ -190,6 +202,7 @@ class SageMakerMagics(Magics):  # type: ignore[misc]
         if name:
             if not name.isidentifier():
                 raise UsageError(f"-o/--out expects a Python name, got {name!r}.")
+            assert self.shell is not None  # magics are only called through a shell
             self.shell.user_ns[name] = value
 
     # -- training ---------------------------------------------------------------------------
@@ -199,10 +212,20 @@ class SageMakerMagics(Magics):  # type: ignore[misc]
     @_backend_option
     @argument("-i", "--instance-type", default=None, help="Instance type, e.g. ml.m5.large.")
     @argument("-n", "--instance-count", type=int, default=1, help="Hosts algo-1..algo-N.")
-    @argument("--hp", action="append", nargs="+", metavar="KEY=VALUE",
-              help="Hyperparameters (repeatable; JSON values allowed).")
-    @argument("--input", action="append", nargs="+", metavar="CHANNEL=URI",
-              help="Input channels: a local path, file://... or s3://...")
+    @argument(
+        "--hp",
+        action="append",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="Hyperparameters (repeatable; JSON values allowed).",
+    )
+    @argument(
+        "--input",
+        action="append",
+        nargs="+",
+        metavar="CHANNEL=URI",
+        help="Input channels: a local path, file://... or s3://...",
+    )
     @argument("--source-dir", default=None, help="Folder packaged with the code.")
     @argument("--entry-point", default=None, help="Script inside --source-dir to run.")
     @argument("--requirements", default=None, help="pip requirements installed first.")
@@ -210,17 +233,30 @@ class SageMakerMagics(Magics):  # type: ignore[misc]
     @argument("--framework", default=None, help="Framework container, e.g. sklearn, pytorch.")
     @argument("--framework-version", default=None, help="Framework version, e.g. 1.2-1.")
     @argument("--py-version", default=None, help="Python of the framework image, e.g. py3.")
-    @argument("--metric", action="append", nargs="+", metavar="NAME=REGEX",
-              help="Metrics parsed from the logs (first regex group) and charted live.")
-    @argument("--env", action="append", nargs="+", metavar="KEY=VALUE",
-              help="Environment variables of the training script.")
+    @argument(
+        "--metric",
+        action="append",
+        nargs="+",
+        metavar="NAME=REGEX",
+        help="Metrics parsed from the logs (first regex group) and charted live.",
+    )
+    @argument(
+        "--env",
+        action="append",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="Environment variables of the training script.",
+    )
     @argument("--spot", action="store_true", help="Managed spot training (SageMaker).")
     @argument("--max-wait", default=None, help="Spot: longest wait + run, e.g. 2h.")
     @argument("--max-run", default=None, help="Stop the job after this long: 30m, 2h, 86400.")
     @argument("--checkpoint-uri", default=None, help="Where checkpoints are synced.")
     @argument("--tag", action="append", nargs="+", metavar="KEY=VALUE", help="Tags.")
-    @argument("--wait", action="store_true",
-              help="Block and stream the logs as plain text (CI, nbval, terminals).")
+    @argument(
+        "--wait",
+        action="store_true",
+        help="Block and stream the logs as plain text (CI, nbval, terminals).",
+    )
     @_out_option
     @line_cell_magic
     @user_errors
@@ -291,8 +327,11 @@ class SageMakerMagics(Magics):  # type: ignore[misc]
             raise UsageError(str(JobFailed(job.name, base.FAILED, final.get("FailureReason"))))
 
     @magic_arguments()
-    @argument("--status", default=None,
-              help="Only jobs with this status (InProgress, Completed, Failed, ...).")
+    @argument(
+        "--status",
+        default=None,
+        help="Only jobs with this status (InProgress, Completed, Failed, ...).",
+    )
     @_backend_option
     @argument("--limit", type=int, default=50, help="At most this many jobs (newest first).")
     @line_magic
@@ -306,8 +345,12 @@ class SageMakerMagics(Magics):  # type: ignore[misc]
 
     @magic_arguments()
     @argument("job", help="Job name.")
-    @argument("-f", "--follow", action="store_true",
-              help="Keep printing new lines until the job ends (interrupt to stop following).")
+    @argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="Keep printing new lines until the job ends (interrupt to stop following).",
+    )
     @line_magic
     @user_errors
     def sm_logs(self, line: str) -> None:
@@ -367,7 +410,3 @@ def _summary(job: Job, description: dict[str, Any]) -> str:
     )
     model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
     return line + (f"\nModel: {model}" if model else "")
-
-
-def _stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()

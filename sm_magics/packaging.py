@@ -110,7 +110,11 @@ def write_tar_gz(source: Path, dest: Path, *, extra_roots: Iterable[Path] = ()) 
                     seen.add(arcname)
                     info = tar.gettarinfo(str(path), arcname)
                     info.mtime, info.uid, info.gid, info.uname, info.gname = (
-                        _FIXED_MTIME, 0, 0, "", ""
+                        _FIXED_MTIME,
+                        0,
+                        0,
+                        "",
+                        "",
                     )
                     with open(path, "rb") as handle:
                         tar.addfile(info, handle)

@@ -50,17 +50,22 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         self.charts = widgets.HTML()
         self.log_view = widgets.HTML()
         self.stop_button = widgets.Button(
-            description="Stop", icon="stop", button_style="warning",
+            description="Stop",
+            icon="stop",
+            button_style="warning",
             tooltip="Stop this training job (SIGTERM, then SIGKILL after a grace period)",
             layout=widgets.Layout(width="auto"),
         )
         self.stop_button.on_click(self._on_stop)
         self.message = widgets.HTML()
         super().__init__(
-            [self.header, widgets.HBox([self.stop_button, self.message]), self.charts,
-             self.log_view],
-            layout=widgets.Layout(border="1px solid var(--jp-border-color2, #ddd)",
-                                  padding="6px"),
+            [
+                self.header,
+                widgets.HBox([self.stop_button, self.message]),
+                self.charts,
+                self.log_view,
+            ],
+            layout=widgets.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="6px"),
         )
         self._lock = threading.Lock()
         self._lines: deque[str] = deque(maxlen=LOG_TAIL_LINES)
@@ -120,7 +125,9 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         reason = description.get("FailureReason")
         reason_html = (
             f"<div style='color:{STATUS_COLOURS['Failed']};white-space:pre-wrap'>"
-            f"{escape(str(reason))}</div>" if reason else ""
+            f"{escape(str(reason))}</div>"
+            if reason
+            else ""
         )
         model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
         model_html = f"<div>model: <code>{escape(model)}</code></div>" if model else ""
@@ -147,9 +154,9 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
                 line_chart_svg(name, [((p.timestamp - origin) / 1000, p.value) for p in points])
                 for name, points in sorted(self._series.items())
             ]
-        self.charts.value = "<div style='display:flex;flex-wrap:wrap;gap:8px'>" + "".join(
-            svgs
-        ) + "</div>"
+        self.charts.value = (
+            "<div style='display:flex;flex-wrap:wrap;gap:8px'>" + "".join(svgs) + "</div>"
+        )
 
     def _on_stop(self, _button: Any) -> None:
         self.stop_button.disabled = True

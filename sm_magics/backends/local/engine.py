@@ -10,6 +10,7 @@ job is marked ``Failed`` with a reason, its leftover processes killed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -126,12 +127,14 @@ class LocalBackend(base.Backend):
         )
         job = JobDir.for_job(spec.name)
         process: subprocess.Popen[bytes] | None = None
+        created_root = False
         try:
             if job.root.exists():  # a folder left by a ledger that was deleted: not ours
                 raise InvalidRequest(
                     f"{job.root} exists but no ledger row does; remove it or pick another name."
                 )
             job.root.mkdir(parents=True)
+            created_root = True
             source_hash = packaging.stage_source(
                 job.code,
                 entry_point=spec.entry_point,
@@ -156,8 +159,11 @@ class LocalBackend(base.Backend):
                 "source_hash": source_hash,
                 "notes": self.notes_for(spec),
                 "transitions": [
-                    {"Status": base.STARTING, "StartTime": now,
-                     "StatusMessage": "Preparing the instances for training"}
+                    {
+                        "Status": base.STARTING,
+                        "StartTime": now,
+                        "StatusMessage": "Preparing the instances for training",
+                    }
                 ],
             }
             job.write_state(state)
@@ -180,7 +186,8 @@ class LocalBackend(base.Backend):
         except BaseException:
             if process is not None:
                 processes.terminate_groups([process.pid], grace=0)
-            shutil.rmtree(job.root, ignore_errors=True)
+            if created_root:  # never a folder that was there before us
+                shutil.rmtree(job.root, ignore_errors=True)
             self.ledger.delete_job(spec.name)
             raise
         _reap()
@@ -226,14 +233,26 @@ class LocalBackend(base.Backend):
             )
         processes.terminate_groups(state.get("host_pgids") or [], grace=0)
         now = time.time()
-        state.update(status=base.FAILED, secondary_status=base.FAILED, ended=now,
-                     failure_reason=f"InternalServerError: {reason}")
+        if job.stop_marker.exists():
+            # Stopped before it could install its SIGTERM handler: the stop killed it.
+            outcome, failure_reason = base.STOPPED, None
+            reason = "Training job stopped"
+        else:
+            outcome, failure_reason = base.FAILED, f"InternalServerError: {reason}"
+        state.update(
+            status=outcome, secondary_status=outcome, ended=now, failure_reason=failure_reason
+        )
         state.setdefault("transitions", []).append(
-            {"Status": base.FAILED, "StartTime": now, "EndTime": now, "StatusMessage": reason}
+            {"Status": outcome, "StartTime": now, "EndTime": now, "StatusMessage": reason}
         )
         job.write_state(state)
-        self.ledger.update_job(job.name, status=base.FAILED, secondary_status=base.FAILED,
-                               ended_at=now, failure_reason=state["failure_reason"])
+        self.ledger.update_job(
+            job.name,
+            status=outcome,
+            secondary_status=outcome,
+            ended_at=now,
+            failure_reason=failure_reason,
+        )
         return state
 
     def describe_training_job(self, name: str) -> dict[str, Any]:
@@ -250,7 +269,9 @@ class LocalBackend(base.Backend):
         seconds = int((end or time.time()) - start) if start else 0
         description: dict[str, Any] = {
             "TrainingJobName": name,
-            "TrainingJobArn": f"arn:aws:sagemaker:{self.region}:{_LOCAL_ACCOUNT}:training-job/{name}",
+            "TrainingJobArn": (
+                f"arn:aws:sagemaker:{self.region}:{_LOCAL_ACCOUNT}:training-job/{name}"
+            ),
             "TrainingJobStatus": status,
             "SecondaryStatus": secondary,
             "SecondaryStatusTransitions": [
@@ -262,7 +283,8 @@ class LocalBackend(base.Backend):
                 "TrainingImage": spec.get("image") or "local",
                 "TrainingInputMode": "File",
                 "MetricDefinitions": [
-                    {"Name": n, "Regex": r} for n, r in (spec.get("metric_definitions") or {}).items()
+                    {"Name": n, "Regex": r}
+                    for n, r in (spec.get("metric_definitions") or {}).items()
                 ],
             },
             "InputDataConfig": [
@@ -307,18 +329,23 @@ class LocalBackend(base.Backend):
         record = self.ledger.get_job(name)
         if record is None:
             return
-        if (record.status, record.secondary_status) != (
-            state["status"], state["secondary_status"]
-        ):
+        if (record.status, record.secondary_status) != (state["status"], state["secondary_status"]):
             self.ledger.update_job(
-                name, status=state["status"], secondary_status=state["secondary_status"],
-                ended_at=state.get("ended"), failure_reason=state.get("failure_reason"),
-                model_data=state.get("model_data"), started_at=state.get("training_start"),
+                name,
+                status=state["status"],
+                secondary_status=state["secondary_status"],
+                ended_at=state.get("ended"),
+                failure_reason=state.get("failure_reason"),
+                model_data=state.get("model_data"),
+                started_at=state.get("training_start"),
             )
 
     def stop_training_job(self, name: str) -> None:
-        """See :meth:`Backend.stop_training_job`: SIGTERM to the supervisor, which stops
-        the hosts (SIGTERM to their process groups, SIGKILL after the grace period)."""
+        """See :meth:`Backend.stop_training_job`.
+
+        The supervisor gets SIGTERM and stops the hosts: SIGTERM to their process groups,
+        SIGKILL after the grace period.
+        """
         job = self._job(name)
         state = self._checked_state(job)
         if state["status"] in base.TERMINAL_STATUSES:
@@ -326,14 +353,10 @@ class LocalBackend(base.Backend):
         job.stop_marker.touch()
         pid = state.get("supervisor_pid")
         if pid and processes.is_alive(pid, state.get("supervisor_start")):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
-    def read_training_logs(
-        self, name: str, cursor: dict[str, Any] | None = None
-    ) -> base.LogBatch:
+    def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
         """See :meth:`Backend.read_training_logs`."""
         return logstore.read_new(self._job(name).logs, cursor)
 

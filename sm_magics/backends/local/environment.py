@@ -51,7 +51,7 @@ def cli_args(hyperparameters: dict[str, Any]) -> list[str]:
 
 
 def encode_hyperparameters(hyperparameters: dict[str, Any]) -> dict[str, str]:
-    """Return hyperparameters as the SDK sends them to the framework containers.
+    r"""Return hyperparameters as the SDK sends them to the framework containers.
 
     ``CreateTrainingJob`` takes a string map; the SDK JSON-encodes each value (so ``50``
     becomes ``"50"`` and ``"gini"`` becomes ``"\\"gini\\""``) and the container decodes them.

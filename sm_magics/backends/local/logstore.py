@@ -1,4 +1,4 @@
-"""Log streams of local jobs: one append-only file per host, read by byte cursor.
+r"""Log streams of local jobs: one append-only file per host, read by byte cursor.
 
 Each line is ``<epoch-ms>\\t<o|e>\\t<text>\\n`` (``o`` stdout, ``e`` stderr), written with
 one ``os.write`` on an ``O_APPEND`` descriptor and flushed by the kernel at once, so a

@@ -59,8 +59,30 @@ def signal_group(pgid: int, sig: int) -> bool:
 
 
 def group_alive(pgid: int) -> bool:
-    """Whether any process of group ``pgid`` is still running."""
-    return signal_group(pgid, 0)
+    """Whether any process of group ``pgid`` is still running.
+
+    A zombie does not count: ``killpg(pgid, 0)`` succeeds while an exited process waits
+    to be reaped (by the supervisor after this returns, or never when it was orphaned under
+    an init that does not reap), and counting it would make every stop wait the full grace.
+    """
+    if not signal_group(pgid, 0):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in {"Z", "X"}:
+            return True
+    return False
 
 
 def terminate_groups(pgids: Iterable[int], grace: float) -> None:

@@ -16,6 +16,7 @@ Run as ``python -m sm_magics.backends.local.supervisor <job-folder>``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -121,7 +122,9 @@ class Supervisor:
             print(detail, file=sys.stderr)
             self._kill_hosts(grace=0)
             outcome = Outcome(
-                base.FAILED, base.FAILED, "Training job failed",
+                base.FAILED,
+                base.FAILED,
+                "Training job failed",
                 f"InternalServerError: the local supervisor failed: {detail.splitlines()[-1]}",
             )
         self._finish(outcome)
@@ -137,7 +140,8 @@ class Supervisor:
         self._link_channels()
         self.state["training_start"] = time.time()
         self._transition(
-            base.TRAINING, "Training image download completed. Training in progress.",
+            base.TRAINING,
+            "Training image download completed. Training in progress.",
             started_at=self.state["training_start"],
         )
         if self.stop_requested.is_set():
@@ -173,8 +177,7 @@ class Supervisor:
             return str(venvs.ensure_venv(Path(requirements), log.write))
         except venvs.RequirementsError as exc:
             log.write(str(exc), "e")
-            return Outcome(base.FAILED, base.FAILED, "Training job failed",
-                           f"ClientError: {exc}")
+            return Outcome(base.FAILED, base.FAILED, "Training job failed", f"ClientError: {exc}")
         finally:
             log.close()
 
@@ -225,7 +228,8 @@ class Supervisor:
                 outcome = Outcome(base.STOPPED, base.STOPPED, "Training job stopped")
             elif deadline is not None and time.time() > deadline:
                 outcome = Outcome(
-                    base.STOPPED, base.MAX_RUNTIME_EXCEEDED,
+                    base.STOPPED,
+                    base.MAX_RUNTIME_EXCEEDED,
                     f"Training job stopped: it exceeded MaxRuntimeInSeconds ({max_run})",
                 )
             else:
@@ -243,10 +247,8 @@ class Supervisor:
     def _kill_hosts(self, grace: float) -> None:
         terminate_groups([h.process.pid for h in self.hosts], grace)
         for host in self.hosts:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 host.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
 
     def _drain(self, outcome: Outcome) -> None:
         # The script is gone; a grandchild it left in its group may still hold the pipes.
@@ -308,7 +310,8 @@ class Supervisor:
         if self.state.get("training_start"):
             self.state["training_end"] = now
         self._transition(
-            outcome.secondary, outcome.message,
+            outcome.secondary,
+            outcome.message,
             ended_at=now,
             failure_reason=outcome.failure_reason,
             model_data=self.state.get("model_data"),

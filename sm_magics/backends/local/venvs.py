@@ -40,7 +40,7 @@ def venv_key(requirements: Path, python: str = sys.executable) -> str:
 def _parent_site_dirs() -> list[str]:
     dirs = [*site.getsitepackages(), site.getusersitepackages()]
     dirs += [p for p in sys.path if p.endswith("site-packages") and p not in dirs]
-    return [d for d in dirs if os.path.isdir(d)]
+    return [d for d in dirs if Path(d).is_dir()]
 
 
 def _run_logged(
@@ -92,11 +92,23 @@ def ensure_venv(requirements: Path, log: Callable[[str, str], None]) -> Path:
         if code == 0:
             purelib = subprocess.run(
                 [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.strip()
             Path(purelib, "_sm_magics_parent.pth").write_text("\n".join(_parent_site_dirs()))
-            pip = [sys.executable, "-m", "pip", "--python", str(python), "install",
-                   "--disable-pip-version-check", "--no-input", "-r", str(requirements)]
+            pip = [
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                str(python),
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "-r",
+                str(requirements),
+            ]
             # pip resolves relative paths inside the file from the working directory.
             code, tail = _run_logged(pip, log, cwd=requirements.parent)
         if code != 0:

@@ -1,0 +1,85 @@
+"""Fixtures shared by every test: a scratch ``SM_MAGICS_HOME`` and a local backend.
+
+Every test gets its own home folder, so ledgers, job folders, slots and venvs never leak
+between tests. Jobs are detached processes: whatever a failing test left running is killed
+when the test ends and again when the session ends.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import helpers` from any test
+
+import helpers  # noqa: E402
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _become_subreaper() -> None:
+    """Adopt the orphans of our jobs (host processes of a killed supervisor, the
+    supervisor of a killed launcher) so that they can be reaped here.
+
+    Where init does not reap orphans (some sandboxes), a killed orphan stays a zombie and
+    its process group never vanishes; as their subreaper we reap them ourselves.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap_all_children() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_process_left_behind() -> Iterator[None]:
+    _become_subreaper()
+    yield
+    for home in helpers.HOMES:
+        helpers.kill_leftovers(home)
+    _reap_all_children()
+
+
+def new_home(factory: pytest.TempPathFactory) -> Path:
+    """Return a fresh home folder, registered for the end-of-session cleanup."""
+    home = factory.mktemp("sm_home")
+    helpers.HOMES.append(home)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def sm_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point ``SM_MAGICS_HOME`` at a fresh folder; quick stops; at most 4 local jobs."""
+    home = new_home(tmp_path_factory)
+    monkeypatch.setenv("SM_MAGICS_HOME", str(home))
+    monkeypatch.setenv("SM_MAGICS_STOP_GRACE", "1")
+    monkeypatch.setenv("SM_MAGICS_MAX_LOCAL_JOBS", "4")
+    yield home
+    helpers.kill_leftovers(home)
+
+
+@pytest.fixture
+def local_backend(sm_home: Path) -> Iterator[object]:
+    """A ``LocalBackend`` on the test's own home folder."""
+    from sm_magics.backends.local.engine import LocalBackend
+
+    backend = LocalBackend()
+    yield backend
+    backend.ledger.close()
