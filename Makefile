@@ -38,7 +38,7 @@ notebooks: $(STAMP)
 		--nbval-sanitize-with notebooks/sanitize.cfg
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_logs.py
+	$(BIN)/python benchmarks/bench_spine.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

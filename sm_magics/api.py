@@ -428,7 +428,7 @@ class Job:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         bundle: dict[str, Any] = {"text/plain": repr(self)}
-        if _widgets_available():
+        if widgets_available():
             from sm_magics.widgets import JobWidget
 
             widget_bundle = JobWidget(self)._repr_mimebundle_(include=include, exclude=exclude)
@@ -437,7 +437,7 @@ class Job:
         return bundle
 
 
-def _widgets_available() -> bool:
+def widgets_available() -> bool:
     """Whether a kernel with a comm channel (a widget-capable frontend) runs us."""
     try:
         from IPython import get_ipython

@@ -22,6 +22,13 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _fmt_seconds(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
 def line_chart_svg(title: str, points: Sequence[tuple[float, float]]) -> str:
     """Return an SVG line chart of ``(x, y)`` points with the title and the last value.
 
@@ -61,7 +68,7 @@ def line_chart_svg(title: str, points: Sequence[tuple[float, float]]) -> str:
             f'<text x="{_PAD_LEFT - 4}" y="{_PAD_TOP + inner_h}" text-anchor="end">'
             f"{_fmt(y0)}</text>",
             f'<text x="{WIDTH - _PAD_RIGHT}" y="{HEIGHT - 4}" text-anchor="end">'
-            f"{_fmt(x1 - x0)}s</text>",
+            f"{_fmt_seconds(x1 - x0)}</text>",
         ]
     parts.append("</svg>")
     return "".join(parts)

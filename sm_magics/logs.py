@@ -113,6 +113,11 @@ class LogFollower(threading.Thread):
             self._stop_event.wait(interval)
 
 
+def has_several_hosts(job: Job) -> bool:
+    """Whether the job runs on more than one host (its lines then carry ``[algo-N]``)."""
+    return int(job.describe()["ResourceConfig"].get("InstanceCount", 1)) > 1
+
+
 def stream_until_done(
     job: Job,
     write: Callable[[str], None],
@@ -129,7 +134,7 @@ def stream_until_done(
     from sm_magics.api import format_log_line
 
     if with_host is None:
-        with_host = int(job.describe()["ResourceConfig"].get("InstanceCount", 1)) > 1
+        with_host = has_several_hosts(job)
     result: dict[str, Any] = {}
 
     def emit(events: list[base.LogEvent]) -> None:
@@ -144,3 +149,30 @@ def stream_until_done(
     follower = LogFollower(job, emit, status)
     follower._follow()
     return result
+
+
+def follow_in_background(job: Job, write: Callable[[str], None]) -> LogFollower:
+    """Print a job's lines from a daemon thread, each prefixed ``[job]``, then its status.
+
+    For terminals only: in a notebook, output printed from a thread lands in whichever
+    cell runs at that moment, which is why notebooks get the widget instead.
+    """
+    from sm_magics.api import format_log_line
+
+    multi = has_several_hosts(job)
+
+    def emit(events: list[base.LogEvent]) -> None:
+        for event in events:
+            write(f"[{job.name}] {format_log_line(event, multi)}")
+
+    def status(description: dict[str, Any]) -> None:
+        if description["TrainingJobStatus"] in base.TERMINAL_STATUSES:
+            reason = description.get("FailureReason")
+            write(
+                f"[{job.name}] {description['TrainingJobStatus']}"
+                + (f": {reason}" if reason else "")
+            )
+
+    follower = LogFollower(job, emit, status)
+    follower.start()
+    return follower

@@ -20,11 +20,11 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Int, List, Unicode, default, observe
 
 from sm_magics import config, pricing
-from sm_magics.api import Job, JobTable, Session
+from sm_magics.api import Job, JobTable, Session, widgets_available
 from sm_magics.backends import base
 from sm_magics.durations import format_duration
 from sm_magics.errors import JobFailed, SmMagicsError
-from sm_magics.logs import stream_until_done
+from sm_magics.logs import follow_in_background, stream_until_done
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -312,6 +312,10 @@ class SageMakerMagics(Magics):
             print(note)
         if args.wait:
             self._wait_streaming(job)
+        elif not widgets_available():
+            # A terminal: no widget to update, and no cells for stray output to land in, so
+            # the lines stream in the background, prefixed with the job's name.
+            follow_in_background(job, print)
         return job
 
     def _wait_streaming(self, job: Job) -> None:

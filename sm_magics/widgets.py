@@ -116,16 +116,18 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         status = row.status
         colour = STATUS_COLOURS.get(status, "inherit")
         elapsed = format_duration(row.duration) if row.duration is not None else "not started"
+        finished = status in base.TERMINAL_STATUSES
         if row.cost is None:
             cost = "cost n/a"
         else:
-            cost = f"{pricing.format_usd(row.cost)} so far"
+            cost = f"{pricing.format_usd(row.cost)} {'total' if finished else 'so far'}"
             if self.job.backend_name == "local":
                 cost += " (what it would cost on SageMaker)"
+        detail = "" if row.secondary_status in ("", status) else f" &middot; {row.secondary_status}"
         reason = description.get("FailureReason")
         reason_html = (
-            f"<div style='color:{STATUS_COLOURS['Failed']};white-space:pre-wrap'>"
-            f"{escape(str(reason))}</div>"
+            f"<pre style='color:{STATUS_COLOURS['Failed']};white-space:pre-wrap;margin:4px 0;"
+            f"font-size:12px;line-height:1.3'>{escape(str(reason))}</pre>"
             if reason
             else ""
         )
@@ -136,11 +138,12 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
             f"<span style='color:var(--jp-ui-font-color2,#666)'>"
             f"({escape(self.job.backend_name)}, {escape(row.instance)})</span><br>"
             f"<span style='color:{colour};font-weight:600'>{escape(status)}</span>"
-            f" &middot; {escape(row.secondary_status)} &middot; {elapsed} &middot; {cost}"
+            f"{detail} &middot; {elapsed} &middot; {cost}"
             f"{reason_html}{model_html}</div>"
         )
-        terminal = status in base.TERMINAL_STATUSES or status == base.STOPPING
-        self.stop_button.disabled = terminal
+        self.stop_button.disabled = finished or status == base.STOPPING
+        # Nothing left to stop: hide the button rather than leave a greyed-out one.
+        self.stop_button.layout.display = "none" if finished else None
 
     def _render_charts(self) -> None:
         with self._lock:

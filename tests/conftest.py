@@ -57,17 +57,10 @@ def _no_process_left_behind() -> Iterator[None]:
     _reap_all_children()
 
 
-def new_home(factory: pytest.TempPathFactory) -> Path:
-    """Return a fresh home folder, registered for the end-of-session cleanup."""
-    home = factory.mktemp("sm_home")
-    helpers.HOMES.append(home)
-    return home
-
-
 @pytest.fixture(autouse=True)
 def sm_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point ``SM_MAGICS_HOME`` at a fresh folder; quick stops; at most 4 local jobs."""
-    home = new_home(tmp_path_factory)
+    home = helpers.new_home(tmp_path_factory)
     monkeypatch.setenv("SM_MAGICS_HOME", str(home))
     monkeypatch.setenv("SM_MAGICS_STOP_GRACE", "1")
     monkeypatch.setenv("SM_MAGICS_MAX_LOCAL_JOBS", "4")

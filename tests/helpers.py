@@ -38,6 +38,13 @@ Path(os.environ["SM_MODEL_DIR"], "model.txt").write_text("trained")
 """
 
 
+def new_home(factory: Any) -> Path:
+    """Return a fresh home folder from a ``TempPathFactory``, cleaned up at session end."""
+    home: Path = factory.mktemp("sm_home")
+    HOMES.append(home)
+    return home
+
+
 def unique_name(prefix: str = "t") -> str:
     """Return a job name no other test uses."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -187,6 +194,18 @@ def process_running(pid: int) -> bool:
     return stat[stat.rfind(")") + 2 :].split()[0] not in {"Z", "X"}
 
 
+def catches_signal(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has installed a handler for ``signum`` (``SigCgt``)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signum - 1)))
+    except OSError:
+        pass
+    return False
+
+
 def kill_leftovers(home: Path) -> None:
     """SIGKILL supervisors and host groups of jobs under ``home`` that did not end."""
     from sm_magics.backends.local import processes
@@ -241,12 +260,16 @@ def build_wheel(folder: Path, name: str, version: str, files: dict[str, str]) ->
     return wheel
 
 
-def ledger_worker(path: str, worker: int, count: int, start: Any) -> None:
-    """One writer process of the ledger concurrency test (importable for ``spawn``)."""
+def ledger_worker(path: str, worker: int, count: int, barrier: Any) -> None:
+    """One writer process of the ledger concurrency test (importable for ``spawn``).
+
+    All workers pass ``barrier`` together, then open the (maybe not yet existing) file and
+    write: they race on creating the schema as well as on every row.
+    """
     from sm_magics.ledger import JobRecord, Ledger
 
     ledger = Ledger(Path(path))
-    start.wait(60)
+    barrier.wait(60)
     own = f"worker-{worker}"
     ledger.insert_job(JobRecord(name=own, backend="local", status="InProgress", created_at=0.0))
     for index in range(count):

@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,10 +38,12 @@ _LOCAL_ACCOUNT = "000000000000"
 # Popen objects of supervisors this process started: polled so they never linger as
 # zombies (which would look alive to ``kill(pid, 0)``).
 _children: list[subprocess.Popen[bytes]] = []
+_children_lock = threading.Lock()  # follower threads describe (and so reap) concurrently
 
 
 def _reap() -> None:
-    _children[:] = [child for child in _children if child.poll() is None]
+    with _children_lock:
+        _children[:] = [child for child in _children if child.poll() is None]
 
 
 def resolve_input(channel: str, uri: str) -> Path:
@@ -177,7 +180,8 @@ class LocalBackend(base.Backend):
                     close_fds=True,
                     env={**os.environ, config.ENV_HOME: str(config.home_dir())},
                 )
-            _children.append(process)
+            with _children_lock:
+                _children.append(process)
             # Record the identity now, not from the supervisor: it may die before writing.
             state["supervisor_pid"] = process.pid
             state["supervisor_start"] = processes.start_ticks(process.pid)
