@@ -110,6 +110,24 @@ def _from_row(row: sqlite3.Row) -> JobRecord:
     return JobRecord(**values)
 
 
+def _enable_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """Switch a connection's file to WAL, retrying while another process holds it.
+
+    On a brand-new file, processes that open it together all try to switch it; SQLite then
+    answers ``database is locked`` at once, without its busy handler (upgrading a shared
+    lock could deadlock), so the busy timeout alone does not help here.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class Ledger:
     """Access to the ledger file, safe across threads and processes.
 
@@ -138,7 +156,7 @@ class Ledger:
             )
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate(conn)
             self._conn = conn

@@ -1,10 +1,12 @@
 r"""Log streams of local jobs: one append-only file per host, read by byte cursor.
 
-Each line is ``<epoch-ms>\\t<o|e>\\t<text>\\n`` (``o`` stdout, ``e`` stderr), written with
-one ``os.write`` on an ``O_APPEND`` descriptor and flushed by the kernel at once, so a
-reader in another process sees whole lines as soon as they exist and the supervisor's
-death loses nothing already written. Files are named like CloudWatch streams:
-``algo-1-<epoch>.log`` is stream ``<job>/algo-1-<epoch>``.
+Each line is ``<epoch-ms>\t<o|s>\t<text>\n``: ``o`` for the script's output, ``s`` for a
+line the supervisor writes itself (pip's progress, the final status). A script's stdout
+and stderr share one pipe, so lines keep the order they were written in. Each line is
+one ``os.write`` on an ``O_APPEND`` descriptor, so a reader in another process sees whole
+lines as soon as they exist, and the supervisor's death loses nothing already written.
+Files are named like CloudWatch streams: ``algo-1-<epoch>.log`` is stream
+``<job>/algo-1-<epoch>``.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ class HostLog:
         self.path = logs_dir / f"{host}-{epoch}.log"
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._lock = threading.Lock()
-        #: The last stderr lines, for the failure reason when a script dies without one.
-        self.stderr_tail: deque[str] = deque(maxlen=20)
+        #: The last lines, for the failure reason when a script dies without writing one.
+        self.tail: deque[str] = deque(maxlen=20)
 
     @property
     def stream_name(self) -> str:
@@ -41,10 +43,10 @@ class HostLog:
         return self.path.stem
 
     def write(self, text: str, stream: str = "o") -> None:
-        """Append one line, stamped with the current time."""
+        """Append one line, stamped with the current time (``stream`` ``"s"``: our own)."""
         text = text.rstrip("\r\n")
-        if stream == "e":
-            self.stderr_tail.append(text)
+        if stream == "o":
+            self.tail.append(text)
         record = f"{int(time.time() * 1000)}\t{stream}\t{text}\n".encode(errors="replace")
         with self._lock:
             os.write(self._fd, record)

@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 
 def start_ticks(pid: int) -> str | None:
@@ -68,14 +69,14 @@ def group_alive(pgid: int) -> bool:
     if not signal_group(pgid, 0):
         return False
     try:
-        entries = os.listdir("/proc")
+        entries = list(Path("/proc").iterdir())
     except OSError:
         return True
     for entry in entries:
-        if not entry.isdigit():
+        if not entry.name.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/stat") as handle:
+            with open(entry / "stat") as handle:
                 stat = handle.read()
         except OSError:
             continue

@@ -63,11 +63,11 @@ class Outcome:
     failure_reason: str | None = None
 
 
-def _pump(pipe: IO[bytes], log: logstore.HostLog, stream: str) -> None:
-    """Copy a pipe into the host log line by line until EOF."""
+def _pump(pipe: IO[bytes], log: logstore.HostLog) -> None:
+    """Copy a host's output into its log line by line until EOF."""
     with pipe:
         for raw in iter(pipe.readline, b""):
-            log.write(raw.decode(errors="replace"), stream)
+            log.write(raw.decode(errors="replace"))
 
 
 class Supervisor:
@@ -174,9 +174,9 @@ class Supervisor:
             return str(self.spec.get("python") or sys.executable)
         log = logstore.HostLog(self.job.logs, "algo-1", self.state["training_start"])
         try:
-            return str(venvs.ensure_venv(Path(requirements), log.write))
+            return str(venvs.ensure_venv(Path(requirements), lambda line: log.write(line, "s")))
         except venvs.RequirementsError as exc:
-            log.write(str(exc), "e")
+            log.write(str(exc), "s")
             return Outcome(base.FAILED, base.FAILED, "Training job failed", f"ClientError: {exc}")
         finally:
             log.close()
@@ -190,22 +190,23 @@ class Supervisor:
             log = logstore.HostLog(self.job.logs, host, started)
             command = [python, self.spec["entry_point"], *args]
             if host == "algo-1":
-                log.write(f"Invoking script with the following command: {' '.join(command)}")
+                log.write(f"Invoking script with the following command: {' '.join(command)}", "s")
             process = subprocess.Popen(
                 command,
                 cwd=self.job.code,
                 env=env,
                 stdin=subprocess.DEVNULL,
+                # One pipe for both streams: lines keep the order the script wrote them in
+                # (two pipes read by two threads would interleave them by chance).
                 stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own group: stop signals reach its children too
             )
             entry = Host(host, process, log)
-            for pipe, stream in ((process.stdout, "o"), (process.stderr, "e")):
-                assert pipe is not None
-                reader = threading.Thread(target=_pump, args=(pipe, log, stream), daemon=True)
-                reader.start()
-                entry.readers.append(reader)
+            assert process.stdout is not None
+            reader = threading.Thread(target=_pump, args=(process.stdout, log), daemon=True)
+            reader.start()
+            entry.readers.append(reader)
             self.hosts.append(entry)
         self.state["host_pgids"] = [h.process.pid for h in self.hosts]
         self.job.write_state(self.state)
@@ -257,7 +258,7 @@ class Supervisor:
             for reader in host.readers:
                 reader.join(timeout=5)
             if host.name == "algo-1":
-                host.log.write(f"{outcome.message}")
+                host.log.write(outcome.message, "s")
             host.log.close()
 
     def _failure_reason(self, host: Host, code: int) -> str:
@@ -265,7 +266,7 @@ class Supervisor:
         if failure_file.is_file() and failure_file.read_text().strip():
             text = failure_file.read_text().strip()
             return f"AlgorithmError: {text}"[:FAILURE_REASON_LIMIT]
-        tail = [line for line in host.log.stderr_tail if line.strip()]
+        tail = [line for line in host.log.tail if line.strip()]
         message = _error_summary(tail)
         args = environment.cli_args(self.spec["hyperparameters"])
         command = " ".join(["python", self.spec["entry_point"], *args])
@@ -321,21 +322,21 @@ class Supervisor:
         self.job.write_state(self.state)
 
 
-def _error_summary(stderr_tail: list[str]) -> str:
-    """Return the telling stderr lines: a traceback's exception line(s), else the last ones.
+def _error_summary(tail: list[str]) -> str:
+    """Return the telling output lines: a traceback's exception line(s), else the last ones.
 
     In a Python traceback the frames are indented and the exception itself is not, so the
     lines after the last indented one are the exception and its message.
     """
-    if not stderr_tail:
+    if not tail:
         return "the script exited with no error output"
-    for index in range(len(stderr_tail) - 1, -1, -1):
-        if stderr_tail[index].startswith("Traceback"):
-            block = stderr_tail[index + 1 :]
+    for index in range(len(tail) - 1, -1, -1):
+        if tail[index].startswith("Traceback"):
+            block = tail[index + 1 :]
             indented = [i for i, line in enumerate(block) if line.startswith((" ", "\t"))]
             tail = block[indented[-1] + 1 :] if indented else block
             return "\n".join(tail[-3:]) if tail else "\n".join(block[-1:])
-    return "\n".join(stderr_tail[-3:])
+    return "\n".join(tail[-3:])
 
 
 def main(argv: list[str] | None = None) -> int:

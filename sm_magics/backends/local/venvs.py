@@ -44,7 +44,7 @@ def _parent_site_dirs() -> list[str]:
 
 
 def _run_logged(
-    cmd: list[str], log: Callable[[str, str], None], cwd: Path | None = None
+    cmd: list[str], log: Callable[[str], None], cwd: Path | None = None
 ) -> tuple[int, list[str]]:
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, cwd=cwd
@@ -52,12 +52,12 @@ def _run_logged(
     tail: list[str] = []
     assert proc.stdout is not None
     for line in proc.stdout:
-        log(line, "o")
+        log(line)
         tail = [*tail[-9:], line.rstrip()]
     return proc.wait(), tail
 
 
-def ensure_venv(requirements: Path, log: Callable[[str, str], None]) -> Path:
+def ensure_venv(requirements: Path, log: Callable[[str], None]) -> Path:
     """Return the Python of a venv with ``requirements`` installed, building it if needed.
 
     Parameters
@@ -65,7 +65,7 @@ def ensure_venv(requirements: Path, log: Callable[[str, str], None]) -> Path:
     requirements
         A pip requirements file.
     log
-        Called with each line of progress (``line, stream``); the supervisor passes the
+        Called with each line of progress (each line); the supervisor passes the
         ``algo-1`` log so the user sees pip's output in the job's logs, as on SageMaker.
 
     Raises
@@ -81,10 +81,10 @@ def ensure_venv(requirements: Path, log: Callable[[str, str], None]) -> Path:
     with open(root / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder; the others wait, then reuse
         if (target / _COMPLETE_MARKER).exists():
-            log(f"Using cached environment for {requirements.name} ({key})", "o")
+            log(f"Using cached environment for {requirements.name} ({key})")
             return python
         shutil.rmtree(target, ignore_errors=True)
-        log(f"Installing {requirements.name} into a new environment ({key})", "o")
+        log(f"Installing {requirements.name} into a new environment ({key})")
         code, tail = _run_logged(
             [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(target)],
             log,
