@@ -41,6 +41,15 @@ class BackendUnavailable(SmMagicsError):
     """The backend cannot be used here: a missing extra, no credentials, no region."""
 
 
+class ModelError(SmMagicsError):
+    """The model's handlers failed on a request (SageMaker Runtime's ``ModelError``)."""
+
+    def __init__(self, message: str, status: int = 500, variant: str | None = None) -> None:
+        self.status = status
+        self.variant = variant
+        super().__init__(message)
+
+
 class WaitTimeout(SmMagicsError):
     """``wait(timeout)`` returned before the resource reached a final state."""
 

@@ -57,6 +57,29 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_by_status ON jobs (status);
     CREATE INDEX jobs_by_created ON jobs (created_at);
     """,
+    # 2: endpoints. A name is unique among endpoints not deleted (SageMaker frees the name
+    # on delete); deleted rows stay as history for cost totals.
+    """
+    CREATE TABLE endpoints (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        region TEXT,
+        status TEXT NOT NULL,
+        url TEXT,
+        variants TEXT NOT NULL DEFAULT '[]',
+        failure_reason TEXT,
+        created_at REAL NOT NULL,
+        deleted_at REAL,
+        ttl_at REAL,
+        notebook TEXT,
+        tags TEXT NOT NULL DEFAULT '{}',
+        spec TEXT NOT NULL DEFAULT '{}',
+        updated_at REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX endpoints_live_name ON endpoints (name) WHERE status != 'Deleted';
+    CREATE INDEX endpoints_by_status ON endpoints (status)
+    """,
 )
 
 
@@ -90,22 +113,57 @@ class JobRecord:
         return self.status in TERMINAL_JOB_STATUSES
 
 
-_JSON_COLUMNS = {"tags", "spec"}
+@dataclass
+class EndpointRecord:
+    """One row of the ``endpoints`` table."""
+
+    name: str
+    backend: str
+    status: str
+    created_at: float
+    region: str | None = None
+    url: str | None = None
+    variants: list[dict[str, Any]] = field(default_factory=list)
+    failure_reason: str | None = None
+    deleted_at: float | None = None
+    ttl_at: float | None = None
+    notebook: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict)
+    updated_at: float = 0.0
+    id: int | None = None
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the endpoint may still be running or billing."""
+        return self.status not in ("Deleted",)
+
+
+_JSON_COLUMNS = {"tags", "spec", "variants"}
 _JOB_COLUMNS = tuple(f.name for f in fields(JobRecord))
+_ENDPOINT_COLUMNS = tuple(f.name for f in fields(EndpointRecord))
 
 
-def _to_row(record: JobRecord) -> dict[str, Any]:
+def _to_row(record: JobRecord | EndpointRecord) -> dict[str, Any]:
     row = asdict(record)
-    for column in _JSON_COLUMNS:
+    for column in _JSON_COLUMNS & row.keys():
         row[column] = json.dumps(row[column], sort_keys=True)
-    row["spot"] = int(record.spot)
+    if isinstance(record, JobRecord):
+        row["spot"] = int(record.spot)
+    else:
+        row.pop("id")
     return row
 
 
-def _from_row(row: sqlite3.Row) -> JobRecord:
+def _values(row: sqlite3.Row) -> dict[str, Any]:
     values = {key: row[key] for key in row.keys()}  # noqa: SIM118 - Row is not a Mapping
-    for column in _JSON_COLUMNS:
-        values[column] = json.loads(values[column] or "{}")
+    for column in _JSON_COLUMNS & values.keys():
+        values[column] = json.loads(values[column] or "null")
+    return values
+
+
+def _from_row(row: sqlite3.Row) -> JobRecord:
+    values = _values(row)
     values["spot"] = bool(values["spot"])
     return JobRecord(**values)
 
@@ -286,3 +344,88 @@ class Ledger:
             sql += " LIMIT :limit"
             params["limit"] = int(limit)
         return [_from_row(row) for row in self._read(sql, params)]
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    def insert_endpoint(self, record: EndpointRecord) -> None:
+        """Add an endpoint row; the partial unique index reserves the name while live.
+
+        Raises
+        ------
+        AlreadyExists
+            A live endpoint of that name is in the ledger.
+        """
+        record.updated_at = time.time()
+        row = _to_row(record)
+        columns = ", ".join(row)
+        marks = ", ".join(f":{key}" for key in row)
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    f"INSERT INTO endpoints ({columns}) VALUES ({marks})",  # noqa: S608
+                    row,
+                )
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(
+                f"An endpoint named {record.name!r} already exists; delete it first "
+                "(%sm_delete), pick another name, or add a variant to it with --variant."
+            ) from None
+
+    def update_endpoint(self, name: str, **changes: Any) -> None:
+        """Set columns of the live (not deleted) endpoint row called ``name``."""
+        unknown = set(changes) - set(_ENDPOINT_COLUMNS)
+        if unknown:
+            raise TypeError(f"unknown ledger columns: {sorted(unknown)}")
+        changes["updated_at"] = time.time()
+        for column in _JSON_COLUMNS & changes.keys():
+            changes[column] = json.dumps(changes[column], sort_keys=True)
+        assignments = ", ".join(f"{key} = :{key}" for key in changes)
+        with self._write() as conn:
+            # The newest row of that name: the live one, or the one just marked Deleted.
+            conn.execute(
+                f"UPDATE endpoints SET {assignments} WHERE id = ("  # noqa: S608
+                "SELECT id FROM endpoints WHERE name = :_name ORDER BY id DESC LIMIT 1)",
+                {**changes, "_name": name},
+            )
+
+    def delete_endpoint_row(self, name: str) -> None:
+        """Remove the newest row of ``name``: only to roll back a failed creation."""
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM endpoints WHERE id = ("
+                "SELECT id FROM endpoints WHERE name = ? ORDER BY id DESC LIMIT 1)",
+                (name,),
+            )
+
+    def get_endpoint(self, name: str) -> EndpointRecord | None:
+        """Return the newest row of endpoint ``name`` (live or deleted), or ``None``."""
+        rows = self._read(
+            "SELECT * FROM endpoints WHERE name = ? ORDER BY id DESC LIMIT 1", (name,)
+        )
+        return EndpointRecord(**_values(rows[0])) if rows else None
+
+    def list_endpoints(
+        self,
+        *,
+        live_only: bool = True,
+        backend: str | None = None,
+        notebook: str | None = None,
+        limit: int | None = None,
+    ) -> list[EndpointRecord]:
+        """Return endpoint rows, newest first."""
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if live_only:
+            clauses.append("status != 'Deleted'")
+        if backend is not None:
+            clauses.append("backend = :backend")
+            params["backend"] = backend
+        if notebook is not None:
+            clauses.append("notebook = :notebook")
+            params["notebook"] = notebook
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT * FROM endpoints {where} ORDER BY created_at DESC, id DESC"  # noqa: S608
+        if limit is not None:
+            sql += " LIMIT :limit"
+            params["limit"] = int(limit)
+        return [EndpointRecord(**_values(row)) for row in self._read(sql, params)]

@@ -80,6 +80,60 @@ class TrainingSpec:
         return data
 
 
+DEFAULT_VARIANT = "AllTraffic"
+
+# Endpoint statuses, as SageMaker reports them (plus Deleted, which only the ledger keeps).
+CREATING = "Creating"
+IN_SERVICE = "InService"
+UPDATING = "Updating"
+DELETING = "Deleting"
+DELETED = "Deleted"
+LIVE_ENDPOINT_STATUSES = frozenset({CREATING, IN_SERVICE, UPDATING, DELETING})
+
+
+@dataclass
+class VariantSpec:
+    """One production variant: a model, its handlers, its instances and its weight."""
+
+    name: str = DEFAULT_VARIANT
+    model_data: str | None = None  # URI of model.tar.gz
+    job: str | None = None  # the training job it came from, if any
+    entry_point: Path | None = None  # inference handlers; default: the job's own script
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    weight: float = 1.0
+    serverless_memory_mb: int | None = None
+    max_concurrency: int | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the variant as JSON-safe data."""
+        data = dict(self.__dict__)
+        data["entry_point"] = str(self.entry_point) if self.entry_point else None
+        return data
+
+
+@dataclass
+class EndpointSpec:
+    """Everything a backend needs to create an endpoint, already validated."""
+
+    name: str
+    variants: list[VariantSpec]
+    ttl: int | None = None  # seconds until the endpoint deletes itself
+    tags: dict[str, str] = field(default_factory=dict)
+    region: str | None = None
+    notebook: str | None = None
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """What ``InvokeEndpoint`` returned."""
+
+    body: bytes
+    content_type: str
+    variant: str
+
+
 @dataclass(frozen=True)
 class LogEvent:
     """One log line of one host, as CloudWatch Logs has it."""
@@ -159,3 +213,69 @@ class Backend(abc.ABC):
         Lines of all hosts come merged in timestamp order. A line is returned once and only
         once across a sequence of calls that pass back each returned cursor.
         """
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_endpoint(self, spec: EndpointSpec) -> None:
+        """Start creating an endpoint; return at once (status ``Creating``).
+
+        Raises
+        ------
+        AlreadyExists
+            A live endpoint has that name.
+        InvalidRequest
+            A model or entry point that does not exist; nothing is left behind.
+        """
+
+    @abc.abstractmethod
+    def update_endpoint(self, name: str, variants: list[VariantSpec]) -> None:
+        """Move a live endpoint to ``variants`` (the whole desired list) without downtime.
+
+        New variants are up before traffic moves to them; removed ones drain first. If
+        the new configuration cannot start, the endpoint keeps serving the old one.
+        """
+
+    @abc.abstractmethod
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        """Return the endpoint as SageMaker's ``DescribeEndpoint`` would.
+
+        Raises
+        ------
+        NotFound
+            No live endpoint of that name.
+        """
+
+    @abc.abstractmethod
+    def delete_endpoint(self, name: str) -> None:
+        """Delete the endpoint and everything it runs; when this returns nothing is left.
+
+        Raises
+        ------
+        NotFound
+            No live endpoint of that name.
+        """
+
+    @abc.abstractmethod
+    def invoke_endpoint(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        content_type: str,
+        accept: str | None = None,
+        target_variant: str | None = None,
+    ) -> InvokeResult:
+        """Send one request, as ``sagemaker-runtime`` ``InvokeEndpoint``.
+
+        Raises
+        ------
+        ModelError
+            The model's handlers failed on this request.
+        InvalidRequest
+            Unknown endpoint or variant, or an endpoint not ``InService``.
+        """
+
+    @abc.abstractmethod
+    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+        """Return the endpoint's log lines after ``cursor`` (every variant and worker)."""

@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +25,7 @@ from urllib.parse import unquote, urlparse
 from sm_magics import config, packaging
 from sm_magics.backends import base
 from sm_magics.backends.local import logstore, processes
+from sm_magics.backends.local.endpoints import LocalEndpoints
 from sm_magics.backends.local.environment import encode_hyperparameters
 from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
 from sm_magics.errors import InvalidRequest, NotFound
@@ -34,16 +34,6 @@ from sm_magics.ledger import JobRecord, Ledger
 #: How long a job may sit without a supervisor pid before it counts as never started.
 _SPAWN_GRACE_SECONDS = 30.0
 _LOCAL_ACCOUNT = "000000000000"
-
-# Popen objects of supervisors this process started: polled so they never linger as
-# zombies (which would look alive to ``kill(pid, 0)``).
-_children: list[subprocess.Popen[bytes]] = []
-_children_lock = threading.Lock()  # follower threads describe (and so reap) concurrently
-
-
-def _reap() -> None:
-    with _children_lock:
-        _children[:] = [child for child in _children if child.poll() is None]
 
 
 def resolve_input(channel: str, uri: str) -> Path:
@@ -73,8 +63,8 @@ def _utc(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
 
 
-class LocalBackend(base.Backend):
-    """Training jobs as processes on this machine, honouring the container contract."""
+class LocalBackend(LocalEndpoints, base.Backend):
+    """Jobs and endpoints as processes on this machine, honouring the container contract."""
 
     name = "local"
 
@@ -180,8 +170,7 @@ class LocalBackend(base.Backend):
                     close_fds=True,
                     env={**os.environ, config.ENV_HOME: str(config.home_dir())},
                 )
-            with _children_lock:
-                _children.append(process)
+            processes.track_child(process)
             # Record the identity now, not from the supervisor: it may die before writing.
             state["supervisor_pid"] = process.pid
             state["supervisor_start"] = processes.start_ticks(process.pid)
@@ -194,7 +183,7 @@ class LocalBackend(base.Backend):
                 shutil.rmtree(job.root, ignore_errors=True)
             self.ledger.delete_job(spec.name)
             raise
-        _reap()
+        processes.reap_children()
 
     @staticmethod
     def _merge_state(job: JobDir, ours: dict[str, Any]) -> None:
@@ -215,7 +204,7 @@ class LocalBackend(base.Backend):
 
     def _checked_state(self, job: JobDir) -> dict[str, Any]:
         """Return the state, marking the job Failed if its supervisor is gone."""
-        _reap()
+        processes.reap_children()
         state = job.read_state()
         if state["status"] in base.TERMINAL_STATUSES:
             return state

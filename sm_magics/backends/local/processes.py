@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -100,3 +102,21 @@ def terminate_groups(pgids: Iterable[int], grace: float) -> None:
             time.sleep(0.05)
     for group in groups:
         signal_group(group, signal.SIGKILL)
+
+
+# Popen objects of the detached supervisors and routers this process started: polled so
+# they never linger as zombies (which would look alive to ``kill(pid, 0)``).
+_children: list[subprocess.Popen[bytes]] = []
+_children_lock = threading.Lock()  # follower threads describe (and so reap) concurrently
+
+
+def reap_children() -> None:
+    """Collect the exit status of supervisors and routers we started that have ended."""
+    with _children_lock:
+        _children[:] = [child for child in _children if child.poll() is None]
+
+
+def track_child(process: subprocess.Popen[bytes]) -> None:
+    """Remember a detached process we started, so it is reaped when it ends."""
+    with _children_lock:
+        _children.append(process)

@@ -32,7 +32,7 @@ from sm_magics import config
 from sm_magics.backends import base
 from sm_magics.backends.local import environment, logstore, slots, venvs
 from sm_magics.backends.local.jobdir import JobDir
-from sm_magics.backends.local.processes import terminate_groups
+from sm_magics.backends.local.processes import start_ticks, terminate_groups
 from sm_magics.ledger import Ledger
 from sm_magics.metrics import MetricParser
 from sm_magics.packaging import write_tar_gz
@@ -113,7 +113,10 @@ class Supervisor:
         """Run the job to its end; return the process exit code (0 unless we crashed)."""
         signal.signal(signal.SIGTERM, lambda *_: self.stop_requested.set())
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Our own identity, the same the engine records: whichever write lands last, the
+        # (pid, start time) pair stays in the state for dead-supervisor detection.
         self.state["supervisor_pid"] = os.getpid()
+        self.state["supervisor_start"] = start_ticks(os.getpid())
         self.job.write_state(self.state)
         try:
             outcome = self._run_phases()

@@ -1,0 +1,102 @@
+"""The folder of one local endpoint: its config, its state, its models and logs.
+
+Layout (``SM_MAGICS_HOME/endpoints/<name>/``)::
+
+    config.json        the desired variants (written by the kernel; SIGHUP re-reads it)
+    state.json         status, URL, live variants and statistics (written by the router)
+    models/<variant>/  each variant's model.tar.gz, extracted (SageMaker's /opt/ml/model)
+    logs/<variant>-<worker>-<epoch>.log   one stream per worker
+    router.log         the router's own stdout/stderr
+
+A deleted endpoint's folder is moved to ``endpoints/.deleted/<name>-<time>/``: its logs
+stay readable, and the name is free again, as on SageMaker.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sm_magics import config
+from sm_magics.backends.local.jobdir import write_json_atomic
+
+
+def endpoints_root() -> Path:
+    """Return the folder holding every local endpoint's folder."""
+    return config.home_dir() / "endpoints"
+
+
+@dataclass(frozen=True)
+class EndpointDir:
+    """Paths inside one endpoint folder; creating the object touches nothing on disk."""
+
+    root: Path
+
+    @classmethod
+    def for_endpoint(cls, name: str) -> EndpointDir:
+        """Return the live folder of endpoint ``name`` under the current home."""
+        return cls(endpoints_root() / name)
+
+    @property
+    def name(self) -> str:
+        """The endpoint name."""
+        return self.root.name
+
+    @property
+    def config_file(self) -> Path:
+        """The desired configuration."""
+        return self.root / "config.json"
+
+    @property
+    def state_file(self) -> Path:
+        """The router's status document."""
+        return self.root / "state.json"
+
+    @property
+    def models(self) -> Path:
+        """Extracted models, one folder per variant."""
+        return self.root / "models"
+
+    @property
+    def logs(self) -> Path:
+        """One log file per worker."""
+        return self.root / "logs"
+
+    @property
+    def router_log(self) -> Path:
+        """The router's own output."""
+        return self.root / "router.log"
+
+    def exists(self) -> bool:
+        """Whether the endpoint folder holds a state."""
+        return self.state_file.is_file()
+
+    def read_state(self) -> dict[str, Any]:
+        """Return the router's status document."""
+        with open(self.state_file) as handle:
+            state: dict[str, Any] = json.load(handle)
+        return state
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        """Replace the status document atomically."""
+        write_json_atomic(self.state_file, state)
+
+    def read_config(self) -> dict[str, Any]:
+        """Return the desired configuration."""
+        with open(self.config_file) as handle:
+            data: dict[str, Any] = json.load(handle)
+        return data
+
+    def write_config(self, data: dict[str, Any]) -> None:
+        """Replace the desired configuration atomically."""
+        write_json_atomic(self.config_file, data)
+
+    def archive(self) -> Path:
+        """Move the folder out of the way of a new endpoint of the same name."""
+        target = endpoints_root() / ".deleted" / f"{self.name}-{int(time.time() * 1000)}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.root.rename(target)
+        return target

@@ -1,0 +1,354 @@
+"""Local endpoints, the kernel's side: validate, reserve, start the router, talk to it.
+
+The router process (:mod:`.router`) owns an endpoint's state once started; this module
+writes its desired config, signals it (SIGHUP to update, SIGTERM to delete), reads its
+state and forwards invocations to it over loopback HTTP with the standard library only,
+so the kernel never imports tornado, numpy or boto3 for serving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlparse
+
+from sm_magics import config
+from sm_magics.backends import base
+from sm_magics.backends.local import logstore, processes
+from sm_magics.backends.local.endpoint_dir import EndpointDir
+from sm_magics.backends.local.jobdir import JobDir
+from sm_magics.errors import InvalidRequest, ModelError, NotFound
+from sm_magics.ledger import EndpointRecord, Ledger
+
+_LOCAL_ACCOUNT = "000000000000"
+#: How long ``delete`` waits for the router to drain and exit before killing its group.
+DELETE_GRACE_SECONDS = 30.0
+#: How long an invocation may take (SageMaker's limit is 60 s).
+INVOKE_TIMEOUT_SECONDS = 65.0
+
+
+def model_path(uri: str) -> Path:
+    """Return the local path of a ``model.tar.gz`` URI, or raise ``InvalidRequest``."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path))
+    elif parsed.scheme == "":
+        path = Path(uri).expanduser().resolve()
+    else:
+        raise InvalidRequest(
+            f"The local backend serves models from local paths and file:// URIs, not {uri}. "
+            "Download it first, or deploy with -b sagemaker."
+        )
+    if not path.is_file():
+        raise InvalidRequest(f"Model {uri} does not exist.")
+    return path
+
+
+def _utc(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
+
+
+class LocalEndpoints:
+    """Endpoint methods of :class:`~sm_magics.backends.local.engine.LocalBackend`."""
+
+    ledger: Ledger
+    region: str | None
+
+    # -- create / update --------------------------------------------------------------------
+
+    def _variant_config(self, variant: base.VariantSpec) -> dict[str, Any]:
+        """Resolve one variant: the model file, the handler scripts to try, the Python."""
+        if variant.model_data is None:
+            raise InvalidRequest(f"Variant {variant.name}: no model to serve.")
+        path = model_path(variant.model_data)
+        candidates: list[str] = []
+        python = sys.executable
+        if variant.entry_point is not None:
+            entry = variant.entry_point.expanduser().resolve()
+            if not entry.is_file():
+                raise InvalidRequest(f"--entry-point {variant.entry_point} does not exist.")
+            candidates.append(str(entry))
+        if variant.job is not None:
+            job = JobDir.for_job(variant.job)
+            if job.exists():
+                spec = job.read_spec()
+                candidates.append(str(job.code / spec["entry_point"]))
+                python = str(job.read_state().get("python") or spec.get("python") or python)
+        if variant.instance_count < 1:
+            raise InvalidRequest("--instance-count must be at least 1.")
+        if variant.weight < 0:
+            raise InvalidRequest(f"Variant {variant.name}: weights must be 0 or more.")
+        data = variant.to_json()
+        data.update(model_path=str(path), script_candidates=candidates, python=python)
+        return data
+
+    def create_endpoint(self, spec: base.EndpointSpec) -> None:
+        """See :meth:`Backend.create_endpoint`."""
+        variants = [self._variant_config(v) for v in spec.variants]
+        names = [v["name"] for v in variants]
+        if len(set(names)) != len(names):
+            raise InvalidRequest(f"Variant names must be unique: {names}.")
+        now = time.time()
+        ttl_at = now + spec.ttl if spec.ttl else None
+        self.ledger.insert_endpoint(
+            EndpointRecord(
+                name=spec.name,
+                backend="local",
+                region=self.region,
+                status=base.CREATING,
+                created_at=now,
+                ttl_at=ttl_at,
+                notebook=spec.notebook,
+                tags=spec.tags,
+                variants=[
+                    {
+                        "VariantName": v["name"],
+                        "CurrentWeight": v["weight"],
+                        "InstanceType": v["instance_type"],
+                        "DesiredInstanceCount": v["instance_count"],
+                    }
+                    for v in variants
+                ],
+                spec={"variants": variants, "ttl": spec.ttl},
+            )
+        )
+        folder = EndpointDir.for_endpoint(spec.name)
+        process: subprocess.Popen[bytes] | None = None
+        try:
+            if folder.root.exists():
+                raise InvalidRequest(
+                    f"{folder.root} exists but no live ledger row does; remove it or pick "
+                    "another name."
+                )
+            folder.logs.mkdir(parents=True)
+            folder.write_config(
+                {"name": spec.name, "variants": variants, "ttl_at": ttl_at, "region": self.region}
+            )
+            folder.write_state({"status": base.CREATING, "created": now, "ttl_at": ttl_at})
+            with open(folder.router_log, "ab") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "sm_magics.backends.local.router", str(folder.root)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    close_fds=True,
+                    env={**os.environ, config.ENV_HOME: str(config.home_dir())},
+                )
+            processes.track_child(process)
+            (folder.root / "router.pid").write_text(
+                f"{process.pid} {processes.start_ticks(process.pid) or ''}"
+            )
+        except BaseException:
+            if process is not None:
+                processes.terminate_groups([process.pid], grace=0)
+            shutil.rmtree(folder.root, ignore_errors=True)
+            self.ledger.delete_endpoint_row(spec.name)
+            raise
+
+    def update_endpoint(self, name: str, variants: list[base.VariantSpec]) -> None:
+        """See :meth:`Backend.update_endpoint`."""
+        folder = self._endpoint_folder(name)
+        state = self._checked_endpoint_state(folder)
+        if state["status"] not in (base.IN_SERVICE, base.UPDATING):
+            raise InvalidRequest(
+                f"Endpoint {name} is {state['status']}; it can be updated once InService."
+            )
+        resolved = [self._variant_config(v) for v in variants]
+        current = {v["name"]: v for v in folder.read_config()["variants"]}
+        for variant in resolved:
+            old = current.get(variant["name"])
+            if old is not None and old.get("model_path") == variant["model_path"]:
+                variant["script_candidates"] = old["script_candidates"]
+        data = folder.read_config()
+        data["variants"] = resolved
+        folder.write_config(data)
+        pid = self._router_pid(folder)
+        if pid is None:
+            raise InvalidRequest(f"Endpoint {name} has no running process; delete it.")
+        os.kill(pid, signal.SIGHUP)
+
+    # -- read -------------------------------------------------------------------------------
+
+    def _endpoint_folder(self, name: str) -> EndpointDir:
+        folder = EndpointDir.for_endpoint(name)
+        if not folder.exists():
+            raise NotFound(f"No local endpoint named {name!r}; %sm_endpoints lists them.")
+        return folder
+
+    def _router_pid(self, folder: EndpointDir) -> int | None:
+        try:
+            pid_text, _, ticks = (folder.root / "router.pid").read_text().partition(" ")
+        except FileNotFoundError:
+            return None
+        pid = int(pid_text)
+        return pid if processes.is_alive(pid, ticks.strip() or None) else None
+
+    def _checked_endpoint_state(self, folder: EndpointDir) -> dict[str, Any]:
+        """Return the state, marking the endpoint Failed if its router died."""
+        state = folder.read_state()
+        if state["status"] not in base.LIVE_ENDPOINT_STATUSES:
+            return state
+        if self._router_pid(folder) is not None:
+            return state
+        if not (folder.root / "router.pid").exists():
+            return state  # being created this very moment
+        state = folder.read_state()
+        if state["status"] not in base.LIVE_ENDPOINT_STATUSES:
+            return state
+        reason = f"the endpoint process exited unexpectedly; see {folder.router_log}"
+        state.update(status="Failed", failure_reason=f"InternalServerError: {reason}")
+        folder.write_state(state)
+        self.ledger.update_endpoint(
+            folder.name, status="Failed", failure_reason=state["failure_reason"]
+        )
+        return state
+
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        """See :meth:`Backend.describe_endpoint`."""
+        folder = self._endpoint_folder(name)
+        state = self._checked_endpoint_state(folder)
+        desired = {v["name"]: v for v in folder.read_config()["variants"]}
+        live = {v["VariantName"]: v for v in state.get("variants", [])}
+        variants = []
+        for variant_name in dict.fromkeys([*live, *desired]):
+            current = live.get(variant_name, {})
+            wanted = desired.get(variant_name, {})
+            variants.append(
+                {
+                    "VariantName": variant_name,
+                    "CurrentWeight": current.get("CurrentWeight", 0.0),
+                    "DesiredWeight": wanted.get("weight", 0.0),
+                    "CurrentInstanceCount": current.get("CurrentInstanceCount", 0),
+                    "DesiredInstanceCount": wanted.get("instance_count", 0),
+                    "InstanceType": wanted.get("instance_type") or current.get("InstanceType"),
+                    "ModelDataUrl": Path(wanted["model_path"]).as_uri() if wanted else None,
+                    "Invocations": current.get("Invocations", 0),
+                    "Errors": current.get("Errors", 0),
+                    "LatencyP50Ms": current.get("LatencyP50Ms"),
+                    "LatencyP99Ms": current.get("LatencyP99Ms"),
+                }
+            )
+        description: dict[str, Any] = {
+            "EndpointName": name,
+            "EndpointArn": f"arn:aws:sagemaker:{self.region}:{_LOCAL_ACCOUNT}:endpoint/{name}",
+            "EndpointConfigName": name,
+            "EndpointStatus": state["status"],
+            "ProductionVariants": variants,
+            "CreationTime": _utc(state.get("created")),
+            "LastModifiedTime": _utc(state.get("updated") or state.get("created")),
+            "Url": state.get("url"),
+            "TtlAt": _utc(state.get("ttl_at")),
+        }
+        for key, field in (
+            ("FailureReason", "failure_reason"),
+            ("LastUpdateError", "last_update_error"),
+        ):
+            if state.get(field):
+                description[key] = state[field]
+        self._sync_endpoint_ledger(name, state)
+        return description
+
+    def _sync_endpoint_ledger(self, name: str, state: dict[str, Any]) -> None:
+        record = self.ledger.get_endpoint(name)
+        if record is not None and record.status != state["status"]:
+            self.ledger.update_endpoint(
+                name,
+                status=state["status"],
+                url=state.get("url"),
+                failure_reason=state.get("failure_reason"),
+            )
+
+    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+        """See :meth:`Backend.read_endpoint_logs`."""
+        folder = EndpointDir.for_endpoint(name)
+        if folder.exists():
+            return logstore.read_new(folder.logs, cursor)
+        archived = sorted((folder.root.parent / ".deleted").glob(f"{name}-*"))
+        if not archived:
+            raise NotFound(f"No local endpoint named {name!r}.")
+        return logstore.read_new(archived[-1] / "logs", cursor)
+
+    # -- delete / invoke --------------------------------------------------------------------
+
+    def delete_endpoint(self, name: str) -> None:
+        """See :meth:`Backend.delete_endpoint`: SIGTERM, drain, stop, then archive."""
+        folder = self._endpoint_folder(name)
+        pid = self._router_pid(folder)
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + DELETE_GRACE_SECONDS
+            while processes.is_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                processes.reap_children()
+            # The router leads its group: this reaches any worker it left behind.
+            processes.terminate_groups([pid], grace=1.0)
+        now = time.time()
+        state = folder.read_state()
+        state.update(status=base.DELETED, deleted=state.get("deleted") or now)
+        folder.write_state(state)
+        folder.archive()
+        self.ledger.update_endpoint(name, status=base.DELETED, deleted_at=state["deleted"])
+
+    def invoke_endpoint(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        content_type: str,
+        accept: str | None = None,
+        target_variant: str | None = None,
+    ) -> base.InvokeResult:
+        """See :meth:`Backend.invoke_endpoint`: one POST to the Runtime route."""
+        state = self._checked_endpoint_state(self._endpoint_folder(name))
+        url = state.get("url")
+        if not url or state["status"] not in (base.IN_SERVICE, base.UPDATING):
+            raise InvalidRequest(
+                f"Endpoint {name} is {state['status']}, not InService"
+                + (f": {state['failure_reason']}" if state.get("failure_reason") else ".")
+            )
+        headers = {"Content-Type": content_type}
+        if accept:
+            headers["Accept"] = accept
+        if target_variant:
+            headers["X-Amzn-SageMaker-Target-Variant"] = target_variant
+        request = urllib.request.Request(  # noqa: S310 - our own router's loopback URL
+            f"{url}/endpoints/{quote(name)}/invocations",
+            data=body,
+            headers=headers,
+            method="POST",
+        )
+        try:
+            opened = urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_SECONDS)  # noqa: S310
+            with opened as response:
+                return base.InvokeResult(
+                    body=response.read(),
+                    content_type=response.headers.get("Content-Type", ""),
+                    variant=response.headers.get("X-Amzn-Invoked-Production-Variant", ""),
+                )
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            try:
+                payload = json.loads(detail)
+            except ValueError:
+                payload = {"message": detail}
+            message = payload.get("OriginalMessage") or payload.get("message") or detail
+            if exc.code == 424:
+                raise ModelError(
+                    str(message),
+                    status=int(payload.get("OriginalStatusCode", 500)),
+                    variant=exc.headers.get("X-Amzn-Invoked-Production-Variant"),
+                ) from None
+            raise InvalidRequest(str(message)) from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            raise InvalidRequest(f"Endpoint {name} did not answer: {exc}") from None

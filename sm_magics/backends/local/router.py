@@ -1,0 +1,641 @@
+"""The process behind one local endpoint: HTTP on 127.0.0.1, worker pools, routing.
+
+Started detached by the local backend (it survives the kernel), it:
+
+* binds 127.0.0.1 on a free port at once and records the URL, then starts every
+  variant's workers (``instance_count`` processes each, see :mod:`.worker`); status goes
+  ``Creating`` → ``InService``, or ``Failed`` with the reason (``model_fn`` raised, ...);
+* answers the SageMaker container routes ``GET /ping`` and ``POST /invocations`` and the
+  SageMaker Runtime route ``POST /endpoints/<name>/invocations``, so an unchanged
+  ``boto3.client("sagemaker-runtime", endpoint_url=url)`` reaches it (signature headers
+  are ignored; errors have the Runtime API's shapes: ``ModelError`` is HTTP 424);
+* routes each request to a variant by weight, or to ``X-Amzn-SageMaker-Target-Variant``,
+  then to an idle worker of that variant; if the worker dies mid-request it retries once
+  on another, and it respawns dead workers (the endpoint heals, or goes ``Failed`` after
+  repeated crashes, never hangs: every wait has a timeout);
+* on ``SIGHUP`` re-reads its config: new variants are started and ready *before* traffic
+  moves, then weights switch in one step and retired variants drain (no failed request);
+* on ``SIGTERM`` (delete) or when ``--ttl`` expires: stops taking requests, drains, stops
+  its workers, and records ``Deleted``.
+
+Run as ``python -m sm_magics.backends.local.router <endpoint-folder>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import sys
+import tarfile
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import tornado.httpserver
+import tornado.web
+
+from sm_magics.backends.local import frames, inference, logstore
+from sm_magics.backends.local.endpoint_dir import EndpointDir
+from sm_magics.ledger import Ledger
+
+#: SageMaker's limits: a model must answer within 60 s and load within 10 minutes.
+INVOCATION_TIMEOUT = 60.0
+STARTUP_TIMEOUT = float(os.environ.get("SM_MAGICS_STARTUP_TIMEOUT", "600"))
+#: More crashes than this within CRASH_WINDOW seconds and the endpoint goes Failed.
+MAX_CRASHES = 5
+CRASH_WINDOW = 60.0
+STATS_INTERVAL = 1.0
+
+
+class WorkerDied(Exception):
+    """The worker's connection closed mid-request."""
+
+
+@dataclass
+class Worker:
+    """One worker process and the router's end of its socketpair."""
+
+    variant: str
+    index: int
+    process: asyncio.subprocess.Process
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    retired: bool = False
+
+    async def call(self, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
+        """Send one request frame and wait for its answer."""
+        try:
+            self.writer.write(frames.encode(header, body))
+            await self.writer.drain()
+            return await asyncio.wait_for(frames.read_async(self.reader), INVOCATION_TIMEOUT)
+        except (EOFError, ConnectionError) as exc:
+            raise WorkerDied(str(exc)) from exc
+
+    def close(self) -> None:
+        """Close the socket (the worker exits at EOF) and make sure the process ends."""
+        self.retired = True
+        self.writer.close()
+        with contextlib.suppress(ProcessLookupError):
+            self.process.terminate()
+
+
+@dataclass
+class Variant:
+    """A production variant: its model, its workers and its traffic statistics."""
+
+    name: str
+    spec: dict[str, Any]
+    weight: float
+    workers: list[Worker] = field(default_factory=list)
+    idle: asyncio.Queue[Worker] = field(default_factory=asyncio.Queue)
+    invocations: int = 0
+    errors: int = 0
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
+    crashes: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_CRASHES + 1))
+
+    def summary(self) -> dict[str, Any]:
+        """Return what ``DescribeEndpoint`` and the widget show of this variant."""
+        ordered = sorted(self.latencies)
+
+        def pct(q: float) -> float | None:
+            return (
+                round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else None
+            )
+
+        return {
+            "VariantName": self.name,
+            "CurrentWeight": self.weight,
+            "CurrentInstanceCount": sum(1 for w in self.workers if not w.retired),
+            "DesiredInstanceCount": int(self.spec.get("instance_count", 1)),
+            "InstanceType": self.spec.get("instance_type"),
+            "Invocations": self.invocations,
+            "Errors": self.errors,
+            "LatencyP50Ms": pct(0.5),
+            "LatencyP99Ms": pct(0.99),
+            "ModelData": self.spec.get("model_data"),
+        }
+
+
+class StartFailed(Exception):
+    """A variant could not start; the message is the failure reason."""
+
+
+class Router:
+    """State and behaviour of one endpoint process; see the module docstring."""
+
+    def __init__(self, folder: EndpointDir) -> None:
+        self.folder = folder
+        self.state: dict[str, Any] = folder.read_state()
+        self.config: dict[str, Any] = folder.read_config()
+        self.name: str = self.config["name"]
+        self.variants: dict[str, Variant] = {}
+        self.ledger = Ledger()
+        self.server: tornado.httpserver.HTTPServer | None = None
+        self.done = asyncio.Event()
+        self.in_flight = 0
+        self._reconfigure_lock = asyncio.Lock()
+        self._last_saved = ""
+        #: Tasks started in the background: kept so they are not garbage-collected mid-run.
+        self.tasks: set[asyncio.Future[Any]] = set()
+
+    # -- state ------------------------------------------------------------------------------
+
+    def save(self, **changes: Any) -> None:
+        """Write state.json (and the ledger's summary) if anything changed."""
+        self.state.update(changes)
+        self.state["variants"] = [v.summary() for v in self.variants.values()]
+        snapshot = json.dumps(self.state, sort_keys=True, default=str)
+        if snapshot == self._last_saved:
+            return
+        self._last_saved = snapshot
+        self.state["updated"] = time.time()
+        self.folder.write_state(self.state)
+        try:
+            self.ledger.update_endpoint(
+                self.name,
+                status=self.state["status"],
+                url=self.state.get("url"),
+                variants=self.state["variants"],
+                failure_reason=self.state.get("failure_reason"),
+                deleted_at=self.state.get("deleted"),
+            )
+        except Exception as exc:  # noqa: BLE001 - the endpoint must go on without the index
+            print(f"ledger update failed: {exc}", file=sys.stderr, flush=True)
+
+    def background(self, coroutine: Any) -> None:
+        """Run ``coroutine`` as a task that lives until it ends."""
+        task = asyncio.ensure_future(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # -- workers ----------------------------------------------------------------------------
+
+    def _prepare_model(self, variant: str, spec: dict[str, Any]) -> tuple[Path, Path]:
+        """Extract the variant's model.tar.gz and find its handler script."""
+        model_dir = self.folder.models / variant
+        archive = Path(spec["model_path"])
+        if not model_dir.exists():
+            staging = model_dir.with_name(f".{variant}.extracting")
+            with tarfile.open(archive, "r:gz") as tar:
+                tar.extractall(staging, filter="data")
+            staging.rename(model_dir)
+        candidates = [Path(p) for p in spec.get("script_candidates", [])]
+        candidates.append(model_dir / "code" / "inference.py")
+        try:
+            script = inference.find_entry_point(candidates)
+        except inference.LoadError as exc:
+            raise StartFailed(str(exc)) from None
+        return model_dir, script
+
+    async def _spawn(self, variant: Variant, index: int) -> Worker:
+        model_dir = Path(variant.spec["model_dir"])
+        script = Path(variant.spec["script"])
+        parent, child = socket.socketpair()
+        log = logstore.HostLog(self.folder.logs, f"{variant.name}-{index}")
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "SAGEMAKER_PROGRAM": script.name,
+            "SM_MODEL_DIR": str(model_dir),
+        }
+        env.update(variant.spec.get("environment") or {})
+        process = await asyncio.create_subprocess_exec(
+            variant.spec.get("python") or sys.executable,
+            "-m",
+            "sm_magics.backends.local.worker",
+            "--fd",
+            str(child.fileno()),
+            "--script",
+            str(script),
+            "--model-dir",
+            str(model_dir),
+            pass_fds=[child.fileno()],
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            cwd=script.parent,
+        )
+        child.close()
+        assert process.stdout is not None
+        self.background(_pump(process.stdout, log))
+        reader, writer = await asyncio.open_connection(sock=parent)
+        try:
+            hello, _ = await asyncio.wait_for(frames.read_async(reader), STARTUP_TIMEOUT)
+        except (EOFError, asyncio.TimeoutError) as exc:
+            writer.close()
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            raise StartFailed(
+                f"Worker {variant.name}-{index} did not start: {exc or 'timed out'}"
+            ) from None
+        if not hello.get("ready"):
+            writer.close()
+            raise StartFailed(str(hello.get("error") or "the worker could not load the model"))
+        worker = Worker(variant.name, index, process, reader, writer)
+        self.background(self._watch(variant, worker))
+        return worker
+
+    async def _watch(self, variant: Variant, worker: Worker) -> None:
+        """Respawn a worker that died, unless it was retired on purpose."""
+        await worker.process.wait()
+        if worker.retired or self.done.is_set():
+            return
+        worker.retired = True
+        variant.crashes.append(time.monotonic())
+        print(
+            f"worker {variant.name}-{worker.index} exited ({worker.process.returncode}); "
+            "restarting",
+            file=sys.stderr,
+            flush=True,
+        )
+        recent = [t for t in variant.crashes if time.monotonic() - t < CRASH_WINDOW]
+        if len(recent) > MAX_CRASHES:
+            await self.fail(
+                f"Variant {variant.name}: workers crashed {len(recent)} times "
+                f"within {CRASH_WINDOW:.0f} s; see its logs."
+            )
+            return
+        try:
+            replacement = await self._spawn(variant, worker.index)
+        except StartFailed as exc:
+            await self.fail(f"Variant {variant.name}: a worker could not restart: {exc}")
+            return
+        variant.workers = [w for w in variant.workers if w is not worker] + [replacement]
+        variant.idle.put_nowait(replacement)
+        self.save()
+
+    async def _start_variant(self, spec: dict[str, Any]) -> Variant:
+        loop = asyncio.get_running_loop()
+        model_dir, script = await loop.run_in_executor(
+            None, self._prepare_model, spec["name"], spec
+        )
+        spec = {**spec, "model_dir": str(model_dir), "script": str(script)}
+        variant = Variant(spec["name"], spec, float(spec.get("weight", 1.0)))
+        count = max(1, int(spec.get("instance_count", 1)))
+        results = await asyncio.gather(
+            *(self._spawn(variant, i) for i in range(1, count + 1)), return_exceptions=True
+        )
+        workers = [r for r in results if isinstance(r, Worker)]
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            for worker in workers:
+                worker.close()
+            error = errors[0]
+            raise error if isinstance(error, StartFailed) else StartFailed(repr(error))
+        variant.workers = workers
+        for worker in workers:
+            variant.idle.put_nowait(worker)
+        return variant
+
+    def _retire(self, variant: Variant) -> None:
+        for worker in variant.workers:
+            worker.close()
+
+    async def _drain(self, variant: Variant, timeout: float = INVOCATION_TIMEOUT) -> None:
+        """Wait until every worker of a variant is idle (no request in flight)."""
+        deadline = time.monotonic() + timeout
+        while variant.idle.qsize() < len([w for w in variant.workers if not w.retired]):
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.02)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind, start every variant, go InService (or Failed)."""
+        sockets = tornado.netutil.bind_sockets(int(self.config.get("port") or 0), "127.0.0.1")
+        port = sockets[0].getsockname()[1]
+        self.server = tornado.httpserver.HTTPServer(make_app(self), xheaders=False)
+        self.server.add_sockets(sockets)
+        self.save(
+            status="Creating", url=f"http://127.0.0.1:{port}", port=port, router_pid=os.getpid()
+        )
+        try:
+            for spec in self.config["variants"]:
+                variant = await self._start_variant(spec)
+                self.variants[variant.name] = variant
+                self.save()
+        except StartFailed as exc:
+            await self.fail(str(exc))
+            return
+        self.save(status="InService", failure_reason=None)
+
+    async def fail(self, reason: str) -> None:
+        """Mark the endpoint Failed with ``reason``, stop its workers and end."""
+        print(f"endpoint failed: {reason}", file=sys.stderr, flush=True)
+        for variant in self.variants.values():
+            self._retire(variant)
+        self.save(status="Failed", failure_reason=reason)
+        self.done.set()
+
+    async def reconfigure(self) -> None:
+        """Apply a changed config without dropping a request (see the module docstring)."""
+        async with self._reconfigure_lock:
+            if self.state.get("status") not in ("InService", "Updating"):
+                return
+            config = self.folder.read_config()
+            wanted = {spec["name"]: spec for spec in config["variants"]}
+            self.save(status="Updating")
+            started: list[Variant] = []
+            try:
+                for name, spec in wanted.items():
+                    current = self.variants.get(name)
+                    if current is None or spec.get("model_path") != current.spec.get("model_path"):
+                        started.append(await self._start_variant(spec))
+            except StartFailed as exc:
+                for variant in started:
+                    self._retire(variant)
+                # As SageMaker: a failed update leaves the endpoint serving the old config.
+                self.save(status="InService", last_update_error=str(exc))
+                return
+            replaced = [self.variants[v.name] for v in started if v.name in self.variants]
+            removed = [v for n, v in self.variants.items() if n not in wanted]
+            table = {n: v for n, v in self.variants.items() if n in wanted}
+            table.update({v.name: v for v in started})
+            for name, variant in table.items():
+                variant.weight = float(wanted[name].get("weight", variant.weight))
+                variant.spec["weight"] = variant.weight
+            self.variants = table  # one assignment: requests see the old or the new table
+            self.config = config
+            self.save()
+            for variant in replaced + removed:
+                await self._drain(variant)
+                self._retire(variant)
+            self.save(status="InService", last_update_error=None)
+
+    async def shutdown(self, reason: str = "Deleted") -> None:
+        """Stop taking requests, finish those in flight, stop workers, record Deleted."""
+        if self.done.is_set():
+            return
+        self.save(status="Deleting")
+        if self.server is not None:
+            self.server.stop()
+        deadline = time.monotonic() + 30
+        while self.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for variant in self.variants.values():
+            self._retire(variant)
+        self.save(status="Deleted", deleted=time.time(), deleted_reason=reason)
+        self.done.set()
+
+    async def housekeeping(self) -> None:
+        """Write statistics about once a second; delete the endpoint when its TTL passes."""
+        ttl_at = self.config.get("ttl_at")
+        while not self.done.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.done.wait(), STATS_INTERVAL)
+            if self.done.is_set():
+                return
+            self.save()
+            if ttl_at and time.time() >= ttl_at:
+                await self.shutdown(reason="ttl expired")
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def choose(self, target: str | None) -> Variant:
+        """Pick the variant of one request: the target, else by weight."""
+        if target:
+            variant = self.variants.get(target)
+            if variant is None:
+                raise LookupError(
+                    f"Target variant {target!r} not found; variants: {', '.join(self.variants)}"
+                )
+            return variant
+        variants = [v for v in self.variants.values() if v.weight > 0]
+        if not variants:
+            raise LookupError("No variant of this endpoint has a weight above 0.")
+        if len(variants) == 1:
+            return variants[0]
+        return random.choices(variants, weights=[v.weight for v in variants])[0]  # noqa: S311
+
+    async def invoke(
+        self, variant: Variant, body: bytes, content_type: str, accept: str
+    ) -> tuple[dict[str, Any], bytes]:
+        """Run one request on an idle worker of ``variant``; retry once if it dies."""
+        started = time.perf_counter()
+        self.in_flight += 1
+        try:
+            for attempt in (1, 2):
+                worker = await asyncio.wait_for(variant.idle.get(), INVOCATION_TIMEOUT)
+                if worker.retired:
+                    continue
+                try:
+                    reply, payload = await worker.call(
+                        {"content_type": content_type, "accept": accept}, body
+                    )
+                except WorkerDied:
+                    if attempt == 2:
+                        raise
+                    continue  # the watcher respawns it; try another worker
+                except asyncio.TimeoutError:
+                    # Stuck: kill it rather than wait for it; its watcher starts a new one.
+                    with contextlib.suppress(ProcessLookupError):
+                        worker.process.kill()
+                    raise
+                variant.idle.put_nowait(worker)
+                variant.invocations += 1
+                if reply.get("status", 500) >= 400:
+                    variant.errors += 1
+                variant.latencies.append((time.perf_counter() - started) * 1000)
+                return reply, payload
+            raise WorkerDied("no live worker")
+        finally:
+            self.in_flight -= 1
+
+
+async def _pump(stream: asyncio.StreamReader, log: logstore.HostLog) -> None:
+    while True:
+        line = await stream.readline()
+        if not line:
+            log.close()
+            return
+        log.write(line.decode(errors="replace"))
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+
+
+class _Base(tornado.web.RequestHandler):
+    router: Router
+
+    def initialize(self, router: Router) -> None:
+        self.router = router
+
+    def check_xsrf_cookie(self) -> None:
+        """No cookies, no browsers: the endpoint is an API on loopback."""
+
+    def set_default_headers(self) -> None:
+        self.clear_header("Server")
+
+    def aws_error(self, status: int, code: str, message: str, **extra: Any) -> None:
+        """Answer as the SageMaker Runtime API does, so boto3 raises the right error."""
+        self.set_status(status)
+        self.set_header("x-amzn-ErrorType", f"{code}:")
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "Message": message, **extra}))
+
+
+class PingHandler(_Base):
+    """``GET /ping``: 200 once every variant is loaded, 503 before (the health check)."""
+
+    def get(self) -> None:
+        """Answer the health check."""
+        status = self.router.state.get("status")
+        self.set_status(200 if status in ("InService", "Updating") else 503)
+        self.finish(b"" if status in ("InService", "Updating") else str(status).encode())
+
+
+class InvocationsHandler(_Base):
+    """``POST /invocations``: the container contract (plain status codes and text)."""
+
+    runtime_api = False
+
+    async def post(self, endpoint_name: str | None = None) -> None:
+        """Route one request to a variant's worker and relay its answer."""
+        router = self.router
+        if self.runtime_api and unquote(endpoint_name or "") != router.name:
+            self.aws_error(
+                400,
+                "ValidationError",
+                f"Endpoint {unquote(endpoint_name or '')} of account local not found.",
+            )
+            return
+        if router.state.get("status") not in ("InService", "Updating"):
+            self.error(
+                400,
+                "ValidationError",
+                f"Endpoint {router.name} is {router.state.get('status')}, not InService.",
+            )
+            return
+        try:
+            variant = router.choose(self.request.headers.get("X-Amzn-SageMaker-Target-Variant"))
+        except LookupError as exc:
+            self.error(400, "ValidationError", str(exc))
+            return
+        content_type = self.request.headers.get("Content-Type", inference.JSON)
+        accept = self.request.headers.get("Accept", "")
+        try:
+            reply, payload = await router.invoke(variant, self.request.body, content_type, accept)
+        except (WorkerDied, asyncio.TimeoutError) as exc:
+            self.error(
+                500,
+                "ModelError",
+                f"The model did not answer: {exc or 'timed out'}",
+                variant=variant.name,
+            )
+            return
+        status = int(reply.get("status", 500))
+        self.set_header("X-Amzn-Invoked-Production-Variant", variant.name)
+        if status >= 400:
+            self.error(
+                status,
+                str(reply.get("code", "ModelError")),
+                payload.decode(errors="replace"),
+                variant=variant.name,
+            )
+            return
+        self.set_header("Content-Type", reply.get("content_type", inference.JSON))
+        self.finish(payload)
+
+    def error(self, status: int, code: str, message: str, variant: str | None = None) -> None:
+        """Answer an error in the shape of the route the client called."""
+        if not self.runtime_api:
+            self.set_status(status)
+            self.set_header("Content-Type", "text/plain")
+            self.finish(message.encode())
+            return
+        if variant is not None and code in (
+            "ModelError",
+            "UnsupportedMediaType",
+            "NotAcceptable",
+            "ValidationError",
+        ):
+            stream = f"{variant}/{self.router.name}"
+            self.aws_error(
+                424,
+                "ModelError",
+                f"Received {'server' if status >= 500 else 'client'} error ({status}) from "
+                f'{variant} with message "{message}". See the endpoint\'s logs '
+                f"(%sm_logs {self.router.name}).",
+                OriginalStatusCode=status,
+                OriginalMessage=message,
+                LogStreamArn=f"arn:aws:logs:local:000000000000:log-group:/aws/sagemaker/"
+                f"Endpoints/{self.router.name}:log-stream:{stream}",
+            )
+            return
+        self.aws_error(status, code, message)
+
+
+class RuntimeInvocationsHandler(InvocationsHandler):
+    """``POST /endpoints/<name>/invocations``: the SageMaker Runtime API."""
+
+    runtime_api = True
+
+
+def make_app(router: Router) -> tornado.web.Application:
+    """Return the tornado application of one endpoint."""
+    args = {"router": router}
+    return tornado.web.Application(
+        [
+            (r"/ping", PingHandler, args),
+            (r"/invocations", InvocationsHandler, args),
+            (r"/endpoints/([^/]+)/invocations", RuntimeInvocationsHandler, args),
+        ],
+        log_function=lambda _handler: None,  # no access log: it would cost more than serving
+    )
+
+
+async def run(folder: EndpointDir) -> None:
+    """Run the endpoint until it is deleted, expires or fails."""
+    router = Router(folder)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, lambda: router.background(router.shutdown()))
+    loop.add_signal_handler(signal.SIGHUP, lambda: router.background(router.reconfigure()))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    await router.start()
+    housekeeping = asyncio.ensure_future(router.housekeeping())
+    await router.done.wait()
+    housekeeping.cancel()
+    if router.server is not None:
+        router.server.stop()
+    router.save()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``python -m sm_magics.backends.local.router <endpoint-folder>``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m sm_magics.backends.local.router ENDPOINT_FOLDER", file=sys.stderr)
+        return 2
+    folder = EndpointDir(Path(args[0]))
+    try:
+        asyncio.run(run(folder))
+    except Exception:  # noqa: BLE001 - whatever broke, the endpoint must not stay Creating
+        detail = traceback.format_exc()
+        print(detail, file=sys.stderr, flush=True)
+        state = folder.read_state()
+        if state.get("status") not in ("Deleted", "Failed"):
+            state.update(
+                status="Failed", failure_reason=f"InternalServerError: {detail.splitlines()[-1]}"
+            )
+            folder.write_state(state)
+            with contextlib.suppress(Exception):
+                Ledger().update_endpoint(
+                    folder.name, status="Failed", failure_reason=state["failure_reason"]
+                )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
