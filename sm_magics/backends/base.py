@@ -125,6 +125,22 @@ class EndpointSpec:
     notebook: str | None = None
 
 
+@dataclass
+class TransformSpec:
+    """A batch transform job: every record of the input through a model's handlers."""
+
+    name: str
+    model: VariantSpec  # the model, its handlers and its instances (weight unused)
+    input_uri: str
+    output_uri: str
+    content_type: str = "text/csv"
+    accept: str | None = None
+    split_type: str = "Line"  # "Line": one record per line; "None": one request per file
+    tags: dict[str, str] = field(default_factory=dict)
+    region: str | None = None
+    notebook: str | None = None
+
+
 @dataclass(frozen=True)
 class InvokeResult:
     """What ``InvokeEndpoint`` returned."""
@@ -279,3 +295,25 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """Return the endpoint's log lines after ``cursor`` (every variant and worker)."""
+
+    # -- batch transform --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_transform_job(self, spec: TransformSpec) -> None:
+        """Start a batch transform job; return at once (status ``InProgress``).
+
+        Every file of ``input_uri`` goes through the model; results land in
+        ``output_uri`` as ``<input file>.out``.
+        """
+
+    @abc.abstractmethod
+    def describe_transform_job(self, name: str) -> dict[str, Any]:
+        """Return the job as SageMaker's ``DescribeTransformJob`` would."""
+
+    @abc.abstractmethod
+    def stop_transform_job(self, name: str) -> None:
+        """Ask a transform job to stop; idempotent on a job that ended."""
+
+    @abc.abstractmethod
+    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+        """Return a transform job's log lines after ``cursor``."""

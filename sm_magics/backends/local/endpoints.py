@@ -20,13 +20,14 @@ import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import quote
 
 from sm_magics import config
 from sm_magics.backends import base
 from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.backends.local.jobdir import JobDir
+from sm_magics.backends.local.uris import model_path
 from sm_magics.errors import InvalidRequest, ModelError, NotFound
 from sm_magics.ledger import EndpointRecord, Ledger
 
@@ -35,23 +36,6 @@ _LOCAL_ACCOUNT = "000000000000"
 DELETE_GRACE_SECONDS = 30.0
 #: How long an invocation may take (SageMaker's limit is 60 s).
 INVOKE_TIMEOUT_SECONDS = 65.0
-
-
-def model_path(uri: str) -> Path:
-    """Return the local path of a ``model.tar.gz`` URI, or raise ``InvalidRequest``."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        path = Path(unquote(parsed.path))
-    elif parsed.scheme == "":
-        path = Path(uri).expanduser().resolve()
-    else:
-        raise InvalidRequest(
-            f"The local backend serves models from local paths and file:// URIs, not {uri}. "
-            "Download it first, or deploy with -b sagemaker."
-        )
-    if not path.is_file():
-        raise InvalidRequest(f"Model {uri} does not exist.")
-    return path
 
 
 def _utc(timestamp: float | None) -> datetime | None:

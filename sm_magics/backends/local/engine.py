@@ -20,7 +20,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from sm_magics import config, packaging
 from sm_magics.backends import base
@@ -28,6 +27,8 @@ from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.endpoints import LocalEndpoints
 from sm_magics.backends.local.environment import encode_hyperparameters
 from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
+from sm_magics.backends.local.transforms import LocalTransforms
+from sm_magics.backends.local.uris import resolve_input
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord, Ledger
 
@@ -36,34 +37,11 @@ _SPAWN_GRACE_SECONDS = 30.0
 _LOCAL_ACCOUNT = "000000000000"
 
 
-def resolve_input(channel: str, uri: str) -> Path:
-    """Return the local path of one channel's data, or raise ``InvalidRequest``.
-
-    Accepts a path (relative to the working directory) or a ``file://`` URI; an ``s3://``
-    URI needs the sagemaker backend.
-    """
-    parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        path = Path(unquote(parsed.path))
-    elif parsed.scheme == "":
-        path = Path(uri).expanduser()
-    elif parsed.scheme == "s3":
-        raise InvalidRequest(
-            f"Channel {channel!r}: the local backend reads local paths and file:// URIs, not "
-            f"{uri}. Download it first, or run with -b sagemaker."
-        )
-    else:
-        raise InvalidRequest(f"Channel {channel!r}: unsupported URI scheme in {uri!r}.")
-    if not path.exists():
-        raise InvalidRequest(f"Channel {channel!r}: {path} does not exist.")
-    return path.resolve()
-
-
 def _utc(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
 
 
-class LocalBackend(LocalEndpoints, base.Backend):
+class LocalBackend(LocalEndpoints, LocalTransforms, base.Backend):
     """Jobs and endpoints as processes on this machine, honouring the container contract."""
 
     name = "local"

@@ -1,0 +1,196 @@
+"""The detached process that runs one local batch transform job.
+
+It loads the model with the same handler contract as an endpoint
+(:mod:`.inference`), then sends every file of the input folder through it:
+
+* ``SplitType=Line`` with ``text/csv``: lines in mini-batches of up to
+  :data:`MAX_RECORDS_PER_REQUEST` records per request (SageMaker's ``MultiRecord``); each
+  request's answer is appended, line-assembled;
+* ``SplitType=Line`` with JSON lines (``application/jsonlines``, ``application/json``):
+  one request per line (``SingleRecord``), one answer line per input line;
+* ``SplitType=None``: the whole file is one request.
+
+Results go to ``<output>/<relative input path>.out``, each written to a temporary file and
+renamed, so an output file is complete or absent. A record that fails fails the job with
+the file and line in the reason, as SageMaker does by default.
+
+Run as ``python -m sm_magics.backends.local.transform <job-folder>``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tarfile
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sm_magics.backends import base
+from sm_magics.backends.local import inference, logstore
+from sm_magics.backends.local.jobdir import JobDir
+from sm_magics.backends.local.processes import start_ticks
+from sm_magics.ledger import Ledger
+
+MAX_RECORDS_PER_REQUEST = 1000
+JSON_LINES = ("application/jsonlines", "application/jsonl", "application/x-jsonlines")
+
+
+class Stopped(Exception):
+    """A stop was requested."""
+
+
+def input_files(source: Path) -> list[Path]:
+    """Return the files to transform: ``source`` itself, or every file under it, sorted."""
+    if source.is_file():
+        return [source]
+    return sorted(
+        p
+        for p in source.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(source).parts)
+    )
+
+
+def requests_of(path: Path, content_type: str, split_type: str) -> Iterator[tuple[int, bytes, str]]:
+    """Yield ``(first line number, body, content type)`` of each request one file makes."""
+    kind = inference.base_type(content_type)
+    if split_type != "Line":
+        yield 1, path.read_bytes(), content_type
+        return
+    with open(path, "rb") as handle:
+        if kind in (*JSON_LINES, inference.JSON):
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield number, line.rstrip(b"\r\n"), inference.JSON
+            return
+        batch: list[bytes] = []
+        first = 1
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            if not batch:
+                first = number
+            batch.append(line.rstrip(b"\r\n"))
+            if len(batch) >= MAX_RECORDS_PER_REQUEST:
+                yield first, b"\n".join(batch) + b"\n", content_type
+                batch = []
+        if batch:
+            yield first, b"\n".join(batch) + b"\n", content_type
+
+
+class TransformRunner:
+    """Drives one transform job; the only writer of its ``state.json`` while it lives."""
+
+    def __init__(self, job: JobDir) -> None:
+        self.job = job
+        self.spec: dict[str, Any] = job.read_spec()
+        self.state: dict[str, Any] = job.read_state()
+        self.ledger = Ledger()
+        self.stop_requested = threading.Event()
+        self.log = logstore.HostLog(job.logs, "algo-1")
+
+    def _save(self, **ledger_changes: Any) -> None:
+        self.job.write_state(self.state)
+        try:
+            self.ledger.update_job(
+                self.job.name,
+                status=self.state["status"],
+                secondary_status=self.state["status"],
+                **ledger_changes,
+            )
+        except Exception as exc:  # noqa: BLE001 - the job goes on without the index
+            print(f"ledger update failed: {exc}", file=sys.stderr)
+
+    def run(self) -> int:
+        """Transform everything; return the process exit code."""
+        signal.signal(signal.SIGTERM, lambda *_: self.stop_requested.set())
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.state.update(
+            supervisor_pid=os.getpid(),
+            supervisor_start=start_ticks(os.getpid()),
+            training_start=time.time(),
+        )
+        self._save(started_at=self.state["training_start"])
+        try:
+            self._transform()
+            status, reason = base.COMPLETED, None
+        except Stopped:
+            status, reason = base.STOPPED, None
+        except (inference.LoadError, inference.InferenceError, OSError, ValueError) as exc:
+            status, reason = base.FAILED, f"ClientError: {exc}"
+        except Exception:  # noqa: BLE001 - whatever broke, the job must end Failed
+            print(traceback.format_exc(), file=sys.stderr)
+            status = base.FAILED
+            reason = f"InternalServerError: {traceback.format_exc().splitlines()[-1]}"
+        if reason:
+            self.log.write(reason, "s")
+        self.log.write(f"Transform job {status.lower()}", "s")
+        self.log.close()
+        now = time.time()
+        self.state.update(status=status, failure_reason=reason, ended=now, training_end=now)
+        self._save(ended_at=now, failure_reason=reason)
+        return 0
+
+    def _load(self) -> tuple[inference.Handlers, Any]:
+        model_dir = self.job.root / "model"
+        with tarfile.open(self.spec["model_path"], "r:gz") as tar:
+            tar.extractall(model_dir, filter="data")
+        candidates = [Path(p) for p in self.spec.get("script_candidates", [])]
+        candidates.append(model_dir / "code" / "inference.py")
+        script = inference.find_entry_point(candidates)
+        os.chdir(script.parent)
+        handlers = inference.load_handlers(script)
+        self.log.write(f"Loaded the model with the handlers of {script.name}", "s")
+        return handlers, inference.load_model(handlers, model_dir)
+
+    def _transform(self) -> None:
+        handlers, model = self._load()
+        source = Path(self.spec["input_path"])
+        output = Path(self.spec["output_path"])
+        output.mkdir(parents=True, exist_ok=True)
+        accept = self.spec.get("accept") or inference.DEFAULT_ACCEPT
+        files = input_files(source)
+        records = 0
+        for path in files:
+            relative = path.name if source.is_file() else path.relative_to(source).as_posix()
+            target = output / f"{relative}.out"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.partial")
+            count = 0
+            with open(partial, "wb") as out:
+                for line, body, content_type in requests_of(
+                    path, self.spec["content_type"], self.spec["split_type"]
+                ):
+                    if self.stop_requested.is_set():
+                        partial.unlink(missing_ok=True)
+                        raise Stopped
+                    try:
+                        result, _type = handlers.invoke(model, body, content_type, accept)
+                    except inference.InferenceError as exc:
+                        partial.unlink(missing_ok=True)
+                        raise inference.HandlerError(f"{relative}, line {line}: {exc}") from exc
+                    out.write(result if result.endswith(b"\n") else result + b"\n")
+                    count += max(1, body.count(b"\n"))
+            partial.replace(target)
+            records += count
+            self.log.write(f"{relative}: {count} records -> {target.name}", "s")
+            self.state.update(files_done=self.state.get("files_done", 0) + 1, records=records)
+            self.job.write_state(self.state)
+        self.state["files_total"] = len(files)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``python -m sm_magics.backends.local.transform <job-folder>``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m sm_magics.backends.local.transform JOB_FOLDER", file=sys.stderr)
+        return 2
+    return TransformRunner(JobDir(Path(args[0]))).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

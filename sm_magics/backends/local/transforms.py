@@ -1,0 +1,176 @@
+"""Local batch transform jobs, the kernel's side: validate, reserve, start, describe.
+
+A transform job is a job folder (:class:`~.jobdir.JobDir`) and a ledger row of kind
+``transform``, run by the detached process of :mod:`.transform`. Status, stop and logs
+work as for training jobs; the model is resolved as for an endpoint variant.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sm_magics import config
+from sm_magics.backends import base
+from sm_magics.backends.local import logstore, processes
+from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
+from sm_magics.backends.local.uris import existing_path, local_path
+from sm_magics.errors import InvalidRequest, NotFound
+from sm_magics.ledger import JobRecord, Ledger
+
+_LOCAL_ACCOUNT = "000000000000"
+
+
+def _utc(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
+
+
+class LocalTransforms:
+    """Batch transform methods of :class:`~sm_magics.backends.local.engine.LocalBackend`."""
+
+    ledger: Ledger
+    region: str | None
+
+    if TYPE_CHECKING:  # provided by the other parts of LocalBackend
+
+        def _variant_config(self, variant: base.VariantSpec) -> dict[str, Any]: ...
+
+        def _checked_state(self, job: JobDir) -> dict[str, Any]: ...
+
+        def stop_training_job(self, name: str) -> None: ...  # noqa: D102
+
+    def create_transform_job(self, spec: base.TransformSpec) -> None:
+        """See :meth:`Backend.create_transform_job`."""
+        model = self._variant_config(spec.model)
+        source = existing_path(spec.input_uri, "--input")
+        output = local_path(spec.output_uri, "--output")
+        if output == source or source in output.parents:
+            raise InvalidRequest("--output must not be inside --input: results would be read back.")
+        if spec.split_type not in ("Line", "None"):
+            raise InvalidRequest("split type must be Line or None.")
+        now = time.time()
+        self.ledger.insert_job(
+            JobRecord(
+                name=spec.name,
+                backend="local",
+                kind="transform",
+                region=self.region,
+                status=base.IN_PROGRESS,
+                secondary_status=base.IN_PROGRESS,
+                instance_type=spec.model.instance_type,
+                instance_count=spec.model.instance_count,
+                created_at=now,
+                notebook=spec.notebook,
+                tags=spec.tags,
+                model_data=spec.model.model_data,
+                spec={
+                    "input": spec.input_uri,
+                    "output": spec.output_uri,
+                    "content_type": spec.content_type,
+                    "split_type": spec.split_type,
+                },
+            )
+        )
+        job = JobDir.for_job(spec.name)
+        process: subprocess.Popen[bytes] | None = None
+        try:
+            if job.root.exists():
+                raise InvalidRequest(f"{job.root} exists but no ledger row does.")
+            job.logs.mkdir(parents=True)
+            write_json_atomic(
+                job.spec_file,
+                {
+                    **model,
+                    "job_name": spec.name,
+                    "input_path": str(source),
+                    "output_path": str(output),
+                    "content_type": spec.content_type,
+                    "accept": spec.accept,
+                    "split_type": spec.split_type,
+                    "input_uri": spec.input_uri,
+                    "output_uri": spec.output_uri,
+                },
+            )
+            job.write_state(
+                {
+                    "status": base.IN_PROGRESS,
+                    "secondary_status": base.IN_PROGRESS,
+                    "created": now,
+                    "kind": "transform",
+                }
+            )
+            with open(job.supervisor_log, "ab") as log:
+                process = subprocess.Popen(
+                    [model["python"], "-m", "sm_magics.backends.local.transform", str(job.root)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    close_fds=True,
+                    env={**os.environ, config.ENV_HOME: str(config.home_dir())},
+                )
+            processes.track_child(process)
+        except BaseException:
+            if process is not None:
+                processes.terminate_groups([process.pid], grace=0)
+            shutil.rmtree(job.root, ignore_errors=True)
+            self.ledger.delete_job(spec.name)
+            raise
+
+    def _transform_job(self, name: str) -> JobDir:
+        job = JobDir.for_job(name)
+        if not job.exists() or job.read_state().get("kind") != "transform":
+            raise NotFound(f"No local transform job named {name!r}.")
+        return job
+
+    def describe_transform_job(self, name: str) -> dict[str, Any]:
+        """See :meth:`Backend.describe_transform_job`."""
+        job = self._transform_job(name)
+        state = self._checked_state(job)
+        spec = job.read_spec()
+        description: dict[str, Any] = {
+            "TransformJobName": name,
+            "TransformJobArn": (
+                f"arn:aws:sagemaker:{self.region}:{_LOCAL_ACCOUNT}:transform-job/{name}"
+            ),
+            "TransformJobStatus": state["status"],
+            "ModelName": spec.get("job") or Path(spec["model_path"]).as_uri(),
+            "TransformInput": {
+                "DataSource": {"S3DataSource": {"S3Uri": Path(spec["input_path"]).as_uri()}},
+                "ContentType": spec["content_type"],
+                "SplitType": spec["split_type"],
+            },
+            "TransformOutput": {
+                "S3OutputPath": Path(spec["output_path"]).as_uri(),
+                "Accept": spec.get("accept") or "application/json",
+                "AssembleWith": "Line",
+            },
+            "TransformResources": {
+                "InstanceType": spec["instance_type"],
+                "InstanceCount": spec["instance_count"],
+            },
+            "CreationTime": _utc(state["created"]),
+            "FilesProcessed": state.get("files_done", 0),
+            "RecordsProcessed": state.get("records", 0),
+        }
+        optional = {
+            "TransformStartTime": _utc(state.get("training_start")),
+            "TransformEndTime": _utc(state.get("training_end")),
+            "FailureReason": state.get("failure_reason"),
+        }
+        description.update({k: v for k, v in optional.items() if v is not None})
+        return description
+
+    def stop_transform_job(self, name: str) -> None:
+        """See :meth:`Backend.stop_transform_job`: the same signal as a training job's."""
+        self._transform_job(name)
+        self.stop_training_job(name)
+
+    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+        """See :meth:`Backend.read_transform_logs`."""
+        return logstore.read_new(self._transform_job(name).logs, cursor)
