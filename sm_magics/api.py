@@ -39,11 +39,14 @@ CELL_ENTRY_POINT = DEFAULT_ENTRY_POINT
 
 _CHANNEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _HP_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,255}$")
+_ENV_KEY_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$")  # SageMaker's Environment keys
 
 
 def validate_job_name(name: str) -> str:
     """Return ``name`` if SageMaker would accept it as a job name, else raise."""
-    if not JOB_NAME_RE.fullmatch(name):
+    # The pattern bounds the letters and digits, not the hyphens: SageMaker also caps the
+    # length at 63 characters.
+    if len(name) > 63 or not JOB_NAME_RE.fullmatch(name):
         raise InvalidRequest(
             f"Invalid job name {name!r}: use 1-63 letters, digits and hyphens, starting with "
             "a letter or digit (SageMaker's rule)."
@@ -170,14 +173,15 @@ class Session:
         )
         target = self.backend(backend)
         generated = name is None
-        for _attempt in range(20):
+        attempts = 20
+        for attempt in range(attempts):
             try:
                 target.create_training_job(spec)
                 break
             except AlreadyExists:
                 # Two jobs submitted in the same millisecond get the same generated name.
-                if not generated:
-                    raise
+                if not generated or attempt == attempts - 1:
+                    raise  # never hand back a handle on a job that was not created
                 time.sleep(0.001)
                 spec.name = generate_job_name(self.job_prefix)
         job = Job(self, spec.name, target.name)
@@ -230,11 +234,23 @@ class Session:
         for key in hyperparameters:
             if not _HP_KEY_RE.fullmatch(key):
                 raise InvalidRequest(f"Invalid hyperparameter name {key!r}.")
+        environment = {str(k): str(v) for k, v in (kw["environment"] or {}).items()}
+        for key, value in environment.items():
+            if not _ENV_KEY_RE.fullmatch(key):
+                raise InvalidRequest(
+                    f"Invalid environment variable name {key!r}: letters, digits and '_', "
+                    "not starting with a digit."
+                )
+            if "\0" in value:
+                raise InvalidRequest(f"--env {key}: the value holds a NUL character.")
+        for key, value in hyperparameters.items():
+            if "\0" in str(value):
+                raise InvalidRequest(f"--hp {key}: the value holds a NUL character.")
         metric_definitions = dict(kw["metric_definitions"] or {})
         for metric, regex in metric_definitions.items():
             try:
                 re.compile(regex)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}, ((((...
                 raise InvalidRequest(f"--metric {metric}: bad regex {regex!r} ({exc}).") from None
         name = kw["name"]
         name = validate_job_name(name) if name else generate_job_name(self.job_prefix)
@@ -253,7 +269,7 @@ class Session:
             framework_version=kw["framework_version"],
             py_version=kw["py_version"],
             metric_definitions=metric_definitions,
-            environment=dict(kw["environment"] or {}),
+            environment=environment,
             spot=bool(kw["spot"]),
             max_wait=parse_duration(kw["max_wait"]) if kw["max_wait"] else None,
             max_run=parse_duration(kw["max_run"]) if kw["max_run"] else None,
@@ -289,6 +305,11 @@ class Session:
         self, *, status: str | None = None, backend: str | None = None, limit: int | None = 50
     ) -> JobTable:
         """Return recent jobs from the ledger, with running ones refreshed from their backend."""
+        if backend is not None and backend not in registry.available_backends():
+            raise InvalidRequest(
+                f"Unknown backend {backend!r}; choose one of: "
+                f"{', '.join(registry.available_backends())}."
+            )
         for record in self.ledger.list_jobs(active_only=True, backend=backend):
             try:
                 self.backend(record.backend).describe_training_job(record.name)

@@ -6,6 +6,7 @@ matplotlib in the kernel, and follows JupyterLab's theme through CSS variables.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -47,6 +48,8 @@ def line_chart_svg(title: str, points: Sequence[tuple[float, float]]) -> str:
         f'<rect x="{_PAD_LEFT}" y="{_PAD_TOP}" width="{inner_w}" height="{inner_h}" '
         'fill="none" stroke="var(--jp-border-color2, #ccc)"/>',
     ]
+    # A diverging metric logs nan/inf: the title shows it, the curve skips it.
+    points = [(x, y) for x, y in points if math.isfinite(x) and math.isfinite(y)]
     if points:
         xs = [p[0] for p in points]
         ys = [p[1] for p in points]
@@ -56,9 +59,11 @@ def line_chart_svg(title: str, points: Sequence[tuple[float, float]]) -> str:
             x1 = x0 + 1
         if y1 == y0:
             y0, y1 = y0 - 0.5, y1 + 0.5
+        # Above 2**53 the +1 / +-0.5 above are lost to rounding: never divide by zero.
+        x_span, y_span = (x1 - x0) or 1.0, (y1 - y0) or 1.0
         coords = " ".join(
-            f"{_PAD_LEFT + (x - x0) / (x1 - x0) * inner_w:.1f},"
-            f"{_PAD_TOP + (1 - (y - y0) / (y1 - y0)) * inner_h:.1f}"
+            f"{_PAD_LEFT + (x - x0) / x_span * inner_w:.1f},"
+            f"{_PAD_TOP + (1 - (y - y0) / y_span) * inner_h:.1f}"
             for x, y in points
         )
         parts += [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from sm_magics.errors import InvalidRequest
@@ -30,6 +31,8 @@ def parse_duration(text: str | float | int) -> int:
             raise InvalidRequest(
                 f"Cannot read duration {text!r}: use seconds (86400) or units like 30m, 2h, 1h30m."
             )
+    if not math.isfinite(seconds):  # "9" * 400 is float("inf"): round() would overflow
+        raise InvalidRequest(f"Cannot read duration {text!r}: it is too large.")
     if seconds <= 0:
         raise InvalidRequest(f"Duration {text!r} must be positive.")
     return max(1, round(seconds))

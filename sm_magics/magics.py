@@ -11,12 +11,20 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
+import shlex
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic import (
+    Magics,
+    line_cell_magic,
+    line_magic,
+    magics_class,
+    no_var_expand,
+)
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Int, List, Unicode, default, observe
 
 from sm_magics import config, pricing
@@ -40,6 +48,59 @@ def user_errors(method: F) -> F:
             raise UsageError(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+_NAME_REF = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
+
+
+def expand_names(line: str, namespace: dict[str, Any]) -> str:
+    r"""Replace ``{name}`` and ``{name.attr}`` by their values in ``namespace``.
+
+    This replaces IPython's variable expansion for our magics (they are marked
+    ``no_var_expand``): IPython evaluates any ``{...}`` as Python, so the regex
+    ``\d{1,3}`` of a ``--metric`` silently became ``\d(1, 3)``. Here only a name (with
+    attributes) that resolves is replaced; anything else, such as a regex quantifier, stays
+    as typed. ``{{`` and ``}}`` stand for literal braces, as in IPython.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
+        root, *attributes = match.group(1).split(".")
+        if root not in namespace:
+            return token
+        value: Any = namespace[root]
+        try:
+            for attribute in attributes:
+                value = getattr(value, attribute)
+        except Exception:  # noqa: BLE001 - a property that raises: leave the text as typed
+            return token
+        return str(value)
+
+    return _NAME_REF.sub(replace, line)
+
+
+def parse_line(magic: Any, line: str, namespace: dict[str, Any] | None = None) -> Any:
+    """Expand ``{name}`` references, then parse with shell quoting, as users type it.
+
+    IPython's own ``parse_argstring`` splits in non-POSIX mode: quotes stay inside the
+    values (``--metric "loss=loss: (.+)"`` gave a metric named ``"loss``) and an unclosed
+    quote raised ``ValueError``. Here quotes group and are removed, backslashes are kept
+    as typed (regexes, Windows paths), ``#`` is not a comment, and unbalanced quotes are
+    a ``UsageError``.
+    """
+    if namespace is not None:
+        line = expand_names(line, namespace)
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split = True
+    lexer.escape = ""
+    lexer.commenters = ""
+    try:
+        argv = list(lexer)
+    except ValueError as exc:
+        raise UsageError(f"Cannot read the arguments: {exc} (unbalanced quotes?).") from None
+    return magic.parser.parse_args(argv)
 
 
 def parse_key_values(
@@ -193,15 +254,24 @@ class SageMakerMagics(Magics):
             )
         return self._session
 
+    def _namespace(self) -> dict[str, Any]:
+        namespace: dict[str, Any] = getattr(self.shell, "user_ns", None) or {}
+        return namespace
+
     def _notebook_path(self) -> str | None:
         namespace = getattr(self.shell, "user_ns", {}) or {}
         path = namespace.get("__session__") or os.environ.get("JPY_SESSION_NAME")
         return str(path) if path else None
 
+    @staticmethod
+    def _check_out(name: str | None) -> None:
+        """Reject a bad ``-o`` name before anything is created or changed."""
+        if name and not name.isidentifier():
+            raise UsageError(f"-o/--out expects a Python name, got {name!r}.")
+
     def _bind(self, name: str | None, value: Any) -> None:
         if name:
-            if not name.isidentifier():
-                raise UsageError(f"-o/--out expects a Python name, got {name!r}.")
+            self._check_out(name)
             assert self.shell is not None  # magics are only called through a shell
             self.shell.user_ns[name] = value
 
@@ -259,6 +329,7 @@ class SageMakerMagics(Magics):
     )
     @_out_option
     @line_cell_magic
+    @no_var_expand
     @user_errors
     def sm_train(self, line: str, cell: str | None = None) -> Job | None:
         """Run the cell (or an existing script) as a training job; return its handle at once.
@@ -277,7 +348,8 @@ class SageMakerMagics(Magics):
 
             In [2]: %sm_train --source-dir scripts/ --entry-point train.py --wait
         """
-        args = parse_argstring(self.sm_train, line)
+        args = parse_line(self.sm_train, line, self._namespace())
+        self._check_out(args.out)
         if cell is None and args.entry_point is None:
             raise UsageError(
                 "%sm_train on one line runs an existing script: give --source-dir DIR "
@@ -339,10 +411,11 @@ class SageMakerMagics(Magics):
     @_backend_option
     @argument("--limit", type=int, default=50, help="At most this many jobs (newest first).")
     @line_magic
+    @no_var_expand
     @user_errors
     def sm_jobs(self, line: str) -> JobTable:
         """List training jobs: name, backend, status, instance, duration, cost."""
-        args = parse_argstring(self.sm_jobs, line)
+        args = parse_line(self.sm_jobs, line, self._namespace())
         if args.limit is not None and args.limit < 1:
             raise UsageError("--limit must be at least 1.")
         return self.session.jobs(status=args.status, backend=args.backend, limit=args.limit)
@@ -356,10 +429,11 @@ class SageMakerMagics(Magics):
         help="Keep printing new lines until the job ends (interrupt to stop following).",
     )
     @line_magic
+    @no_var_expand
     @user_errors
     def sm_logs(self, line: str) -> None:
         """Print a job's logs so far (every host), or follow them live with ``-f``."""
-        args = parse_argstring(self.sm_logs, line)
+        args = parse_line(self.sm_logs, line, self._namespace())
         job = self.session.job(args.job)
         if not args.follow:
             text = job.logs()
@@ -375,10 +449,12 @@ class SageMakerMagics(Magics):
     @argument("--timeout", default=None, help="Give up waiting after this long (30m, 2h).")
     @_out_option
     @line_magic
+    @no_var_expand
     @user_errors
     def sm_wait(self, line: str) -> Job:
         """Block until a job ends; return its handle. A failed job raises with its reason."""
-        args = parse_argstring(self.sm_wait, line)
+        args = parse_line(self.sm_wait, line, self._namespace())
+        self._check_out(args.out)
         job = self.session.job(args.job)
         job.wait(args.timeout, raise_on_failure=True)
         self._bind(args.out, job)
@@ -389,10 +465,12 @@ class SageMakerMagics(Magics):
     @argument("--wait", action="store_true", help="Block until it is Stopped.")
     @_out_option
     @line_magic
+    @no_var_expand
     @user_errors
     def sm_stop(self, line: str) -> Job:
         """Stop a running job (SIGTERM, then SIGKILL after a grace period, locally)."""
-        args = parse_argstring(self.sm_stop, line)
+        args = parse_line(self.sm_stop, line, self._namespace())
+        self._check_out(args.out)
         job = self.session.job(args.job).stop()
         if args.wait:
             job.wait()

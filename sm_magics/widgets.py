@@ -68,6 +68,9 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
             layout=widgets.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="6px"),
         )
         self._lock = threading.Lock()
+        #: Set by the Stop button: a status the follower read before the click must not
+        #: re-enable the button.
+        self._stop_requested = False
         self._lines: deque[str] = deque(maxlen=LOG_TAIL_LINES)
         self._hosts: set[str] = set()
         self._series: dict[str, list[MetricPoint]] = {}
@@ -141,7 +144,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
             f"{detail} &middot; {elapsed} &middot; {cost}"
             f"{reason_html}{model_html}</div>"
         )
-        self.stop_button.disabled = finished or status == base.STOPPING
+        self.stop_button.disabled = finished or status == base.STOPPING or self._stop_requested
         # Nothing left to stop: hide the button rather than leave a greyed-out one.
         self.stop_button.layout.display = "none" if finished else None
 
@@ -162,11 +165,13 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         )
 
     def _on_stop(self, _button: Any) -> None:
+        self._stop_requested = True
         self.stop_button.disabled = True
         try:
             self.job.stop()
         except Exception as exc:  # noqa: BLE001 - show it in the widget, not a traceback
             self.message.value = f"<span style='color:red'>{escape(str(exc))}</span>"
+            self._stop_requested = False
             self.stop_button.disabled = False
             return
         stamp = datetime.now(tz=timezone.utc).strftime("%H:%M:%S")

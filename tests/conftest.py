@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import helpers` from any test
 
-import helpers  # noqa: E402
+import helpers
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -58,7 +58,9 @@ def _no_process_left_behind() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def sm_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def sm_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Point ``SM_MAGICS_HOME`` at a fresh folder; quick stops; at most 4 local jobs."""
     home = helpers.new_home(tmp_path_factory)
     monkeypatch.setenv("SM_MAGICS_HOME", str(home))

@@ -7,6 +7,7 @@ no test asserts how long anything took.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -217,16 +218,12 @@ def kill_leftovers(home: Path) -> None:
             continue
         pid = state.get("supervisor_pid")
         if pid and processes.is_alive(pid, state.get("supervisor_start")):
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)  # the supervisor leads its own session
-            except (ProcessLookupError, PermissionError):
-                pass
         if state.get("status") not in TERMINAL_STATUSES:
             for pgid in state.get("host_pgids") or []:
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pgid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
                 _reap_group(pgid)
 
 
@@ -241,8 +238,7 @@ def build_wheel(folder: Path, name: str, version: str, files: dict[str, str]) ->
         f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test wheel\n"
     )
     contents[f"{dist_info}/WHEEL"] = (
-        "Wheel-Version: 1.0\nGenerator: sm-magics-tests\nRoot-Is-Purelib: true\n"
-        "Tag: py3-none-any\n"
+        "Wheel-Version: 1.0\nGenerator: sm-magics-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
     record_lines = []
     for path, text in contents.items():
@@ -285,3 +281,20 @@ def ledger_worker(path: str, worker: int, count: int, barrier: Any) -> None:
         ledger.update_job(f"w{worker}-{index}", status="Completed", ended_at=time.time())
         ledger.update_job(own, model_data=f"v{index}", secondary_status=f"step-{index}")
     ledger.close()
+
+
+def ledger_opener(folder: str, worker: int, rounds: int, barrier: Any) -> None:
+    """Open a brand-new ledger file together with the other workers, ``rounds`` times."""
+    from sm_magics.ledger import JobRecord, Ledger
+
+    try:
+        for index in range(rounds):
+            ledger = Ledger(Path(folder) / f"ledger-{index}.sqlite")
+            barrier.wait(60)
+            ledger.insert_job(
+                JobRecord(name=f"w{worker}", backend="local", status="InProgress", created_at=0.0)
+            )
+            ledger.close()
+    except BaseException:
+        barrier.abort()  # release the others at once instead of after the timeout
+        raise

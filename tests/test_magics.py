@@ -2,6 +2,10 @@
 
 Every test talks to the local backend, whose jobs are real detached processes; waits use
 generous timeouts that only keep a broken job from hanging the suite.
+
+Outside a kernel (as here) ``%%sm_train`` without ``--wait`` also streams the job's lines
+from a background thread, each prefixed ``[job-name]``; tests that read stdout ignore those
+lines with :func:`own_lines` unless they are what is tested.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import json
 import os
 import re
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +23,10 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from sm_magics import config
+from sm_magics import config, magics
 from sm_magics.api import JOB_NAME_RE, Job, JobTable
 from sm_magics.ledger import Ledger
+from sm_magics.logs import LogFollower
 from sm_magics.magics import SageMakerMagics
 
 TIMEOUT = 90  # only against hangs; nothing asserts how long a job took
@@ -48,6 +54,35 @@ def ip(shell: InteractiveShell, sm_home: Path) -> Iterator[InteractiveShell]:
     for name, value in saved.items():
         setattr(magics, name, value)
     magics._session = None
+    stop_followers()
+
+
+def stop_followers() -> None:
+    """End the background log followers of this test's jobs (they print into stdout)."""
+    followers = [t for t in threading.enumerate() if isinstance(t, LogFollower)]
+    for follower in followers:
+        follower.stop()
+    for follower in followers:
+        follower.join(30)
+
+
+_BACKGROUND_LINE = re.compile(r"^\[(?!algo-\d+\])[A-Za-z0-9-]+\] ")
+
+
+def own_lines(text: str) -> list[str]:
+    """Return the lines of ``text`` that background followers did not print."""
+    return [line for line in text.splitlines() if not _BACKGROUND_LINE.match(line)]
+
+
+def follower_of(name: str) -> LogFollower:
+    """Return the background follower thread of job ``name``."""
+    found = [
+        t
+        for t in threading.enumerate()
+        if isinstance(t, LogFollower) and t.name == f"sm-magics-follow-{name}"
+    ]
+    assert len(found) == 1, found
+    return found[0]
 
 
 def snapshot() -> tuple[list[str], list[str]]:
@@ -80,7 +115,7 @@ def marked(text: str, marker: str) -> Any:
     """Return the JSON after ``marker`` on the one log line that starts with it."""
     lines = [line for line in text.splitlines() if line.startswith(marker)]
     assert len(lines) == 1, text
-    return json.loads(lines[0][len(marker):])
+    return json.loads(lines[0][len(marker) :])
 
 
 SLEEPER = "import time\ntime.sleep(120)\n"
@@ -88,17 +123,39 @@ SLEEPER = "import time\ntime.sleep(120)\n"
 # -- %%sm_train: returning at once, binding, waiting ---------------------------------------
 
 
-def test_cell_returns_job_at_once_then_completes(ip: InteractiveShell) -> None:
-    result = ip.run_cell("%%sm_train\nimport time\ntime.sleep(1.5)\nprint('done here')\n")
+def test_cell_returns_job_at_once_then_completes(ip: InteractiveShell, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"  # the script waits for this file: only the test can end it
+    result = ip.run_cell(
+        f"%%sm_train --env GATE={gate}\n"
+        "import os, time\n"
+        "while not os.path.exists(os.environ['GATE']):\n"
+        "    time.sleep(0.02)\n"
+        "print('done here')\n"
+    )
     job = result.result
     assert result.error_in_exec is None
     assert isinstance(job, Job)
-    assert job.status == "InProgress"  # the magic did not wait for the 1.5 s script
+    assert job.status == "InProgress"  # the magic returned while the script cannot finish
     assert ip.user_ns["_"] is job  # the cell's value
     assert JOB_NAME_RE.fullmatch(job.name)
     assert job.name.startswith("sm-train-")
+    gate.touch()
     assert finished(job).status == "Completed"
     assert "done here" in job.logs().splitlines()
+
+
+def test_terminal_streams_lines_in_the_background(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = train(ip, "bg-job", "print('first bg line')\nprint('second bg line')\n")
+    follower = follower_of("bg-job")
+    finished(job)
+    follower.join(TIMEOUT)
+    assert not follower.is_alive() and follower.error is None
+    out = capsys.readouterr().out.splitlines()
+    first, second = out.index("[bg-job] first bg line"), out.index("[bg-job] second bg line")
+    assert first < second
+    assert out[-1] == "[bg-job] Completed"
 
 
 def test_out_binds_the_handle(ip: InteractiveShell) -> None:
@@ -115,7 +172,8 @@ def test_wait_streams_script_lines_then_summary(
     job = train(ip, "--wait", "for i in range(5):\n    print(f'line-{i}')\n")
     # --wait returned: the job has ended, and every line went to this cell's stdout.
     assert job.status == "Completed"
-    out = capsys.readouterr().out.splitlines()
+    out = own_lines(capsys.readouterr().out)
+    assert f"[{job.name}]" not in "\n".join(out)  # --wait streams here, not in the background
     assert out[0] == f"Training job {job.name} on local: waiting (logs follow)."
     positions = [out.index(f"line-{i}") for i in range(5)]
     assert positions == sorted(positions)
@@ -124,18 +182,39 @@ def test_wait_streams_script_lines_then_summary(
     assert summary[0] > positions[-1]
     assert "training time" in out[summary[0]] and "$" in out[summary[0]]
     # Only the model location may follow the summary.
-    assert all(line.startswith("Model: file://") for line in out[summary[0] + 1:])
+    assert all(line.startswith("Model: file://") for line in out[summary[0] + 1 :])
 
 
 def test_wait_on_failing_script_raises_usage_error(ip: InteractiveShell) -> None:
     before = snapshot()
     with pytest.raises(UsageError, match="kaboom-1234") as info:
-        ip.run_cell_magic("sm_train", "failing-job --wait", "raise ValueError('kaboom-1234')\n")
+        ip.run_cell_magic(
+            "sm_train", "failing-job --wait -o failed", "raise ValueError('kaboom-1234')\n"
+        )
     assert "failing-job" in str(info.value)
+    assert ip.user_ns["failed"].name == "failing-job"  # bound before waiting: inspectable
     assert "Failed" in str(info.value)
     # The job itself was created (bad code is not bad input) and ended Failed.
     assert snapshot()[0] == sorted([*before[0], "failing-job"])
     assert ip.run_line_magic("sm_jobs", "--status Failed").rows[0].name == "failing-job"
+
+
+def test_interrupting_wait_leaves_the_job_running(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*_args: Any, **_kwargs: Any) -> dict[str, Any]:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(magics, "stream_until_done", interrupted)
+        job = train(ip, "interrupted-job --wait", SLEEPER)
+        assert ip.run_line_magic("sm_logs", "-f interrupted-job") is None
+    out = own_lines(capsys.readouterr().out)
+    assert "Stopped waiting; interrupted-job goes on. %sm_stop interrupted-job stops it." in out
+    assert "Stopped following interrupted-job." in out
+    assert job.status == "InProgress"
+    ip.run_line_magic("sm_stop", "interrupted-job")
+    assert finished(job).status == "Stopped"
 
 
 def test_failing_script_shows_one_usage_error_no_traceback(
@@ -153,7 +232,9 @@ def test_failing_script_shows_one_usage_error_no_traceback(
 
 
 def test_line_form_runs_existing_script_unchanged(
-    ip: InteractiveShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    ip: InteractiveShell,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     scripts = tmp_path / "scripts"
@@ -172,7 +253,7 @@ def test_line_form_runs_existing_script_unchanged(
     job = train(ip, "--source-dir scripts --entry-point train.py --wait", None)
 
     assert job.status == "Completed", job.failure_reason
-    out = capsys.readouterr().out.splitlines()
+    out = own_lines(capsys.readouterr().out)
     assert "DATA=read-relative-ok" in out
     assert "SIBLING=imported-ok" in out
     code = Path(job.describe()["LocalJobDir"]) / "code"
@@ -186,9 +267,7 @@ def test_line_form_without_entry_point_is_usage_error(ip: InteractiveShell) -> N
     assert snapshot() == before
 
 
-def test_cell_and_entry_point_together_is_usage_error(
-    ip: InteractiveShell, tmp_path: Path
-) -> None:
+def test_cell_and_entry_point_together_is_usage_error(ip: InteractiveShell, tmp_path: Path) -> None:
     (tmp_path / "train.py").write_text("print(1)\n")
     before = snapshot()
     with pytest.raises(UsageError, match="not both"):
@@ -215,7 +294,11 @@ def test_hp_json_values_reach_sm_hps_typed(ip: InteractiveShell) -> None:
     assert finished(job).status == "Completed", job.failure_reason
     logs = job.logs()
     assert marked(logs, "HPS=") == {
-        "epochs": 3, "lr": 0.25, "flag": True, "layers": [1, 2], "criterion": "gini",
+        "epochs": 3,
+        "lr": 0.25,
+        "flag": True,
+        "layers": [1, 2],
+        "criterion": "gini",
         "note": "1x",
     }
     # As the SageMaker toolkit passes them: sorted --key value pairs.
@@ -277,8 +360,7 @@ def test_metric_with_regex(ip: InteractiveShell) -> None:
     job = train(
         ip,
         r"--metric loss=loss=([0-9.]+) --metric acc=acc:\s*([0-9.]+)",
-        "for i, v in enumerate([0.9, 0.5, 0.25]):\n"
-        "    print(f'epoch {i} loss={v} acc: {1 - v}')\n",
+        "for i, v in enumerate([0.9, 0.5, 0.25]):\n    print(f'epoch {i} loss={v} acc: {1 - v}')\n",
     )
     assert finished(job).status == "Completed", job.failure_reason
     series = job.metrics()
@@ -306,7 +388,7 @@ def test_two_hosts(ip: InteractiveShell) -> None:
     job = train(
         ip,
         "-n 2",
-        "import os\nprint('HOST=' + os.environ['SM_CURRENT_HOST'] + ' ' + os.environ['SM_HOSTS'])\n",
+        "import os\nprint(f\"HOST={os.environ['SM_CURRENT_HOST']} {os.environ['SM_HOSTS']}\")\n",
     )
     assert finished(job).status == "Completed", job.failure_reason
     lines = job.logs().splitlines()
@@ -317,7 +399,6 @@ def test_two_hosts(ip: InteractiveShell) -> None:
     assert job.row().instance == "ml.m5.large x2"
 
 
-@pytest.mark.slow
 def test_max_run_stops_a_long_job(ip: InteractiveShell) -> None:
     job = train(ip, "--max-run 1s", SLEEPER)
     assert job.describe()["StoppingCondition"]["MaxRuntimeInSeconds"] == 1
@@ -337,7 +418,8 @@ def test_sm_jobs_lists_filters_and_limits(ip: InteractiveShell) -> None:
     table = ip.run_line_magic("sm_jobs", "")
     assert isinstance(table, JobTable)
     assert {row.name: row.status for row in table} == {
-        "listed-good": "Completed", "listed-bad": "Failed",
+        "listed-good": "Completed",
+        "listed-bad": "Failed",
     }
     text = repr(table).splitlines()
     assert text[0].split() == ["name", "backend", "status", "instance", "duration", "cost"]
@@ -367,7 +449,7 @@ def test_sm_logs_prints_every_line(
     job = finished(train(ip, "logged-job", "for i in range(30):\n    print(f'row {i}')\n"))
     capsys.readouterr()
     assert ip.run_line_magic("sm_logs", "logged-job") is None
-    out = capsys.readouterr().out.splitlines()
+    out = own_lines(capsys.readouterr().out)
     rows = [line for line in out if line.startswith("row ")]
     assert rows == [f"row {i}" for i in range(30)]
     assert out[-1] == "Training job completed"
@@ -378,14 +460,15 @@ def test_sm_logs_follow_until_the_end(
     ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
 ) -> None:
     job = train(
-        ip, "followed-job",
-        "import time\nfor i in range(5):\n    print(f'tick {i}', flush=True)\n    time.sleep(0.2)\n",
+        ip,
+        "followed-job",
+        "import time\nfor i in range(5):\n    print(f'tick {i}')\n    time.sleep(0.2)\n",
     )
     capsys.readouterr()
     ip.run_line_magic("sm_logs", "-f followed-job")
     # -f returned only because the job ended, and printed everything it wrote.
     assert job.status == "Completed"
-    out = capsys.readouterr().out.splitlines()
+    out = own_lines(capsys.readouterr().out)
     assert [line for line in out if line.startswith("tick ")] == [f"tick {i}" for i in range(5)]
     assert out[-1] == "Training job completed"
 
@@ -405,7 +488,6 @@ def test_sm_wait_on_failed_job_raises_with_reason(ip: InteractiveShell) -> None:
         ip.run_line_magic("sm_wait", "sad-job")
 
 
-@pytest.mark.slow
 def test_sm_wait_timeout_says_the_job_goes_on(ip: InteractiveShell) -> None:
     job = train(ip, "long-job", SLEEPER)
     with pytest.raises(UsageError, match="goes on") as info:
@@ -508,12 +590,14 @@ BAD_LINES = {
     "bad hp name": "--hp 9lives=1",
     "bad job name": "bad_name!",
     "name too long": "a" * 64,
+    "name too long with hyphens": "a" + "-" * 70 + "b",
     "missing channel path": "--input train=/no/such/folder/anywhere",
     "s3 channel locally": "--input train=s3://bucket/key",
     "bad channel name": "--input tr@in=.",
     "bad env": "--env NOEQUALS",
     "bad metric regex": "--metric loss=(unclosed",
-    "huge metric repeat": "--metric loss=a{99999999999}",
+    "huge metric repeat": "--metric loss=a{{99999999999}}",  # {{ }}: IPython's escape
+    "deeply nested metric": "--metric loss=" + "(" * 2000 + ")" * 2000,
     "bad max-run": "--max-run soon",
     "huge max-run": "--max-run " + "9" * 400,
     "zero hosts": "-n 0",

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from helpers import ledger_worker
+from helpers import ledger_opener, ledger_worker
 
 from sm_magics import ledger as ledger_module
 from sm_magics.errors import AlreadyExists, InvalidRequest
@@ -74,7 +74,11 @@ def test_update_sets_only_the_given_columns(ledger: Ledger) -> None:
     ledger.update_job("job-1", status="Completed", ended_at=1005.0, tags={"b": "2"}, spot=True)
     after = ledger.get_job("job-1")
     assert (after.status, after.ended_at, after.tags, after.spot) == (
-        "Completed", 1005.0, {"b": "2"}, True)
+        "Completed",
+        1005.0,
+        {"b": "2"},
+        True,
+    )
     assert after.instance_type == "ml.m5.large"
     assert after.created_at == before.created_at
     assert after.updated_at >= before.updated_at
@@ -97,10 +101,18 @@ def test_delete_removes_the_row(ledger: Ledger) -> None:
 
 def test_list_filters_and_orders_newest_first(ledger: Ledger) -> None:
     ledger.insert_job(_record("old-done", status="Completed", created_at=1.0, notebook="a.ipynb"))
-    ledger.insert_job(_record("mid-running", status="InProgress", created_at=2.0,
-                              notebook="b.ipynb"))
-    ledger.insert_job(_record("new-stopping", status="Stopping", created_at=3.0,
-                              backend="sagemaker", notebook="a.ipynb"))
+    ledger.insert_job(
+        _record("mid-running", status="InProgress", created_at=2.0, notebook="b.ipynb")
+    )
+    ledger.insert_job(
+        _record(
+            "new-stopping",
+            status="Stopping",
+            created_at=3.0,
+            backend="sagemaker",
+            notebook="a.ipynb",
+        )
+    )
     ledger.insert_job(_record("newest-failed", status="Failed", created_at=4.0))
 
     def names(**filters):
@@ -173,7 +185,6 @@ def test_file_at_user_version_zero_is_upgraded_in_place(tmp_path: Path) -> None:
         raw.close()
 
 
-@pytest.mark.slow
 def test_concurrent_writer_processes_lose_nothing(tmp_path: Path) -> None:
     # Four processes start at once on a file that does not exist yet: they race to create
     # and migrate it, then each inserts and updates 50 rows and updates its own row 50 times.
@@ -204,3 +215,26 @@ def test_concurrent_writer_processes_lose_nothing(tmp_path: Path) -> None:
         assert rows == {}
     finally:
         ledger.close()
+
+
+def test_processes_opening_a_new_file_together_all_succeed(tmp_path: Path) -> None:
+    # The kernel, supervisors and the server may all be first to open the ledger; switching
+    # a new file to WAL then races, and SQLite's busy timeout does not cover that race.
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(6)
+    rounds = 40
+    workers = [
+        context.Process(target=ledger_opener, args=(str(tmp_path), worker, rounds, barrier))
+        for worker in range(6)
+    ]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(120)
+    assert [p.exitcode for p in workers] == [0] * 6
+    for index in range(rounds):
+        ledger = Ledger(tmp_path / f"ledger-{index}.sqlite")
+        try:
+            assert sorted(r.name for r in ledger.list_jobs()) == [f"w{w}" for w in range(6)]
+        finally:
+            ledger.close()

@@ -73,7 +73,7 @@ from pathlib import Path
 
 import util_mod  # a sibling module of --source-dir
 
-NAMES = {names!r}
+NAMES = __NAMES__
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--epochs", type=int, required=True)
@@ -83,32 +83,32 @@ parser.add_argument("--opt", required=True)
 args = parser.parse_args()  # strict: an argument the script does not expect fails the job
 
 config_dir = Path(os.environ["SAGEMAKER_BASE_DIR"], "input", "config")
-channel_vars = {{k: v for k, v in os.environ.items() if k.startswith("SM_CHANNEL_")}}
-report = {{
-    "env": {{name: os.environ.get(name) for name in NAMES}},
+channel_vars = {k: v for k, v in os.environ.items() if k.startswith("SM_CHANNEL_")}
+report = {
+    "env": {name: os.environ.get(name) for name in NAMES},
     "channel_vars": channel_vars,
-    "hp_vars": {{k: v for k, v in os.environ.items() if k.startswith("SM_HP_")}},
+    "hp_vars": {k: v for k, v in os.environ.items() if k.startswith("SM_HP_")},
     "args": vars(args),
     "argv": sys.argv[1:],
     "cwd": os.getcwd(),
     "sibling": util_mod.MARKER,
     "my_setting": os.environ.get("MY_SETTING"),
-    "configs": {{p.name: json.loads(p.read_text()) for p in sorted(config_dir.glob("*.json"))}},
-    "channel_files": {{
-        key[len("SM_CHANNEL_"):].lower(): {{
+    "configs": {p.name: json.loads(p.read_text()) for p in sorted(config_dir.glob("*.json"))},
+    "channel_files": {
+        key[len("SM_CHANNEL_"):].lower(): {
             str(p.relative_to(path)): p.read_text()
             for p in sorted(Path(path).rglob("*")) if p.is_file()
-        }}
+        }
         for key, path in channel_vars.items()
-    }},
-}}
+    },
+}
 model_dir = Path(os.environ["SM_MODEL_DIR"])
 (model_dir / "report.json").write_text(json.dumps(report))
 (model_dir / "weights").mkdir()
 (model_dir / "weights" / "w.bin").write_bytes(b"\\x00\\x01\\x02")
-Path(os.environ["SM_OUTPUT_DATA_DIR"], "metrics.json").write_text('{{"acc": 0.9}}')
+Path(os.environ["SM_OUTPUT_DATA_DIR"], "metrics.json").write_text('{"acc": 0.9}')
 print("contract script done")
-""".format(names=CONTRACT_VARIABLES)
+""".replace("__NAMES__", repr(CONTRACT_VARIABLES))
 
 
 def _channel_data(root: Path) -> dict[str, str]:
@@ -193,7 +193,9 @@ def test_paths_follow_the_opt_ml_layout_under_sagemaker_base_dir(contract: Simpl
     assert env["TRAINING_JOB_NAME"] == contract.spec.name
 
 
-def test_scalar_variables_are_strings_as_the_toolkit_formats_them(contract: SimpleNamespace) -> None:
+def test_scalar_variables_are_strings_as_the_toolkit_formats_them(
+    contract: SimpleNamespace,
+) -> None:
     env = contract.report["env"]
     assert env["SM_CURRENT_HOST"] == "algo-1"
     assert env["SM_HOSTS"] == '["algo-1"]'
@@ -309,12 +311,16 @@ def test_channels_from_a_folder_a_single_file_and_a_file_uri(contract: SimpleNam
         "validation": {"single.csv": "5,6\n"},  # the object inside the channel folder
         "test": {"t.csv": "7,8\n"},
     }
-    uris = {c["ChannelName"]: c["DataSource"]["FileDataSource"]["FileUri"]
-            for c in contract.description["InputDataConfig"]}
+    uris = {
+        c["ChannelName"]: c["DataSource"]["FileDataSource"]["FileUri"]
+        for c in contract.description["InputDataConfig"]
+    }
     assert path_from_uri(uris["test"]) == path_from_uri(contract.inputs["test"])
 
 
-def test_working_directory_is_the_code_folder_and_siblings_import(contract: SimpleNamespace) -> None:
+def test_working_directory_is_the_code_folder_and_siblings_import(
+    contract: SimpleNamespace,
+) -> None:
     assert os.path.realpath(contract.report["cwd"]) == os.path.realpath(contract.code)
     assert contract.report["sibling"] == "sibling imported"
 
@@ -440,7 +446,6 @@ print(f"host={host} hosts={os.environ['SM_HOSTS']} config_host={resource['curren
 """
 
 
-@pytest.mark.slow
 def test_three_hosts_each_get_their_identity_and_own_stream(local_backend) -> None:
     spec = make_spec(script=MULTI_HOST_SCRIPT, instance_count=3)
     local_backend.create_training_job(spec)
@@ -450,11 +455,11 @@ def test_three_hosts_each_get_their_identity_and_own_stream(local_backend) -> No
 
     files = sorted(p.name for p in (job_dir / "logs").glob("*.log"))
     assert [re.fullmatch(r"(algo-\d)-\d{10}\.log", f).group(1) for f in files] == [
-        "algo-1", "algo-2", "algo-3"
+        "algo-1",
+        "algo-2",
+        "algo-3",
     ]
-    assert local_backend.log_stream_names(spec.name) == [
-        f"{spec.name}/{f[:-4]}" for f in files
-    ]
+    assert local_backend.log_stream_names(spec.name) == [f"{spec.name}/{f[:-4]}" for f in files]
 
     events = read_all_logs(local_backend, spec.name)
     hosts_line = '["algo-1","algo-2","algo-3"]'
@@ -464,7 +469,6 @@ def test_three_hosts_each_get_their_identity_and_own_stream(local_backend) -> No
     assert [e.timestamp for e in events] == sorted(e.timestamp for e in events)
 
 
-@pytest.mark.slow
 def test_model_tar_merges_host_model_dirs_with_algo_1_winning(local_backend) -> None:
     spec = make_spec(script=MULTI_HOST_SCRIPT, instance_count=3)
     local_backend.create_training_job(spec)
@@ -493,7 +497,6 @@ while True:
 """
 
 
-@pytest.mark.slow
 def test_one_failing_host_fails_the_job_and_stops_the_others(local_backend) -> None:
     spec = make_spec(script=ONE_HOST_FAILS_SCRIPT, instance_count=3)
     local_backend.create_training_job(spec)

@@ -93,7 +93,7 @@ def default_input_fn(body: bytes, content_type: str) -> Any:
             return np.genfromtxt(io.StringIO(body.decode()), delimiter=",", ndmin=2)
         if kind == NPY:
             return np.load(io.BytesIO(body), allow_pickle=False)
-    except (ValueError, UnicodeDecodeError, OSError) as exc:
+    except (ValueError, UnicodeDecodeError, OSError, EOFError) as exc:  # EOFError: empty .npy
         raise BadRequest(f"Could not decode the body as {kind}: {exc}") from None
     raise UnsupportedContentType(
         f"Content type {content_type!r} is not supported by the default input_fn; "

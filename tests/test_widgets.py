@@ -1,0 +1,299 @@
+"""The live job widget and its inline SVG charts (no kernel needed: widgets open dummy comms)."""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sm_magics import api
+from sm_magics.api import Job, Session
+from sm_magics.charts import HEIGHT, WIDTH, line_chart_svg
+from sm_magics.widgets import LOG_TAIL_LINES, JobWidget
+
+TIMEOUT = 90  # only against hangs
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def session(sm_home: Path) -> Session:
+    return Session()
+
+
+@pytest.fixture
+def widgets() -> Iterator[list[JobWidget]]:
+    """Widgets made by a test; their follower threads are stopped at the end."""
+    made: list[JobWidget] = []
+    yield made
+    for widget in made:
+        if widget.follower is not None:
+            widget.follower.stop()
+            widget.follower.join(30)
+        widget.close()
+
+
+def log_lines(widget: JobWidget) -> list[str]:
+    """Return the lines shown in the widget's log view."""
+    match = re.search(r"<span>(.*)</span></pre>$", widget.log_view.value, re.S)
+    assert match, widget.log_view.value
+    return html.unescape(match.group(1)).split("\n")
+
+
+def polyline_points(svg: str) -> list[list[tuple[float, float]]]:
+    """Return the coordinates of every polyline of an SVG document (which must parse)."""
+    root = ET.fromstring(svg)
+    return [
+        [tuple(float(v) for v in pair.split(",")) for pair in line.get("points", "").split()]
+        for line in root.iter(f"{SVG_NS}polyline")
+    ]
+
+
+# -- the widget on real jobs -----------------------------------------------------------------
+
+
+def test_widget_follows_a_job_to_the_end(session: Session, widgets: list[JobWidget]) -> None:
+    job = session.train(
+        "import time\n"
+        "for i in range(40):\n"
+        "    print(f'step {i} loss={1 / (i + 1):.4f} acc={i / 40:.3f}')\n"
+        "    time.sleep(0.01)\n",
+        name="widget-job",
+        metric_definitions={"loss": r"loss=([0-9.]+)", "acc": r"acc=([0-9.]+)"},
+    )
+    widget = JobWidget(job)
+    widgets.append(widget)
+    widget.wait_idle(TIMEOUT)
+    assert widget.follower is not None
+    assert not widget.follower.is_alive() and widget.follower.error is None
+
+    lines = log_lines(widget)
+    assert lines[-1] == "Training job completed"
+    assert "step 39 loss=0.0250 acc=0.975" in lines
+    steps = [line for line in lines if line.startswith("step ")]
+    assert steps == [line for line in job.logs().splitlines() if line.startswith("step ")]
+
+    # One chart per metric, each an SVG with one polyline through every point.
+    charts = widget.charts.value
+    assert charts.count("<svg") == 2
+    assert charts.count("<polyline") == 2
+    svgs = re.findall(r"<svg.*?</svg>", charts, re.S)
+    for svg in svgs:
+        (points,) = polyline_points(svg)
+        assert len(points) == 40
+    assert "loss = 0.025" in charts and "acc = 0.975" in charts
+
+    header = widget.header.value
+    assert "widget-job" in header and "Completed" in header
+    assert re.search(r"\$\d", header), header  # the cost
+    assert "model.tar.gz" in header
+    assert widget.stop_button.disabled
+
+
+def test_widget_stop_button_stops_a_running_job(session: Session, widgets: list[JobWidget]) -> None:
+    job = session.train("import time\nprint('sleeping')\ntime.sleep(120)\n", name="stop-me")
+    widget = JobWidget(job)
+    widgets.append(widget)
+    assert not widget.stop_button.disabled
+    assert "InProgress" in widget.header.value
+
+    widget.stop_button.click()
+
+    assert widget.stop_button.disabled
+    assert "stop requested" in widget.message.value
+    assert job.status in {"Stopping", "Stopped"}
+    widget.wait_idle(TIMEOUT)
+    assert widget.follower is not None and not widget.follower.is_alive()
+    assert job.status == "Stopped"
+    assert "Stopped" in widget.header.value
+    assert widget.stop_button.disabled
+
+
+def test_stop_button_stays_disabled_when_a_stale_status_arrives(
+    session: Session, widgets: list[JobWidget]
+) -> None:
+    """The follower may render a status it read just before the click: still disabled."""
+    job = session.train("import time\ntime.sleep(120)\n")
+    widget = JobWidget(job, follow=False)
+    widgets.append(widget)
+    stale = job.describe()
+    assert stale["TrainingJobStatus"] == "InProgress"
+    widget.stop_button.click()
+    widget._on_status(stale)  # what the follower thread does with its last poll
+    assert widget.stop_button.disabled
+    job.wait(TIMEOUT, poll=0.05)
+    widget._on_status(job.describe())
+    assert widget.stop_button.disabled and "Stopped" in widget.header.value
+
+
+def test_widget_log_tail_is_bounded(session: Session, widgets: list[JobWidget]) -> None:
+    job = session.train("for i in range(2000):\n    print(f'line {i}')\n", name="chatty")
+    widget = JobWidget(job)
+    widgets.append(widget)
+    widget.wait_idle(TIMEOUT)
+    assert job.status == "Completed"
+    lines = log_lines(widget)
+    assert len(lines) == LOG_TAIL_LINES
+    assert lines == job.logs().splitlines()[-LOG_TAIL_LINES:]
+    assert lines[-2:] == ["line 1999", "Training job completed"]
+
+
+def test_widget_of_a_finished_job_and_without_following(
+    session: Session, widgets: list[JobWidget]
+) -> None:
+    job = session.train("raise SystemExit('<b>not bold</b>')\n", name="failed-widget")
+    job.wait(TIMEOUT, poll=0.05)
+    widget = JobWidget(job, follow=False)
+    widgets.append(widget)
+    assert widget.follower is None
+    header = widget.header.value
+    assert "Failed" in header
+    assert "<b>not bold</b>" not in header and "&lt;b&gt;not bold&lt;/b&gt;" in header
+    assert widget.stop_button.disabled
+    assert widget.charts.value == ""  # no metrics, no charts
+    assert repr(widget) == "<JobWidget failed-widget>"
+
+
+def test_widget_on_several_hosts_prefixes_lines(session: Session, widgets: list[JobWidget]) -> None:
+    job = session.train("print('from every host')\n", instance_count=2)
+    widget = JobWidget(job)
+    widgets.append(widget)
+    widget.wait_idle(TIMEOUT)
+    lines = log_lines(widget)
+    assert "[algo-1] from every host" in lines and "[algo-2] from every host" in lines
+    assert "x2" in widget.header.value
+
+
+def test_stop_button_shows_an_error_instead_of_raising(
+    session: Session, widgets: list[JobWidget], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = session.train("import time\ntime.sleep(120)\n")
+    widget = JobWidget(job, follow=False)
+    widgets.append(widget)
+
+    def refuse() -> Job:
+        raise RuntimeError("<denied>")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(job, "stop", refuse)
+        widget.stop_button.click()
+    assert "&lt;denied&gt;" in widget.message.value
+    assert not widget.stop_button.disabled  # one can try again
+    job.stop()
+    job.wait(TIMEOUT, poll=0.05)
+
+
+# -- display outside and inside a kernel -----------------------------------------------------
+
+
+def test_mimebundle_outside_a_kernel_is_text_only(session: Session) -> None:
+    job = session.train("pass", name="plain-bundle")
+    job.wait(TIMEOUT, poll=0.05)
+    assert not api.widgets_available()
+    bundle = job._repr_mimebundle_()
+    assert set(bundle) == {"text/plain"}
+    assert bundle["text/plain"] == repr(job) == "<Job plain-bundle (local) Completed/Completed>"
+    assert not any(t.name == "sm-magics-follow-plain-bundle" for t in threading.enumerate())
+
+
+def test_mimebundle_in_a_kernel_adds_the_widget(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = session.train("pass", name="widget-bundle")
+    job.wait(TIMEOUT, poll=0.05)
+    monkeypatch.setattr(api, "widgets_available", lambda: True)
+    bundle = job._repr_mimebundle_()
+    assert bundle["text/plain"] == repr(job)
+    assert WIDGET_MIME in bundle
+    assert bundle[WIDGET_MIME]["model_id"]
+    for thread in threading.enumerate():
+        if thread.name == "sm-magics-follow-widget-bundle":
+            thread.join(30)  # the job has ended: its follower ends after one read
+
+
+def test_widgets_unavailable_without_ipython_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    assert api.widgets_available() is False
+
+    class FakeKernelShell:
+        kernel = object()
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: FakeKernelShell())
+    assert api.widgets_available() is True
+
+
+# -- charts ------------------------------------------------------------------------------------
+
+
+def test_chart_without_points_is_an_empty_frame() -> None:
+    svg = line_chart_svg("loss", [])
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG_NS}svg"
+    assert (root.get("width"), root.get("height")) == (str(WIDTH), str(HEIGHT))
+    assert polyline_points(svg) == []
+    texts = [t.text for t in root.iter(f"{SVG_NS}text")]
+    assert texts == ["loss"]
+
+
+def test_chart_with_one_point() -> None:
+    svg = line_chart_svg("acc", [(3.0, 0.5)])
+    (points,) = polyline_points(svg)
+    assert len(points) == 1
+    x, y = points[0]
+    assert 0 <= x <= WIDTH and 0 <= y <= HEIGHT
+    assert "acc = 0.5" in svg
+
+
+def test_chart_with_many_points_spans_the_frame() -> None:
+    data = [(float(i), (i - 50) ** 2 / 100) for i in range(101)]
+    svg = line_chart_svg("loss <train>", data)
+    root = ET.fromstring(svg)
+    rect = next(root.iter(f"{SVG_NS}rect"))
+    left, top = float(rect.get("x")), float(rect.get("y"))
+    right, bottom = left + float(rect.get("width")), top + float(rect.get("height"))
+    (points,) = polyline_points(svg)
+    assert len(points) == 101
+    xs = [x for x, _ in points]
+    ys = [y for _, y in points]
+    assert xs == sorted(xs)
+    assert (xs[0], xs[-1]) == (left, right)
+    assert (min(ys), max(ys)) == (top, bottom)  # the largest value is drawn at the top
+    assert ys[0] == top and ys[50] == bottom
+    assert "loss &lt;train&gt; = 25" in svg  # title escaped, last value shown
+
+
+def test_chart_ignores_non_finite_values() -> None:
+    """A diverging loss logs ``nan``/``inf``; the curve must still draw (no "nan" points)."""
+    svg = line_chart_svg("loss", [(0.0, 1.0), (1.0, float("nan")), (2.0, float("inf")), (3.0, 0.5)])
+    (points,) = polyline_points(svg)
+    assert len(points) == 2
+    assert all(v == v for pair in points for v in pair)
+
+
+def test_chart_of_a_large_constant_value() -> None:
+    svg = line_chart_svg("tokens", [(0.0, 1e17), (1.0, 1e17)])
+    (points,) = polyline_points(svg)
+    assert len(points) == 2
+
+
+@given(
+    title=st.text(max_size=20),
+    data=st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(-1e12, 1e12)), max_size=30),
+)
+def test_chart_is_always_well_formed(title: str, data: list[tuple[float, float]]) -> None:
+    title = "".join(c for c in title if c.isprintable())  # XML 1.0 forbids control characters
+    svg = line_chart_svg(title, data)
+    lines = polyline_points(svg)
+    assert len(lines) == (1 if data else 0)
+    for points in lines:
+        assert len(points) == len(data)
+        assert all(0 <= x <= WIDTH and 0 <= y <= HEIGHT for x, y in points)
