@@ -21,8 +21,11 @@ if TYPE_CHECKING:
 def load_ipython_extension(ipython: InteractiveShell) -> None:
     """Register the ``%sm_*`` magics; called by ``%load_ext sm_magics``."""
     from sm_magics.magics import SageMakerMagics
+    from sm_magics.serving_magics import ServingMagics
 
-    ipython.register_magics(SageMakerMagics(shell=ipython))
+    core = SageMakerMagics(shell=ipython)
+    ipython.register_magics(core)
+    ipython.register_magics(ServingMagics(shell=ipython, core=core))
 
 
 def __getattr__(name: str) -> Any:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics import config, pricing
 from sm_magics.backends import base, registry
@@ -29,6 +29,9 @@ from sm_magics.durations import format_duration, parse_duration
 from sm_magics.errors import AlreadyExists, InvalidRequest, JobFailed, NotFound, WaitTimeout
 from sm_magics.ledger import JobRecord, Ledger
 from sm_magics.metrics import MetricParser, MetricPoint
+
+if TYPE_CHECKING:
+    from sm_magics.endpoint import Endpoint, EndpointTable
 
 #: SageMaker's rule for training job names.
 JOB_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -279,6 +282,210 @@ class Session:
             notebook=self.notebook,
         )
 
+    # -- serving ----------------------------------------------------------------------------
+
+    def _resolve_model(self, model: str, backend: str | None) -> tuple[str, str | None, str]:
+        """Return ``(model URI, source job or None, backend)`` for a job name or a URI."""
+        record = self.ledger.get_job(model)
+        if record is not None and record.kind == "training":
+            job = Job(self, model, record.backend)
+            description = job.describe()
+            uri = (description.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
+            if not uri:
+                status = base.job_status(description)
+                hint = f"%sm_wait {model} first" if status == base.IN_PROGRESS else "retrain it"
+                raise InvalidRequest(f"Training job {model} is {status} with no model; {hint}.")
+            return str(uri), model, backend or record.backend
+        if JOB_NAME_RE.fullmatch(model) and "/" not in model and not Path(model).exists():
+            raise NotFound(
+                f"{model!r} is neither a training job in the ledger nor a model.tar.gz path; "
+                "%sm_jobs lists the jobs."
+            )
+        return model, None, backend or self.backend_name
+
+    def deploy(
+        self,
+        model: str | None = None,
+        *,
+        endpoint: str | None = None,
+        backend: str | None = None,
+        instance_type: str | None = None,
+        instance_count: int = 1,
+        entry_point: str | Path | None = None,
+        serverless_memory: int | None = None,
+        max_concurrency: int | None = None,
+        variants: dict[str, float] | None = None,
+        ttl: str | int | None = None,
+        tags: dict[str, str] | None = None,
+        environment: dict[str, str] | None = None,
+    ) -> Endpoint:
+        """Serve a model (a training job's name or a ``model.tar.gz`` URI); return at once.
+
+        With ``variants`` and the name of a live ``endpoint``, the endpoint is updated
+        instead: each named variant is added (or its model replaced) with ``model``, and
+        gets its weight; unnamed variants keep theirs. Without ``model``, only weights
+        change. New variants are up before traffic moves to them.
+        """
+        from sm_magics.endpoint import Endpoint
+
+        uri, source_job, backend_name = (
+            self._resolve_model(model, backend) if model else (None, None, None)
+        )
+        if endpoint is not None:
+            validate_job_name(endpoint)
+        weights = dict(variants or {})
+        for variant_name, weight in weights.items():
+            if not JOB_NAME_RE.fullmatch(variant_name):
+                raise InvalidRequest(f"Invalid variant name {variant_name!r}.")
+            if weight < 0:
+                raise InvalidRequest(f"Variant {variant_name}: weights must be 0 or more.")
+        entry = Path(entry_point).expanduser() if entry_point else None
+        if entry is not None and not entry.is_file():
+            raise InvalidRequest(f"--entry-point {entry_point} does not exist.")
+        if instance_count < 1:
+            raise InvalidRequest("--instance-count must be at least 1.")
+
+        def variant(name: str, weight: float) -> base.VariantSpec:
+            return base.VariantSpec(
+                name=name,
+                model_data=uri,
+                job=source_job,
+                entry_point=entry,
+                instance_type=instance_type or self.instance_type,
+                instance_count=instance_count,
+                weight=weight,
+                serverless_memory_mb=serverless_memory,
+                max_concurrency=max_concurrency,
+                environment=dict(environment or {}),
+            )
+
+        record = self.ledger.get_endpoint(endpoint) if endpoint else None
+        if endpoint is not None and record is not None and record.is_live:
+            if not weights:
+                raise AlreadyExists(
+                    f"Endpoint {endpoint} exists. To add {model or 'a model'} to it as an A/B "
+                    f"variant use --variant NAME=WEIGHT; to replace it, %sm_delete it first."
+                )
+            current = [
+                base.VariantSpec(
+                    **{**v, "entry_point": Path(v["entry_point"]) if v.get("entry_point") else None}
+                )
+                for v in record.spec.get("variants", [])
+            ]
+            by_name = {v.name: v for v in current}
+            for name, weight in weights.items():
+                if name in by_name and uri is None:
+                    by_name[name].weight = weight
+                elif uri is None:
+                    raise InvalidRequest(
+                        f"Endpoint {endpoint} has no variant {name!r} (it has "
+                        f"{', '.join(by_name)}); give a model to add it."
+                    )
+                else:
+                    by_name[name] = variant(name, weight)
+            desired = list(by_name.values())
+            self.backend(record.backend).update_endpoint(endpoint, desired)
+            self.ledger.update_endpoint(
+                endpoint, spec={**record.spec, "variants": [v.to_json() for v in desired]}
+            )
+            return Endpoint(self, endpoint, record.backend)
+        if uri is None or backend_name is None:
+            raise InvalidRequest("Nothing to deploy: give a training job name or a model URI.")
+        name = endpoint or source_job or generate_job_name("sm-endpoint")
+        specs = [variant(n, w) for n, w in (weights or {base.DEFAULT_VARIANT: 1.0}).items()]
+        target = self.backend(backend_name)
+        target.create_endpoint(
+            base.EndpointSpec(
+                name=name,
+                variants=specs,
+                ttl=parse_duration(ttl) if ttl is not None else None,
+                tags=dict(tags or {}),
+                region=self.region,
+                notebook=self.notebook,
+            )
+        )
+        self.ledger.update_endpoint(
+            name, spec={"variants": [v.to_json() for v in specs], "ttl": ttl}
+        )
+        return Endpoint(self, name, target.name)
+
+    def endpoint(self, name: str) -> Endpoint:
+        """Return the handle of a live endpoint, on whichever backend serves it."""
+        from sm_magics.endpoint import Endpoint
+
+        record = self.ledger.get_endpoint(name)
+        if record is not None and record.is_live:
+            return Endpoint(self, name, record.backend)
+        try:
+            self.backend().describe_endpoint(name)
+        except NotFound:
+            raise NotFound(
+                f"No endpoint named {name!r} is running; %sm_endpoints lists them."
+            ) from None
+        return Endpoint(self, name, self.backend_name)
+
+    def endpoints(self, *, backend: str | None = None) -> EndpointTable:
+        """Return the live endpoints of the ledger, refreshed from their backends."""
+        from sm_magics.endpoint import EndpointRow, EndpointTable
+
+        rows = []
+        for record in self.ledger.list_endpoints(backend=backend):
+            try:
+                description = self.backend(record.backend).describe_endpoint(record.name)
+            except NotFound:
+                self.ledger.update_endpoint(record.name, status=base.DELETED)
+                continue
+            except Exception:  # noqa: BLE001 - a table must show even if one can't refresh
+                rows.append(EndpointRow.from_record(record))
+                continue
+            rows.append(EndpointRow.from_description(description, record.backend, record))
+        return EndpointTable(rows)
+
+    def batch(
+        self,
+        model: str,
+        *,
+        input: str,  # the flag users type
+        output: str,
+        name: str | None = None,
+        backend: str | None = None,
+        instance_type: str | None = None,
+        instance_count: int = 1,
+        content_type: str = "text/csv",
+        accept: str | None = None,
+        split_type: str = "Line",
+        entry_point: str | Path | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> Job:
+        """Run every file of ``input`` through a model into ``output``; return the job."""
+        uri, source_job, backend_name = self._resolve_model(model, backend)
+        entry = Path(entry_point).expanduser() if entry_point else None
+        if accept is None and content_type.split(";")[0].strip() == "text/csv":
+            accept = "text/csv"  # CSV records in, one CSV line out per record
+        job_name = validate_job_name(name) if name else generate_job_name("sm-batch")
+        target = self.backend(backend_name)
+        target.create_transform_job(
+            base.TransformSpec(
+                name=job_name,
+                model=base.VariantSpec(
+                    model_data=uri,
+                    job=source_job,
+                    entry_point=entry,
+                    instance_type=instance_type or self.instance_type,
+                    instance_count=instance_count,
+                ),
+                input_uri=input,
+                output_uri=output,
+                content_type=content_type,
+                accept=accept,
+                split_type=split_type,
+                tags=dict(tags or {}),
+                region=self.region,
+                notebook=self.notebook,
+            )
+        )
+        return Job(self, job_name, target.name, kind="transform")
+
     # -- lookup -----------------------------------------------------------------------------
 
     def job(self, name: str) -> Job:
@@ -291,7 +498,7 @@ class Session:
         """
         record = self.ledger.get_job(name)
         if record is not None:
-            return Job(self, name, record.backend)
+            return Job(self, name, record.backend, kind=record.kind)
         try:
             self.backend().describe_training_job(name)
         except NotFound:
@@ -326,10 +533,14 @@ class Job:
     curves, log tail, a Stop button); elsewhere it is one line of text.
     """
 
-    def __init__(self, session: Session, name: str, backend: str) -> None:
+    def __init__(
+        self, session: Session, name: str, backend: str, *, kind: str = "training"
+    ) -> None:
         self.session = session
         self.name = name
         self.backend_name = backend
+        #: ``"training"`` or ``"transform"`` (a batch transform job).
+        self.kind = kind
         #: Remarks from the backend at creation (options it recorded but did not use).
         self.notes: list[str] = []
 
@@ -339,13 +550,15 @@ class Job:
         return self.session.backend(self.backend_name)
 
     def describe(self) -> dict[str, Any]:
-        """Return the backend's ``DescribeTrainingJob`` response."""
+        """Return the backend's ``DescribeTrainingJob`` (or ``DescribeTransformJob``) response."""
+        if self.kind == "transform":
+            return self.backend.describe_transform_job(self.name)
         return self.backend.describe_training_job(self.name)
 
     @property
     def status(self) -> str:
         """``InProgress``, ``Completed``, ``Failed``, ``Stopping`` or ``Stopped``."""
-        return str(self.describe()["TrainingJobStatus"])
+        return base.job_status(self.describe())
 
     @property
     def secondary_status(self) -> str:
@@ -367,6 +580,8 @@ class Job:
 
     def read_logs(self, cursor: dict[str, Any] | None = None) -> base.LogBatch:
         """Return log lines after ``cursor``; pass the returned cursor back for more."""
+        if self.kind == "transform":
+            return self.backend.read_transform_logs(self.name, cursor)
         return self.backend.read_training_logs(self.name, cursor)
 
     def iter_log_events(self) -> Iterator[base.LogEvent]:
@@ -384,10 +599,7 @@ class Job:
 
     def metrics(self) -> dict[str, list[MetricPoint]]:
         """Return each ``--metric`` as a time series parsed from the logs so far."""
-        definitions = {
-            m["Name"]: m["Regex"]
-            for m in self.describe()["AlgorithmSpecification"].get("MetricDefinitions", [])
-        }
+        definitions = base.metric_definitions(self.describe())
         parser = MetricParser(definitions)
         series: dict[str, list[MetricPoint]] = {name: [] for name in definitions}
         for event in self.iter_log_events():
@@ -417,7 +629,7 @@ class Job:
             description = self.describe()
             if on_poll is not None:
                 on_poll(description)
-            status = description["TrainingJobStatus"]
+            status = base.job_status(description)
             if status in base.TERMINAL_STATUSES:
                 if raise_on_failure and status == base.FAILED:
                     raise JobFailed(self.name, status, description.get("FailureReason"))
@@ -430,7 +642,10 @@ class Job:
 
     def stop(self) -> Job:
         """Ask the job to stop (``Stopping``, then ``Stopped``); return ``self`` at once."""
-        self.backend.stop_training_job(self.name)
+        if self.kind == "transform":
+            self.backend.stop_transform_job(self.name)
+        else:
+            self.backend.stop_training_job(self.name)
         return self
 
     def row(self) -> JobRow:
@@ -511,22 +726,21 @@ class JobRow:
     def from_description(
         cls, description: dict[str, Any], backend: str, record: JobRecord | None
     ) -> JobRow:
-        """Build the row from a fresh ``DescribeTrainingJob`` response."""
-        resources = description.get("ResourceConfig", {})
-        start = description.get("TrainingStartTime")
-        end = description.get("TrainingEndTime")
+        """Build the row from a fresh ``DescribeTrainingJob``/``DescribeTransformJob``."""
+        start = description.get("TrainingStartTime") or description.get("TransformStartTime")
+        end = description.get("TrainingEndTime") or description.get("TransformEndTime")
         duration = None
         if start is not None:
             duration = ((end or datetime.now(tz=timezone.utc)) - start).total_seconds()
         region = record.region if record else None
         spot = bool(description.get("EnableManagedSpotTraining"))
-        instance_type = str(resources.get("InstanceType", ""))
-        count = int(resources.get("InstanceCount", 1))
+        instance_type, count = base.job_resources(description)
+        status = base.job_status(description)
         return cls(
-            name=description["TrainingJobName"],
+            name=description.get("TrainingJobName") or description["TransformJobName"],
             backend=backend,
-            status=description["TrainingJobStatus"],
-            secondary_status=description.get("SecondaryStatus", ""),
+            status=status,
+            secondary_status=description.get("SecondaryStatus", status),
             instance_type=instance_type,
             instance_count=count,
             duration=duration,
@@ -552,6 +766,11 @@ def _cost(
 #: Colours of statuses in HTML tables and widgets (JupyterLab's palette names).
 STATUS_COLOURS = {
     "InProgress": "var(--jp-brand-color1, #1976d2)",
+    "Creating": "var(--jp-brand-color1, #1976d2)",
+    "Updating": "var(--jp-brand-color1, #1976d2)",
+    "InService": "var(--jp-success-color1, #388e3c)",
+    "Deleting": "var(--jp-warn-color1, #f57c00)",
+    "Deleted": "var(--jp-layout-color4, #757575)",
     "Stopping": "var(--jp-warn-color1, #f57c00)",
     "Completed": "var(--jp-success-color1, #388e3c)",
     "Failed": "var(--jp-error-color1, #d32f2f)",

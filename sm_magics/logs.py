@@ -18,6 +18,7 @@ from sm_magics.backends import base
 
 if TYPE_CHECKING:
     from sm_magics.api import Job
+    from sm_magics.endpoint import Endpoint
 
 MIN_INTERVAL = 0.2
 MAX_INTERVAL = 2.0
@@ -102,7 +103,7 @@ class LogFollower(threading.Thread):
             if now >= next_status:
                 description = self.tail.job.describe()
                 next_status = now + self.status_interval
-                if description["TrainingJobStatus"] in base.TERMINAL_STATUSES:
+                if base.job_status(description) in base.TERMINAL_STATUSES:
                     final = self.tail.read()  # lines written between our read and the end
                     if final:
                         self.on_events(final)
@@ -115,7 +116,7 @@ class LogFollower(threading.Thread):
 
 def has_several_hosts(job: Job) -> bool:
     """Whether the job runs on more than one host (its lines then carry ``[algo-N]``)."""
-    return int(job.describe()["ResourceConfig"].get("InstanceCount", 1)) > 1
+    return base.job_resources(job.describe())[1] > 1 and job.kind == "training"
 
 
 def stream_until_done(
@@ -166,13 +167,44 @@ def follow_in_background(job: Job, write: Callable[[str], None]) -> LogFollower:
             write(f"[{job.name}] {format_log_line(event, multi)}")
 
     def status(description: dict[str, Any]) -> None:
-        if description["TrainingJobStatus"] in base.TERMINAL_STATUSES:
+        if base.job_status(description) in base.TERMINAL_STATUSES:
             reason = description.get("FailureReason")
             write(
-                f"[{job.name}] {description['TrainingJobStatus']}"
-                + (f": {reason}" if reason else "")
+                f"[{job.name}] {base.job_status(description)}" + (f": {reason}" if reason else "")
             )
 
     follower = LogFollower(job, emit, status)
     follower.start()
     return follower
+
+
+def follow_endpoint_logs(
+    endpoint: Endpoint, write: Callable[[str], None], *, interval: float = MIN_INTERVAL
+) -> None:
+    """Print an endpoint's lines as they come until it is deleted (or an interrupt).
+
+    Endpoints do not end by themselves, so this follows until ``KeyboardInterrupt`` (the
+    notebook's stop button) or until the endpoint is gone.
+    """
+    from sm_magics.errors import NotFound
+
+    cursor: dict[str, Any] | None = None
+    idle = interval
+    try:
+        while True:
+            batch = endpoint.read_logs(cursor)
+            cursor = batch.cursor
+            for event in batch.events:
+                write(f"[{event.host}] {event.message}")
+            if batch.events:
+                idle = interval
+                continue
+            try:
+                endpoint.describe()
+            except NotFound:
+                write(f"Endpoint {endpoint.name} was deleted.")
+                return
+            time.sleep(idle)
+            idle = min(idle * 2, MAX_INTERVAL)
+    except KeyboardInterrupt:
+        write(f"Stopped following {endpoint.name}.")

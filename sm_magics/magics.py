@@ -32,7 +32,7 @@ from sm_magics.api import Job, JobTable, Session, widgets_available
 from sm_magics.backends import base
 from sm_magics.durations import format_duration
 from sm_magics.errors import JobFailed, SmMagicsError
-from sm_magics.logs import follow_in_background, stream_until_done
+from sm_magics.logs import follow_endpoint_logs, follow_in_background, stream_until_done
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -128,7 +128,8 @@ def parse_key_values(
     return result
 
 
-def _backend_option(func: F) -> F:
+def backend_option(func: F) -> F:
+    """Add the shared ``-b/--backend`` option."""
     return argument(  # type: ignore[no-any-return]
         "-b",
         "--backend",
@@ -138,7 +139,8 @@ def _backend_option(func: F) -> F:
     )(func)
 
 
-def _out_option(func: F) -> F:
+def out_option(func: F) -> F:
+    """Add the shared ``-o/--out VAR`` option."""
     return argument(  # type: ignore[no-any-return]
         "-o",
         "--out",
@@ -264,14 +266,15 @@ class SageMakerMagics(Magics):
         return str(path) if path else None
 
     @staticmethod
-    def _check_out(name: str | None) -> None:
+    def check_out(name: str | None) -> None:
         """Reject a bad ``-o`` name before anything is created or changed."""
         if name and not name.isidentifier():
             raise UsageError(f"-o/--out expects a Python name, got {name!r}.")
 
-    def _bind(self, name: str | None, value: Any) -> None:
+    def bind(self, name: str | None, value: Any) -> None:
+        """Bind ``value`` to the user's ``-o`` variable, if one was given."""
         if name:
-            self._check_out(name)
+            self.check_out(name)
             assert self.shell is not None  # magics are only called through a shell
             self.shell.user_ns[name] = value
 
@@ -279,7 +282,7 @@ class SageMakerMagics(Magics):
 
     @magic_arguments()
     @argument("name", nargs="?", default=None, help="Job name; generated when left out.")
-    @_backend_option
+    @backend_option
     @argument("-i", "--instance-type", default=None, help="Instance type, e.g. ml.m5.large.")
     @argument("-n", "--instance-count", type=int, default=1, help="Hosts algo-1..algo-N.")
     @argument(
@@ -327,7 +330,7 @@ class SageMakerMagics(Magics):
         action="store_true",
         help="Block and stream the logs as plain text (CI, nbval, terminals).",
     )
-    @_out_option
+    @out_option
     @line_cell_magic
     @no_var_expand
     @user_errors
@@ -349,7 +352,7 @@ class SageMakerMagics(Magics):
             In [2]: %sm_train --source-dir scripts/ --entry-point train.py --wait
         """
         args = parse_line(self.sm_train, line, self._namespace())
-        self._check_out(args.out)
+        self.check_out(args.out)
         if cell is None and args.entry_point is None:
             raise UsageError(
                 "%sm_train on one line runs an existing script: give --source-dir DIR "
@@ -379,18 +382,18 @@ class SageMakerMagics(Magics):
             checkpoint_uri=args.checkpoint_uri,
             tags=parse_key_values(args.tag, "--tag", json_values=False),
         )
-        self._bind(args.out, job)
+        self.bind(args.out, job)
         for note in job.notes:
             print(note)
         if args.wait:
-            self._wait_streaming(job)
+            self.wait_streaming(job)
         elif not widgets_available():
             # A terminal: no widget to update, and no cells for stray output to land in, so
             # the lines stream in the background, prefixed with the job's name.
             follow_in_background(job, print)
         return job
 
-    def _wait_streaming(self, job: Job) -> None:
+    def wait_streaming(self, job: Job) -> None:
         """Stream a job's logs in this cell until it ends; raise if it failed."""
         print(f"Training job {job.name} on {job.backend_name}: waiting (logs follow).")
         try:
@@ -399,7 +402,7 @@ class SageMakerMagics(Magics):
             print(f"Stopped waiting; {job.name} goes on. %sm_stop {job.name} stops it.")
             return
         print(_summary(job, final))
-        if final["TrainingJobStatus"] == base.FAILED:
+        if base.job_status(final) == base.FAILED:
             raise UsageError(str(JobFailed(job.name, base.FAILED, final.get("FailureReason"))))
 
     @magic_arguments()
@@ -408,7 +411,7 @@ class SageMakerMagics(Magics):
         default=None,
         help="Only jobs with this status (InProgress, Completed, Failed, ...).",
     )
-    @_backend_option
+    @backend_option
     @argument("--limit", type=int, default=50, help="At most this many jobs (newest first).")
     @line_magic
     @no_var_expand
@@ -421,7 +424,7 @@ class SageMakerMagics(Magics):
         return self.session.jobs(status=args.status, backend=args.backend, limit=args.limit)
 
     @magic_arguments()
-    @argument("job", help="Job name.")
+    @argument("job", help="Job or endpoint name.")
     @argument(
         "-f",
         "--follow",
@@ -432,9 +435,22 @@ class SageMakerMagics(Magics):
     @no_var_expand
     @user_errors
     def sm_logs(self, line: str) -> None:
-        """Print a job's logs so far (every host), or follow them live with ``-f``."""
+        """Print a job's or an endpoint's logs so far, or follow them live with ``-f``."""
         args = parse_line(self.sm_logs, line, self._namespace())
-        job = self.session.job(args.job)
+        session = self.session
+        if session.ledger.get_job(args.job) is None:
+            record = session.ledger.get_endpoint(args.job)
+            if record is not None:
+                from sm_magics.endpoint import Endpoint
+
+                endpoint = Endpoint(session, args.job, record.backend)
+                if args.follow:
+                    follow_endpoint_logs(endpoint, print)
+                else:
+                    text = endpoint.logs()
+                    print(text if text else f"(no log lines yet for {endpoint.name})")
+                return
+        job = session.job(args.job)
         if not args.follow:
             text = job.logs()
             print(text if text else f"(no log lines yet for {job.name})")
@@ -447,34 +463,34 @@ class SageMakerMagics(Magics):
     @magic_arguments()
     @argument("job", help="Job name.")
     @argument("--timeout", default=None, help="Give up waiting after this long (30m, 2h).")
-    @_out_option
+    @out_option
     @line_magic
     @no_var_expand
     @user_errors
     def sm_wait(self, line: str) -> Job:
         """Block until a job ends; return its handle. A failed job raises with its reason."""
         args = parse_line(self.sm_wait, line, self._namespace())
-        self._check_out(args.out)
+        self.check_out(args.out)
         job = self.session.job(args.job)
         job.wait(args.timeout, raise_on_failure=True)
-        self._bind(args.out, job)
+        self.bind(args.out, job)
         return job
 
     @magic_arguments()
     @argument("job", help="Job name.")
     @argument("--wait", action="store_true", help="Block until it is Stopped.")
-    @_out_option
+    @out_option
     @line_magic
     @no_var_expand
     @user_errors
     def sm_stop(self, line: str) -> Job:
         """Stop a running job (SIGTERM, then SIGKILL after a grace period, locally)."""
         args = parse_line(self.sm_stop, line, self._namespace())
-        self._check_out(args.out)
+        self.check_out(args.out)
         job = self.session.job(args.job).stop()
         if args.wait:
             job.wait()
-        self._bind(args.out, job)
+        self.bind(args.out, job)
         return job
 
 
@@ -487,7 +503,8 @@ def _summary(job: Job, description: dict[str, Any]) -> str:
     where = " on SageMaker" if job.backend_name == "local" else ""
     verb = "would cost" if job.backend_name == "local" else "cost"
     line = (
-        f"{job.name}: {row.status} ({row.secondary_status}), training time "
+        f"{job.name}: {row.status} ({row.secondary_status}), "
+        f"{'training' if job.kind == 'training' else 'run'} time "
         f"{format_duration(row.duration)}, {verb} {cost}{where} on {row.instance}."
     )
     model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")

@@ -22,11 +22,13 @@ from sm_magics.api import STATUS_COLOURS, JobRow, format_log_line
 from sm_magics.backends import base
 from sm_magics.charts import line_chart_svg
 from sm_magics.durations import format_duration
+from sm_magics.errors import NotFound, SmMagicsError
 from sm_magics.logs import LogFollower
 from sm_magics.metrics import MetricParser, MetricPoint
 
 if TYPE_CHECKING:
     from sm_magics.api import Job
+    from sm_magics.endpoint import Endpoint
 
 #: Lines kept in the widget's log view; the full log stays on disk / in CloudWatch.
 LOG_TAIL_LINES = 400
@@ -76,10 +78,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         self._series: dict[str, list[MetricPoint]] = {}
         self._description: dict[str, Any] = job.describe()
         self._start_ms: int | None = None
-        definitions = {
-            m["Name"]: m["Regex"]
-            for m in self._description["AlgorithmSpecification"].get("MetricDefinitions", [])
-        }
+        definitions = base.metric_definitions(self._description)
         self._parser = MetricParser(definitions)
         self._series = {name: [] for name in definitions}
         self._render_status(self._description)
@@ -186,3 +185,186 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         if self.follower is not None:
             deadline = time.monotonic() + timeout
             self.follower.join(max(0.0, deadline - time.monotonic()))
+
+
+#: Seconds between two refreshes of an endpoint widget.
+ENDPOINT_POLL_SECONDS = 1.0
+
+
+class EndpointWidget(widgets.VBox):  # type: ignore[misc]
+    """A live view of one endpoint: status, URL, variants, traffic, cost, Invoke, Delete.
+
+    One daemon thread refreshes it about once a second while the endpoint lives; it ends
+    when the endpoint is deleted or failed.
+    """
+
+    def __init__(self, endpoint: Endpoint, *, follow: bool = True) -> None:
+        self.endpoint = endpoint
+        self.header = widgets.HTML()
+        self.variants_view = widgets.HTML()
+        self.payload = widgets.Text(
+            placeholder="[[5.1, 3.5, 1.4, 0.2]]  (JSON or CSV)",
+            layout=widgets.Layout(width="24em"),
+        )
+        self.invoke_button = widgets.Button(
+            description="Invoke", icon="play", layout=widgets.Layout(width="auto")
+        )
+        self.delete_button = widgets.Button(
+            description="Delete",
+            icon="trash",
+            button_style="danger",
+            tooltip="Delete this endpoint (click twice)",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.result = widgets.HTML()
+        self.invoke_button.on_click(self._on_invoke)
+        self.delete_button.on_click(self._on_delete)
+        self._confirming = False
+        super().__init__(
+            [
+                self.header,
+                self.variants_view,
+                widgets.HBox([self.payload, self.invoke_button, self.delete_button]),
+                self.result,
+            ],
+            layout=widgets.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="6px"),
+        )
+        self._stop = threading.Event()
+        self.refresh()
+        self.poller: threading.Thread | None = None
+        if follow:
+            self.poller = threading.Thread(
+                target=self._poll, daemon=True, name=f"sm-magics-endpoint-{endpoint.name}"
+            )
+            self.poller.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(ENDPOINT_POLL_SECONDS):
+            if not self.refresh():
+                return
+
+    def refresh(self) -> bool:
+        """Redraw from a fresh describe; return whether there is anything left to follow."""
+        try:
+            description = self.endpoint.describe()
+        except NotFound:
+            self._render_gone()
+            return False
+        except Exception as exc:  # noqa: BLE001 - shown in the widget, retried next tick
+            self.result.value = f"<span style='color:red'>{escape(str(exc))}</span>"
+            return True
+        self._render(description)
+        return description["EndpointStatus"] not in ("Failed",)
+
+    def _render(self, description: dict[str, Any]) -> None:
+        from sm_magics.endpoint import EndpointRow
+
+        row = EndpointRow.from_description(description, self.endpoint.backend_name, None)
+        colour = STATUS_COLOURS.get(row.status, "inherit")
+        cost = pricing.format_usd(row.cost_per_hour)
+        where = " on SageMaker" if self.endpoint.backend_name == "local" else ""
+        url = f" &middot; <code>{escape(row.url)}</code>" if row.url else ""
+        ttl = f" &middot; deletes itself in {row.ttl_text}" if row.ttl_at else ""
+        reason = description.get("FailureReason") or description.get("LastUpdateError")
+        reason_html = (
+            f"<pre style='color:{STATUS_COLOURS['Failed']};white-space:pre-wrap;margin:4px 0;"
+            f"font-size:12px'>{escape(str(reason))}</pre>"
+            if reason
+            else ""
+        )
+        self.header.value = (
+            f"<div style='font-size:13px'><b>{escape(self.endpoint.name)}</b> "
+            f"<span style='color:var(--jp-ui-font-color2,#666)'>"
+            f"({escape(self.endpoint.backend_name)})</span><br>"
+            f"<span style='color:{colour};font-weight:600'>{escape(row.status)}</span>"
+            f"{url} &middot; {cost}/hour{where}{ttl}{reason_html}</div>"
+        )
+        cells = "".join(
+            "<tr>"
+            + "".join(
+                f"<td style='padding:1px 8px'>{escape(str(c))}</td>"
+                for c in (
+                    v.get("VariantName"),
+                    f"{v.get('CurrentWeight', 0):g}",
+                    f"{v.get('CurrentInstanceCount', 0)}/{v.get('DesiredInstanceCount', 0)}",
+                    v.get("InstanceType") or "",
+                    v.get("Invocations", 0),
+                    v.get("Errors", 0),
+                    _ms(v.get("LatencyP50Ms")),
+                    _ms(v.get("LatencyP99Ms")),
+                )
+            )
+            + "</tr>"
+            for v in description["ProductionVariants"]
+        )
+        head = "".join(
+            f"<th style='padding:1px 8px;text-align:left'>{h}</th>"
+            for h in (
+                "variant",
+                "weight",
+                "instances",
+                "type",
+                "invocations",
+                "errors",
+                "p50",
+                "p99",
+            )
+        )
+        self.variants_view.value = f"<table style='font-size:12px'><tr>{head}</tr>{cells}</table>"
+        live = row.status in ("InService", "Updating")
+        self.invoke_button.disabled = not live
+        self.delete_button.disabled = row.status in ("Deleting",)
+
+    def _render_gone(self) -> None:
+        self.header.value = (
+            f"<div style='font-size:13px'><b>{escape(self.endpoint.name)}</b> "
+            f"<span style='color:{STATUS_COLOURS['Deleted']};font-weight:600'>Deleted</span>"
+            "</div>"
+        )
+        self.variants_view.value = ""
+        self.invoke_button.disabled = True
+        self.delete_button.layout.display = "none"
+        self.payload.layout.display = "none"
+        self.invoke_button.layout.display = "none"
+
+    def _on_invoke(self, _button: Any) -> None:
+        text = self.payload.value.strip()
+        if not text:
+            self.result.value = "<i>type a payload first, e.g. [[1, 2, 3]]</i>"
+            return
+        try:
+            answer = self.endpoint.invoke(text)
+        except SmMagicsError as exc:
+            self.result.value = f"<span style='color:red'>{escape(str(exc))}</span>"
+            return
+        self.result.value = f"<code>{escape(str(answer))[:2000]}</code>"
+
+    def _on_delete(self, _button: Any) -> None:
+        if not self._confirming:
+            self._confirming = True
+            self.delete_button.description = "Really delete?"
+            return
+        self.delete_button.disabled = True
+        try:
+            self.endpoint.delete()
+        except SmMagicsError as exc:
+            self.result.value = f"<span style='color:red'>{escape(str(exc))}</span>"
+            self.delete_button.disabled = False
+            return
+        finally:
+            self._confirming = False
+            self.delete_button.description = "Delete"
+        self._stop.set()
+        self._render_gone()
+
+    def close(self) -> None:
+        """Stop refreshing and close the widget."""
+        self._stop.set()
+        super().close()
+
+    def __repr__(self) -> str:
+        return f"<EndpointWidget {self.endpoint.name}>"
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.1f} ms"

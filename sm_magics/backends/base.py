@@ -91,6 +91,25 @@ DELETED = "Deleted"
 LIVE_ENDPOINT_STATUSES = frozenset({CREATING, IN_SERVICE, UPDATING, DELETING})
 
 
+def job_status(description: dict[str, Any]) -> str:
+    """Return the status of a training or a transform job's description."""
+    return str(
+        description.get("TrainingJobStatus") or description.get("TransformJobStatus") or "Unknown"
+    )
+
+
+def job_resources(description: dict[str, Any]) -> tuple[str, int]:
+    """Return ``(instance type, count)`` of a training or a transform job's description."""
+    resources = description.get("ResourceConfig") or description.get("TransformResources") or {}
+    return str(resources.get("InstanceType", "")), int(resources.get("InstanceCount", 1))
+
+
+def metric_definitions(description: dict[str, Any]) -> dict[str, str]:
+    """Return ``{name: regex}`` of a job's ``--metric`` definitions (none for transforms)."""
+    algorithm = description.get("AlgorithmSpecification") or {}
+    return {m["Name"]: m["Regex"] for m in algorithm.get("MetricDefinitions", [])}
+
+
 @dataclass
 class VariantSpec:
     """One production variant: a model, its handlers, its instances and its weight."""

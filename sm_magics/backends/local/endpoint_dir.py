@@ -4,7 +4,8 @@ Layout (``SM_MAGICS_HOME/endpoints/<name>/``)::
 
     config.json        the desired variants (written by the kernel; SIGHUP re-reads it)
     state.json         status, URL, live variants and statistics (written by the router)
-    models/<variant>/  each variant's model.tar.gz, extracted (SageMaker's /opt/ml/model)
+    models/<variant>-<key>/  each variant's model.tar.gz, extracted (SageMaker's
+                       /opt/ml/model); the key names the archive
     logs/<variant>-<worker>-<epoch>.log   one stream per worker
     router.log         the router's own stdout/stderr
 

@@ -109,7 +109,7 @@ class LocalEndpoints:
         folder = EndpointDir.for_endpoint(spec.name)
         process: subprocess.Popen[bytes] | None = None
         try:
-            if folder.root.exists():
+            if folder.root.exists() and not self._archive_self_deleted(folder):
                 raise InvalidRequest(
                     f"{folder.root} exists but no live ledger row does; remove it or pick "
                     "another name."
@@ -139,6 +139,25 @@ class LocalEndpoints:
             shutil.rmtree(folder.root, ignore_errors=True)
             self.ledger.delete_endpoint_row(spec.name)
             raise
+
+    def _archive_self_deleted(self, folder: EndpointDir) -> bool:
+        """Archive the folder of an endpoint that deleted itself (its TTL passed).
+
+        Only ``delete_endpoint`` archives a folder; a router whose TTL expired records
+        ``Deleted`` and exits, leaving the folder in the way of a new endpoint of that name.
+        Return whether the folder was such a one and is gone now.
+        """
+        try:
+            state = folder.read_state()
+        except (OSError, ValueError):
+            return False
+        if state.get("status") != base.DELETED:
+            return False
+        pid = self._router_pid(folder)
+        if pid is not None:  # on its way out: it recorded Deleted just before exiting
+            processes.terminate_groups([pid], grace=DELETE_GRACE_SECONDS)
+        folder.archive()
+        return True
 
     def update_endpoint(self, name: str, variants: list[base.VariantSpec]) -> None:
         """See :meth:`Backend.update_endpoint`."""

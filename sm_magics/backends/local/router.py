@@ -25,15 +25,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import sys
 import tarfile
 import time
 import traceback
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,14 +183,27 @@ class Router:
     # -- workers ----------------------------------------------------------------------------
 
     def _prepare_model(self, variant: str, spec: dict[str, Any]) -> tuple[Path, Path]:
-        """Extract the variant's model.tar.gz and find its handler script."""
-        model_dir = self.folder.models / variant
+        """Extract the variant's model.tar.gz and find its handler script.
+
+        The folder is named after the archive too: an update that gives a variant another
+        model must not find the previous model's folder and serve that.
+        """
         archive = Path(spec["model_path"])
-        if not model_dir.exists():
-            staging = model_dir.with_name(f".{variant}.extracting")
-            with tarfile.open(archive, "r:gz") as tar:
-                tar.extractall(staging, filter="data")
-            staging.rename(model_dir)
+        try:
+            info = archive.stat()
+            key = hashlib.sha1(  # noqa: S324 - a folder name, not security
+                f"{archive}:{info.st_size}:{info.st_mtime_ns}".encode()
+            ).hexdigest()[:12]
+            model_dir = self.folder.models / f"{variant}-{key}"
+            if not model_dir.exists():
+                staging = model_dir.with_name(f".{model_dir.name}.extracting")
+                shutil.rmtree(staging, ignore_errors=True)
+                with tarfile.open(archive, "r:gz") as tar:
+                    tar.extractall(staging, filter="data")
+                staging.rename(model_dir)
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            # A StartFailed, so that create fails and update keeps the old config.
+            raise StartFailed(f"Could not extract {archive}: {exc}") from None
         candidates = [Path(p) for p in spec.get("script_candidates", [])]
         candidates.append(model_dir / "code" / "inference.py")
         try:
@@ -355,7 +371,10 @@ class Router:
             except StartFailed as exc:
                 for variant in started:
                     self._retire(variant)
-                # As SageMaker: a failed update leaves the endpoint serving the old config.
+                # As SageMaker: a failed update leaves the endpoint serving the old config,
+                # and describing it shows that config, not the one that failed.
+                if self.folder.read_config() == config:
+                    self.folder.write_config(self.config)
                 self.save(status="InService", last_update_error=str(exc))
                 return
             replaced = [self.variants[v.name] for v in started if v.name in self.variants]

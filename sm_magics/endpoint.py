@@ -1,0 +1,341 @@
+"""The ``Endpoint`` handle, request payloads, and the ``%sm_endpoints`` table.
+
+Like a ``Job``, an ``Endpoint`` is a name and a backend: every property asks the backend,
+so handles never go stale and survive a kernel restart (``Session().endpoint(name)``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sm_magics import pricing
+from sm_magics.backends import base
+from sm_magics.durations import format_duration, parse_duration
+from sm_magics.errors import InvalidRequest, WaitTimeout
+from sm_magics.ledger import EndpointRecord
+
+if TYPE_CHECKING:
+    from sm_magics.api import Session
+
+JSON = "application/json"
+CSV = "text/csv"
+NPY = "application/x-npy"
+_EXTENSION_TYPES = {".json": JSON, ".csv": CSV, ".npy": NPY, ".jsonl": "application/jsonlines"}
+
+
+def content_type_for_file(path: Path) -> str:
+    """Guess a request's content type from a file's extension (JSON when unknown)."""
+    return _EXTENSION_TYPES.get(path.suffix.lower(), JSON)
+
+
+def encode_payload(data: Any, content_type: str | None = None) -> tuple[bytes, str]:
+    """Return ``(body, content type)`` for a Python value, as ``%sm_invoke`` sends it.
+
+    Bytes and text go as they are (text that parses as JSON is sent as JSON, else as CSV);
+    numpy arrays go as JSON lists, or as ``.npy`` when that type is asked for; anything
+    else is JSON-encoded.
+    """
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data), content_type or JSON
+    if isinstance(data, str):
+        if content_type is None:
+            try:
+                json.loads(data)
+                content_type = JSON
+            except ValueError:
+                content_type = CSV
+        return data.encode(), content_type
+    if hasattr(data, "to_numpy"):  # a pandas DataFrame or Series
+        data = data.to_numpy()
+    if content_type == NPY:
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(data), allow_pickle=False)
+        return buffer.getvalue(), NPY
+    if content_type == CSV:
+        rows = data.tolist() if hasattr(data, "tolist") else data
+        if rows and not isinstance(rows[0], (list, tuple)):
+            rows = [rows]
+        text = "\n".join(",".join(str(v) for v in row) for row in rows) + "\n"
+        return text.encode(), CSV
+    if hasattr(data, "tolist"):
+        data = data.tolist()
+    try:
+        return json.dumps(data).encode(), content_type or JSON
+    except TypeError as exc:
+        raise InvalidRequest(
+            f"Cannot send a {type(data).__name__}: {exc}. Pass JSON-able data, a numpy "
+            "array, bytes, or text."
+        ) from None
+
+
+def decode_response(result: base.InvokeResult) -> Any:
+    """Return a response as Python: JSON decoded, ``.npy`` as an array, text as ``str``."""
+    kind = result.content_type.split(";", 1)[0].strip().lower()
+    if kind == JSON:
+        try:
+            return json.loads(result.body)
+        except ValueError:
+            return result.body.decode(errors="replace")
+    if kind == NPY:
+        import numpy as np
+
+        return np.load(io.BytesIO(result.body), allow_pickle=False)
+    if kind.startswith("text/"):
+        return result.body.decode(errors="replace")
+    return result.body
+
+
+class Endpoint:
+    """A handle on one endpoint. Displayed in a notebook it is a live widget."""
+
+    def __init__(self, session: Session, name: str, backend: str) -> None:
+        self.session = session
+        self.name = name
+        self.backend_name = backend
+
+    @property
+    def backend(self) -> base.Backend:
+        """The backend serving this endpoint."""
+        return self.session.backend(self.backend_name)
+
+    def describe(self) -> dict[str, Any]:
+        """Return the backend's ``DescribeEndpoint`` response."""
+        return self.backend.describe_endpoint(self.name)
+
+    @property
+    def status(self) -> str:
+        """``Creating``, ``InService``, ``Updating``, ``Deleting`` or ``Failed``."""
+        return str(self.describe()["EndpointStatus"])
+
+    @property
+    def url(self) -> str | None:
+        """Base URL: ``boto3.client("sagemaker-runtime", endpoint_url=url)`` reaches it."""
+        url = self.describe().get("Url")
+        return str(url) if url else None
+
+    @property
+    def variants(self) -> list[dict[str, Any]]:
+        """Production variants: name, weights, instance counts, invocations, latency."""
+        return list(self.describe()["ProductionVariants"])
+
+    @property
+    def failure_reason(self) -> str | None:
+        """Why the endpoint failed, if it did."""
+        reason = self.describe().get("FailureReason")
+        return str(reason) if reason else None
+
+    def wait(self, timeout: str | float | None = "15m", *, poll: float = 0.25) -> Endpoint:
+        """Block until the endpoint is ``InService``; return ``self``.
+
+        Raises
+        ------
+        InvalidRequest
+            It went ``Failed`` (the message is the reason).
+        WaitTimeout
+            ``timeout`` passed first.
+        """
+        deadline = time.monotonic() + parse_duration(timeout) if timeout is not None else None
+        while True:
+            description = self.describe()
+            status = description["EndpointStatus"]
+            if status == base.IN_SERVICE:
+                return self
+            if status == "Failed":
+                raise InvalidRequest(
+                    f"Endpoint {self.name} failed: {description.get('FailureReason')}"
+                )
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(f"Endpoint {self.name} is still {status} after {timeout}.")
+            time.sleep(poll)
+
+    def invoke(
+        self,
+        data: Any,
+        content_type: str | None = None,
+        accept: str | None = None,
+        variant: str | None = None,
+        *,
+        raw: bool = False,
+    ) -> Any:
+        """Send ``data`` and return the decoded response (or the raw ``InvokeResult``)."""
+        body, kind = encode_payload(data, content_type)
+        result = self.backend.invoke_endpoint(
+            self.name, body, content_type=kind, accept=accept, target_variant=variant
+        )
+        return result if raw else decode_response(result)
+
+    def delete(self) -> None:
+        """Delete the endpoint; when this returns, nothing of it runs or listens."""
+        self.backend.delete_endpoint(self.name)
+
+    def read_logs(self, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+        """Return log lines after ``cursor`` (every variant and worker)."""
+        return self.backend.read_endpoint_logs(self.name, cursor)
+
+    def logs(self) -> str:
+        """Return all log lines so far, each prefixed ``[<variant>-<worker>]``."""
+        lines = []
+        batch = self.read_logs()
+        while batch.events:
+            lines += [f"[{e.host}] {e.message}" for e in batch.events]
+            batch = self.read_logs(batch.cursor)
+        return "\n".join(lines)
+
+    def row(self) -> EndpointRow:
+        """Return this endpoint as a table row, from a fresh describe."""
+        record = self.session.ledger.get_endpoint(self.name)
+        return EndpointRow.from_description(self.describe(), self.backend_name, record)
+
+    def __repr__(self) -> str:
+        try:
+            description = self.describe()
+        except Exception:  # noqa: BLE001 - a repr must never raise
+            return f"<Endpoint {self.name} ({self.backend_name})>"
+        return f"<Endpoint {self.name} ({self.backend_name}) {description['EndpointStatus']}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from sm_magics.api import widgets_available
+
+        bundle: dict[str, Any] = {"text/plain": repr(self)}
+        if widgets_available():
+            from sm_magics.widgets import EndpointWidget
+
+            widget_bundle = EndpointWidget(self)._repr_mimebundle_(include=include, exclude=exclude)
+            if widget_bundle:
+                bundle.update({k: v for k, v in widget_bundle.items() if k != "text/plain"})
+        return bundle
+
+
+def hourly_cost(variants: list[dict[str, Any]], region: str | None) -> float | None:
+    """Return what the variants' instances cost per hour on SageMaker hosting."""
+    total = 0.0
+    for variant in variants:
+        count = variant.get("DesiredInstanceCount") or variant.get("CurrentInstanceCount") or 0
+        price = pricing.hourly_cost(
+            str(variant.get("InstanceType") or ""), int(count), region, usage="hosting"
+        )
+        if price is None:
+            return None
+        total += price
+    return total
+
+
+@dataclass
+class EndpointRow:
+    """One endpoint as tables show it."""
+
+    name: str
+    backend: str
+    status: str
+    variants: list[dict[str, Any]]
+    url: str
+    cost_per_hour: float | None
+    ttl_at: float | None
+
+    @classmethod
+    def from_record(cls, record: EndpointRecord) -> EndpointRow:
+        """Build the row from the ledger alone."""
+        return cls(
+            record.name,
+            record.backend,
+            record.status,
+            record.variants,
+            record.url or "",
+            hourly_cost(record.variants, record.region),
+            record.ttl_at,
+        )
+
+    @classmethod
+    def from_description(
+        cls, description: dict[str, Any], backend: str, record: EndpointRecord | None
+    ) -> EndpointRow:
+        """Build the row from a fresh ``DescribeEndpoint``."""
+        ttl = description.get("TtlAt")
+        return cls(
+            name=description["EndpointName"],
+            backend=backend,
+            status=description["EndpointStatus"],
+            variants=description["ProductionVariants"],
+            url=description.get("Url") or "",
+            cost_per_hour=hourly_cost(
+                description["ProductionVariants"], record.region if record else None
+            ),
+            ttl_at=ttl.timestamp() if isinstance(ttl, datetime) else None,
+        )
+
+    @property
+    def variant_text(self) -> str:
+        """``AllTraffic=0.8, b=0.2``."""
+        return ", ".join(
+            f"{v.get('VariantName')}={v.get('CurrentWeight', v.get('DesiredWeight', 0)):g}"
+            for v in self.variants
+        )
+
+    @property
+    def ttl_text(self) -> str:
+        """Time left before the endpoint deletes itself, or ``-``."""
+        if not self.ttl_at:
+            return "-"
+        return format_duration(self.ttl_at - datetime.now(tz=timezone.utc).timestamp())
+
+
+class EndpointTable:
+    """The result of ``%sm_endpoints``: an HTML table in notebooks, aligned text elsewhere."""
+
+    columns = ("name", "backend", "status", "variants", "url", "cost/hour", "ttl")
+
+    def __init__(self, rows: list[EndpointRow]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[EndpointRow]:
+        return iter(self.rows)
+
+    def _cells(self, row: EndpointRow) -> list[str]:
+        return [
+            row.name,
+            row.backend,
+            row.status,
+            row.variant_text,
+            row.url,
+            pricing.format_usd(row.cost_per_hour),
+            row.ttl_text,
+        ]
+
+    def __repr__(self) -> str:
+        if not self.rows:
+            return "No endpoints running."
+        table = [list(self.columns)] + [self._cells(r) for r in self.rows]
+        widths = [max(len(line[i]) for line in table) for i in range(len(self.columns))]
+        return "\n".join(
+            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+            for line in table
+        )
+
+    def _repr_html_(self) -> str:
+        from sm_magics.api import STATUS_COLOURS
+
+        if not self.rows:
+            return "<p>No endpoints running.</p>"
+        head = "".join(f"<th style='text-align:left'>{c}</th>" for c in self.columns)
+        body = []
+        for row in self.rows:
+            cells = [escape(c) for c in self._cells(row)]
+            colour = STATUS_COLOURS.get(row.status, "inherit")
+            cells[2] = f"<span style='color:{colour};font-weight:600'>{cells[2]}</span>"
+            body.append(
+                "<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in cells) + "</tr>"
+            )
+        return f"<table class='sm-magics-endpoints'><tr>{head}</tr>{''.join(body)}</table>"

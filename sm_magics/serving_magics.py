@@ -1,0 +1,285 @@
+"""The serving magics: deploy, invoke, list, delete endpoints; batch transform.
+
+``%sm_deploy``, ``%sm_invoke``, ``%sm_endpoints``, ``%sm_delete`` and ``%sm_batch`` live in a
+second ``Magics`` class beside :class:`~sm_magics.magics.SageMakerMagics`, sharing its
+configuration and session, so each file keeps one topic. Same rules: parse, one API call,
+display; errors become one ``UsageError`` line; nothing blocks without ``--wait``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import StdinNotImplementedError, UsageError
+from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from sm_magics import pricing
+from sm_magics.api import Job
+from sm_magics.endpoint import Endpoint, EndpointTable, content_type_for_file
+from sm_magics.magics import (
+    SageMakerMagics,
+    backend_option,
+    expand_names,
+    out_option,
+    parse_key_values,
+    parse_line,
+    user_errors,
+)
+
+_SINGLE_REFERENCE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}$")
+
+
+@magics_class
+class ServingMagics(Magics):
+    """Serve models trained with ``%%sm_train``: endpoints, invocations, batch transform."""
+
+    def __init__(self, shell: Any = None, *, core: SageMakerMagics, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.core = core
+
+    def _namespace(self) -> dict[str, Any]:
+        namespace: dict[str, Any] = getattr(self.shell, "user_ns", None) or {}
+        return namespace
+
+    @magic_arguments()
+    @argument(
+        "model",
+        nargs="?",
+        default=None,
+        help="A training job's name or a model.tar.gz URI (optional when only "
+        "changing --variant weights).",
+    )
+    @argument(
+        "-e",
+        "--endpoint",
+        default=None,
+        help="Endpoint name; default: the job's name. An existing one with --variant "
+        "gets the model as a new variant.",
+    )
+    @backend_option
+    @argument("-i", "--instance-type", default=None, help="Instance type, e.g. ml.m5.large.")
+    @argument(
+        "-n", "--instance-count", type=int, default=1, help="Instances (locally: worker processes)."
+    )
+    @argument(
+        "--entry-point",
+        default=None,
+        help="Handlers script (model_fn, input_fn, predict_fn, output_fn); default: "
+        "the training cell itself, then code/inference.py in model.tar.gz.",
+    )
+    @argument(
+        "--serverless",
+        type=int,
+        default=None,
+        metavar="MEMORY_MB",
+        help="Serverless inference with this much memory (SageMaker).",
+    )
+    @argument("--max-concurrency", type=int, default=None, help="Serverless concurrency.")
+    @argument(
+        "--variant",
+        action="append",
+        nargs="+",
+        metavar="NAME=WEIGHT",
+        help="A/B: add a variant to an existing endpoint, or set weights.",
+    )
+    @argument("--ttl", default=None, help="Delete the endpoint by itself after this long.")
+    @argument(
+        "--env",
+        action="append",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="Environment variables of the serving processes.",
+    )
+    @argument("--tag", action="append", nargs="+", metavar="KEY=VALUE", help="Tags.")
+    @argument("--wait", action="store_true", help="Block until InService (or Failed).")
+    @out_option
+    @line_magic
+    @no_var_expand
+    @user_errors
+    def sm_deploy(self, line: str) -> Endpoint:
+        """Serve a model as an endpoint; return its handle at once (a live widget).
+
+        Examples
+        --------
+        ::
+
+            In [1]: %sm_deploy my-job -e iris --wait
+            In [2]: %sm_deploy my-job-2 -e iris --variant b=0.2     # A/B: 1/6 of traffic
+            In [3]: %sm_deploy -e iris --variant AllTraffic=0 b=1   # shift all to b
+        """
+        args = parse_line(self.sm_deploy, line, self._namespace())
+        self.core.check_out(args.out)
+        weights: dict[str, float] = {}
+        for name, value in parse_key_values(args.variant, "--variant", json_values=True).items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise UsageError(f"--variant {name}= expects a number, got {value!r}.")
+            weights[name] = float(value)
+        endpoint = self.core.session.deploy(
+            args.model,
+            endpoint=args.endpoint,
+            backend=args.backend,
+            instance_type=args.instance_type,
+            instance_count=args.instance_count,
+            entry_point=args.entry_point,
+            serverless_memory=args.serverless,
+            max_concurrency=args.max_concurrency,
+            variants=weights or None,
+            ttl=args.ttl,
+            tags=parse_key_values(args.tag, "--tag", json_values=False),
+            environment=parse_key_values(args.env, "--env", json_values=False),
+        )
+        self.core.bind(args.out, endpoint)
+        if args.wait:
+            endpoint.wait()
+            description = endpoint.describe()
+            print(
+                f"Endpoint {endpoint.name}: {description['EndpointStatus']} at "
+                f"{description.get('Url')}"
+            )
+        return endpoint
+
+    @magic_arguments()
+    @argument("endpoint", help="Endpoint name.")
+    @argument("data", nargs="+", help="A JSON or CSV literal, {var} from the namespace, or @file.")
+    @argument(
+        "--content-type",
+        default=None,
+        help="Request type; default: from the data (JSON, CSV, or the file's extension).",
+    )
+    @argument("--accept", default=None, help="Response type, e.g. text/csv.")
+    @argument("--variant", default=None, help="Send to this variant (TargetVariant).")
+    @out_option
+    @line_magic
+    @no_var_expand
+    @user_errors
+    def sm_invoke(self, line: str) -> Any:
+        """Send one request to an endpoint; return the decoded answer.
+
+        Examples
+        --------
+        ::
+
+            In [1]: %sm_invoke iris [[5.1, 3.5, 1.4, 0.2]]
+            In [2]: %sm_invoke iris {X_test} --accept text/csv
+            In [3]: %sm_invoke iris @rows.csv
+        """
+        args = parse_line(self.sm_invoke, line)  # no expansion: {var} keeps its object
+        self.core.check_out(args.out)
+        text = " ".join(args.data)
+        content_type = args.content_type
+        reference = _SINGLE_REFERENCE.match(text)
+        data: Any
+        if reference is not None:
+            data = self._resolve(reference.group(1))
+        elif text.startswith("@"):
+            path = Path(text[1:]).expanduser()
+            if not path.is_file():
+                raise UsageError(f"{path} is not a file.")
+            data = path.read_bytes()
+            content_type = content_type or content_type_for_file(path)
+        else:
+            data = expand_names(text, self._namespace())
+        answer = self.core.session.endpoint(args.endpoint).invoke(
+            data, content_type=content_type, accept=args.accept, variant=args.variant
+        )
+        self.core.bind(args.out, answer)
+        return answer
+
+    def _resolve(self, dotted: str) -> Any:
+        root, *attributes = dotted.split(".")
+        namespace = self._namespace()
+        if root not in namespace:
+            raise UsageError(f"{{{dotted}}}: no variable {root!r} in the notebook.")
+        value = namespace[root]
+        for attribute in attributes:
+            try:
+                value = getattr(value, attribute)
+            except AttributeError:
+                raise UsageError(f"{{{dotted}}}: no attribute {attribute!r}.") from None
+        return value
+
+    @magic_arguments()
+    @backend_option
+    @line_magic
+    @no_var_expand
+    @user_errors
+    def sm_endpoints(self, line: str) -> EndpointTable:
+        """List live endpoints: status, variants and weights, URL, cost per hour, TTL."""
+        args = parse_line(self.sm_endpoints, line, self._namespace())
+        return self.core.session.endpoints(backend=args.backend)
+
+    @magic_arguments()
+    @argument("endpoint", help="Endpoint name.")
+    @argument("--yes", action="store_true", help="Do not ask for confirmation.")
+    @line_magic
+    @no_var_expand
+    @user_errors
+    def sm_delete(self, line: str) -> None:
+        """Delete an endpoint with everything it runs (asks first unless ``--yes``)."""
+        args = parse_line(self.sm_delete, line, self._namespace())
+        endpoint = self.core.session.endpoint(args.endpoint)
+        if not args.yes:
+            row = endpoint.row()
+            question = (
+                f"Delete endpoint {endpoint.name} ({row.status}, "
+                f"{pricing.format_usd(row.cost_per_hour)}/hour)? [y/N] "
+            )
+            try:
+                answer = input(question)
+            except (StdinNotImplementedError, EOFError):
+                raise UsageError(
+                    f"Cannot ask for confirmation here; %sm_delete {endpoint.name} --yes "
+                    "deletes without asking."
+                ) from None
+            if answer.strip().lower() not in ("y", "yes"):
+                print("Nothing deleted.")
+                return
+        endpoint.delete()
+        print(f"Endpoint {endpoint.name} deleted: nothing of it runs or listens any more.")
+
+    @magic_arguments()
+    @argument("model", help="A training job's name or a model.tar.gz URI.")
+    @argument("--input", required=True, help="A file or folder (file://... locally).")
+    @argument("--output", required=True, help="Folder for <input file>.out results.")
+    @argument("--name", default=None, help="Job name; generated when left out.")
+    @backend_option
+    @argument("-i", "--instance-type", default=None, help="Instance type.")
+    @argument("-n", "--instance-count", type=int, default=1, help="Instances.")
+    @argument("--content-type", default="text/csv", help="Type of the input records.")
+    @argument("--accept", default=None, help="Type of the results.")
+    @argument(
+        "--split-type",
+        choices=("Line", "None"),
+        default="Line",
+        help="Line: a record per line; None: a request per file.",
+    )
+    @argument("--entry-point", default=None, help="Handlers script (as for %%sm_deploy).")
+    @argument("--wait", action="store_true", help="Block until the job ends.")
+    @out_option
+    @line_magic
+    @no_var_expand
+    @user_errors
+    def sm_batch(self, line: str) -> Job:
+        """Run every file of ``--input`` through a model (batch transform); return the job."""
+        args = parse_line(self.sm_batch, line, self._namespace())
+        self.core.check_out(args.out)
+        job = self.core.session.batch(
+            args.model,
+            input=args.input,
+            output=args.output,
+            name=args.name,
+            backend=args.backend,
+            instance_type=args.instance_type,
+            instance_count=args.instance_count,
+            content_type=args.content_type,
+            accept=args.accept,
+            split_type=args.split_type,
+            entry_point=args.entry_point,
+        )
+        self.core.bind(args.out, job)
+        if args.wait:
+            self.core.wait_streaming(job)
+        return job
