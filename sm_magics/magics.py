@@ -395,7 +395,8 @@ class SageMakerMagics(Magics):
 
     def wait_streaming(self, job: Job) -> None:
         """Stream a job's logs in this cell until it ends; raise if it failed."""
-        print(f"Training job {job.name} on {job.backend_name}: waiting (logs follow).")
+        kind = "Training" if job.kind == "training" else "Transform"
+        print(f"{kind} job {job.name} on {job.backend_name}: waiting (logs follow).")
         try:
             final = stream_until_done(job, print)
         except KeyboardInterrupt:

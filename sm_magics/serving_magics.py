@@ -135,6 +135,11 @@ class ServingMagics(Magics):
         if args.wait:
             endpoint.wait()
             description = endpoint.describe()
+            if weights and description.get("LastUpdateError"):
+                raise UsageError(
+                    f"Endpoint {endpoint.name} kept its previous variants: the update failed: "
+                    f"{description['LastUpdateError']}"
+                )
             print(
                 f"Endpoint {endpoint.name}: {description['EndpointStatus']} at "
                 f"{description.get('Url')}"
@@ -166,8 +171,13 @@ class ServingMagics(Magics):
             In [2]: %sm_invoke iris {X_test} --accept text/csv
             In [3]: %sm_invoke iris @rows.csv
         """
-        args = parse_line(self.sm_invoke, line)  # no expansion: {var} keeps its object
+        # DATA is expanded below (a lone {var} keeps its object); the rest as usual.
+        args = parse_line(self.sm_invoke, line)
         self.core.check_out(args.out)
+        namespace = self._namespace()
+        args.endpoint = expand_names(args.endpoint, namespace)
+        if args.variant:
+            args.variant = expand_names(args.variant, namespace)
         text = " ".join(args.data)
         content_type = args.content_type
         reference = _SINGLE_REFERENCE.match(text)
@@ -181,7 +191,7 @@ class ServingMagics(Magics):
             data = path.read_bytes()
             content_type = content_type or content_type_for_file(path)
         else:
-            data = expand_names(text, self._namespace())
+            data = expand_names(text, namespace)
         answer = self.core.session.endpoint(args.endpoint).invoke(
             data, content_type=content_type, accept=args.accept, variant=args.variant
         )

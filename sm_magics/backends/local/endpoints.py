@@ -175,6 +175,8 @@ class LocalEndpoints:
                 variant["script_candidates"] = old["script_candidates"]
         data = folder.read_config()
         data["variants"] = resolved
+        # The router records the version it applied; until then describe says Updating.
+        data["version"] = int(data.get("version", 0)) + 1
         folder.write_config(data)
         pid = self._router_pid(folder)
         if pid is None:
@@ -221,7 +223,11 @@ class LocalEndpoints:
         """See :meth:`Backend.describe_endpoint`."""
         folder = self._endpoint_folder(name)
         state = self._checked_endpoint_state(folder)
-        desired = {v["name"]: v for v in folder.read_config()["variants"]}
+        config = folder.read_config()
+        desired = {v["name"]: v for v in config["variants"]}
+        status = state["status"]
+        if status == base.IN_SERVICE and state.get("config_version", 0) < config.get("version", 0):
+            status = base.UPDATING  # an update was asked for and not applied yet
         live = {v["VariantName"]: v for v in state.get("variants", [])}
         variants = []
         for variant_name in dict.fromkeys([*live, *desired]):
@@ -246,7 +252,7 @@ class LocalEndpoints:
             "EndpointName": name,
             "EndpointArn": f"arn:aws:sagemaker:{self.region}:{_LOCAL_ACCOUNT}:endpoint/{name}",
             "EndpointConfigName": name,
-            "EndpointStatus": state["status"],
+            "EndpointStatus": status,
             "ProductionVariants": variants,
             "CreationTime": _utc(state.get("created")),
             "LastModifiedTime": _utc(state.get("updated") or state.get("created")),

@@ -344,7 +344,9 @@ class Router:
         except StartFailed as exc:
             await self.fail(str(exc))
             return
-        self.save(status="InService", failure_reason=None)
+        self.save(
+            status="InService", failure_reason=None, config_version=self.config.get("version", 0)
+        )
 
     async def fail(self, reason: str) -> None:
         """Mark the endpoint Failed with ``reason``, stop its workers and end."""
@@ -375,7 +377,11 @@ class Router:
                 # and describing it shows that config, not the one that failed.
                 if self.folder.read_config() == config:
                     self.folder.write_config(self.config)
-                self.save(status="InService", last_update_error=str(exc))
+                self.save(
+                    status="InService",
+                    last_update_error=str(exc),
+                    config_version=config.get("version", 0),
+                )
                 return
             replaced = [self.variants[v.name] for v in started if v.name in self.variants]
             removed = [v for n, v in self.variants.items() if n not in wanted]
@@ -390,7 +396,9 @@ class Router:
             for variant in replaced + removed:
                 await self._drain(variant)
                 self._retire(variant)
-            self.save(status="InService", last_update_error=None)
+            self.save(
+                status="InService", last_update_error=None, config_version=config.get("version", 0)
+            )
 
     async def shutdown(self, reason: str = "Deleted") -> None:
         """Stop taking requests, finish those in flight, stop workers, record Deleted."""
