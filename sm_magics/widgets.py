@@ -59,13 +59,23 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
             layout=widgets.Layout(width="auto"),
         )
         self.stop_button.on_click(self._on_stop)
+        self.deploy_button = widgets.Button(
+            description="Deploy",
+            icon="rocket",
+            tooltip="Serve this job's model as an endpoint (%sm_deploy)",
+            layout=widgets.Layout(width="auto", display="none"),
+        )
+        self.deploy_button.on_click(self._on_deploy)
         self.message = widgets.HTML()
+        #: Holds the endpoint widget once Deploy was clicked.
+        self.deployed = widgets.VBox()
         super().__init__(
             [
                 self.header,
-                widgets.HBox([self.stop_button, self.message]),
+                widgets.HBox([self.stop_button, self.deploy_button, self.message]),
                 self.charts,
                 self.log_view,
+                self.deployed,
             ],
             layout=widgets.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="6px"),
         )
@@ -146,6 +156,8 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         self.stop_button.disabled = finished or status == base.STOPPING or self._stop_requested
         # Nothing left to stop: hide the button rather than leave a greyed-out one.
         self.stop_button.layout.display = "none" if finished else None
+        deployable = self.job.kind == "training" and bool(model) and not self.deployed.children
+        self.deploy_button.layout.display = None if deployable else "none"
 
     def _render_charts(self) -> None:
         with self._lock:
@@ -175,6 +187,18 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
             return
         stamp = datetime.now(tz=timezone.utc).strftime("%H:%M:%S")
         self.message.value = f"<i>stop requested at {stamp} UTC</i>"
+
+    def _on_deploy(self, _button: Any) -> None:
+        self.deploy_button.disabled = True
+        try:
+            endpoint = self.job.session.deploy(self.job.name)
+        except SmMagicsError as exc:
+            self.message.value = f"<span style='color:red'>{escape(str(exc))}</span>"
+            self.deploy_button.disabled = False
+            return
+        self.deploy_button.layout.display = "none"
+        self.message.value = f"<i>deploying as endpoint {escape(endpoint.name)}</i>"
+        self.deployed.children = (EndpointWidget(endpoint),)
 
     def __repr__(self) -> str:
         # ipywidgets' default repr serialises every trait: keep it cheap (anywidget does too).
