@@ -17,7 +17,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -44,8 +43,10 @@ def bench_import() -> None:
     boto = _median_seconds([sys.executable, "-c", "import boto3"]) - _median_seconds(
         [sys.executable, "-c", "pass"]
     )
-    print(f"1. %load_ext sm_magics adds {ours * 1000:.0f} ms; import boto3 alone costs "
-          f"{boto * 1000:.0f} ms -> ratio {ours / boto:.2f} (lower is lighter)")
+    print(
+        f"1. %load_ext sm_magics adds {ours * 1000:.0f} ms; import boto3 alone costs "
+        f"{boto * 1000:.0f} ms -> ratio {ours / boto:.2f} (lower is lighter)"
+    )
 
 
 SCRIPT = """
@@ -71,8 +72,10 @@ def bench_submit_and_logs() -> None:
         subprocess.run([sys.executable, str(script)], check=True)
         blocking = time.perf_counter() - start
     job.wait()
-    print(f"2. kernel free after {submit * 1000:.1f} ms vs {blocking * 1000:.0f} ms running the "
-          f"1 s script in-process -> {blocking / submit:.0f}x sooner")
+    print(
+        f"2. kernel free after {submit * 1000:.1f} ms vs {blocking * 1000:.0f} ms running the "
+        f"1 s script in-process -> {blocking / submit:.0f}x sooner"
+    )
 
     job = session.train(SCRIPT)
     adaptive: list[float] = []
@@ -85,18 +88,22 @@ def bench_submit_and_logs() -> None:
                 parts = event.message.split()
                 if len(parts) == 3 and parts[0] == "line":
                     latencies.append(now - float(parts[2]))
+
         return on_events
 
     follower = LogFollower(job, record(adaptive), lambda _d: None)
     follower.start()
-    fixed_poller = LogFollower(job, record(fixed), lambda _d: None, min_interval=5.0,
-                               max_interval=5.0, status_interval=5.0)
+    fixed_poller = LogFollower(
+        job, record(fixed), lambda _d: None, min_interval=5.0, max_interval=5.0, status_interval=5.0
+    )
     fixed_poller.start()
     follower.join()
     fixed_poller.join()
     a, f = statistics.median(adaptive), statistics.median(fixed)
-    print(f"3. log line delivery, median: adaptive follower {a * 1000:.0f} ms, fixed 5 s poll "
-          f"{f * 1000:.0f} ms -> {f / a:.1f}x lower latency ({len(adaptive)}/{len(fixed)} lines)")
+    print(
+        f"3. log line delivery, median: adaptive follower {a * 1000:.0f} ms, fixed 5 s poll "
+        f"{f * 1000:.0f} ms -> {f / a:.1f}x lower latency ({len(adaptive)}/{len(fixed)} lines)"
+    )
 
 
 def main() -> None:
