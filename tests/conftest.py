@@ -22,18 +22,12 @@ import helpers
 _PR_SET_CHILD_SUBREAPER = 36
 
 
-def _become_subreaper() -> None:
-    """Adopt the orphans of our jobs (host processes of a killed supervisor, the
-    supervisor of a killed launcher) so that they can be reaped here.
-
-    Where init does not reap orphans (some sandboxes), a killed orphan stays a zombie and
-    its process group never vanishes; as their subreaper we reap them ourselves.
-    """
+def _set_subreaper(on: bool) -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
@@ -50,7 +44,6 @@ def _reap_all_children() -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_process_left_behind() -> Iterator[None]:
-    _become_subreaper()
     yield
     for home in helpers.HOMES:
         helpers.kill_leftovers(home)
@@ -68,6 +61,21 @@ def sm_home(
     monkeypatch.setenv("SM_MAGICS_MAX_LOCAL_JOBS", "4")
     yield home
     helpers.kill_leftovers(home)
+
+
+@pytest.fixture
+def adopt_orphans() -> Iterator[None]:
+    """Make this test process the subreaper of its descendants while the test runs.
+
+    A test that kills a job's parent (the supervisor) or leaves a grandchild orphaned wants
+    to see the orphans' process groups vanish; where init reaps orphans late or never (some
+    sandboxes) a killed orphan stays a zombie and its group lingers. As their
+    subreaper the test reaps them itself (``helpers.group_gone``). Only for the tests that
+    ask: other tests keep the machine's usual orphan handling.
+    """
+    _set_subreaper(True)
+    yield
+    _set_subreaper(False)
 
 
 @pytest.fixture

@@ -122,7 +122,9 @@ while True:
 """
 
 
-def test_stop_passes_stopping_ends_stopped_and_sigkills_the_process_group(local_backend) -> None:
+def test_stop_passes_stopping_ends_stopped_and_sigkills_the_process_group(
+    local_backend, adopt_orphans
+) -> None:
     spec = make_spec(script=IGNORES_SIGTERM_WITH_CHILD)
     local_backend.create_training_job(spec)
     wait_for_log(local_backend, spec.name, "ready")
@@ -276,7 +278,7 @@ def test_job_outlives_the_killed_process_that_launched_it(local_backend, sm_home
     assert record.ended_at is not None
 
 
-def test_dead_supervisor_fails_the_job_and_kills_its_hosts(local_backend) -> None:
+def test_dead_supervisor_fails_the_job_and_kills_its_hosts(local_backend, adopt_orphans) -> None:
     spec = make_spec(script=SLEEP_LOOP, instance_count=2)
     local_backend.create_training_job(spec)
     # Both hosts printed: after this they write nothing, so a dead reader cannot kill them.
