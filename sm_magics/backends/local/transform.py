@@ -44,15 +44,38 @@ class Stopped(Exception):
     """A stop was requested."""
 
 
-def input_files(source: Path) -> list[Path]:
-    """Return the files to transform: ``source`` itself, or every file under it, sorted."""
-    if source.is_file():
-        return [source]
+def _visible_files(folder: Path) -> list[Path]:
     return sorted(
         p
-        for p in source.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(source).parts)
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
+
+
+def input_files(source: Path) -> list[Path]:
+    """Return the files to transform, sorted.
+
+    ``source`` is a file, a folder (every file under it), or, as an S3 prefix is, the
+    beginning of names: ``data/part-`` means every file whose path starts with it.
+    """
+    if source.is_file():
+        return [source]
+    if source.is_dir():
+        return _visible_files(source)
+    parent = source.parent
+    if not parent.is_dir():
+        return []
+    matches: list[Path] = []
+    for entry in sorted(parent.iterdir()):
+        if entry.name.startswith(source.name) and not entry.name.startswith("."):
+            matches += [entry] if entry.is_file() else _visible_files(entry)
+    return matches
+
+
+def relative_name(path: Path, source: Path) -> str:
+    """Return the output name of ``path``: relative to the folder or prefix it came from."""
+    base = source if source.is_dir() else source.parent
+    return path.relative_to(base).as_posix()
 
 
 def requests_of(path: Path, content_type: str, split_type: str) -> Iterator[tuple[int, bytes, str]]:
@@ -156,7 +179,7 @@ class TransformRunner:
         files = input_files(source)
         records = 0
         for path in files:
-            relative = path.name if source.is_file() else path.relative_to(source).as_posix()
+            relative = relative_name(path, source)
             target = output / f"{relative}.out"
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".{target.name}.partial")

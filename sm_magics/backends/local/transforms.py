@@ -19,7 +19,8 @@ from sm_magics import config
 from sm_magics.backends import base
 from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
-from sm_magics.backends.local.uris import existing_path, local_path
+from sm_magics.backends.local.transform import input_files
+from sm_magics.backends.local.uris import local_path
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord, Ledger
 
@@ -47,9 +48,14 @@ class LocalTransforms:
     def create_transform_job(self, spec: base.TransformSpec) -> None:
         """See :meth:`Backend.create_transform_job`."""
         model = self._variant_config(spec.model)
-        source = existing_path(spec.input_uri, "--input")
+        source = local_path(spec.input_uri, "--input")
+        if not input_files(source):
+            raise InvalidRequest(
+                f"--input {spec.input_uri}: no file there (a file, a folder, or a prefix of "
+                "file names is expected)."
+            )
         output = local_path(spec.output_uri, "--output")
-        if output == source or source in output.parents:
+        if source.is_dir() and (output == source or source in output.parents):
             raise InvalidRequest("--output must not be inside --input: results would be read back.")
         if spec.split_type not in ("Line", "None"):
             raise InvalidRequest("split type must be Line or None.")
