@@ -90,6 +90,8 @@ def get_backend_class(name: str) -> type[Backend]:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise BackendUnavailable(f"{spec['err']} ({exc})") from exc
-    cls: type[Backend] = getattr(module, class_name)
+    cls: type[Backend] | None = getattr(module, class_name, None)
+    if cls is None:
+        raise BackendUnavailable(f"{spec['err']} ({module_name} has no {class_name})")
     _registry[name] = cls
     return cls

@@ -1,0 +1,50 @@
+"""The sagemaker backend: the same contract as the local one, against Amazon SageMaker.
+
+Importing this package imports boto3 (through :mod:`.aws`, lazily, when a backend object is
+made); the kernel reaches it only through the registry when a magic asks for
+``-b sagemaker``. The backend is three mixins over one :class:`~.aws.AwsSession`:
+training and its CloudWatch logs (:mod:`.training`), endpoints (:mod:`.serving`) and batch
+transform (:mod:`.transform`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sm_magics.backends import base
+from sm_magics.backends.sagemaker.aws import AwsSession
+from sm_magics.backends.sagemaker.serving import SageMakerServing
+from sm_magics.backends.sagemaker.training import SageMakerTraining
+from sm_magics.backends.sagemaker.transform import SageMakerTransforms
+from sm_magics.ledger import Ledger
+
+
+class SageMakerBackend(SageMakerTraining, SageMakerServing, SageMakerTransforms, base.Backend):
+    """Jobs and endpoints on Amazon SageMaker, through boto3.
+
+    Parameters
+    ----------
+    region
+        AWS region (else the boto3 configuration).
+    ledger
+        The ledger jobs and endpoints are recorded in (shared with the local backend).
+    options
+        ``role``, ``bucket``, ``profile``, ``subnets``, ``security_group_ids``,
+        ``endpoint_url`` (tests), or a ready ``aws`` :class:`~.aws.AwsSession`.
+    """
+
+    name = "sagemaker"
+
+    def __init__(self, region: str | None = None, **options: Any) -> None:
+        self.aws: AwsSession = options.pop("aws", None) or AwsSession(
+            region,
+            profile=options.pop("profile", None),
+            role=options.pop("role", None),
+            bucket=options.pop("bucket", None),
+            endpoint_url=options.pop("endpoint_url", None),
+        )
+        self.ledger: Ledger = options.pop("ledger", None) or Ledger()
+        super().__init__(region=self.aws.region, **options)
+
+
+__all__ = ["SageMakerBackend"]
