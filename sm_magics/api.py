@@ -359,18 +359,33 @@ class Session:
                 environment=dict(environment or {}),
             )
 
+        if endpoint is None and weights:
+            # `%sm_deploy JOB --variant b=0.2` means the endpoint named after the job.
+            endpoint = source_job
         record = self.ledger.get_endpoint(endpoint) if endpoint else None
         if endpoint is not None and record is not None and record.is_live:
+            if record.status == "Failed":
+                raise InvalidRequest(
+                    f"Endpoint {endpoint} failed ({record.failure_reason}); "
+                    f"%sm_delete {endpoint} --yes, then deploy again."
+                )
+            if ttl is not None:
+                raise InvalidRequest("--ttl applies when an endpoint is created, not updated.")
             if not weights:
                 raise AlreadyExists(
                     f"Endpoint {endpoint} exists. To add {model or 'a model'} to it as an A/B "
                     f"variant use --variant NAME=WEIGHT; to replace it, %sm_delete it first."
                 )
+            # The ledger's spec also holds variants of an update that failed and was rolled
+            # back: keep only those the endpoint serves or is starting.
+            described = self.backend(record.backend).describe_endpoint(endpoint)
+            serving = {v["VariantName"] for v in described["ProductionVariants"]}
             current = [
                 base.VariantSpec(
                     **{**v, "entry_point": Path(v["entry_point"]) if v.get("entry_point") else None}
                 )
                 for v in record.spec.get("variants", [])
+                if v["name"] in serving
             ]
             by_name = {v.name: v for v in current}
             for name, weight in weights.items():
@@ -636,7 +651,8 @@ class Job:
                 return self
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimeout(
-                    f"Training job {self.name!r} is still {status} after {timeout}; it goes on."
+                    f"{self.kind.capitalize()} job {self.name!r} is still {status} after "
+                    f"{timeout}; it goes on."
                 )
             time.sleep(poll)
 

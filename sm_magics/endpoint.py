@@ -59,10 +59,22 @@ def encode_payload(data: Any, content_type: str | None = None) -> tuple[bytes, s
         import numpy as np
 
         buffer = io.BytesIO()
-        np.save(buffer, np.asarray(data), allow_pickle=False)
+        try:
+            np.save(buffer, np.asarray(data), allow_pickle=False)
+        except ValueError as exc:  # object arrays: dicts, mixed or ragged lists
+            raise InvalidRequest(
+                f"Cannot send a {type(data).__name__} as {NPY}: {exc}. Pass a numeric array."
+            ) from None
         return buffer.getvalue(), NPY
     if content_type == CSV:
         rows = data.tolist() if hasattr(data, "tolist") else data
+        if isinstance(rows, (int, float, str)):
+            rows = [[rows]]
+        if not isinstance(rows, (list, tuple)):
+            raise InvalidRequest(
+                f"Cannot send a {type(data).__name__} as {CSV}: pass rows (a list of lists "
+                "or a 2-D array), or text."
+            )
         if rows and not isinstance(rows[0], (list, tuple)):
             rows = [rows]
         text = "\n".join(",".join(str(v) for v in row) for row in rows) + "\n"
@@ -70,12 +82,19 @@ def encode_payload(data: Any, content_type: str | None = None) -> tuple[bytes, s
     if hasattr(data, "tolist"):
         data = data.tolist()
     try:
-        return json.dumps(data).encode(), content_type or JSON
+        # numpy scalars and arrays inside lists or dicts ([np.int64(1)], {"x": array})
+        return json.dumps(data, default=_json_default).encode(), content_type or JSON
     except TypeError as exc:
         raise InvalidRequest(
             f"Cannot send a {type(data).__name__}: {exc}. Pass JSON-able data, a numpy "
             "array, bytes, or text."
         ) from None
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def decode_response(result: base.InvokeResult) -> Any:

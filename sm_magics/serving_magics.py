@@ -8,7 +8,9 @@ display; errors become one ``UsageError`` line; nothing blocks without ``--wait`
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,14 @@ from sm_magics.magics import (
 )
 
 _SINGLE_REFERENCE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}$")
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 @magics_class
@@ -190,6 +200,10 @@ class ServingMagics(Magics):
                 raise UsageError(f"{path} is not a file.")
             data = path.read_bytes()
             content_type = content_type or content_type_for_file(path)
+        elif _is_json(text) or _is_json(typed := self._data_as_typed(line)):
+            # A JSON literal goes as typed: the shell-style split removed the quotes of
+            # its strings, and ``}}`` of nested objects is not a brace escape here.
+            data = text if _is_json(text) else typed
         else:
             data = expand_names(text, namespace)
         answer = self.core.session.endpoint(args.endpoint).invoke(
@@ -197,6 +211,16 @@ class ServingMagics(Magics):
         )
         self.core.bind(args.out, answer)
         return answer
+
+    def _data_as_typed(self, line: str) -> str:
+        """Return DATA with its quotes kept (``{"a": 1}`` stays JSON), or ``""``."""
+        lexer = shlex.shlex(line, posix=False)
+        lexer.whitespace_split = True
+        lexer.commenters = ""
+        try:
+            return " ".join(self.sm_invoke.parser.parse_args(list(lexer)).data)
+        except (ValueError, UsageError):
+            return ""
 
     def _resolve(self, dotted: str) -> Any:
         root, *attributes = dotted.split(".")

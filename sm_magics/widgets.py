@@ -277,6 +277,9 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001 - shown in the widget, retried next tick
             self.result.value = f"<span style='color:red'>{escape(str(exc))}</span>"
             return True
+        if description["EndpointStatus"] == base.DELETED:  # its --ttl passed
+            self._render_gone()
+            return False
         self._render(description)
         return description["EndpointStatus"] not in ("Failed",)
 

@@ -195,7 +195,12 @@ class TransformRunner:
                         result, _type = handlers.invoke(model, body, content_type, accept)
                     except inference.InferenceError as exc:
                         partial.unlink(missing_ok=True)
-                        raise inference.HandlerError(f"{relative}, line {line}: {exc}") from exc
+                        bad_line, error = _first_bad_record(
+                            handlers, model, body, content_type, accept, line, exc
+                        )
+                        raise inference.HandlerError(
+                            f"{relative}, line {bad_line}: {error}"
+                        ) from exc
                     out.write(result if result.endswith(b"\n") else result + b"\n")
                     count += max(1, body.count(b"\n"))
             partial.replace(target)
@@ -204,6 +209,33 @@ class TransformRunner:
             self.state.update(files_done=self.state.get("files_done", 0) + 1, records=records)
             self.job.write_state(self.state)
         self.state["files_total"] = len(files)
+
+
+def _first_bad_record(
+    handlers: inference.Handlers,
+    model: Any,
+    body: bytes,
+    content_type: str,
+    accept: str,
+    first_line: int,
+    error: inference.InferenceError,
+) -> tuple[int, inference.InferenceError]:
+    """Find the record of a failed mini-batch that fails on its own, to name its line.
+
+    Runs only after a batch failed: each record of it is sent alone until one fails. If
+    none does alone, the batch's first line and error are reported.
+    """
+    records = body.split(b"\n")
+    if len(records) <= 2:  # one record (and the trailing newline)
+        return first_line, error
+    for offset, record in enumerate(records):
+        if not record.strip():
+            continue
+        try:
+            handlers.invoke(model, record + b"\n", content_type, accept)
+        except inference.InferenceError as single:
+            return first_line + offset, single
+    return first_line, error
 
 
 def main(argv: list[str] | None = None) -> int:
