@@ -14,17 +14,18 @@ handles of one job never disagree, and a handle made after a kernel restart work
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import config, pricing
 from sm_magics.backends import base, registry
+from sm_magics.display import STATUS_COLOURS, StatusTable, widget_bundle
 from sm_magics.durations import format_duration, parse_duration
 from sm_magics.errors import AlreadyExists, InvalidRequest, JobFailed, NotFound, WaitTimeout
 from sm_magics.ledger import JobRecord, Ledger
@@ -679,14 +680,12 @@ class Job:
         return f"<Job {self.name} ({self.backend_name}) {row.status}/{row.secondary_status}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle: dict[str, Any] = {"text/plain": repr(self)}
+        make_widget = None
         if widgets_available():
             from sm_magics.widgets import JobWidget
 
-            widget_bundle = JobWidget(self)._repr_mimebundle_(include=include, exclude=exclude)
-            if widget_bundle:
-                bundle.update({k: v for k, v in widget_bundle.items() if k != "text/plain"})
-        return bundle
+            make_widget = functools.partial(JobWidget, self)
+        return widget_bundle(repr(self), make_widget, include, exclude)
 
 
 def widgets_available() -> bool:
@@ -779,36 +778,15 @@ def _cost(
     return pricing.cost_for(seconds, instance_type, count, region, spot=spot)
 
 
-#: Colours of statuses in HTML tables and widgets (JupyterLab's palette names).
-STATUS_COLOURS = {
-    "InProgress": "var(--jp-brand-color1, #1976d2)",
-    "Creating": "var(--jp-brand-color1, #1976d2)",
-    "Updating": "var(--jp-brand-color1, #1976d2)",
-    "InService": "var(--jp-success-color1, #388e3c)",
-    "Deleting": "var(--jp-warn-color1, #f57c00)",
-    "Deleted": "var(--jp-layout-color4, #757575)",
-    "Stopping": "var(--jp-warn-color1, #f57c00)",
-    "Completed": "var(--jp-success-color1, #388e3c)",
-    "Failed": "var(--jp-error-color1, #d32f2f)",
-    "Stopped": "var(--jp-layout-color4, #757575)",
-}
-
-
-class JobTable:
+class JobTable(StatusTable[JobRow]):
     """The result of ``%sm_jobs``: an HTML table in notebooks, aligned text elsewhere."""
 
     columns = ("name", "backend", "status", "instance", "duration", "cost")
+    empty_text = "No training jobs yet."
+    css_class = "sm-magics-jobs"
 
-    def __init__(self, rows: list[JobRow]) -> None:
-        self.rows = rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[JobRow]:
-        return iter(self.rows)
-
-    def _cells(self, row: JobRow) -> list[str]:
+    def cells(self, row: JobRow) -> list[str]:
+        """Return one job's cells; the secondary status shows while it runs."""
         status = row.status + (f" ({row.secondary_status})" if row.status == "InProgress" else "")
         return [
             row.name,
@@ -819,33 +797,9 @@ class JobTable:
             pricing.format_usd(row.cost),
         ]
 
-    def __repr__(self) -> str:
-        if not self.rows:
-            return "No training jobs yet."
-        table = [list(self.columns)] + [self._cells(r) for r in self.rows]
-        widths = [max(len(line[i]) for line in table) for i in range(len(self.columns))]
-        lines = [
-            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-            for line in table
-        ]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        if not self.rows:
-            return "<p>No training jobs yet.</p>"
-        head = "".join(f"<th style='text-align:left'>{c}</th>" for c in self.columns)
-        body = []
-        for row in self.rows:
-            cells = [escape(c) for c in self._cells(row)]
-            colour = STATUS_COLOURS.get(row.status, "inherit")
-            cells[2] = f"<span style='color:{colour};font-weight:600'>{cells[2]}</span>"
-            body.append(
-                "<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in cells) + "</tr>"
-            )
-        return f"<table class='sm-magics-jobs'><tr>{head}</tr>{''.join(body)}</table>"
-
 
 __all__ = [
+    "STATUS_COLOURS",
     "Job",
     "JobRow",
     "JobTable",

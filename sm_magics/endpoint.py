@@ -6,18 +6,18 @@ so handles never go stale and survive a kernel restart (``Session().endpoint(nam
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import pricing
 from sm_magics.backends import base
+from sm_magics.display import StatusTable, widget_bundle
 from sm_magics.durations import format_duration, parse_duration
 from sm_magics.errors import InvalidRequest, WaitTimeout
 from sm_magics.ledger import EndpointRecord
@@ -225,14 +225,12 @@ class Endpoint:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         from sm_magics.api import widgets_available
 
-        bundle: dict[str, Any] = {"text/plain": repr(self)}
+        make_widget = None
         if widgets_available():
             from sm_magics.widgets import EndpointWidget
 
-            widget_bundle = EndpointWidget(self)._repr_mimebundle_(include=include, exclude=exclude)
-            if widget_bundle:
-                bundle.update({k: v for k, v in widget_bundle.items() if k != "text/plain"})
-        return bundle
+            make_widget = functools.partial(EndpointWidget, self)
+        return widget_bundle(repr(self), make_widget, include, exclude)
 
 
 def hourly_cost(variants: list[dict[str, Any]], region: str | None) -> float | None:
@@ -308,21 +306,15 @@ class EndpointRow:
         return format_duration(self.ttl_at - datetime.now(tz=timezone.utc).timestamp())
 
 
-class EndpointTable:
+class EndpointTable(StatusTable[EndpointRow]):
     """The result of ``%sm_endpoints``: an HTML table in notebooks, aligned text elsewhere."""
 
     columns = ("name", "backend", "status", "variants", "url", "cost/hour", "ttl")
+    empty_text = "No endpoints running."
+    css_class = "sm-magics-endpoints"
 
-    def __init__(self, rows: list[EndpointRow]) -> None:
-        self.rows = rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[EndpointRow]:
-        return iter(self.rows)
-
-    def _cells(self, row: EndpointRow) -> list[str]:
+    def cells(self, row: EndpointRow) -> list[str]:
+        """Return one endpoint's cells."""
         return [
             row.name,
             row.backend,
@@ -332,29 +324,3 @@ class EndpointTable:
             pricing.format_usd(row.cost_per_hour),
             row.ttl_text,
         ]
-
-    def __repr__(self) -> str:
-        if not self.rows:
-            return "No endpoints running."
-        table = [list(self.columns)] + [self._cells(r) for r in self.rows]
-        widths = [max(len(line[i]) for line in table) for i in range(len(self.columns))]
-        return "\n".join(
-            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-            for line in table
-        )
-
-    def _repr_html_(self) -> str:
-        from sm_magics.api import STATUS_COLOURS
-
-        if not self.rows:
-            return "<p>No endpoints running.</p>"
-        head = "".join(f"<th style='text-align:left'>{c}</th>" for c in self.columns)
-        body = []
-        for row in self.rows:
-            cells = [escape(c) for c in self._cells(row)]
-            colour = STATUS_COLOURS.get(row.status, "inherit")
-            cells[2] = f"<span style='color:{colour};font-weight:600'>{cells[2]}</span>"
-            body.append(
-                "<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in cells) + "</tr>"
-            )
-        return f"<table class='sm-magics-endpoints'><tr>{head}</tr>{''.join(body)}</table>"
