@@ -15,14 +15,13 @@ stay readable, and the name is free again, as on SageMaker.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sm_magics import config
-from sm_magics.backends.local.jobdir import write_json_atomic
+from sm_magics.backends.local.jobdir import StateFolder, read_json, write_json_atomic
 
 
 def endpoints_root() -> Path:
@@ -31,10 +30,8 @@ def endpoints_root() -> Path:
 
 
 @dataclass(frozen=True)
-class EndpointDir:
-    """Paths inside one endpoint folder; creating the object touches nothing on disk."""
-
-    root: Path
+class EndpointDir(StateFolder):
+    """Paths inside one endpoint folder (see the module docstring)."""
 
     @classmethod
     def for_endpoint(cls, name: str) -> EndpointDir:
@@ -42,19 +39,9 @@ class EndpointDir:
         return cls(endpoints_root() / name)
 
     @property
-    def name(self) -> str:
-        """The endpoint name."""
-        return self.root.name
-
-    @property
     def config_file(self) -> Path:
         """The desired configuration."""
         return self.root / "config.json"
-
-    @property
-    def state_file(self) -> Path:
-        """The router's status document."""
-        return self.root / "state.json"
 
     @property
     def models(self) -> Path:
@@ -71,25 +58,9 @@ class EndpointDir:
         """The router's own output."""
         return self.root / "router.log"
 
-    def exists(self) -> bool:
-        """Whether the endpoint folder holds a state."""
-        return self.state_file.is_file()
-
-    def read_state(self) -> dict[str, Any]:
-        """Return the router's status document."""
-        with open(self.state_file) as handle:
-            state: dict[str, Any] = json.load(handle)
-        return state
-
-    def write_state(self, state: dict[str, Any]) -> None:
-        """Replace the status document atomically."""
-        write_json_atomic(self.state_file, state)
-
     def read_config(self) -> dict[str, Any]:
         """Return the desired configuration."""
-        with open(self.config_file) as handle:
-            data: dict[str, Any] = json.load(handle)
-        return data
+        return read_json(self.config_file)
 
     def write_config(self, data: dict[str, Any]) -> None:
         """Replace the desired configuration atomically."""

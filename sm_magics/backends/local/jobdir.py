@@ -49,21 +49,54 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON object written by :func:`write_json_atomic`."""
+    with open(path) as handle:
+        data: dict[str, Any] = json.load(handle)
+    return data
+
+
 @dataclass(frozen=True)
-class JobDir:
-    """Paths inside one job folder; creating the object touches nothing on disk."""
+class StateFolder:
+    """A folder named after its resource, holding an atomically replaced ``state.json``.
+
+    Local jobs and local endpoints are both one of these; creating the object touches
+    nothing on disk.
+    """
 
     root: Path
+
+    @property
+    def name(self) -> str:
+        """The resource's name (the folder's name)."""
+        return self.root.name
+
+    @property
+    def state_file(self) -> Path:
+        """The status document of the process that runs the resource."""
+        return self.root / "state.json"
+
+    def exists(self) -> bool:
+        """Whether the folder holds a state."""
+        return self.state_file.is_file()
+
+    def read_state(self) -> dict[str, Any]:
+        """Return the current state document."""
+        return read_json(self.state_file)
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        """Replace the state document atomically."""
+        write_json_atomic(self.state_file, state)
+
+
+@dataclass(frozen=True)
+class JobDir(StateFolder):
+    """Paths inside one job folder (see the module docstring)."""
 
     @classmethod
     def for_job(cls, name: str) -> JobDir:
         """Return the folder of job ``name`` under the current home."""
         return cls(jobs_root() / name)
-
-    @property
-    def name(self) -> str:
-        """The job name (the folder's name)."""
-        return self.root.name
 
     @property
     def code(self) -> Path:
@@ -84,11 +117,6 @@ class JobDir:
     def checkpoints(self) -> Path:
         """Local checkpoint folder (``/opt/ml/checkpoints``)."""
         return self.root / "checkpoints"
-
-    @property
-    def state_file(self) -> Path:
-        """The status document written by the supervisor."""
-        return self.root / "state.json"
 
     @property
     def spec_file(self) -> Path:
@@ -114,22 +142,6 @@ class JobDir:
         """Where ``model.tar.gz`` and ``output.tar.gz`` land, as under S3 output path."""
         return artifacts_root() / self.name / "output"
 
-    def exists(self) -> bool:
-        """Whether the job folder and its state exist."""
-        return self.state_file.is_file()
-
-    def read_state(self) -> dict[str, Any]:
-        """Return the current state document."""
-        with open(self.state_file) as handle:
-            state: dict[str, Any] = json.load(handle)
-        return state
-
-    def write_state(self, state: dict[str, Any]) -> None:
-        """Replace the state document atomically."""
-        write_json_atomic(self.state_file, state)
-
     def read_spec(self) -> dict[str, Any]:
         """Return the resolved request."""
-        with open(self.spec_file) as handle:
-            spec: dict[str, Any] = json.load(handle)
-        return spec
+        return read_json(self.spec_file)
