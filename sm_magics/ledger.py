@@ -264,32 +264,23 @@ class Ledger:
                 self._conn.close()
                 self._conn = None
 
-    # -- jobs -----------------------------------------------------------------------------
-
-    def insert_job(self, record: JobRecord) -> None:
-        """Add a job row; the primary key makes this the atomic reservation of its name.
-
-        Raises
-        ------
-        AlreadyExists
-            A job of that name is already in the ledger (on any backend).
-        """
+    def _insert(self, table: str, record: JobRecord | EndpointRecord, taken: str) -> None:
+        """Insert one record; a uniqueness conflict raises ``AlreadyExists(taken)``."""
         record.updated_at = time.time()
         row = _to_row(record)
         columns = ", ".join(row)
         marks = ", ".join(f":{key}" for key in row)
         try:
             with self._write() as conn:
-                conn.execute(f"INSERT INTO jobs ({columns}) VALUES ({marks})", row)  # noqa: S608
+                conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)  # noqa: S608
         except sqlite3.IntegrityError:
-            raise AlreadyExists(
-                f"A training job named {record.name!r} already exists; pick another name "
-                "or leave the name out to get a generated one."
-            ) from None
+            raise AlreadyExists(taken) from None
 
-    def update_job(self, name: str, **changes: Any) -> None:
-        """Set some columns of one job row; unknown column names are a programming error."""
-        unknown = set(changes) - set(_JOB_COLUMNS)
+    def _update(
+        self, table: str, allowed: tuple[str, ...], where: str, name: str, changes: dict[str, Any]
+    ) -> None:
+        """Set columns of the row ``where`` selects for ``name`` (bound as ``:_name``)."""
+        unknown = set(changes) - set(allowed)
         if unknown:
             raise TypeError(f"unknown ledger columns: {sorted(unknown)}")
         changes["updated_at"] = time.time()
@@ -300,9 +291,30 @@ class Ledger:
         assignments = ", ".join(f"{key} = :{key}" for key in changes)
         with self._write() as conn:
             conn.execute(
-                f"UPDATE jobs SET {assignments} WHERE name = :_name",  # noqa: S608
+                f"UPDATE {table} SET {assignments} WHERE {where}",  # noqa: S608
                 {**changes, "_name": name},
             )
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def insert_job(self, record: JobRecord) -> None:
+        """Add a job row; the primary key makes this the atomic reservation of its name.
+
+        Raises
+        ------
+        AlreadyExists
+            A job of that name is already in the ledger (on any backend).
+        """
+        self._insert(
+            "jobs",
+            record,
+            f"A training job named {record.name!r} already exists; pick another name "
+            "or leave the name out to get a generated one.",
+        )
+
+    def update_job(self, name: str, **changes: Any) -> None:
+        """Set some columns of one job row; unknown column names are a programming error."""
+        self._update("jobs", _JOB_COLUMNS, "name = :_name", name, changes)
 
     def delete_job(self, name: str) -> None:
         """Remove a job row: only to roll back a creation that failed half-way."""
@@ -355,38 +367,18 @@ class Ledger:
         AlreadyExists
             A live endpoint of that name is in the ledger.
         """
-        record.updated_at = time.time()
-        row = _to_row(record)
-        columns = ", ".join(row)
-        marks = ", ".join(f":{key}" for key in row)
-        try:
-            with self._write() as conn:
-                conn.execute(
-                    f"INSERT INTO endpoints ({columns}) VALUES ({marks})",  # noqa: S608
-                    row,
-                )
-        except sqlite3.IntegrityError:
-            raise AlreadyExists(
-                f"An endpoint named {record.name!r} already exists; delete it first "
-                "(%sm_delete), pick another name, or add a variant to it with --variant."
-            ) from None
+        self._insert(
+            "endpoints",
+            record,
+            f"An endpoint named {record.name!r} already exists; delete it first "
+            "(%sm_delete), pick another name, or add a variant to it with --variant.",
+        )
 
     def update_endpoint(self, name: str, **changes: Any) -> None:
         """Set columns of the live (not deleted) endpoint row called ``name``."""
-        unknown = set(changes) - set(_ENDPOINT_COLUMNS)
-        if unknown:
-            raise TypeError(f"unknown ledger columns: {sorted(unknown)}")
-        changes["updated_at"] = time.time()
-        for column in _JSON_COLUMNS & changes.keys():
-            changes[column] = json.dumps(changes[column], sort_keys=True)
-        assignments = ", ".join(f"{key} = :{key}" for key in changes)
-        with self._write() as conn:
-            # The newest row of that name: the live one, or the one just marked Deleted.
-            conn.execute(
-                f"UPDATE endpoints SET {assignments} WHERE id = ("  # noqa: S608
-                "SELECT id FROM endpoints WHERE name = :_name ORDER BY id DESC LIMIT 1)",
-                {**changes, "_name": name},
-            )
+        # The newest row of that name: the live one, or the one just marked Deleted.
+        newest = "id = (SELECT id FROM endpoints WHERE name = :_name ORDER BY id DESC LIMIT 1)"
+        self._update("endpoints", _ENDPOINT_COLUMNS, newest, name, changes)
 
     def delete_endpoint_row(self, name: str) -> None:
         """Remove the newest row of ``name``: only to roll back a failed creation."""
