@@ -627,7 +627,7 @@ class Job:
         self,
         timeout: str | float | None = None,
         *,
-        poll: float = 0.5,
+        poll: float | None = None,
         on_poll: Callable[[dict[str, Any]], None] | None = None,
         raise_on_failure: bool = False,
     ) -> Job:
@@ -640,6 +640,8 @@ class Job:
         JobFailed
             With ``raise_on_failure``, when the job ended ``Failed``.
         """
+        if poll is None:  # half a second locally; the backend's slower pace on SageMaker
+            poll = max(0.5, self.backend.status_poll_interval / 2)
         deadline = time.monotonic() + parse_duration(timeout) if timeout is not None else None
         while True:
             description = self.describe()

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 MIN_INTERVAL = 0.2
 MAX_INTERVAL = 2.0
-STATUS_INTERVAL = 1.0
 
 
 class LogTail:
@@ -65,7 +64,7 @@ class LogFollower(threading.Thread):
         *,
         min_interval: float = MIN_INTERVAL,
         max_interval: float = MAX_INTERVAL,
-        status_interval: float = STATUS_INTERVAL,
+        status_interval: float | None = None,
     ) -> None:
         super().__init__(name=f"sm-magics-follow-{job.name}", daemon=True)
         self.tail = LogTail(job)
@@ -73,7 +72,10 @@ class LogFollower(threading.Thread):
         self.on_status = on_status
         self.min_interval = min_interval
         self.max_interval = max_interval
-        self.status_interval = status_interval
+        #: Default: the backend's own pace (1 s locally, 5 s on SageMaker).
+        self.status_interval = (
+            status_interval if status_interval is not None else job.backend.status_poll_interval
+        )
         self._stop_event = threading.Event()
         #: The exception that ended the thread early, if any (for tests and the widget).
         self.error: BaseException | None = None

@@ -198,6 +198,9 @@ class Backend(abc.ABC):
 
     #: The name users pass to ``-b``.
     name: ClassVar[str]
+    #: Seconds between two status reads while following or waiting: cheap locally, and
+    #: kept well under SageMaker's Describe* rate limits on AWS.
+    status_poll_interval: ClassVar[float] = 1.0
 
     def __init__(self, region: str | None = None, **options: Any) -> None:
         self.region = region

@@ -102,6 +102,8 @@ class Variant:
     idle: asyncio.Queue[Worker] = field(default_factory=asyncio.Queue)
     invocations: int = 0
     errors: int = 0
+    #: Requests routed here and not answered yet, waiting for a worker or in flight.
+    pending: int = 0
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
     crashes: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_CRASHES + 1))
 
@@ -318,9 +320,14 @@ class Router:
             worker.close()
 
     async def _drain(self, variant: Variant, timeout: float = INVOCATION_TIMEOUT) -> None:
-        """Wait until every worker of a variant is idle (no request in flight)."""
+        """Wait until no request routed to a variant is left (waiting or in flight).
+
+        Counting idle workers is not enough: a worker handed back to a request queued for
+        it is in the queue until that request's task runs, and retiring it then would leave
+        the queued requests waiting for a worker that never comes.
+        """
         deadline = time.monotonic() + timeout
-        while variant.idle.qsize() < len([w for w in variant.workers if not w.retired]):
+        while variant.pending:
             if time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.02)
@@ -375,8 +382,10 @@ class Router:
                     self._retire(variant)
                 # As SageMaker: a failed update leaves the endpoint serving the old config,
                 # and describing it shows that config, not the one that failed.
+                # It keeps the failed one's version, so that describe says Updating for the
+                # next update until that one is applied (its version is then higher).
                 if self.folder.read_config() == config:
-                    self.folder.write_config(self.config)
+                    self.folder.write_config({**self.config, "version": config.get("version", 0)})
                 self.save(
                     status="InService",
                     last_update_error=str(exc),
@@ -451,6 +460,7 @@ class Router:
         """Run one request on an idle worker of ``variant``; retry once if it dies."""
         started = time.perf_counter()
         self.in_flight += 1
+        variant.pending += 1
         try:
             for attempt in (1, 2):
                 worker = await asyncio.wait_for(variant.idle.get(), INVOCATION_TIMEOUT)
@@ -478,6 +488,7 @@ class Router:
             raise WorkerDied("no live worker")
         finally:
             self.in_flight -= 1
+            variant.pending -= 1
 
 
 async def _pump(stream: asyncio.StreamReader, log: logstore.HostLog) -> None:

@@ -3,8 +3,9 @@
 Importing this package imports boto3 (through :mod:`.aws`, lazily, when a backend object is
 made); the kernel reaches it only through the registry when a magic asks for
 ``-b sagemaker``. The backend is three mixins over one :class:`~.aws.AwsSession`:
-training and its CloudWatch logs (:mod:`.training`), endpoints (:mod:`.serving`) and batch
-transform (:mod:`.transform`).
+training (:mod:`.training`, its CloudWatch logs in :mod:`.cwlogs`), endpoints
+(:mod:`.serving`, :mod:`.autoscaling`, :mod:`.images`) and batch transform (:mod:`.transform`),
+with uploads by content hash in :mod:`.uploads`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class SageMakerBackend(SageMakerTraining, SageMakerServing, SageMakerTransforms,
     """
 
     name = "sagemaker"
+    status_poll_interval = 5.0  # DescribeTrainingJob/DescribeEndpoint are rate limited
 
     def __init__(self, region: str | None = None, **options: Any) -> None:
         self.aws: AwsSession = options.pop("aws", None) or AwsSession(

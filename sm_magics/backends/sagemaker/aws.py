@@ -17,12 +17,25 @@ from pathlib import Path
 from typing import Any
 
 from sm_magics import config
-from sm_magics.backends.sagemaker.errors import translate
-from sm_magics.errors import AccessDenied, BackendUnavailable
+from sm_magics.backends.sagemaker.errors import error_code, translate
+from sm_magics.errors import (
+    AccessDenied,
+    AlreadyExists,
+    BackendUnavailable,
+    NotFound,
+    SmMagicsError,
+)
 
 #: Written by SageMaker on notebook instances and in Studio; names the notebook or user.
 NOTEBOOK_METADATA_FILE = Path("/opt/ml/metadata/resource-metadata.json")
 USER_AGENT = "sm-magics/0.1"
+#: Attempts per call, the first try included, for services that need fewer than the default
+#: (botocore's ``max_attempts`` of 10 retries, 11 attempts).
+#: CloudWatch Logs is only polled: the log reader keeps its own back-off in its cursor and
+#: returns the lines it already has, so a throttled poll should give up within seconds
+#: rather than sit in botocore's back-off for minutes holding those lines.
+MAX_ATTEMPTS = {"logs": 3}
+DEFAULT_MAX_ATTEMPTS = 10
 
 
 class AwsSession:
@@ -65,7 +78,7 @@ class AwsSession:
                 "AWS_REGION / SM_MAGICS_REGION."
             )
         self._config = botocore.config.Config(
-            retries={"mode": "adaptive", "max_attempts": 10},
+            retries={"mode": "adaptive", "max_attempts": DEFAULT_MAX_ATTEMPTS},
             user_agent_extra=USER_AGENT,
             connect_timeout=10,
             read_timeout=70,  # InvokeEndpoint may take 60 s
@@ -80,8 +93,18 @@ class AwsSession:
         """Return the one client of ``service`` (thread-safe, made on first use)."""
         with self._lock:
             if service not in self._clients:
+                config = self._config
+                if service in MAX_ATTEMPTS:
+                    config = config.merge(
+                        type(config)(
+                            retries={
+                                "mode": "adaptive",
+                                "total_max_attempts": MAX_ATTEMPTS[service],
+                            }
+                        )
+                    )
                 self._clients[service] = self._boto.client(
-                    service, config=self._config, endpoint_url=self._endpoint_url
+                    service, config=config, endpoint_url=self._endpoint_url
                 )
             return self._clients[service]
 
@@ -91,7 +114,10 @@ class AwsSession:
         try:
             result: dict[str, Any] = method(**params)
         except Exception as exc:
-            raise translate(exc, service, operation) from exc
+            error = translate(exc, service, operation)
+            if error is exc:
+                raise
+            raise error from exc
         return result
 
     @cached_property
@@ -107,25 +133,51 @@ class AwsSession:
         return self._role
 
     def _discover_role(self) -> str:
-        if NOTEBOOK_METADATA_FILE.is_file():
+        """Find the execution role as the SageMaker SDK's ``get_execution_role`` does.
+
+        On a notebook instance or in Studio, SageMaker writes
+        :data:`NOTEBOOK_METADATA_FILE`; the role is then the notebook instance's, or the
+        Studio user profile's (else its domain's default). Elsewhere a caller that is an
+        assumed role (Studio's own kernels, an EC2 instance profile, a CI runner) is the
+        role to hand on. A lookup refused for lack of permission falls through to the next
+        way, as in the SDK, so a narrow policy still finds a role when one can be found.
+        """
+        role = self._role_from_metadata()
+        if role:
+            return role
+        return self._role_from_caller()
+
+    def _role_from_metadata(self) -> str | None:
+        try:
             metadata = json.loads(NOTEBOOK_METADATA_FILE.read_text())
-            if metadata.get("ExecutionRoleArn"):
-                return str(metadata["ExecutionRoleArn"])
-            if metadata.get("DomainId") and metadata.get("UserProfileName"):
-                profile = self.call(
-                    "sagemaker",
-                    "describe_user_profile",
-                    DomainId=metadata["DomainId"],
-                    UserProfileName=metadata["UserProfileName"],
-                )
-                role = (profile.get("UserSettings") or {}).get("ExecutionRole")
-                if not role:
-                    domain = self.call(
-                        "sagemaker", "describe_domain", DomainId=metadata["DomainId"]
+        except (OSError, ValueError):
+            return None
+        if not isinstance(metadata, dict):
+            return None
+        try:
+            domain = metadata.get("DomainId")
+            if domain:
+                if metadata.get("ExecutionRoleArn"):
+                    return str(metadata["ExecutionRoleArn"])
+                user = metadata.get("UserProfileName")
+                if not user and metadata.get("SpaceName"):
+                    space = self.call(
+                        "sagemaker",
+                        "describe_space",
+                        DomainId=domain,
+                        SpaceName=metadata["SpaceName"],
                     )
-                    role = (domain.get("DefaultUserSettings") or {}).get("ExecutionRole")
-                if role:
-                    return str(role)
+                    user = (space.get("OwnershipSettings") or {}).get("OwnerUserProfileName")
+                if user:
+                    profile = self.call(
+                        "sagemaker", "describe_user_profile", DomainId=domain, UserProfileName=user
+                    )
+                    role = (profile.get("UserSettings") or {}).get("ExecutionRole")
+                    if role:
+                        return str(role)
+                described = self.call("sagemaker", "describe_domain", DomainId=domain)
+                role = (described.get("DefaultUserSettings") or {}).get("ExecutionRole")
+                return str(role) if role else None
             if metadata.get("ResourceName"):
                 instance = self.call(
                     "sagemaker",
@@ -133,15 +185,25 @@ class AwsSession:
                     NotebookInstanceName=metadata["ResourceName"],
                 )
                 return str(instance["RoleArn"])
+        except (AccessDenied, NotFound, SmMagicsError):
+            return None  # a narrow policy: try the caller's identity next
+        return None
+
+    def _role_from_caller(self) -> str:
         caller = str(self.call("sts", "get_caller_identity")["Arn"])
         # arn:aws:sts::123:assumed-role/NAME/session -> the role behind it, if it is one
         if ":assumed-role/" in caller:
             name = caller.split(":assumed-role/", 1)[1].split("/", 1)[0]
             try:
                 return str(self.call("iam", "get_role", RoleName=name)["Role"]["Arn"])
-            except AccessDenied:
-                partition = caller.split(":", 2)[1]
-                return f"arn:{partition}:iam::{self.account}:role/{name}"
+            except SmMagicsError:
+                # Without iam:GetRole the role's path is unknown; SageMaker's console puts
+                # the roles it creates under service-role/, as the SDK assumes too.
+                _, partition, _, _, account = caller.split(":", 5)[:5]
+                path = "service-role/" if name.startswith("AmazonSageMaker-ExecutionRole") else ""
+                return f"arn:{partition}:iam::{account}:role/{path}{name}"
+        if ":role/" in caller and caller.startswith("arn:") and ":iam::" in caller:
+            return caller
         raise BackendUnavailable(
             f"No SageMaker execution role: you are {caller}, not a role SageMaker can assume. "
             "Set %config SageMakerMagics.role = 'arn:aws:iam::<account>:role/<name>' (a role "
@@ -158,15 +220,33 @@ class AwsSession:
         return self._bucket
 
     def _ensure_bucket(self, name: str) -> None:
+        """Make sure the default bucket exists and is ours, creating it once if missing."""
         try:
             self.call("s3", "head_bucket", Bucket=name)
             return
-        except Exception:  # noqa: BLE001, S110 - missing (or not ours): try to create it below
-            pass
+        except NotFound:
+            pass  # create it below
+        except AccessDenied as exc:
+            raise AccessDenied(
+                f"The default bucket s3://{name} exists but you cannot use it (another "
+                "account's, or no s3:ListBucket on it). Set %config SageMakerMagics.bucket = "
+                f"'<your bucket>', or SM_MAGICS_BUCKET. ({exc})"
+            ) from exc
         params: dict[str, Any] = {"Bucket": name}
         if self.region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
-        self.call("s3", "create_bucket", **params)
+        try:
+            self.client("s3").create_bucket(**params)
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "BucketAlreadyOwnedByYou":
+                return  # created meanwhile, by another kernel of ours
+            if code == "BucketAlreadyExists":
+                raise AlreadyExists(
+                    f"The default bucket name s3://{name} is taken by another AWS account. "
+                    "Set %config SageMakerMagics.bucket = '<your bucket>', or SM_MAGICS_BUCKET."
+                ) from exc
+            raise translate(exc, "s3", "create_bucket") from exc
         print(
             f"sm-magics: created the default bucket s3://{name} for code, data and models.",
             file=sys.stderr,

@@ -1,0 +1,461 @@
+"""Reading a SageMaker job's CloudWatch logs: every line once, few calls, little delay.
+
+SageMaker writes each host's output to its own stream of one log group, for training
+``/aws/sagemaker/TrainingJobs`` with streams ``<job>/algo-<N>-<epoch>``. A stream appears
+when its host's container starts, so the streams of a 4-host job show up one by one.
+
+How the SDKs read them, and what we do instead (``research/sagemaker-sdk-and-moto.md``):
+
+* SDK v2 lists the streams (``DescribeLogStreams``) on *every* poll, forever, and reads
+  each stream until it gets an empty page: 1 + 2N calls every 10 s for N hosts, lines
+  5 s late on average. We list only until every host has a stream (their number is the
+  job's ``InstanceCount``), then never again.
+* Both SDKs end each stream's read on an empty page, which is one wasted call per stream
+  per poll. ``GetLogEvents`` returns up to 10,000 events or 1 MB per page, so a page
+  clearly short of both limits already says "that was everything": we stop there and save
+  the empty call. (A page that was short for another reason only delays the rest to the
+  next poll; nothing is lost, because the stream's ``nextForwardToken`` is what we keep.)
+* Polls adapt to the job. A stream that just brought lines is read again after
+  :func:`active_interval` seconds (3.3 s for one host up to 5 s for many: the SDK v2's
+  own call budget, spent on reads instead of empty pages and listings, so lines come in
+  about half the time for no more calls); a stream that brought nothing is read half as
+  often each time, down to once every :data:`IDLE_MAX_INTERVAL` seconds (the SDK's
+  cadence). ``DescribeLogStreams`` and ``GetLogEvents`` have low per-account, per-region
+  rate quotas that every notebook, console tab and script of the account share, so a
+  reader must not spend them on idle streams.
+* Throttling ends the poll: the lines read so far are returned with a cursor that points
+  just after them, and the next polls wait (1 s, doubling up to 30 s) before calling again.
+
+The cursor is a JSON-safe dict, opaque to callers, that holds for each stream its
+``nextForwardToken`` (plus the last timestamp, to resume if a token has expired) and when
+it is next due, and whether every host's stream has been found. Callers may call as often
+as they like (the :class:`~sm_magics.logs.LogFollower` polls every 0.2 to 2 s and reads again
+at once after lines came): a call made before anything is due returns an empty batch
+without calling AWS. Once the job has ended (``finished=True``) nothing is paced any more
+and an empty batch means "there is nothing else", which is what the follower's final read
+and ``%sm_logs`` rely on.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sm_magics.backends.base import LogBatch, LogEvent
+from sm_magics.backends.sagemaker.errors import THROTTLING_CODES, error_code, translate
+from sm_magics.errors import BackendUnavailable, InvalidRequest
+
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+#: ``GetLogEvents`` page limits: events and bytes (each event counts 26 bytes extra).
+MAX_PAGE_EVENTS = 10_000
+MAX_PAGE_BYTES = 1_048_576
+EVENT_OVERHEAD_BYTES = 26
+#: A page within this many bytes of the limit may have been cut short by a large next
+#: event (256 KB is CloudWatch's classic largest event), so it is not taken as the end.
+FULL_PAGE_MARGIN_BYTES = 256 * 1024
+#: Pages read from one stream in one call; a stream with a longer backlog stays due, so
+#: the caller's next call (made at once when lines came) goes on where this one stopped.
+MAX_PAGES_PER_CALL = 10
+
+#: The SDK v2's poll interval, whose call budget :func:`active_interval` keeps within.
+SDK_POLL_INTERVAL = 10.0
+#: A stream that brought lines is never read again sooner than this (seconds).
+MIN_ACTIVE_INTERVAL = 2.0
+#: The longest wait between two reads of a quiet stream (the SDK polls every 10 s).
+IDLE_MAX_INTERVAL = 10.0
+#: First wait between two listings while some hosts have no stream yet; doubles up to
+#: :data:`IDLE_MAX_INTERVAL` while listings find nothing new.
+LIST_MIN_INTERVAL = 2.0
+#: Back-off after throttling: first wait, and the longest one.
+THROTTLE_MIN_WAIT = 1.0
+THROTTLE_MAX_WAIT = 30.0
+#: How long a read of a finished job keeps retrying through throttling before giving up.
+FINISHED_THROTTLE_BUDGET = 60.0
+#: How often a managed spot job's streams are listed again once all are known.
+SPOT_RELIST_INTERVAL = 60.0
+#: Most ``DescribeLogStreams`` pages one listing reads (50 streams a page).
+_MAX_LIST_PAGES = 100
+_CURSOR_VERSION = 1
+
+# Transient failures: back off and keep the cursor, never fail a follower for them.
+_TRANSIENT_CODES = THROTTLING_CODES | {
+    "ServiceUnavailableException",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalServerError",
+}
+_EPOCH_SUFFIX = re.compile(r"^(?P<host>.+)-\d+$")
+_HOST_NUMBER = re.compile(r"^algo-(\d+)")
+
+
+class _Transient(Exception):
+    """A throttled or unavailable service: this poll ends, the next ones wait."""
+
+
+class _ExpiredToken(Exception):
+    """``GetLogEvents`` refused a stream's token (they expire after 24 hours)."""
+
+
+def active_interval(streams: int) -> float:
+    """Return how long to wait before re-reading a stream that just brought lines.
+
+    The SDK v2 spends ``1 + 2N`` calls every 10 s on a job of N hosts. We spend one call
+    per stream per poll, so polling every ``10 N / (2N + 1)`` seconds stays within that
+    budget while every host writes: 3.3 s for one host, 4 s for two, 4.4 s for four, never
+    more than 5 s. Lines then arrive in about half the SDK's time for no more calls, and
+    quiet streams (read less and less often) cost less than the SDK's.
+    """
+    budget = SDK_POLL_INTERVAL * streams / (2 * streams + 1)
+    return min(max(MIN_ACTIVE_INTERVAL, budget), IDLE_MAX_INTERVAL)
+
+
+def host_of(job: str, stream: str) -> str:
+    """Return the host of a stream: ``"<job>/algo-2-1700000000"`` → ``"algo-2"``."""
+    rest = stream[len(job) + 1 :] if stream.startswith(f"{job}/") else stream
+    match = _EPOCH_SUFFIX.match(rest)
+    return match["host"] if match else rest
+
+
+def _stream_order(job: str, stream: str) -> tuple[int, str]:
+    """Sort key: ``algo-2`` before ``algo-10``, as SageMaker numbers hosts."""
+    match = _HOST_NUMBER.match(host_of(job, stream))
+    return (int(match.group(1)) if match else 1 << 30, stream)
+
+
+def new_cursor(expected_streams: int | None = None) -> dict[str, Any]:
+    """Return the cursor of a reader that has read nothing yet."""
+    return {
+        "v": _CURSOR_VERSION,
+        "hosts": expected_streams,
+        "complete": False,
+        "list_due": 0.0,
+        "list_interval": LIST_MIN_INTERVAL,
+        "relist_due": 0.0,
+        "throttled_until": 0.0,
+        "backoff": 0.0,
+        "streams": {},
+    }
+
+
+class LogReader:
+    """Reads the streams of one job at a time from a CloudWatch Logs group.
+
+    Parameters
+    ----------
+    client
+        A boto3 ``logs`` client (its own retries should be few: see
+        :data:`sm_magics.backends.sagemaker.aws.MAX_ATTEMPTS`).
+    group
+        The log group; training jobs by default.
+    clock, sleep
+        Wall-clock seconds and a sleep, replaceable so tests can run hours in no time.
+        Wall time, not monotonic, because due times live in cursors that another process
+        may hold; a due time further ahead than any interval (a clock that went back) is
+        treated as due.
+    page_limit
+        The ``limit`` of each ``GetLogEvents`` call; lower only in tests, to make pages.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        group: str = TRAINING_LOG_GROUP,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        page_limit: int = MAX_PAGE_EVENTS,
+    ) -> None:
+        self.client = client
+        self.group = group
+        self.clock = clock
+        self.sleep = sleep
+        self.page_limit = page_limit
+
+    def read(
+        self,
+        job: str,
+        cursor: dict[str, Any] | None = None,
+        *,
+        expected_streams: int | None = None,
+        finished: bool = False,
+        relist_every: float | None = None,
+    ) -> LogBatch:
+        """Return the lines of ``job``'s streams written since ``cursor``, by timestamp.
+
+        Parameters
+        ----------
+        job
+            The stream name prefix (``<job>/`` is listed).
+        cursor
+            What the previous call returned; ``None`` to read from the beginning.
+        expected_streams
+            How many streams the job will have (its instance count); listing stops for
+            good once that many are known. ``None`` keeps listing (at the idle pace).
+        finished
+            The job has ended: read everything now, ignoring the pacing, and retry
+            through throttling rather than return an empty batch that would read as "no
+            more lines".
+        relist_every
+            Keep listing every so many seconds even when all streams are known. For
+            managed spot jobs, whose hosts restart on new instances (new streams) after
+            an interruption.
+
+        Raises
+        ------
+        AccessDenied, InvalidRequest, BackendUnavailable
+            A failure that is not transient (a missing permission), or throttling that
+            outlasted :data:`FINISHED_THROTTLE_BUDGET` on a finished job. The caller's
+            cursor is left as it was, so nothing is lost or repeated by retrying.
+        """
+        state = copy.deepcopy(cursor) if cursor else new_cursor(expected_streams)
+        if state.get("hosts") is None and expected_streams is not None:
+            state["hosts"] = expected_streams
+        waited = 0.0
+        while True:
+            now = self.clock()
+            if not finished and not self._is_due(state.get("throttled_until", 0.0), now):
+                return LogBatch([], state)
+            events: list[LogEvent] = []
+            try:
+                self._poll(job, state, events, now, finished, relist_every)
+            except _Transient:
+                backoff = min(
+                    max(state.get("backoff", 0.0) * 2, THROTTLE_MIN_WAIT), THROTTLE_MAX_WAIT
+                )
+                state["backoff"] = backoff
+                state["throttled_until"] = now + backoff
+                if finished and not events:
+                    if waited >= FINISHED_THROTTLE_BUDGET:
+                        raise BackendUnavailable(
+                            f"CloudWatch Logs kept throttling the reads of {job}'s logs for "
+                            f"{waited:.0f} s; try again in a minute."
+                        ) from None
+                    self.sleep(backoff)
+                    waited += backoff
+                    continue
+            else:
+                state["backoff"] = 0.0
+                state["throttled_until"] = 0.0
+            events.sort(key=lambda event: event.timestamp)  # stable: host order on ties
+            return LogBatch(events, state)
+
+    # -- one poll -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _is_due(due: float, now: float) -> bool:
+        return due <= now or due > now + 3 * max(IDLE_MAX_INTERVAL, THROTTLE_MAX_WAIT)
+
+    def _poll(
+        self,
+        job: str,
+        state: dict[str, Any],
+        out: list[LogEvent],
+        now: float,
+        finished: bool,
+        relist_every: float | None,
+    ) -> None:
+        streams: dict[str, dict[str, Any]] = state["streams"]
+        if not state["complete"]:
+            if finished or self._is_due(state["list_due"], now):
+                self._list(job, state, now)
+        elif relist_every and (finished or self._is_due(state["relist_due"], now)):
+            self._list(job, state, now)
+            state["relist_due"] = now + relist_every
+        interval = active_interval(len(streams) or int(state.get("hosts") or 1))
+        if not finished and not any(self._is_due(s["due"], now) for s in streams.values()):
+            return
+        # Read every stream due within half an interval too: streams read in one poll get
+        # the same due time, so the hosts that write share one cadence and each batch
+        # holds every host's lines up to the same moment (in timestamp order across hosts).
+        horizon = now + interval / 2
+        for name in sorted(streams, key=lambda s: _stream_order(job, s)):
+            stream = streams[name]
+            if not finished and not self._is_due(stream["due"], horizon):
+                continue
+            got, more = self._read_stream(job, name, stream, out, finished)
+            if more:
+                stream["due"] = 0.0  # a backlog: go on at the caller's next call
+            elif got:
+                stream["quiet"] = 0
+                stream["due"] = now + interval
+            else:
+                stream["quiet"] = min(stream.get("quiet", 0) + 1, 8)
+                stream["due"] = now + min(interval * 2 ** stream["quiet"], IDLE_MAX_INTERVAL)
+
+    def _call(self, operation: str, **params: Any) -> dict[str, Any] | None:
+        """Call the logs API; ``None`` when the group or stream does not exist (yet)."""
+        try:
+            result: dict[str, Any] = getattr(self.client, operation)(**params)
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "ResourceNotFoundException":
+                return None
+            if code in _TRANSIENT_CODES or _is_connection_error(exc):
+                raise _Transient(code or type(exc).__name__) from exc
+            if (
+                code == "InvalidParameterException"
+                and "nextToken" in params
+                and "token" in str(exc).lower()
+            ):
+                raise _ExpiredToken(str(exc)) from exc
+            raise translate(exc, "logs", operation) from exc
+        return result
+
+    def _list(self, job: str, state: dict[str, Any], now: float) -> None:
+        """Add the streams of ``job`` not known yet; mark the set complete when it is."""
+        streams: dict[str, dict[str, Any]] = state["streams"]
+        before = len(streams)
+        token: str | None = None
+        for _ in range(_MAX_LIST_PAGES):
+            params: dict[str, Any] = {"logGroupName": self.group, "logStreamNamePrefix": f"{job}/"}
+            if token:
+                params["nextToken"] = token
+            page = self._call("describe_log_streams", **params)
+            if page is None:  # no log group yet: no job of this region has logged yet
+                break
+            for described in page.get("logStreams", []):
+                streams.setdefault(
+                    described["logStreamName"],
+                    {"token": None, "ts": None, "skip": 0, "due": 0.0, "quiet": 0},
+                )
+            next_token = page.get("nextToken")
+            if not next_token or next_token == token:
+                break
+            token = next_token
+        hosts = state.get("hosts")
+        state["complete"] = hosts is not None and len(streams) >= int(hosts)
+        if len(streams) > before:
+            state["list_interval"] = LIST_MIN_INTERVAL  # the other hosts follow soon
+        else:
+            state["list_interval"] = min(state["list_interval"] * 2, IDLE_MAX_INTERVAL)
+        state["list_due"] = now + state["list_interval"]
+
+    def _read_stream(
+        self, job: str, name: str, stream: dict[str, Any], out: list[LogEvent], exact: bool
+    ) -> tuple[int, bool]:
+        """Read one stream from its token on; return ``(lines read, backlog left)``.
+
+        ``exact`` (a finished job) reads until AWS says "the end" in so many words; a
+        running job's read also stops at what merely looks like the end, which saves a call
+        and at worst leaves lines for the next poll.
+
+        The stream's state advances page by page, each page's events appended to ``out``
+        in the same step, so an exception between pages leaves state and ``out``
+        consistent with each other (the caller returns both, or neither).
+        """
+        host = host_of(job, name)
+        got = 0
+        retried_token = False
+        for _ in range(MAX_PAGES_PER_CALL):
+            params: dict[str, Any] = {
+                "logGroupName": self.group,
+                "logStreamName": name,
+                "startFromHead": True,
+                "limit": self.page_limit,
+            }
+            resume = stream["token"] is None and stream["ts"] is not None
+            if stream["token"]:
+                params["nextToken"] = stream["token"]
+            elif resume:
+                params["startTime"] = stream["ts"]  # a lost token: go on from the last line
+            try:
+                page = self._call("get_log_events", **params)
+            except _ExpiredToken as exc:
+                if retried_token:
+                    raise InvalidRequest(f"GetLogEvents refused {name}'s token: {exc}") from None
+                # Tokens expire after a day: resume after the last line seen (or from the
+                # start of a stream nothing was read from yet).
+                stream["token"] = None
+                retried_token = True
+                continue
+            if page is None:
+                return got, False
+            events = page.get("events", [])
+            if resume:
+                events = self._after_last(stream, events)
+            new_token = page.get("nextForwardToken")
+            old_token = stream["token"]
+            for event in events:
+                out.append(
+                    LogEvent(
+                        timestamp=int(event["timestamp"]),
+                        host=host,
+                        message=str(event.get("message", "")).rstrip("\r\n"),
+                    )
+                )
+                if event["timestamp"] == stream["ts"]:
+                    stream["skip"] += 1
+                else:
+                    stream["ts"], stream["skip"] = int(event["timestamp"]), 1
+            stream["token"] = new_token or old_token
+            got += len(events)
+            if not page.get("events"):
+                if not new_token or new_token == old_token or (old_token is None and not exact):
+                    # The end: AWS hands back the token it was given (or, while the job
+                    # runs, a first read found a stream with nothing in it yet).
+                    return got, False
+                continue  # "empty results while more events are available", says AWS
+            if not self._maybe_full(page["events"]):
+                return got, False
+        return got, True
+
+    @staticmethod
+    def _after_last(stream: dict[str, Any], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Drop what a ``startTime`` read repeats: the events at the last timestamp seen.
+
+        ``skip`` counts the lines already returned at that timestamp; the loop that appends
+        the rest goes on counting from there.
+        """
+        skip = stream["skip"]
+        kept = []
+        for event in events:
+            if skip and event["timestamp"] == stream["ts"]:
+                skip -= 1
+                continue
+            kept.append(event)
+        return kept
+
+    def _maybe_full(self, events: list[dict[str, Any]]) -> bool:
+        if len(events) >= self.page_limit:
+            return True
+        size = sum(len(str(e.get("message", "")).encode()) + EVENT_OVERHEAD_BYTES for e in events)
+        return size >= MAX_PAGE_BYTES - FULL_PAGE_MARGIN_BYTES
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    from botocore import exceptions as bx
+
+    return isinstance(
+        exc,
+        bx.EndpointConnectionError
+        | bx.ConnectTimeoutError
+        | bx.ReadTimeoutError
+        | bx.ConnectionClosedError,
+    )
+
+
+def read_training_logs(
+    client: Any,
+    job: str,
+    cursor: dict[str, Any] | None = None,
+    *,
+    instance_count: int | None,
+    finished: bool = False,
+    spot: bool = False,
+) -> LogBatch:
+    """Read a training job's new lines: :meth:`LogReader.read` on the training log group.
+
+    Managed spot jobs keep listing once a minute after every host has a stream, because a
+    spot interruption restarts the hosts on new instances, with new streams.
+    """
+    return LogReader(client).read(
+        job,
+        cursor,
+        expected_streams=instance_count,
+        finished=finished,
+        relist_every=SPOT_RELIST_INTERVAL if spot else None,
+    )

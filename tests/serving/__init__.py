@@ -1,0 +1,1 @@
+"""Tests of local serving: the inference contract, endpoints as processes, resilience."""
