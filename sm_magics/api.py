@@ -66,6 +66,16 @@ def generate_job_name(prefix: str = DEFAULT_JOB_PREFIX, now: datetime | None = N
     return validate_job_name(f"{prefix}-{stamp}")
 
 
+def _keep_alive(value: str | int | None) -> int | None:
+    """Return a warm pool's keep-alive in seconds; SageMaker allows up to an hour."""
+    if value is None:
+        return None
+    seconds = parse_duration(value)
+    if seconds > 3600:
+        raise InvalidRequest("--keep-alive is at most 1h (SageMaker's warm pool limit).")
+    return seconds
+
+
 class Session:
     """Where jobs are sent, with the defaults the magics' configuration gives.
 
@@ -139,6 +149,7 @@ class Session:
         max_run: str | int | None = None,
         checkpoint_uri: str | None = None,
         tags: dict[str, str] | None = None,
+        keep_alive: str | int | None = None,
     ) -> Job:
         """Start a training job and return its handle at once.
 
@@ -174,6 +185,7 @@ class Session:
             max_run=max_run,
             checkpoint_uri=checkpoint_uri,
             tags=tags,
+            keep_alive=keep_alive,
         )
         target = self.backend(backend)
         generated = name is None
@@ -277,6 +289,7 @@ class Session:
             spot=bool(kw["spot"]),
             max_wait=parse_duration(kw["max_wait"]) if kw["max_wait"] else None,
             max_run=parse_duration(kw["max_run"]) if kw["max_run"] else None,
+            keep_alive=_keep_alive(kw["keep_alive"]),
             checkpoint_uri=kw["checkpoint_uri"],
             tags=dict(kw["tags"] or {}),
             region=self.region,
@@ -319,6 +332,7 @@ class Session:
         ttl: str | int | None = None,
         tags: dict[str, str] | None = None,
         environment: dict[str, str] | None = None,
+        autoscale: str | None = None,
     ) -> Endpoint:
         """Serve a model (a training job's name or a ``model.tar.gz`` URI); return at once.
 
@@ -345,6 +359,9 @@ class Session:
             raise InvalidRequest(f"--entry-point {entry_point} does not exist.")
         if instance_count < 1:
             raise InvalidRequest("--instance-count must be at least 1.")
+        bounds = base.parse_capacity_range(autoscale) if autoscale else None
+        if bounds is not None and serverless_memory:
+            raise InvalidRequest("--autoscale does not apply to --serverless endpoints.")
 
         def variant(name: str, weight: float) -> base.VariantSpec:
             return base.VariantSpec(
@@ -404,7 +421,10 @@ class Session:
             self.ledger.update_endpoint(
                 endpoint, spec={**record.spec, "variants": [v.to_json() for v in desired]}
             )
-            return Endpoint(self, endpoint, record.backend)
+            handle = Endpoint(self, endpoint, record.backend)
+            if bounds is not None:
+                self._autoscale(handle, list(weights), bounds)
+            return handle
         if uri is None or backend_name is None:
             raise InvalidRequest("Nothing to deploy: give a training job name or a model URI.")
         name = endpoint or source_job or generate_job_name("sm-endpoint")
@@ -423,7 +443,17 @@ class Session:
         self.ledger.update_endpoint(
             name, spec={"variants": [v.to_json() for v in specs], "ttl": ttl}
         )
-        return Endpoint(self, name, target.name)
+        handle = Endpoint(self, name, target.name)
+        if bounds is not None:
+            self._autoscale(handle, [v.name for v in specs], bounds)
+        return handle
+
+    @staticmethod
+    def _autoscale(handle: Endpoint, variants: list[str], bounds: tuple[int, int]) -> None:
+        """Wait until InService (autoscaling needs it), then scale each named variant."""
+        handle.wait()
+        for variant in variants:
+            handle.notes.append(handle.backend.set_autoscaling(handle.name, variant, *bounds))
 
     def endpoint(self, name: str) -> Endpoint:
         """Return the handle of a live endpoint, on whichever backend serves it."""

@@ -121,6 +121,8 @@ class Endpoint:
         self.session = session
         self.name = name
         self.backend_name = backend
+        #: Remarks from the last deploy (autoscaling set up, options recorded, ...).
+        self.notes: list[str] = []
 
     @property
     def backend(self) -> base.Backend:

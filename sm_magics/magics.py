@@ -176,6 +176,16 @@ class SageMakerMagics(Magics):
         "Environment: SM_MAGICS_BUCKET.",
     ).tag(config=True)
     job_prefix = Unicode("sm-train", help="Prefix of generated job names.").tag(config=True)
+    image = Unicode("", help="Default training image URI (sagemaker backend).").tag(config=True)
+    framework = Unicode(
+        "", help="Default framework container, e.g. 'sklearn' or 'pytorch' (sagemaker backend)."
+    ).tag(config=True)
+    framework_version = Unicode("", help="Default framework version, e.g. '1.2-1'.").tag(
+        config=True
+    )
+    py_version = Unicode("", help="Default Python of the framework image, e.g. 'py3'.").tag(
+        config=True
+    )
     subnets = List(Unicode(), help="VPC subnets for SageMaker jobs.").tag(config=True)
     security_group_ids = List(Unicode(), help="VPC security groups for SageMaker jobs.").tag(
         config=True
@@ -324,6 +334,12 @@ class SageMakerMagics(Magics):
     @argument("--max-wait", default=None, help="Spot: longest wait + run, e.g. 2h.")
     @argument("--max-run", default=None, help="Stop the job after this long: 30m, 2h, 86400.")
     @argument("--checkpoint-uri", default=None, help="Where checkpoints are synced.")
+    @argument(
+        "--keep-alive",
+        default=None,
+        metavar="DURATION",
+        help="SageMaker warm pool: keep the instances this long (up to 1h) for the next job.",
+    )
     @argument("--tag", action="append", nargs="+", metavar="KEY=VALUE", help="Tags.")
     @argument(
         "--wait",
@@ -370,16 +386,18 @@ class SageMakerMagics(Magics):
             instance_type=args.instance_type,
             instance_count=args.instance_count,
             requirements=args.requirements,
-            image=args.image,
-            framework=args.framework,
-            framework_version=args.framework_version,
-            py_version=args.py_version,
+            # A flag wins; else the %config default (an image and a framework exclude each other).
+            image=args.image or (None if args.framework else self.image or None),
+            framework=args.framework or (None if args.image else self.framework or None),
+            framework_version=args.framework_version or self.framework_version or None,
+            py_version=args.py_version or self.py_version or None,
             metric_definitions=parse_key_values(args.metric, "--metric", json_values=False),
             environment=parse_key_values(args.env, "--env", json_values=False),
             spot=args.spot,
             max_wait=args.max_wait,
             max_run=args.max_run,
             checkpoint_uri=args.checkpoint_uri,
+            keep_alive=args.keep_alive,
             tags=parse_key_values(args.tag, "--tag", json_values=False),
         )
         self.bind(args.out, job)

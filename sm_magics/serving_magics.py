@@ -97,6 +97,13 @@ class ServingMagics(Magics):
     )
     @argument("--ttl", default=None, help="Delete the endpoint by itself after this long.")
     @argument(
+        "--autoscale",
+        default=None,
+        metavar="MIN:MAX",
+        help="Scale each new variant between MIN and MAX instances on invocations per "
+        "instance (waits until InService).",
+    )
+    @argument(
         "--env",
         action="append",
         nargs="+",
@@ -140,8 +147,11 @@ class ServingMagics(Magics):
             ttl=args.ttl,
             tags=parse_key_values(args.tag, "--tag", json_values=False),
             environment=parse_key_values(args.env, "--env", json_values=False),
+            autoscale=args.autoscale,
         )
         self.core.bind(args.out, endpoint)
+        for note in endpoint.notes:
+            print(note)
         if args.wait:
             endpoint.wait()
             description = endpoint.describe()

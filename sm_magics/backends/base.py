@@ -65,6 +65,7 @@ class TrainingSpec:
     environment: dict[str, str] = field(default_factory=dict)
     spot: bool = False
     max_wait: int | None = None
+    keep_alive: int | None = None  # warm pool: seconds the instances wait for the next job
     max_run: int | None = None
     checkpoint_uri: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -89,6 +90,28 @@ UPDATING = "Updating"
 DELETING = "Deleting"
 DELETED = "Deleted"
 LIVE_ENDPOINT_STATUSES = frozenset({CREATING, IN_SERVICE, UPDATING, DELETING})
+
+
+def parse_capacity_range(text: str) -> tuple[int, int]:
+    """Parse ``--autoscale MIN:MAX`` into ``(min, max)`` instance counts.
+
+    Raises
+    ------
+    InvalidRequest
+        Not two integers with ``1 <= MIN <= MAX``.
+    """
+    from sm_magics.errors import InvalidRequest
+
+    low, sep, high = text.partition(":")
+    try:
+        bounds = int(low), int(high)
+    except ValueError:
+        bounds = (0, -1)
+    if not sep or not 1 <= bounds[0] <= bounds[1]:
+        raise InvalidRequest(
+            f"--autoscale {text!r}: give MIN:MAX instance counts with 1 <= MIN <= MAX, e.g. 1:4."
+        )
+    return bounds
 
 
 def job_status(description: dict[str, Any]) -> str:
@@ -273,6 +296,16 @@ class Backend(abc.ABC):
         New variants are up before traffic moves to them; removed ones drain first. If
         the new configuration cannot start, the endpoint keeps serving the old one.
         """
+
+    def set_autoscaling(self, name: str, variant: str, min_capacity: int, max_capacity: int) -> str:
+        """Let a variant of an ``InService`` endpoint scale between two instance counts.
+
+        Returns a line for the user. Backends without autoscaling raise
+        ``InvalidRequest``.
+        """
+        from sm_magics.errors import InvalidRequest
+
+        raise InvalidRequest(f"The {self.name} backend cannot autoscale endpoints.")
 
     @abc.abstractmethod
     def describe_endpoint(self, name: str) -> dict[str, Any]:

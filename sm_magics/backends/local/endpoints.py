@@ -159,6 +159,14 @@ class LocalEndpoints:
         folder.archive()
         return True
 
+    def set_autoscaling(self, name: str, variant: str, min_capacity: int, max_capacity: int) -> str:
+        """Record ``--autoscale``; locally the variant keeps its fixed worker count."""
+        self._endpoint_folder(name)  # NotFound for an unknown endpoint
+        return (
+            f"local backend: --autoscale {min_capacity}:{max_capacity} recorded, not used here "
+            f"(variant {variant} keeps its worker processes; it scales on SageMaker)."
+        )
+
     def update_endpoint(self, name: str, variants: list[base.VariantSpec]) -> None:
         """See :meth:`Backend.update_endpoint`."""
         folder = self._endpoint_folder(name)
@@ -189,6 +197,12 @@ class LocalEndpoints:
         folder = EndpointDir.for_endpoint(name)
         if not folder.exists():
             raise NotFound(f"No local endpoint named {name!r}; %sm_endpoints lists them.")
+        state = folder.read_state()
+        if state.get("status") == base.DELETED:  # it deleted itself (--ttl): gone, as on AWS
+            self._sync_endpoint_ledger(name, state)
+            raise NotFound(
+                f"Endpoint {name!r} was deleted ({state.get('deleted_reason', 'deleted')})."
+            )
         return folder
 
     def _router_pid(self, folder: EndpointDir) -> int | None:

@@ -65,6 +65,8 @@ class LocalBackend(LocalEndpoints, LocalTransforms, base.Backend):
             unused.append("--max-wait")
         if spec.checkpoint_uri:
             unused.append("--checkpoint-uri")
+        if spec.keep_alive:
+            unused.append("--keep-alive")
         if not unused:
             return []
         return [

@@ -48,5 +48,15 @@ class SageMakerBackend(SageMakerTraining, SageMakerServing, SageMakerTransforms,
         self.ledger: Ledger = options.pop("ledger", None) or Ledger()
         super().__init__(region=self.aws.region, **options)
 
+    def set_autoscaling(self, name: str, variant: str, min_capacity: int, max_capacity: int) -> str:
+        """See :meth:`Backend.set_autoscaling`: target tracking on invocations/instance."""
+        from sm_magics.backends.sagemaker.autoscaling import enable_autoscaling
+
+        enable_autoscaling(self.aws, name, variant, min_capacity, max_capacity)
+        return (
+            f"Variant {variant} of {name} scales between {min_capacity} and {max_capacity} "
+            "instances on invocations per instance."
+        )
+
 
 __all__ = ["SageMakerBackend"]

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sm_magics.backends.base import parse_capacity_range
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.errors import AccessDenied, InvalidRequest, NotFound, SmMagicsError
 
@@ -53,24 +54,8 @@ def resource_id(endpoint: str, variant: str) -> str:
     return f"endpoint/{endpoint}/variant/{variant}"
 
 
-def parse_range(text: str) -> tuple[int, int]:
-    """Parse ``--autoscale MIN:MAX`` into ``(min, max)``.
-
-    Raises
-    ------
-    InvalidRequest
-        Not two integers with ``1 <= MIN <= MAX``.
-    """
-    low, sep, high = text.partition(":")
-    try:
-        bounds = int(low), int(high)
-    except ValueError:
-        bounds = (0, -1)
-    if not sep or not 1 <= bounds[0] <= bounds[1]:
-        raise InvalidRequest(
-            f"--autoscale {text!r}: give MIN:MAX instance counts with 1 <= MIN <= MAX, e.g. 1:4."
-        )
-    return bounds
+#: ``--autoscale MIN:MAX`` parsing, shared with the API (it lives with the contract).
+parse_range = parse_capacity_range
 
 
 def _check_variant(aws: AwsSession, endpoint: str, variant: str) -> None:

@@ -370,6 +370,8 @@ class SageMakerTraining:
                 "InstanceType": spec.instance_type,
                 "InstanceCount": spec.instance_count,
                 "VolumeSizeInGB": DEFAULT_VOLUME_GB,
+                # Warm pool: the instances wait this long for the next job of the same shape.
+                **({"KeepAlivePeriodInSeconds": spec.keep_alive} if spec.keep_alive else {}),
             },
             "StoppingCondition": stopping,
             "EnableManagedSpotTraining": spec.spot,
