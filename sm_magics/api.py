@@ -624,6 +624,34 @@ class Job:
         uri = artifacts.get("S3ModelArtifacts")
         return str(uri) if uri else None
 
+    def download_model(self, dest: str | Path = "model") -> Path:
+        """Extract the job's ``model.tar.gz`` into the folder ``dest``; return that folder.
+
+        Works the same for a local job (``file://``) and a SageMaker job (``s3://``), so a
+        notebook loads its model the same way on both backends.
+
+        Raises
+        ------
+        InvalidRequest
+            The job has no model (yet).
+        """
+        import tarfile
+        import tempfile
+
+        uri = self.model_data
+        if uri is None:
+            raise InvalidRequest(
+                f"Training job {self.name} has no model yet ({self.status}); %sm_wait it first."
+            )
+        target = Path(dest).expanduser()
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            archive = Path(tmp) / "model.tar.gz"
+            self.backend.fetch(uri, archive)
+            with tarfile.open(archive, "r:gz") as tar:
+                tar.extractall(target, filter="data")
+        return target
+
     def read_logs(self, cursor: dict[str, Any] | None = None) -> base.LogBatch:
         """Return log lines after ``cursor``; pass the returned cursor back for more."""
         if self.kind == "transform":

@@ -435,3 +435,26 @@ def test_session_jobs_filters(session: Session) -> None:
     assert [r.name for r in session.jobs(status="Failed")] == ["bad-one"]
     assert [r.name for r in session.jobs(limit=1)] == ["bad-one"]
     assert len(session.jobs(backend="sagemaker")) == 0
+
+
+def test_download_model_extracts_the_archive_of_a_local_job(tmp_path: Path) -> None:
+    script = (
+        "import os\n"
+        "open(os.path.join(os.environ['SM_MODEL_DIR'], 'weights.txt'), 'w').write('42')\n"
+    )
+    job = Session().train(script).wait()
+
+    folder = job.download_model(tmp_path / "model")
+
+    assert folder == tmp_path / "model"
+    assert (folder / "weights.txt").read_text() == "42"
+
+
+def test_download_model_before_the_model_exists_says_to_wait(tmp_path: Path) -> None:
+    job = Session().train("import time\ntime.sleep(30)\n")
+    try:
+        with pytest.raises(InvalidRequest, match="%sm_wait"):
+            job.download_model(tmp_path / "model")
+    finally:
+        job.stop()
+    assert not (tmp_path / "model").exists() or not any((tmp_path / "model").iterdir())

@@ -297,6 +297,25 @@ class Backend(abc.ABC):
         the new configuration cannot start, the endpoint keeps serving the old one.
         """
 
+    def fetch(self, uri: str, dest: Path) -> None:
+        """Copy the artifact at ``uri`` (a ``model.tar.gz``, an output) to the file ``dest``.
+
+        The base implementation reads ``file://`` URIs and local paths; backends that keep
+        artifacts elsewhere (S3) override it.
+        """
+        import shutil
+        from urllib.parse import unquote, urlparse
+
+        from sm_magics.errors import InvalidRequest, NotFound
+
+        parsed = urlparse(uri)
+        if parsed.scheme not in ("", "file"):
+            raise InvalidRequest(f"The {self.name} backend cannot fetch {uri}.")
+        source = Path(unquote(parsed.path) if parsed.scheme else uri).expanduser()
+        if not source.is_file():
+            raise NotFound(f"{uri} does not exist.")
+        shutil.copyfile(source, dest)
+
     def set_autoscaling(self, name: str, variant: str, min_capacity: int, max_capacity: int) -> str:
         """Let a variant of an ``InService`` endpoint scale between two instance counts.
 

@@ -10,6 +10,7 @@ with uploads by content hash in :mod:`.uploads`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sm_magics.backends import base
@@ -47,6 +48,21 @@ class SageMakerBackend(SageMakerTraining, SageMakerServing, SageMakerTransforms,
         )
         self.ledger: Ledger = options.pop("ledger", None) or Ledger()
         super().__init__(region=self.aws.region, **options)
+
+    def fetch(self, uri: str, dest: Path) -> None:
+        """See :meth:`Backend.fetch`: ``s3://`` artifacts are downloaded."""
+        if not uri.startswith("s3://"):
+            super().fetch(uri, dest)
+            return
+        from sm_magics.backends.sagemaker.uploads import parse_s3_uri
+
+        bucket, key = parse_s3_uri(uri)
+        try:
+            self.aws.client("s3").download_file(bucket, key, str(dest))
+        except Exception as exc:
+            from sm_magics.backends.sagemaker.errors import translate
+
+            raise translate(exc, "s3", "get_object") from exc
 
     def set_autoscaling(self, name: str, variant: str, min_capacity: int, max_capacity: int) -> str:
         """See :meth:`Backend.set_autoscaling`: target tracking on invocations/instance."""
