@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sm_magics import config
 from sm_magics.backends import base
 from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.endpoint_dir import EndpointDir
@@ -119,17 +118,10 @@ class LocalEndpoints:
                 {"name": spec.name, "variants": variants, "ttl_at": ttl_at, "region": self.region}
             )
             folder.write_state({"status": base.CREATING, "created": now, "ttl_at": ttl_at})
-            with open(folder.router_log, "ab") as log:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "sm_magics.backends.local.router", str(folder.root)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    close_fds=True,
-                    env={**os.environ, config.ENV_HOME: str(config.home_dir())},
-                )
-            processes.track_child(process)
+            process = processes.spawn_detached(
+                [sys.executable, "-m", "sm_magics.backends.local.router", str(folder.root)],
+                folder.router_log,
+            )
             (folder.root / "router.pid").write_text(
                 f"{process.pid} {processes.start_ticks(process.pid) or ''}"
             )

@@ -140,17 +140,10 @@ class LocalBackend(LocalEndpoints, LocalTransforms, base.Backend):
                 ],
             }
             job.write_state(state)
-            with open(job.supervisor_log, "ab") as supervisor_log:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "sm_magics.backends.local.supervisor", str(job.root)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=supervisor_log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # survives the kernel, its signals and its death
-                    close_fds=True,
-                    env={**os.environ, config.ENV_HOME: str(config.home_dir())},
-                )
-            processes.track_child(process)
+            process = processes.spawn_detached(
+                [sys.executable, "-m", "sm_magics.backends.local.supervisor", str(job.root)],
+                job.supervisor_log,
+            )
             # Record the identity now, not from the supervisor: it may die before writing.
             state["supervisor_pid"] = process.pid
             state["supervisor_start"] = processes.start_ticks(process.pid)

@@ -120,3 +120,26 @@ def track_child(process: subprocess.Popen[bytes]) -> None:
     """Remember a detached process we started, so it is reaped when it ends."""
     with _children_lock:
         _children.append(process)
+
+
+def spawn_detached(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start a process that outlives this one (a job supervisor, a router, a transform).
+
+    It gets its own session, so the kernel's signals (and its death) never reach it; its
+    output goes to ``log_path``; ``SM_MAGICS_HOME`` is pinned so it uses the same ledger
+    and folders as we do. The process is tracked so it is reaped when it ends.
+    """
+    from sm_magics import config
+
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env={**os.environ, config.ENV_HOME: str(config.home_dir())},
+        )
+    track_child(process)
+    return process

@@ -7,7 +7,6 @@ work as for training jobs; the model is resolved as for an endpoint variant.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -15,7 +14,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sm_magics import config
 from sm_magics.backends import base
 from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
@@ -110,17 +108,10 @@ class LocalTransforms:
                     "kind": "transform",
                 }
             )
-            with open(job.supervisor_log, "ab") as log:
-                process = subprocess.Popen(
-                    [model["python"], "-m", "sm_magics.backends.local.transform", str(job.root)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    close_fds=True,
-                    env={**os.environ, config.ENV_HOME: str(config.home_dir())},
-                )
-            processes.track_child(process)
+            process = processes.spawn_detached(
+                [model["python"], "-m", "sm_magics.backends.local.transform", str(job.root)],
+                job.supervisor_log,
+            )
         except BaseException:
             if process is not None:
                 processes.terminate_groups([process.pid], grace=0)
