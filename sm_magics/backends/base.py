@@ -362,8 +362,10 @@ class Backend(abc.ABC):
         ------
         ModelError
             The model's handlers failed on this request.
+        NotFound
+            No live endpoint of that name.
         InvalidRequest
-            Unknown endpoint or variant, or an endpoint not ``InService``.
+            Unknown variant, or an endpoint not ``InService``.
         """
 
     @abc.abstractmethod

@@ -1,0 +1,912 @@
+"""Backend conformance scenarios, written once, run against every backend.
+
+The model is fsspec's ``tests/abstract``: the scenarios are mixin classes that only use two
+fixtures, ``backend`` (a :class:`~sm_magics.backends.base.Backend`) and ``harness`` (a
+:class:`Harness`: what a scenario needs from the world around the backend, such as a job
+whose script does a given thing, or a look at what a model archive holds).
+:class:`BackendFixtures` declares both and raises ``NotImplementedError``; each backend's
+module supplies them and combines::
+
+    class TestLocalTraining(TrainingScenarios, LocalFixtures):
+        pass
+
+Every assertion is the contract of :mod:`sm_magics.backends.base`, in SageMaker's words:
+``DescribeTrainingJob`` fields and statuses, :mod:`sm_magics.errors` classes, the ledger row.
+A scenario that cannot mean anything on one backend is listed in that backend's
+:attr:`BackendFixtures.not_meaningful` with the reason, and is reported skipped there.
+
+A training job's behaviour is described once (:class:`Behaviour`), and each harness makes
+it happen its own way: the local backend runs :meth:`Behaviour.script` as written, the
+sagemaker harness's simulator produces what SageMaker would show for that script (statuses,
+CloudWatch lines, ``model.tar.gz``). The script's ``model_fn``/``transform_fn`` serve what it
+trains, so endpoints and batch transform run the job's own model on both backends.
+
+Waits poll with a timeout that only keeps a broken backend from hanging the run; no
+assertion is about time.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pytest
+
+from sm_magics.backends import base
+from sm_magics.errors import AlreadyExists, InvalidRequest, ModelError, NotFound
+from sm_magics.ledger import Ledger
+
+#: Longest wait for anything; only against hangs.
+WAIT = 60.0
+
+TRAINING_STATUSES = frozenset(
+    {base.IN_PROGRESS, base.COMPLETED, base.FAILED, base.STOPPING, base.STOPPED}
+)
+#: The secondary statuses of the contract, in the order a job walks them.
+SECONDARY_ORDER = (base.STARTING, base.DOWNLOADING, base.TRAINING, base.UPLOADING)
+SECONDARY_STATUSES = frozenset(
+    {
+        *SECONDARY_ORDER,
+        base.COMPLETED,
+        base.FAILED,
+        base.STOPPING,
+        base.STOPPED,
+        base.MAX_RUNTIME_EXCEEDED,
+    }
+)
+#: Which secondary statuses go with which final status.
+FINAL_SECONDARY = {
+    base.COMPLETED: {base.COMPLETED},
+    base.FAILED: {base.FAILED},
+    base.STOPPED: {base.STOPPED, base.MAX_RUNTIME_EXCEEDED},
+}
+ENDPOINT_STATUSES = frozenset(
+    {base.CREATING, base.IN_SERVICE, base.UPDATING, base.DELETING, base.FAILED}
+)
+
+#: What the conformance model learns: every prediction is the sum of a row times this.
+MULTIPLIER = 3.0
+#: The environment variable naming the file a gated job waits for (local backend).
+GATE_ENV = "CONFORMANCE_GATE"
+
+_SCRIPT = '''\
+"""A conformance training script; its handlers serve the model it trains."""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+BEFORE = __BEFORE__
+AFTER = __AFTER__
+FAILURE = __FAILURE__
+MULTIPLIER = __MULTIPLIER__
+
+
+def model_fn(model_dir):
+    return float(Path(model_dir, "model.txt").read_text())
+
+
+def transform_fn(model, body, content_type, accept):
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    if content_type.split(";")[0].strip() == "text/csv":
+        rows = [[float(v) for v in line.split(",")] for line in text.splitlines() if line.strip()]
+    else:
+        rows = json.loads(text)
+    if any(value < 0 for row in rows for value in row):
+        raise ValueError("negative features cannot be scored")
+    answer = [sum(row) * model for row in rows]
+    if (accept or "").split(";")[0].strip() == "text/csv":
+        return "".join(f"{value}\\n" for value in answer), "text/csv"
+    return json.dumps(answer), "application/json"
+
+
+def main():
+    host = os.environ["SM_CURRENT_HOST"]
+    for line in BEFORE:
+        print(f"{line} on {host}", flush=True)
+    gate = os.environ.get("__GATE_ENV__")
+    if gate:
+        while not Path(gate).exists():
+            time.sleep(0.02)
+    for line in AFTER:
+        print(f"{line} on {host}", flush=True)
+    if FAILURE:
+        Path(os.environ["SM_OUTPUT_DIR"], "failure").write_text(FAILURE)
+        sys.exit(1)
+    Path(os.environ["SM_MODEL_DIR"], "model.txt").write_text(str(MULTIPLIER))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def predict(rows: list[list[float]]) -> list[float]:
+    """Return what the conformance model answers for ``rows``."""
+    return [sum(row) * MULTIPLIER for row in rows]
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What a training job's script does, the same on every backend.
+
+    Each host prints ``before``, then (if ``gated``) waits until the harness releases the
+    job (or it is stopped), prints ``after``, then fails with ``failure`` or saves the
+    model (``model.txt`` holding :data:`MULTIPLIER`). Lines are printed as
+    ``"<line> on algo-N"``.
+    """
+
+    hosts: int = 1
+    before: tuple[str, ...] = ("hello",)
+    gated: bool = False
+    after: tuple[str, ...] = ()
+    failure: str | None = None
+
+    def script(self) -> str:
+        """Return the training script's text (it is the job's code on both backends)."""
+        return (
+            _SCRIPT.replace("__BEFORE__", repr(list(self.before)))
+            .replace("__AFTER__", repr(list(self.after)))
+            .replace("__FAILURE__", repr(self.failure))
+            .replace("__MULTIPLIER__", repr(MULTIPLIER))
+            .replace("__GATE_ENV__", GATE_ENV)
+        )
+
+    def lines(self) -> list[tuple[str, str]]:
+        """Return every ``(host, message)`` the script prints, host by host."""
+        return [
+            (f"algo-{host}", f"{line} on algo-{host}")
+            for host in range(1, self.hosts + 1)
+            for line in (*self.before, *self.after)
+        ]
+
+
+def ledger_of(backend: base.Backend) -> Ledger:
+    """Return the ledger a backend records its jobs and endpoints in (every backend has one)."""
+    ledger: Ledger = backend.ledger  # type: ignore[attr-defined]
+    return ledger
+
+
+def unique_name(prefix: str) -> str:
+    """Return a job or endpoint name no other test uses (SageMaker's alphabet)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    """Poll ``predicate`` until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Harness(abc.ABC):
+    """What the scenarios need around a backend; one subclass per backend.
+
+    Subclasses make a :class:`Behaviour` happen (:meth:`prepare`, :meth:`release`), say how
+    the backend may refuse a spec (:meth:`invalid_training_specs`), and look at results
+    where the backend put them (:meth:`model_files`, :meth:`transform_outputs`).
+    """
+
+    def __init__(self, backend: base.Backend) -> None:
+        self.backend = backend
+
+    # -- training ---------------------------------------------------------------------------
+
+    def training_spec(self, behaviour: Behaviour, **overrides: Any) -> base.TrainingSpec:
+        """Return a spec whose job behaves as ``behaviour`` on this backend."""
+        values: dict[str, Any] = {
+            "name": unique_name("conf"),
+            "entry_point": "train.py",
+            "script": behaviour.script(),
+            "instance_count": behaviour.hosts,
+            "hyperparameters": {"epochs": 2},
+        }
+        values.update(overrides)
+        spec = base.TrainingSpec(**values)
+        self.prepare(spec, behaviour)
+        return spec
+
+    @abc.abstractmethod
+    def prepare(self, spec: base.TrainingSpec, behaviour: Behaviour) -> None:
+        """Make the job ``spec`` will create behave as ``behaviour`` (edit ``spec`` if needed)."""
+
+    @abc.abstractmethod
+    def release(self, name: str) -> None:
+        """Let a gated job go on past its ``before`` lines."""
+
+    @abc.abstractmethod
+    def invalid_training_specs(self) -> dict[str, base.TrainingSpec]:
+        """Return specs this backend must refuse with ``InvalidRequest``, by what is wrong."""
+
+    @abc.abstractmethod
+    @contextlib.contextmanager
+    def nothing_created(self, name: str) -> Iterator[None]:
+        """Check, when the block ends, that nothing of job ``name`` was made anywhere."""
+
+    @abc.abstractmethod
+    def model_files(self, uri: str) -> dict[str, bytes]:
+        """Return the files of the ``model.tar.gz`` at ``uri`` (it must exist)."""
+
+    # -- endpoints and transform ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def assert_endpoint_gone(self, name: str) -> None:
+        """Check that nothing of endpoint ``name`` runs or exists any more."""
+
+    @abc.abstractmethod
+    def transform_io(self, files: dict[str, str]) -> tuple[str, str]:
+        """Write ``files`` as a transform's input; return ``(input URI, output URI)``."""
+
+    @abc.abstractmethod
+    def transform_outputs(self, output_uri: str) -> dict[str, str]:
+        """Return ``{relative name: text}`` of what a transform wrote to ``output_uri``."""
+
+
+class BackendFixtures:
+    """The abstract fixtures; a backend's module overrides ``backend`` and ``harness``."""
+
+    #: Scenario (test function name) -> why it cannot be meaningful on this backend.
+    not_meaningful: ClassVar[dict[str, str]] = {}
+
+    @pytest.fixture
+    def backend(self) -> base.Backend:
+        """The backend under test."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def harness(self, backend: base.Backend) -> Harness:
+        """The :class:`Harness` of that backend."""
+        raise NotImplementedError
+
+    @pytest.fixture(autouse=True)
+    def _only_meaningful(self, request: pytest.FixtureRequest) -> None:
+        reason = self.not_meaningful.get(request.node.originalname)
+        if reason:
+            where = f"{type(self).__name__}::{request.node.originalname}"
+            pytest.skip(f"{where} is not meaningful on this backend: {reason}")
+
+
+def scenario_names() -> set[str]:
+    """Return the name of every scenario of every mixin (for checking skip lists)."""
+    return {
+        name
+        for cls in (TrainingScenarios, EndpointScenarios, TransformScenarios)
+        for name in vars(cls)
+        if name.startswith("test_")
+    }
+
+
+# -- helpers shared by the scenarios ----------------------------------------------------------
+
+
+@dataclass
+class Watch:
+    """Everything ``describe_training_job`` said about one job while a scenario waited."""
+
+    backend: base.Backend
+    name: str
+    seen: list[tuple[str, str]] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        """Describe the job, checking the statuses are the contract's words."""
+        description = self.backend.describe_training_job(self.name)
+        status, secondary = description["TrainingJobStatus"], description["SecondaryStatus"]
+        assert description["TrainingJobName"] == self.name
+        assert status in TRAINING_STATUSES, description
+        assert secondary in SECONDARY_STATUSES, description
+        if status in FINAL_SECONDARY:
+            assert secondary in FINAL_SECONDARY[status], description
+        if not self.seen or self.seen[-1] != (status, secondary):
+            self.seen.append((status, secondary))
+        return description
+
+    def until(self, what: str, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """Describe until ``predicate(description)``; return that description."""
+
+        def check() -> dict[str, Any] | None:
+            description = self.describe()
+            return description if predicate(description) else None
+
+        try:
+            return wait_for(check, f"{self.name}: {what}")  # type: ignore[no-any-return]
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; statuses seen: {self.seen}") from None
+
+    def until_terminal(self) -> dict[str, Any]:
+        """Describe until the job has ended."""
+        return self.until("the end", lambda d: d["TrainingJobStatus"] in base.TERMINAL_STATUSES)
+
+    def until_training(self) -> dict[str, Any]:
+        """Describe until the script runs (secondary status ``Training``) or the job ended."""
+        return self.until(
+            "Training",
+            lambda d: (
+                d["SecondaryStatus"] == base.TRAINING
+                or d["TrainingJobStatus"] in base.TERMINAL_STATUSES
+            ),
+        )
+
+    def assert_walked_forward(self) -> None:
+        """Check the secondary statuses seen never went back (Starting → ... → Uploading)."""
+        ranks = [SECONDARY_ORDER.index(s) for _, s in self.seen if s in SECONDARY_ORDER]
+        assert ranks == sorted(ranks), self.seen
+
+
+def run_to_end(
+    harness: Harness, behaviour: Behaviour, **overrides: Any
+) -> tuple[base.TrainingSpec, dict[str, Any], Watch]:
+    """Create a job that behaves as ``behaviour``, release it if gated, wait for its end."""
+    spec = harness.training_spec(behaviour, **overrides)
+    harness.backend.create_training_job(spec)
+    watch = Watch(harness.backend, spec.name)
+    if behaviour.gated:
+        watch.until_training()
+        harness.release(spec.name)
+    return spec, watch.until_terminal(), watch
+
+
+def drain_logs(
+    backend: base.Backend, name: str, cursor: dict[str, Any] | None
+) -> tuple[list[list[base.LogEvent]], dict[str, Any] | None]:
+    """Read an ended job's logs until a call returns nothing; return the batches."""
+    batches = []
+    for _ in range(100):
+        batch = backend.read_training_logs(name, cursor)
+        cursor = batch.cursor
+        if not batch.events:
+            return batches, cursor
+        batches.append(batch.events)
+    raise AssertionError(f"the logs of {name} never ended")
+
+
+# -- training ---------------------------------------------------------------------------------
+
+
+class TrainingScenarios:
+    """``create/describe/stop_training_job`` and ``read_training_logs``."""
+
+    def test_describe_speaks_sagemaker_from_the_first_call(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec = harness.training_spec(Behaviour(gated=True))
+        backend.create_training_job(spec)
+        watch = Watch(backend, spec.name)
+        description = watch.describe()  # at once: the job was accepted, not waited for
+        assert description["TrainingJobStatus"] == base.IN_PROGRESS
+        assert description["SecondaryStatus"] in SECONDARY_ORDER
+        assert spec.name in description["TrainingJobArn"]
+        assert description["ResourceConfig"]["InstanceType"] == spec.instance_type
+        assert description["ResourceConfig"]["InstanceCount"] == spec.instance_count
+        assert json.loads(description["HyperParameters"]["epochs"]) == 2
+        assert "CreationTime" in description
+        assert "TrainingEndTime" not in description
+        watch.until_training()
+        harness.release(spec.name)
+        assert watch.until_terminal()["TrainingJobStatus"] == base.COMPLETED
+        watch.assert_walked_forward()
+
+    def test_a_job_completes_with_its_model(self, backend: base.Backend, harness: Harness) -> None:
+        spec, description, watch = run_to_end(harness, Behaviour())
+        assert (description["TrainingJobStatus"], description["SecondaryStatus"]) == (
+            base.COMPLETED,
+            base.COMPLETED,
+        )
+        uri = description["ModelArtifacts"]["S3ModelArtifacts"]
+        assert uri.endswith("model.tar.gz")
+        assert harness.model_files(uri) == {"model.txt": str(MULTIPLIER).encode()}
+        assert "TrainingEndTime" in description
+        assert "FailureReason" not in description
+        watch.assert_walked_forward()
+        record = ledger_of(backend).get_job(spec.name)
+        assert (record.status, record.model_data) == (base.COMPLETED, uri)
+
+    def test_a_failing_job_fails_with_the_scripts_reason(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        behaviour = Behaviour(failure="column price has NaN values")
+        spec, description, _ = run_to_end(harness, behaviour)
+        assert (description["TrainingJobStatus"], description["SecondaryStatus"]) == (
+            base.FAILED,
+            base.FAILED,
+        )
+        assert description["FailureReason"].startswith("AlgorithmError")
+        assert "column price has NaN values" in description["FailureReason"]
+        record = ledger_of(backend).get_job(spec.name)
+        assert record.status == base.FAILED
+        assert record.failure_reason == description["FailureReason"]
+        assert record.model_data is None  # a failed job has no model to deploy
+
+    def test_stop_ends_a_running_job_stopped_and_is_idempotent(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec = harness.training_spec(Behaviour(gated=True))  # never released
+        backend.create_training_job(spec)
+        watch = Watch(backend, spec.name)
+        assert watch.until_training()["TrainingJobStatus"] == base.IN_PROGRESS
+        backend.stop_training_job(spec.name)
+        assert watch.describe()["TrainingJobStatus"] in (base.STOPPING, base.STOPPED)
+        description = watch.until_terminal()
+        assert (description["TrainingJobStatus"], description["SecondaryStatus"]) == (
+            base.STOPPED,
+            base.STOPPED,
+        )
+        backend.stop_training_job(spec.name)  # ended: nothing to do, no error
+        backend.stop_training_job(spec.name)
+        assert watch.describe()["TrainingJobStatus"] == base.STOPPED
+        record = ledger_of(backend).get_job(spec.name)
+        assert (record.status, record.secondary_status) == (base.STOPPED, base.STOPPED)
+
+    def test_stop_right_after_create_ends_stopped_not_failed(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec = harness.training_spec(Behaviour(gated=True))  # never released
+        backend.create_training_job(spec)
+        backend.stop_training_job(spec.name)  # before anything was described or ran
+        description = Watch(backend, spec.name).until_terminal()
+        assert description["TrainingJobStatus"] == base.STOPPED, description
+        assert "FailureReason" not in description
+        record = ledger_of(backend).get_job(spec.name)
+        assert record.status == base.STOPPED
+
+    def test_stop_of_a_completed_job_changes_nothing(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec, description, watch = run_to_end(harness, Behaviour())
+        backend.stop_training_job(spec.name)
+        after = watch.describe()
+        assert after["TrainingJobStatus"] == base.COMPLETED
+        assert after["ModelArtifacts"] == description["ModelArtifacts"]
+
+    def test_a_job_over_its_max_run_is_stopped_with_max_runtime_exceeded(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec = harness.training_spec(Behaviour(gated=True), max_run=1)  # never released
+        backend.create_training_job(spec)
+        description = Watch(backend, spec.name).until_terminal()
+        assert (description["TrainingJobStatus"], description["SecondaryStatus"]) == (
+            base.STOPPED,
+            base.MAX_RUNTIME_EXCEEDED,
+        )
+        assert description["StoppingCondition"]["MaxRuntimeInSeconds"] == 1
+
+    def test_a_taken_name_is_refused_and_the_first_job_is_untouched(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        first = harness.training_spec(Behaviour(gated=True), hyperparameters={"run": "first"})
+        backend.create_training_job(first)
+        watch = Watch(backend, first.name)
+        before = watch.until_training()
+        record = ledger_of(backend).get_job(first.name)
+        second = harness.training_spec(
+            Behaviour(), name=first.name, hyperparameters={"run": "second"}, instance_count=2
+        )
+        with pytest.raises(AlreadyExists):
+            backend.create_training_job(second)
+        again = watch.describe()
+        assert again["HyperParameters"] == before["HyperParameters"]
+        assert again["ResourceConfig"] == before["ResourceConfig"]
+        assert again["CreationTime"] == before["CreationTime"]
+        assert ledger_of(backend).get_job(first.name).spec == record.spec
+        harness.release(first.name)
+        assert watch.until_terminal()["TrainingJobStatus"] == base.COMPLETED
+
+    def test_an_unknown_job_is_not_found(self, backend: base.Backend) -> None:
+        name = unique_name("ghost")
+        with pytest.raises(NotFound):
+            backend.describe_training_job(name)
+        with pytest.raises(NotFound):
+            backend.stop_training_job(name)
+        with pytest.raises(NotFound):
+            backend.read_training_logs(name)
+
+    def test_invalid_specs_are_refused_and_leave_nothing(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        specs = harness.invalid_training_specs()
+        assert specs, "a backend refuses some spec"
+        for what, spec in specs.items():
+            with harness.nothing_created(spec.name):
+                with pytest.raises(InvalidRequest) as caught:
+                    backend.create_training_job(spec)
+                assert not isinstance(caught.value, AlreadyExists), what
+            assert ledger_of(backend).get_job(spec.name) is None, what
+        # The refused name was not reserved: a good spec of that name runs.
+        good = harness.training_spec(Behaviour(), name=spec.name)
+        backend.create_training_job(good)
+        assert Watch(backend, good.name).until_terminal()["TrainingJobStatus"] == base.COMPLETED
+
+    def test_the_ledger_row_has_the_backend_and_follows_describe(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec = harness.training_spec(Behaviour(gated=True), tags={"team": "conformance"})
+        backend.create_training_job(spec)
+        record = ledger_of(backend).get_job(spec.name)
+        assert (record.name, record.kind, record.backend) == (spec.name, "training", backend.name)
+        assert record.status == base.IN_PROGRESS
+        assert (record.instance_type, record.instance_count) == (
+            spec.instance_type,
+            spec.instance_count,
+        )
+        assert record.tags == {"team": "conformance"}
+        watch = Watch(backend, spec.name)
+        training = watch.until_training()
+        record = ledger_of(backend).get_job(spec.name)
+        assert (record.status, record.secondary_status) == (
+            training["TrainingJobStatus"],
+            training["SecondaryStatus"],
+        )
+        harness.release(spec.name)
+        final = watch.until_terminal()
+        record = ledger_of(backend).get_job(spec.name)
+        assert (record.status, record.secondary_status) == (
+            final["TrainingJobStatus"],
+            final["SecondaryStatus"],
+        )
+        assert record.ended_at is not None
+        assert record.is_terminal
+
+    def test_logs_come_once_each_merged_by_time_and_tagged_by_host(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        behaviour = Behaviour(
+            hosts=2, before=("epoch 1", "epoch 2", "epoch 3"), gated=True, after=("saved",)
+        )
+        spec = harness.training_spec(behaviour)
+        backend.create_training_job(spec)
+        watch = Watch(backend, spec.name)
+        batches: list[list[base.LogEvent]] = []
+        cursor: dict[str, Any] | None = None
+        wanted_first = {(h, m) for h, m in behaviour.lines() if not m.startswith("saved")}
+
+        def read_before_lines() -> bool:
+            nonlocal cursor
+            watch.describe()  # as a follower does: status, then lines
+            batch = backend.read_training_logs(spec.name, cursor)
+            cursor = batch.cursor
+            if batch.events:
+                batches.append(batch.events)
+            seen = {(e.host, e.message) for events in batches for e in events}
+            return wanted_first <= seen
+
+        watch.until_training()
+        wait_for(read_before_lines, f"the first lines of {spec.name}")
+        harness.release(spec.name)
+        while watch.describe()["TrainingJobStatus"] not in base.TERMINAL_STATUSES:
+            batch = backend.read_training_logs(spec.name, cursor)
+            cursor = batch.cursor
+            if batch.events:
+                batches.append(batch.events)
+            time.sleep(0.05)
+        rest, cursor = drain_logs(backend, spec.name, cursor)
+        batches += rest
+        assert backend.read_training_logs(spec.name, cursor).events == []
+
+        assert len(batches) >= 2, "lines came in more than one call"
+        events = [e for events in batches for e in events]
+        counts = Counter((e.host, e.message) for e in events)
+        assert {line: counts[line] for line in behaviour.lines()} == dict.fromkeys(
+            behaviour.lines(), 1
+        )
+        for events_of_one_call in batches:  # merged across hosts by timestamp
+            stamps = [e.timestamp for e in events_of_one_call]
+            assert stamps == sorted(stamps)
+        expected = set(behaviour.lines())
+        ours = [e for e in events if (e.host, e.message) in expected]
+        assert {e.host for e in ours} == {"algo-1", "algo-2"}
+        for host in ("algo-1", "algo-2"):
+            assert [e.message for e in ours if e.host == host] == [
+                m for h, m in behaviour.lines() if h == host
+            ]
+
+
+# -- endpoints --------------------------------------------------------------------------------
+
+
+def variant(
+    trained: dict[str, Any], name: str = base.DEFAULT_VARIANT, weight: float = 1.0
+) -> base.VariantSpec:
+    """Return a variant serving the model of the completed job ``trained``."""
+    return base.VariantSpec(
+        name=name,
+        model_data=trained["ModelArtifacts"]["S3ModelArtifacts"],
+        job=trained["TrainingJobName"],
+        weight=weight,
+    )
+
+
+class EndpointDriver:
+    """Creates endpoints for one scenario and deletes whatever is left when it ends."""
+
+    def __init__(self, backend: base.Backend) -> None:
+        self.backend = backend
+        self.names: list[str] = []
+
+    def create(self, *variants: base.VariantSpec, name: str | None = None) -> str:
+        """Create an endpoint; return its name at once."""
+        spec = base.EndpointSpec(
+            name=name or unique_name("conf-ep"), variants=list(variants), tags={"t": "conf"}
+        )
+        self.backend.create_endpoint(spec)
+        self.names.append(spec.name)
+        return spec.name
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """Describe the endpoint, checking its status is one of the contract's."""
+        description = self.backend.describe_endpoint(name)
+        assert description["EndpointName"] == name
+        assert description["EndpointStatus"] in ENDPOINT_STATUSES, description
+        return description
+
+    def until(self, name: str, what: str, predicate: Callable[[dict[str, Any]], bool]) -> Any:
+        """Describe until ``predicate``; return that description."""
+
+        def check() -> dict[str, Any] | None:
+            description = self.describe(name)
+            assert description["EndpointStatus"] != base.FAILED, description
+            return description if predicate(description) else None
+
+        return wait_for(check, f"endpoint {name}: {what}")
+
+    def in_service(self, name: str) -> dict[str, Any]:
+        """Wait until InService with every variant as desired (an update applied)."""
+        return self.until(  # type: ignore[no-any-return]
+            name,
+            "InService as desired",
+            lambda d: (
+                d["EndpointStatus"] == base.IN_SERVICE
+                and all(
+                    v["CurrentWeight"] == v["DesiredWeight"]
+                    and v["CurrentInstanceCount"] == v["DesiredInstanceCount"]
+                    for v in d["ProductionVariants"]
+                )
+            ),
+        )
+
+    def close(self) -> None:
+        """Delete the endpoints the scenario left."""
+        for name in self.names:
+            with contextlib.suppress(NotFound):
+                self.backend.delete_endpoint(name)
+
+
+def weights(description: dict[str, Any]) -> dict[str, float]:
+    """Return ``{variant: current weight}`` of an endpoint description."""
+    return {v["VariantName"]: v["CurrentWeight"] for v in description["ProductionVariants"]}
+
+
+class EndpointScenarios:
+    """``create/describe/update/delete/invoke_endpoint``."""
+
+    @pytest.fixture
+    def trained(self, harness: Harness) -> dict[str, Any]:
+        """The description of a completed job; its model serves every endpoint here."""
+        _, description, _ = run_to_end(harness, Behaviour())
+        assert description["TrainingJobStatus"] == base.COMPLETED, description
+        return description
+
+    @pytest.fixture
+    def endpoints(self, backend: base.Backend) -> Iterator[EndpointDriver]:
+        driver = EndpointDriver(backend)
+        yield driver
+        driver.close()
+
+    def test_create_goes_in_service_with_its_variant_and_weight(
+        self, backend: base.Backend, endpoints: EndpointDriver, trained: dict[str, Any]
+    ) -> None:
+        name = endpoints.create(variant(trained))
+        first = endpoints.describe(name)  # at once: creation was started, not waited for
+        assert first["EndpointStatus"] in (base.CREATING, base.IN_SERVICE)
+        assert ledger_of(backend).get_endpoint(name).status in (
+            base.CREATING,
+            base.IN_SERVICE,
+        )
+        description = endpoints.in_service(name)
+        [only] = description["ProductionVariants"]
+        assert only["VariantName"] == base.DEFAULT_VARIANT
+        assert only["CurrentWeight"] == only["DesiredWeight"] == 1.0
+        assert only["CurrentInstanceCount"] == only["DesiredInstanceCount"] == 1
+        assert only["InstanceType"] == "ml.m5.large"
+        assert only["ModelDataUrl"] == trained["ModelArtifacts"]["S3ModelArtifacts"]
+        assert name in description["EndpointArn"]
+        assert description["Url"]
+        record = ledger_of(backend).get_endpoint(name)
+        assert (record.backend, record.status) == (backend.name, base.IN_SERVICE)
+        assert record.tags == {"t": "conf"}
+
+    def test_invoke_answers_with_the_model_and_names_the_variant(
+        self, backend: base.Backend, endpoints: EndpointDriver, trained: dict[str, Any]
+    ) -> None:
+        name = endpoints.create(variant(trained))
+        endpoints.in_service(name)
+        rows = [[1.0, 2.0], [3.0, 4.0]]
+        result = backend.invoke_endpoint(
+            name, json.dumps(rows).encode(), content_type="application/json"
+        )
+        assert json.loads(result.body) == predict(rows)
+        assert result.content_type.startswith("application/json")
+        assert result.variant == base.DEFAULT_VARIANT
+        csv = backend.invoke_endpoint(
+            name, b"1,1\n2,2\n", content_type="text/csv", accept="text/csv"
+        )
+        assert [float(v) for v in csv.body.decode().split()] == predict([[1, 1], [2, 2]])
+
+    def test_a_handler_error_is_a_model_error_and_the_endpoint_keeps_serving(
+        self, backend: base.Backend, endpoints: EndpointDriver, trained: dict[str, Any]
+    ) -> None:
+        name = endpoints.create(variant(trained))
+        endpoints.in_service(name)
+        with pytest.raises(ModelError, match="negative features"):
+            backend.invoke_endpoint(name, b"[[-1, 2]]", content_type="application/json")
+        result = backend.invoke_endpoint(name, b"[[1, 2]]", content_type="application/json")
+        assert json.loads(result.body) == predict([[1, 2]])
+        assert endpoints.describe(name)["EndpointStatus"] == base.IN_SERVICE
+
+    def test_add_a_variant_then_reweigh_and_target_it(
+        self, backend: base.Backend, endpoints: EndpointDriver, trained: dict[str, Any]
+    ) -> None:
+        name = endpoints.create(variant(trained))
+        endpoints.in_service(name)
+        backend.update_endpoint(
+            name, [variant(trained, weight=0.5), variant(trained, "b", weight=0.5)]
+        )
+        assert endpoints.describe(name)["EndpointStatus"] in (base.UPDATING, base.IN_SERVICE)
+        description = endpoints.in_service(name)
+        assert weights(description) == {base.DEFAULT_VARIANT: 0.5, "b": 0.5}
+
+        backend.update_endpoint(
+            name, [variant(trained, weight=0.9), variant(trained, "b", weight=0.1)]
+        )
+        description = endpoints.in_service(name)
+        assert weights(description) == {base.DEFAULT_VARIANT: 0.9, "b": 0.1}
+        assert [v["DesiredWeight"] for v in description["ProductionVariants"]] == [0.9, 0.1]
+        record = ledger_of(backend).get_endpoint(name)
+        assert record.status == base.IN_SERVICE
+        assert {v["VariantName"]: v["CurrentWeight"] for v in record.variants} == weights(
+            description
+        )
+        for target in ("b", base.DEFAULT_VARIANT):
+            result = backend.invoke_endpoint(
+                name, b"[[2, 2]]", content_type="application/json", target_variant=target
+            )
+            assert (json.loads(result.body), result.variant) == (predict([[2, 2]]), target)
+
+    def test_delete_leaves_nothing_and_the_ledger_row_deleted(
+        self, backend: base.Backend, harness: Harness, endpoints: EndpointDriver, trained: Any
+    ) -> None:
+        name = endpoints.create(variant(trained))
+        endpoints.in_service(name)
+        backend.delete_endpoint(name)
+        with pytest.raises(NotFound):
+            backend.describe_endpoint(name)
+        record = ledger_of(backend).get_endpoint(name)
+        assert record.status == base.DELETED
+        assert record.deleted_at is not None
+        harness.assert_endpoint_gone(name)
+        with pytest.raises(NotFound):
+            backend.delete_endpoint(name)
+        with pytest.raises(NotFound):
+            backend.invoke_endpoint(name, b"[[1, 2]]", content_type="application/json")
+        # The name is free again.
+        endpoints.create(variant(trained), name=name)
+        endpoints.in_service(name)
+
+    def test_a_taken_name_is_refused_and_the_first_endpoint_keeps_serving(
+        self, backend: base.Backend, endpoints: EndpointDriver, trained: dict[str, Any]
+    ) -> None:
+        name = endpoints.create(variant(trained))
+        before = endpoints.in_service(name)
+        with pytest.raises(AlreadyExists):
+            endpoints.create(variant(trained, "other"), name=name)
+        after = endpoints.in_service(name)
+        assert after["ProductionVariants"] == before["ProductionVariants"]
+        assert after["EndpointArn"] == before["EndpointArn"]
+        result = backend.invoke_endpoint(name, b"[[1, 1]]", content_type="application/json")
+        assert result.variant == base.DEFAULT_VARIANT
+
+    def test_an_unknown_endpoint_is_not_found(self, backend: base.Backend) -> None:
+        name = unique_name("ghost-ep")
+        with pytest.raises(NotFound):
+            backend.describe_endpoint(name)
+        with pytest.raises(NotFound):
+            backend.delete_endpoint(name)
+        with pytest.raises(NotFound):
+            backend.invoke_endpoint(name, b"[[1]]", content_type="application/json")
+        with pytest.raises(NotFound):
+            backend.update_endpoint(
+                name, [base.VariantSpec(model_data="s3://no-bucket/model.tar.gz")]
+            )
+        assert ledger_of(backend).get_endpoint(name) is None
+
+    def test_a_missing_model_is_refused_and_leaves_nothing(
+        self,
+        backend: base.Backend,
+        harness: Harness,
+        trained: dict[str, Any],
+        tmp_path: Any,
+    ) -> None:
+        name = unique_name("conf-ep")
+        missing = base.VariantSpec(
+            model_data=str(tmp_path / "no-such-model.tar.gz"), job=trained["TrainingJobName"]
+        )
+        with pytest.raises(InvalidRequest):
+            backend.create_endpoint(base.EndpointSpec(name=name, variants=[missing]))
+        assert ledger_of(backend).get_endpoint(name) is None
+        harness.assert_endpoint_gone(name)
+        with pytest.raises(NotFound):
+            backend.describe_endpoint(name)
+
+
+# -- batch transform --------------------------------------------------------------------------
+
+
+class TransformScenarios:
+    """``create/describe/stop_transform_job``."""
+
+    @pytest.fixture
+    def trained(self, harness: Harness) -> dict[str, Any]:
+        """The description of a completed job whose model the transforms run."""
+        _, description, _ = run_to_end(harness, Behaviour())
+        assert description["TrainingJobStatus"] == base.COMPLETED, description
+        return description
+
+    def test_a_transform_completes_with_one_output_per_input_file(
+        self, backend: base.Backend, harness: Harness, trained: dict[str, Any]
+    ) -> None:
+        files = {"a.csv": "1,2\n3,4\n", "b.csv": "0.5,0.5\n"}
+        input_uri, output_uri = harness.transform_io(files)
+        name = unique_name("conf-tj")
+        backend.create_transform_job(
+            base.TransformSpec(
+                name=name,
+                model=variant(trained),
+                input_uri=input_uri,
+                output_uri=output_uri,
+                content_type="text/csv",
+                accept="text/csv",
+            )
+        )
+        record = ledger_of(backend).get_job(name)
+        assert (record.kind, record.backend, record.status) == (
+            "transform",
+            backend.name,
+            base.IN_PROGRESS,
+        )
+
+        def ended() -> dict[str, Any] | None:
+            description = backend.describe_transform_job(name)
+            assert description["TransformJobName"] == name
+            assert description["TransformJobStatus"] in TRAINING_STATUSES, description
+            return description if base.job_status(description) in base.TERMINAL_STATUSES else None
+
+        description = wait_for(ended, f"transform {name} to end")
+        assert description["TransformJobStatus"] == base.COMPLETED, description
+        outputs = harness.transform_outputs(output_uri)
+        assert sorted(outputs) == ["a.csv.out", "b.csv.out"]
+        for source, text in files.items():
+            rows = [[float(v) for v in line.split(",")] for line in text.splitlines()]
+            assert [float(v) for v in outputs[f"{source}.out"].split()] == predict(rows)
+        record = ledger_of(backend).get_job(name)
+        assert record.status == base.COMPLETED
+        backend.stop_transform_job(name)  # ended: nothing to do
+        assert backend.describe_transform_job(name)["TransformJobStatus"] == base.COMPLETED
+
+    def test_an_unknown_transform_is_not_found(self, backend: base.Backend) -> None:
+        name = unique_name("ghost-tj")
+        with pytest.raises(NotFound):
+            backend.describe_transform_job(name)
+        with pytest.raises(NotFound):
+            backend.stop_transform_job(name)
