@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import stop_followers
+from IPython.core.interactiveshell import InteractiveShell
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import helpers` from any test
 
@@ -86,3 +88,27 @@ def local_backend(sm_home: Path) -> Iterator[object]:
     backend = LocalBackend()
     yield backend
     backend.ledger.close()
+
+
+_SETTINGS = ("backend", "instance_type", "region", "role", "bucket", "job_prefix")
+
+
+@pytest.fixture(scope="session")
+def shell() -> InteractiveShell:
+    """The one InteractiveShell of the session, with the extension loaded."""
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "sm_magics")
+    return ip
+
+
+@pytest.fixture
+def ip(shell: InteractiveShell, sm_home: Path) -> Iterator[InteractiveShell]:
+    """The shell, its magics reset to this test's home and settings restored afterwards."""
+    magics = shell.magics_manager.registry["SageMakerMagics"]
+    saved = {name: getattr(magics, name) for name in _SETTINGS}
+    magics._session = None  # the ledger path follows this test's SM_MAGICS_HOME
+    yield shell
+    for name, value in saved.items():
+        setattr(magics, name, value)
+    magics._session = None
+    stop_followers()

@@ -14,16 +14,19 @@ import json
 import os
 import signal
 import tarfile
+import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from sm_magics.api import Session
 from sm_magics.backends.base import TERMINAL_STATUSES, LogEvent, TrainingSpec
 from sm_magics.backends.local.jobdir import JobDir
+from sm_magics.errors import SmMagicsError
 
 #: Every home folder handed out during the session, so the session can clean up after
 #: tests that failed with jobs still running.
@@ -159,7 +162,7 @@ def tar_members(archive: Path) -> dict[str, bytes]:
         return result
 
 
-def _reap_group(pgid: int) -> None:
+def reap_group(pgid: int) -> None:
     """Reap zombies of group ``pgid`` that are our children (orphans we adopted)."""
     while True:
         try:
@@ -172,7 +175,7 @@ def _reap_group(pgid: int) -> None:
 
 def group_gone(pgid: int) -> bool:
     """Whether process group ``pgid`` no longer exists (``killpg`` says so)."""
-    _reap_group(pgid)
+    reap_group(pgid)
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -224,7 +227,7 @@ def kill_leftovers(home: Path) -> None:
             for pgid in state.get("host_pgids") or []:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pgid, signal.SIGKILL)
-                _reap_group(pgid)
+                reap_group(pgid)
 
 
 def build_wheel(folder: Path, name: str, version: str, files: dict[str, str]) -> Path:
@@ -298,3 +301,43 @@ def ledger_opener(folder: str, worker: int, rounds: int, barrier: Any) -> None:
     except BaseException:
         barrier.abort()  # release the others at once instead of after the timeout
         raise
+
+
+def stop_followers() -> None:
+    """End the background log followers tests started (they print into stdout)."""
+    from sm_magics.logs import LogFollower
+
+    followers = [t for t in threading.enumerate() if isinstance(t, LogFollower)]
+    for follower in followers:
+        follower.stop()
+    for follower in followers:
+        follower.join(30)
+
+
+def logistic_model_tar(folder: Path) -> str:
+    """Write a ``model.tar.gz`` holding a LogisticRegression ([0, 0] is 0, [3, 3] is 1).
+
+    Returns its ``file://`` URI. The model file is ``model.joblib``.
+    """
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    from sm_magics.packaging import write_tar_gz
+
+    model = LogisticRegression().fit(
+        [[0, 0], [0, 1], [1, 0], [1, 1], [2, 2], [3, 3]], [0, 0, 0, 1, 1, 1]
+    )
+    (folder / "model").mkdir()
+    joblib.dump(model, folder / "model" / "model.joblib")
+    write_tar_gz(folder / "model", folder / "model.tar.gz")
+    return (folder / "model.tar.gz").as_uri()
+
+
+def session_deleting_endpoints() -> Iterator[Session]:
+    """Yield a Session; every endpoint it still has is deleted afterwards (fixture body)."""
+    session = Session()
+    yield session
+    for record in session.ledger.list_endpoints():
+        with contextlib.suppress(SmMagicsError):
+            session.endpoint(record.name).delete()
+    session.ledger.close()

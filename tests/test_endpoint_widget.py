@@ -8,7 +8,6 @@ hanging the suite; nothing asserts how long anything took.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import re
 import uuid
@@ -20,7 +19,6 @@ import pytest
 
 from sm_magics.api import STATUS_COLOURS, Session
 from sm_magics.endpoint import Endpoint
-from sm_magics.errors import SmMagicsError
 from sm_magics.widgets import EndpointWidget
 
 WAIT = 120.0  # only against hangs
@@ -39,30 +37,13 @@ def model_fn(model_dir):
 @pytest.fixture(scope="module")
 def model_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A ``model.tar.gz`` holding a LogisticRegression: [0, 0] is class 0, [3, 3] class 1."""
-    import joblib
-    from sklearn.linear_model import LogisticRegression
-
-    from sm_magics.packaging import write_tar_gz
-
-    folder = tmp_path_factory.mktemp("model")
-    model = LogisticRegression().fit(
-        [[0, 0], [0, 1], [1, 0], [1, 1], [2, 2], [3, 3]], [0, 0, 0, 1, 1, 1]
-    )
-    (folder / "model").mkdir()
-    joblib.dump(model, folder / "model" / "model.joblib")
-    write_tar_gz(folder / "model", folder / "model.tar.gz")
-    return (folder / "model.tar.gz").as_uri()
+    return helpers.logistic_model_tar(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture
 def session(sm_home: Path) -> Iterator[Session]:
     """A session on the test's home; every endpoint it still has is deleted at the end."""
-    session = Session()
-    yield session
-    for record in session.ledger.list_endpoints():
-        with contextlib.suppress(SmMagicsError):
-            session.endpoint(record.name).delete()
-    session.ledger.close()
+    yield from helpers.session_deleting_endpoints()
 
 
 @pytest.fixture

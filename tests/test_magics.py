@@ -15,7 +15,6 @@ import os
 import re
 import textwrap
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,39 +31,6 @@ from sm_magics.magics import SageMakerMagics
 TIMEOUT = 90  # only against hangs; nothing asserts how long a job took
 
 # -- fixtures and helpers ----------------------------------------------------------------------
-
-_SETTINGS = ("backend", "instance_type", "region", "role", "bucket", "job_prefix")
-
-
-@pytest.fixture(scope="session")
-def shell() -> InteractiveShell:
-    """The one InteractiveShell of the session, with the extension loaded."""
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "sm_magics")
-    return ip
-
-
-@pytest.fixture
-def ip(shell: InteractiveShell, sm_home: Path) -> Iterator[InteractiveShell]:
-    """The shell, its magics reset to this test's home and settings restored afterwards."""
-    magics = shell.magics_manager.registry["SageMakerMagics"]
-    saved = {name: getattr(magics, name) for name in _SETTINGS}
-    magics._session = None  # the ledger path follows this test's SM_MAGICS_HOME
-    yield shell
-    for name, value in saved.items():
-        setattr(magics, name, value)
-    magics._session = None
-    stop_followers()
-
-
-def stop_followers() -> None:
-    """End the background log followers of this test's jobs (they print into stdout)."""
-    followers = [t for t in threading.enumerate() if isinstance(t, LogFollower)]
-    for follower in followers:
-        follower.stop()
-    for follower in followers:
-        follower.join(30)
-
 
 _BACKGROUND_LINE = re.compile(r"^\[(?!algo-\d+\])[A-Za-z0-9-]+\] ")
 

@@ -11,8 +11,6 @@ import importlib.util
 import json
 import math
 import shlex
-import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -28,33 +26,7 @@ from sm_magics.api import JOB_NAME_RE, Job, generate_job_name, validate_job_name
 from sm_magics.durations import format_duration, parse_duration
 from sm_magics.errors import InvalidRequest
 from sm_magics.ledger import Ledger
-from sm_magics.logs import LogFollower
 from sm_magics.magics import parse_key_values
-
-_SETTINGS = ("backend", "instance_type", "region", "role", "bucket", "job_prefix")
-
-
-@pytest.fixture(scope="session")
-def shell() -> InteractiveShell:
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "sm_magics")
-    return ip
-
-
-@pytest.fixture
-def ip(shell: InteractiveShell, sm_home: Path) -> Iterator[InteractiveShell]:
-    magics = shell.magics_manager.registry["SageMakerMagics"]
-    saved = {name: getattr(magics, name) for name in _SETTINGS}
-    magics._session = None  # the ledger path follows this test's SM_MAGICS_HOME
-    yield shell
-    for name, value in saved.items():
-        setattr(magics, name, value)
-    magics._session = None
-    followers = [t for t in threading.enumerate() if isinstance(t, LogFollower)]
-    for follower in followers:
-        follower.stop()
-    for follower in followers:
-        follower.join(30)
 
 
 def snapshot() -> tuple[list[str], list[str]]:

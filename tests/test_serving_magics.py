@@ -17,7 +17,6 @@ import os
 import signal
 import socket
 import textwrap
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from urllib.parse import urlparse
 import helpers
 import numpy as np
 import pytest
+from helpers import stop_followers
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
@@ -36,7 +36,6 @@ from sm_magics.api import STATUS_COLOURS, Job, JobTable, Session
 from sm_magics.endpoint import Endpoint, EndpointTable
 from sm_magics.errors import NotFound, SmMagicsError
 from sm_magics.ledger import Ledger
-from sm_magics.logs import LogFollower
 
 WAIT = 120.0  # only against hangs; nothing asserts how long anything took
 
@@ -147,15 +146,6 @@ def cleanup_home(home: Path) -> None:
         delete_endpoints(live_endpoint_names())
     kill_endpoint_processes(home)
     helpers.kill_leftovers(home)
-
-
-def stop_followers() -> None:
-    """End background log followers (``%%sm_train`` without ``--wait`` starts them)."""
-    followers = [t for t in threading.enumerate() if isinstance(t, LogFollower)]
-    for follower in followers:
-        follower.stop()
-    for follower in followers:
-        follower.join(30)
 
 
 @pytest.fixture(scope="module")

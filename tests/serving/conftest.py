@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from helpers import reap_group
 
 from sm_magics.backends.base import EndpointSpec, VariantSpec
 
@@ -133,17 +134,6 @@ def group_pids(pgid: int) -> set[int]:
         if fields is not None and fields[0] not in {"Z", "X"} and fields[2] == str(pgid):
             found.add(pid)
     return found
-
-
-def reap_group(pgid: int) -> None:
-    """Reap zombies of group ``pgid`` that are our children (the tests are a subreaper)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-pgid, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def kill_endpoint_processes(home: Path) -> None:
