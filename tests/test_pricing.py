@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import pytest
 
 from sm_magics import pricing
-from sm_magics._price_data import PUBLISHED, SOURCES
 from sm_magics.pricing import (
+    BUNDLED_PRICES,
     DEFAULT_REGION,
-    PRICES_AS_OF,
-    PRICES_SOURCE,
     Price,
     cost_for,
     format_usd,
@@ -80,19 +79,23 @@ def test_known_published_prices_are_exact(instance_type, region, usage, expected
 
 
 def test_every_published_figure_is_in_the_table_unchanged_and_not_derived():
-    for region, usage, source, prices in PUBLISHED:
-        assert source in SOURCES
-        for instance_type, usd in prices.items():
-            p = price(instance_type, region, usage=usage)
-            assert p is not None
-            assert p.on_demand_per_hour == usd
-            assert p.derived is False
+    data = json.loads(BUNDLED_PRICES.read_text())
+    for usage, regions in data["measured"].items():
+        for region, entries in regions.items():
+            for instance_type, (usd, source, as_of) in entries.items():
+                assert source in data["sources"]
+                p = price(instance_type, region, usage=usage)
+                assert p is not None
+                assert p.on_demand_per_hour == usd
+                assert p.derived is False
+                assert p.source == data["sources"][source]
+                assert p.as_of == as_of
 
 
 def test_source_and_date_are_recorded():
-    assert "Price List API" in PRICES_SOURCE
-    assert "aws.amazon.com/sagemaker/pricing" in PRICES_SOURCE
-    assert dt.date.fromisoformat(PRICES_AS_OF) <= dt.date.today()
+    assert "Price List API" in pricing.PRICES_SOURCE
+    assert "aws.amazon.com/sagemaker/pricing" in pricing.PRICES_SOURCE
+    assert dt.date.fromisoformat(pricing.PRICES_AS_OF) <= dt.date.today()
     assert DEFAULT_REGION == "us-east-1"
 
 
@@ -116,11 +119,15 @@ def test_hosting_only_types_have_no_training_price():
     assert "ml.t3.medium" in known_instance_types("hosting")
 
 
-def test_eu_west_1_covers_only_families_with_a_measured_anchor():
-    assert price("ml.g4dn.2xlarge", "eu-west-1") is not None
-    assert price("ml.m6i.large", "eu-west-1") is not None
-    for unknown in ("ml.c5.xlarge", "ml.p4d.24xlarge", "ml.p5.48xlarge", "ml.r5.large"):
-        assert price(unknown, "eu-west-1") is None, unknown
+def test_eu_west_1_uses_the_measured_family_ratio_where_there_is_one():
+    g4dn = price("ml.g4dn.2xlarge", "eu-west-1")
+    assert g4dn is not None
+    assert g4dn.source.startswith("family-region-ratio")
+    # no eu-west-1 anchor for ml.c5: the EC2 ratio (c5.large 0.096 / 0.085)
+    c5 = price("ml.c5.xlarge", "eu-west-1")
+    assert c5 is not None
+    assert c5.source.startswith("ec2-region-ratio")
+    assert c5.on_demand_per_hour == pytest.approx(0.204 * 0.096 / 0.085, abs=1e-4)
 
 
 # --- sanity of every entry ---------------------------------------------------------------
@@ -188,6 +195,7 @@ def test_derived_entries_are_flagged_and_follow_their_rule():
     assert east_p5 is not None
     assert east_p5.derived
     assert east_p5.on_demand_per_hour == 63.296
+    assert east_p5.source.startswith("same-price-regions")
     # siblings
     m6i = price("ml.m6i.xlarge")
     assert m6i is not None
@@ -349,6 +357,7 @@ def test_main_prints_a_table(capsys):
     assert "ml.p5.48xlarge" in out
     assert "us-west-2" in out
     assert "$63.296" in out
+    assert "same-price-regions" in out
     assert "spot" in out.lower()
     assert "ml.m5.large" not in out
 

@@ -36,6 +36,8 @@ USER_AGENT = "sm-magics/0.1"
 #: rather than sit in botocore's back-off for minutes holding those lines.
 MAX_ATTEMPTS = {"logs": 3}
 DEFAULT_MAX_ATTEMPTS = 10
+#: The role EventBridge Scheduler assumes to delete an endpoint at its ``--ttl``.
+ENV_SCHEDULER_ROLE = "SM_MAGICS_SCHEDULER_ROLE"
 
 
 class AwsSession:
@@ -51,6 +53,9 @@ class AwsSession:
         S3 bucket for code, data and models; default ``sagemaker-<region>-<account>``.
     endpoint_url
         Override every client's endpoint (tests point it at moto on 127.0.0.1).
+    scheduler_role
+        Role EventBridge Scheduler assumes to delete endpoints at their TTL; default
+        ``SM_MAGICS_SCHEDULER_ROLE``, else the execution role (see :attr:`scheduler_role`).
     """
 
     def __init__(
@@ -62,6 +67,7 @@ class AwsSession:
         bucket: str | None = None,
         endpoint_url: str | None = None,
         boto_session: Any = None,
+        scheduler_role: str | None = None,
     ) -> None:
         try:
             import boto3
@@ -86,6 +92,7 @@ class AwsSession:
         self._endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         self._role = role or os.environ.get(config.ENV_ROLE) or None
         self._bucket = bucket or os.environ.get(config.ENV_BUCKET) or None
+        self._scheduler_role = scheduler_role or os.environ.get(ENV_SCHEDULER_ROLE) or None
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -131,6 +138,17 @@ class AwsSession:
         if self._role is None:
             self._role = self._discover_role()
         return self._role
+
+    @property
+    def scheduler_role(self) -> str:
+        """The role EventBridge Scheduler assumes for ``--ttl``: configured, else :attr:`role`.
+
+        One role for both keeps the set-up to one trust policy (sagemaker.amazonaws.com
+        and scheduler.amazonaws.com); a separate, narrower role (only
+        ``sagemaker:DeleteEndpoint``) is the choice when the execution role must not be
+        trusted by Scheduler.
+        """
+        return self._scheduler_role or self.role
 
     def _discover_role(self) -> str:
         """Find the execution role as the SageMaker SDK's ``get_execution_role`` does.
