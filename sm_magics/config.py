@@ -19,6 +19,8 @@ ENV_BUCKET = "SM_MAGICS_BUCKET"
 ENV_REGION = "SM_MAGICS_REGION"
 ENV_INSTANCE_TYPE = "SM_MAGICS_INSTANCE_TYPE"
 ENV_MAX_LOCAL_JOBS = "SM_MAGICS_MAX_LOCAL_JOBS"
+ENV_MAX_HOURLY_COST = "SM_MAGICS_MAX_HOURLY_COST"
+ENV_DEFAULT_TTL = "SM_MAGICS_DEFAULT_TTL"
 
 DEFAULT_BACKEND = "local"
 DEFAULT_INSTANCE_TYPE = "ml.m5.large"
@@ -66,3 +68,26 @@ def max_local_jobs() -> int:
         except ValueError:
             pass
     return max(1, os.cpu_count() or 1)
+
+
+def max_hourly_cost() -> float:
+    """Return the budget guard's limit in USD per hour from ``SM_MAGICS_MAX_HOURLY_COST``.
+
+    ``0`` (the default) turns the guard off. A value that is not a non-negative number
+    also means off rather than an error: a typo in an environment variable must not stop
+    every kernel from loading the magics; ``%config`` validates what users type.
+    """
+    configured = os.environ.get(ENV_MAX_HOURLY_COST)
+    if configured:
+        try:
+            value = float(configured)
+        except ValueError:
+            return 0.0
+        if value > 0 and value != float("inf"):
+            return value
+    return 0.0
+
+
+def default_ttl() -> str:
+    """Return the TTL given to new endpoints from ``SM_MAGICS_DEFAULT_TTL`` (``""``: none)."""
+    return os.environ.get(ENV_DEFAULT_TTL, "").strip()

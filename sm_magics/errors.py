@@ -21,6 +21,21 @@ class InvalidRequest(SmMagicsError):
     """
 
 
+class BudgetExceeded(InvalidRequest):
+    """A new job or endpoint would take billing over ``SageMakerMagics.max_hourly_cost``.
+
+    A subclass of :class:`InvalidRequest` because it is refused the same way: before
+    anything is created or uploaded. The message has the numbers and says how to go ahead
+    anyway (``--force``).
+    """
+
+    def __init__(self, message: str, *, request: float, running: float, limit: float) -> None:
+        self.request = request
+        self.running = running
+        self.limit = limit
+        super().__init__(message)
+
+
 class NotFound(SmMagicsError):
     """No job, endpoint or model of that name is known to the backend or the ledger."""
 

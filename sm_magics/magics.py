@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import re
 import shlex
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from IPython.core.error import UsageError
+from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import (
     Magics,
     line_cell_magic,
@@ -25,12 +27,14 @@ from IPython.core.magic import (
     no_var_expand,
 )
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Int, List, Unicode, default, observe
+from traitlets import Float, Int, List, TraitError, Unicode, default, observe, validate
 
 from sm_magics import config, pricing
 from sm_magics.api import Job, JobTable, Session, widgets_available
 from sm_magics.backends import base
-from sm_magics.durations import format_duration
+from sm_magics.cleanup import CleanupReport
+from sm_magics.costs import CostSummary
+from sm_magics.durations import format_duration, parse_duration
 from sm_magics.errors import JobFailed, SmMagicsError
 from sm_magics.logs import follow_endpoint_logs, follow_in_background, stream_until_done
 
@@ -139,6 +143,15 @@ def backend_option(func: F) -> F:
     )(func)
 
 
+def force_option(func: F) -> F:
+    """Add the shared ``--force`` option: go ahead over the budget guard's limit."""
+    return argument(  # type: ignore[no-any-return]
+        "--force",
+        action="store_true",
+        help="Go ahead even over SageMakerMagics.max_hourly_cost (the budget guard).",
+    )(func)
+
+
 def out_option(func: F) -> F:
     """Add the shared ``-o/--out VAR`` option."""
     return argument(  # type: ignore[no-any-return]
@@ -170,6 +183,11 @@ class SageMakerMagics(Magics):
     role = Unicode(
         "", help="IAM execution role ARN for SageMaker jobs. Environment: SM_MAGICS_ROLE."
     ).tag(config=True)
+    scheduler_role = Unicode(
+        "",
+        help="Role EventBridge Scheduler assumes to delete an endpoint at its --ttl; default "
+        "the execution role. Environment: SM_MAGICS_SCHEDULER_ROLE.",
+    ).tag(config=True)
     bucket = Unicode(
         "",
         help="S3 bucket for code and data; default sagemaker-<region>-<account>. "
@@ -194,6 +212,41 @@ class SageMakerMagics(Magics):
         help="How many local jobs train at once; the rest wait in 'Starting'. "
         "Environment: SM_MAGICS_MAX_LOCAL_JOBS."
     ).tag(config=True)
+
+    max_hourly_cost = Float(
+        help="Budget guard, USD per hour: %%sm_train and %sm_deploy refuse (before creating "
+        "anything) a job or endpoint that would take the backend's billing over this; "
+        "--force goes ahead. 0 turns it off. Environment: SM_MAGICS_MAX_HOURLY_COST."
+    ).tag(config=True)
+    default_ttl = Unicode(
+        help="TTL of every new endpoint deployed without --ttl, e.g. '2h' ('' for none): "
+        "a forgotten endpoint deletes itself. Environment: SM_MAGICS_DEFAULT_TTL."
+    ).tag(config=True)
+
+    @default("max_hourly_cost")
+    def _default_max_hourly_cost(self) -> float:
+        return config.max_hourly_cost()
+
+    @default("default_ttl")
+    def _default_default_ttl(self) -> str:
+        return config.default_ttl()
+
+    @validate("max_hourly_cost")
+    def _valid_max_hourly_cost(self, proposal: Any) -> float:
+        value = float(proposal["value"])
+        if not math.isfinite(value) or value < 0:
+            raise TraitError("max_hourly_cost is USD per hour: a number >= 0 (0 turns it off).")
+        return value
+
+    @validate("default_ttl")
+    def _valid_default_ttl(self, proposal: Any) -> str:
+        value = str(proposal["value"]).strip()
+        if value:
+            try:
+                parse_duration(value)
+            except SmMagicsError as exc:
+                raise TraitError(f"default_ttl: {exc}") from None
+        return value
 
     @default("backend")
     def _default_backend(self) -> str:
@@ -230,10 +283,13 @@ class SageMakerMagics(Magics):
         "instance_type",
         "region",
         "role",
+        "scheduler_role",
         "bucket",
         "job_prefix",
         "subnets",
         "security_group_ids",
+        "max_hourly_cost",
+        "default_ttl",
     )
     def _settings_changed(self, _change: Any) -> None:
         self._session = None  # the next magic builds a session with the new settings
@@ -250,6 +306,8 @@ class SageMakerMagics(Magics):
             options: dict[str, Any] = {}
             if self.role:
                 options["role"] = self.role
+            if self.scheduler_role:
+                options["scheduler_role"] = self.scheduler_role
             if self.bucket:
                 options["bucket"] = self.bucket
             if self.subnets:
@@ -262,6 +320,8 @@ class SageMakerMagics(Magics):
                 instance_type=self.instance_type or None,
                 notebook=self._notebook_path(),
                 job_prefix=self.job_prefix,
+                max_hourly_cost=self.max_hourly_cost,
+                default_ttl=self.default_ttl,
                 **options,
             )
         return self._session
@@ -346,6 +406,7 @@ class SageMakerMagics(Magics):
         action="store_true",
         help="Block and stream the logs as plain text (CI, nbval, terminals).",
     )
+    @force_option
     @out_option
     @line_cell_magic
     @no_var_expand
@@ -399,6 +460,7 @@ class SageMakerMagics(Magics):
             checkpoint_uri=args.checkpoint_uri,
             keep_alive=args.keep_alive,
             tags=parse_key_values(args.tag, "--tag", json_values=False),
+            force=args.force,
         )
         self.bind(args.out, job)
         for note in job.notes:
@@ -511,6 +573,70 @@ class SageMakerMagics(Magics):
             job.wait()
         self.bind(args.out, job)
         return job
+
+    # -- cost control -------------------------------------------------------------------------
+
+    @magic_arguments()
+    @line_magic
+    @no_var_expand
+    @user_errors
+    def sm_cost(self, line: str) -> CostSummary:
+        """Show what runs and bills now (every backend and region), and what it cost.
+
+        Running jobs and endpoints with their cost per hour and so far, then the totals of
+        today, this month (UTC) and this notebook. Read from the ledger alone: instant,
+        no AWS call. Local rows show what they would cost on SageMaker.
+        """
+        parse_line(self.sm_cost, line, self._namespace())
+        return self.session.costs()
+
+    @magic_arguments()
+    @argument("--yes", action="store_true", help="Do not ask for confirmation.")
+    @argument(
+        "--all",
+        action="store_true",
+        help="Everything this machine started (every notebook), not only this notebook's.",
+    )
+    @line_magic
+    @no_var_expand
+    @user_errors
+    def sm_cleanup(self, line: str) -> CleanupReport:
+        """Stop the jobs and delete the endpoints this notebook left running or billing.
+
+        Lists them and asks first unless ``--yes``; with ``--all``, everything started from
+        this machine. Endpoints go with their configs and models. A failure on one item
+        does not stop the others: the report says what is left and why. Safe to run again.
+        """
+        from sm_magics import cleanup
+
+        args = parse_line(self.sm_cleanup, line, self._namespace())
+        session = self.session
+        scope = cleanup.scope_name(args.all)
+        items = cleanup.find_leftovers(session, all=args.all)
+        if not items:
+            return CleanupReport([], scope=scope)
+        if not args.yes:
+            print(repr(CleanupReport(items, scope=scope, done=False)))
+            try:
+                answer = input(f"Stop/delete these {len(items)}? [y/N] ")
+            except (StdinNotImplementedError, EOFError):
+                raise UsageError(
+                    "Cannot ask for confirmation here; %sm_cleanup"
+                    f"{' --all' if args.all else ''} --yes cleans up without asking."
+                ) from None
+            if answer.strip().lower() not in ("y", "yes"):
+                for item in items:
+                    item.outcome = cleanup.KEPT
+                return CleanupReport(items, scope=scope, done=False)
+        report = cleanup.clean(session, items, all=args.all)
+        if report.left:
+            names = ", ".join(item.name for item in report.left)
+            print(
+                f"sm-magics: cleanup incomplete, still running or billing: {names} "
+                "(reasons in the table).",
+                file=sys.stderr,
+            )
+        return report
 
 
 def _summary(job: Job, description: dict[str, Any]) -> str:

@@ -1,0 +1,463 @@
+"""What runs and bills now, what it cost today and this month: ``%sm_cost`` and ``GET /cost``.
+
+Everything here is computed from the ledger and the price table alone, with no backend
+call, so the summary is cheap enough for the side panel to poll and for the budget guard
+to consult before every ``%%sm_train`` and ``%sm_deploy``. The price of that: the ledger is
+an index, so a job that ended while nobody described it still shows as running until the
+next ``%sm_jobs`` (or widget, or panel refresh) syncs its row.
+
+How costs are counted
+---------------------
+- A training job bills from ``started_at`` (SageMaker's ``TrainingStartTime``) to
+  ``ended_at``, or to now while it runs, at the training price of its instance type times
+  its instance count (the spot *estimate* for spot jobs, see :mod:`sm_magics.pricing`).
+- A batch transform job bills the same way at the hosting price: SageMaker charges batch
+  transform at its real-time inference rates.
+- An endpoint bills from ``created_at`` to ``deleted_at`` (or now), at the hosting price of
+  each variant's instance type times its instance count, summed. A serverless variant is
+  billed per request and per GB-second of compute, which the ledger does not know, so it
+  counts as 0 USD/h idle and the summary says so. An endpoint that ``Failed`` bills until
+  its row last changed (when it failed).
+- Local jobs and endpoints are priced as on SageMaker: they show what the same notebook
+  *would* cost there. The text and HTML views mark them; the JSON keeps the REST shape.
+- Days and months are UTC, as on the AWS bill and in Cost Explorer. Totals pro-rate each
+  job and endpoint to the part of its life inside the window.
+
+Only instance time is counted: storage, data transfer and requests are not.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from html import escape
+from typing import Any
+
+from sm_magics import pricing
+from sm_magics.display import StatusTable
+from sm_magics.durations import format_duration
+from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+
+#: Endpoint statuses during which SageMaker bills the endpoint's instances.
+BILLING_ENDPOINT_STATUSES = frozenset(
+    {"Creating", "InService", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
+)
+#: Job statuses during which a job's instances bill.
+BILLING_JOB_STATUSES = frozenset({"InProgress", "Stopping"})
+
+SERVERLESS_NOTE = "serverless: billed per request, 0 USD/h while idle"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """What a job or endpoint costs per hour, and how it runs, as tables show it."""
+
+    per_hour: float | None  # None: an instance type without a price
+    instance: str  # "ml.m5.large", "ml.m5.large x2", "serverless 2048 MB", "a x1 + b x2"
+    notes: tuple[str, ...] = ()
+
+
+def job_rate(record: JobRecord) -> Rate:
+    """Return a training or transform job's hourly rate (on-demand, or the spot estimate)."""
+    instance_type = record.instance_type or ""
+    count = max(0, int(record.instance_count or 0))
+    instance = instance_type + (f" x{count}" if count > 1 else "") if instance_type else "?"
+    if record.kind == "transform":
+        per_hour = pricing.hourly_cost(instance_type, count, record.region, usage="hosting")
+    else:
+        per_hour = pricing.hourly_cost(
+            instance_type, count, record.region, usage="training", spot=record.spot
+        )
+    notes: list[str] = []
+    if per_hour is None:
+        notes.append(f"no price for {instance_type or 'its instance type'}")
+    elif record.spot:
+        notes.append("spot: an estimate")
+    return Rate(per_hour, instance, tuple(notes))
+
+
+def _serverless_variants(record: EndpointRecord) -> set[str]:
+    """Names of the variants the endpoint's spec says are serverless.
+
+    The sagemaker backend records serverless variants with no instance type in the
+    ledger's variant summary; the local backend keeps the instance type there, so the spec
+    (what was asked) is read too.
+    """
+    names = set()
+    for variant in record.spec.get("variants", []) if isinstance(record.spec, dict) else []:
+        if isinstance(variant, dict) and variant.get("serverless_memory_mb"):
+            names.add(str(variant.get("name")))
+    return names
+
+
+def _memory_of(record: EndpointRecord, variant_name: str) -> Any:
+    for variant in record.spec.get("variants", []) if isinstance(record.spec, dict) else []:
+        if isinstance(variant, dict) and variant.get("name") == variant_name:
+            return variant.get("serverless_memory_mb")
+    return None
+
+
+def endpoint_rate(record: EndpointRecord) -> Rate:
+    """Return an endpoint's hourly rate: every instance-backed variant, summed."""
+    serverless = _serverless_variants(record)
+    total = 0.0
+    known = True
+    parts: list[str] = []
+    notes: list[str] = []
+    for variant in record.variants:
+        name = str(variant.get("VariantName") or "")
+        instance_type = variant.get("InstanceType")
+        count = int(variant.get("DesiredInstanceCount") or variant.get("CurrentInstanceCount") or 0)
+        if name in serverless or not instance_type:
+            memory = _memory_of(record, name)
+            parts.append(f"serverless {memory} MB" if memory else "serverless")
+            if SERVERLESS_NOTE not in notes:
+                notes.append(SERVERLESS_NOTE)
+            continue
+        parts.append(str(instance_type) + (f" x{count}" if count > 1 else ""))
+        price = pricing.hourly_cost(str(instance_type), count, record.region, usage="hosting")
+        if price is None:
+            known = False
+            notes.append(f"no price for {instance_type}")
+        else:
+            total += price
+    instance = " + ".join(parts) if parts else "?"
+    return Rate(total if known else None, instance, tuple(notes))
+
+
+def _job_interval(record: JobRecord, now: float) -> tuple[float, float] | None:
+    """Return when a job's instances billed, or ``None`` if they never started."""
+    if not record.started_at:
+        return None
+    if record.status in BILLING_JOB_STATUSES:
+        end = now
+    else:
+        end = record.ended_at or record.updated_at or record.started_at
+    return record.started_at, max(record.started_at, min(end, now))
+
+
+def _endpoint_interval(record: EndpointRecord, now: float) -> tuple[float, float]:
+    """Return when an endpoint's instances billed."""
+    start = record.created_at
+    if record.status == "Deleted":
+        end = record.deleted_at or record.updated_at or start
+    elif record.status in BILLING_ENDPOINT_STATUSES:
+        end = now
+    else:  # Failed (or a status this module does not know): until its row last changed
+        end = record.updated_at or start
+    return start, max(start, min(end, now))
+
+
+def _overlap(interval: tuple[float, float], window: tuple[float, float]) -> float:
+    return max(0.0, min(interval[1], window[1]) - max(interval[0], window[0]))
+
+
+def _cost(per_hour: float | None, seconds: float) -> float | None:
+    return None if per_hour is None else per_hour * seconds / 3600.0
+
+
+def day_start(now: float) -> float:
+    """Return the Unix time of the UTC midnight that began the day of ``now``."""
+    moment = datetime.fromtimestamp(now, tz=timezone.utc)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def month_start(now: float) -> float:
+    """Return the Unix time of the UTC start of the month of ``now``."""
+    moment = datetime.fromtimestamp(now, tz=timezone.utc)
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+@dataclass(frozen=True)
+class RunningItem:
+    """One job or endpoint that runs (and bills, or would on SageMaker) now."""
+
+    kind: str  # "training", "transform" or "endpoint"
+    name: str
+    backend: str
+    region: str | None
+    status: str
+    instance: str
+    cost: float | None  # USD so far; None when the price is unknown
+    cost_per_hour: float | None
+    since: float
+    notebook: str | None
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the item as ``GET /cost`` has it (``docs/rest-api.md``)."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "backend": self.backend,
+            "region": self.region,
+            "instance": self.instance,
+            "cost": _rounded(self.cost),
+            "cost_per_hour": _rounded(self.cost_per_hour),
+            "since": self.since,
+            "notebook": self.notebook,
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    # Six decimals: exact to a ten-thousandth of a cent, without float noise in the JSON.
+    return None if value is None or not math.isfinite(value) else round(value, 6)
+
+
+class RunningTable(StatusTable[RunningItem]):
+    """The running part of a :class:`CostSummary`, as an HTML or a text table."""
+
+    columns = ("kind", "name", "backend", "status", "instance", "age", "cost/hour", "cost", "note")
+    empty_text = "Nothing running or billing."
+    css_class = "sm-magics-cost"
+
+    def __init__(self, rows: list[RunningItem], now: float) -> None:
+        super().__init__(rows)
+        self.now = now
+
+    def cells(self, row: RunningItem) -> list[str]:
+        """Return one item's cells; the note says when a figure is not a plain bill."""
+        notes = list(row.notes)
+        if row.backend == "local":
+            notes.insert(0, "local: what SageMaker would charge")
+        return [
+            row.kind,
+            row.name,
+            row.backend,
+            row.status,
+            row.instance,
+            format_duration(self.now - row.since),
+            pricing.format_usd(row.cost_per_hour),
+            pricing.format_usd(row.cost),
+            "; ".join(notes),
+        ]
+
+
+@dataclass
+class CostSummary:
+    """The answer of ``%sm_cost`` and ``GET /cost``: what runs now, and what it all cost.
+
+    Attributes
+    ----------
+    generated_at
+        The ``now`` the figures were computed for (Unix seconds).
+    running
+        Every job and endpoint the ledger has as running or billing, newest first.
+    today, month
+        USD spent since UTC midnight and since the first of the month (UTC), pro-rated.
+    notebook, notebook_total
+        The notebook asked about and everything it ever started, all time; ``None`` when
+        no notebook was named.
+    by_backend
+        ``{backend: (USD per hour now, USD this month)}``: the views keep the real spend
+        (sagemaker) apart from what local runs would have cost.
+    unpriced
+        Names of jobs and endpoints whose instance type has no price: they count as 0.
+    """
+
+    generated_at: float
+    running: list[RunningItem]
+    today: float
+    month: float
+    notebook: str | None = None
+    notebook_total: float | None = None
+    by_backend: dict[str, tuple[float, float]] = field(default_factory=dict)
+    unpriced: list[str] = field(default_factory=list)
+    currency: str = "USD"
+
+    @property
+    def billing_per_hour(self) -> float:
+        """USD per hour of everything running now (items without a price count as 0)."""
+        return sum(item.cost_per_hour or 0.0 for item in self.running)
+
+    def billing_per_hour_on(self, backend: str) -> float:
+        """USD per hour of what runs now on one backend."""
+        return sum(i.cost_per_hour or 0.0 for i in self.running if i.backend == backend)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the "cost summary" of ``docs/rest-api.md``, exactly (what ``GET /cost`` sends)."""
+        return {
+            "currency": self.currency,
+            "generated_at": self.generated_at,
+            "billing_per_hour": _rounded(self.billing_per_hour),
+            "running": [item.to_json() for item in self.running],
+            "totals": {
+                "today": _rounded(self.today),
+                "month": _rounded(self.month),
+                "notebook": _rounded(self.notebook_total),
+            },
+        }
+
+    # -- display ----------------------------------------------------------------------------
+
+    def _headline(self) -> str:
+        count = len(self.running)
+        if not count:
+            return "Nothing running or billing."
+        parts = []
+        for backend, (per_hour, _month) in sorted(self.by_backend.items()):
+            if any(i.backend == backend for i in self.running):
+                would = " would-be" if backend == "local" else ""
+                parts.append(f"{backend} {pricing.format_usd(per_hour)}/h{would}")
+        detail = f" ({', '.join(parts)})" if len(parts) > 1 or "local" in self.by_backend else ""
+        noun = "item" if count == 1 else "items"
+        return (
+            f"Billing now: {pricing.format_usd(self.billing_per_hour)}/hour, "
+            f"{count} {noun} running{detail}."
+        )
+
+    def _totals_line(self) -> str:
+        parts = [
+            f"today {pricing.format_usd(self.today)}",
+            f"this month {pricing.format_usd(self.month)}",
+        ]
+        if self.notebook is not None:
+            parts.append(f"this notebook {pricing.format_usd(self.notebook_total)}")
+        local = self.by_backend.get("local")
+        note = ""
+        if local is not None and local[1] > 0:
+            note = f"; of the month, {pricing.format_usd(local[1])} is local (would-be)"
+        return f"Totals (UTC): {', '.join(parts)}{note}."
+
+    def _footnotes(self) -> list[str]:
+        notes = []
+        if self.unpriced:
+            shown = ", ".join(self.unpriced[:5]) + (" ..." if len(self.unpriced) > 5 else "")
+            notes.append(f"No price known for: {shown} (counted as $0).")
+        notes.append(
+            "Instance time only (no storage, transfer or serverless requests); "
+            f"prices as of {pricing.PRICES_AS_OF}, estimates."
+        )
+        return notes
+
+    def __repr__(self) -> str:
+        lines = [self._headline()]
+        if self.running:
+            lines.append(repr(RunningTable(self.running, self.generated_at)))
+        lines.append(self._totals_line())
+        lines += self._footnotes()
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        table = RunningTable(self.running, self.generated_at)
+        body = [f"<p><b>{escape(self._headline())}</b></p>"]
+        if self.running:
+            body.append(table._repr_html_())
+        body.append(f"<p>{escape(self._totals_line())}</p>")
+        body += [f"<p style='opacity:0.7;font-size:90%'>{escape(n)}</p>" for n in self._footnotes()]
+        return f"<div class='sm-magics-cost-summary'>{''.join(body)}</div>"
+
+
+def _running_job(record: JobRecord, rate: Rate, now: float) -> RunningItem:
+    interval = _job_interval(record, now)
+    seconds = interval[1] - interval[0] if interval else 0.0
+    return RunningItem(
+        kind=record.kind,
+        name=record.name,
+        backend=record.backend,
+        region=record.region,
+        status=record.status,
+        instance=rate.instance,
+        cost=_cost(rate.per_hour, seconds),
+        cost_per_hour=rate.per_hour,
+        since=record.started_at or record.created_at,
+        notebook=record.notebook,
+        notes=rate.notes,
+    )
+
+
+def _running_endpoint(record: EndpointRecord, rate: Rate, now: float) -> RunningItem:
+    start, end = _endpoint_interval(record, now)
+    return RunningItem(
+        kind="endpoint",
+        name=record.name,
+        backend=record.backend,
+        region=record.region,
+        status=record.status,
+        instance=rate.instance,
+        cost=_cost(rate.per_hour, end - start),
+        cost_per_hour=rate.per_hour,
+        since=record.created_at,
+        notebook=record.notebook,
+        notes=rate.notes,
+    )
+
+
+def summarize(
+    ledger: Ledger, *, notebook: str | None = None, now: float | None = None
+) -> CostSummary:
+    """Return what runs and bills now and the totals of today, this month and ``notebook``.
+
+    Parameters
+    ----------
+    ledger
+        The ledger to read (two queries; no backend is asked).
+    notebook
+        A notebook path as the ledger records it; fills ``totals.notebook`` with the cost
+        of everything that notebook ever started.
+    now
+        The moment to compute for (Unix seconds); tests pin it.
+    """
+    moment = time.time() if now is None else float(now)
+    windows = {
+        "today": (day_start(moment), moment),
+        "month": (month_start(moment), moment),
+    }
+    totals = {"today": 0.0, "month": 0.0}
+    notebook_total = 0.0 if notebook is not None else None
+    running: list[RunningItem] = []
+    by_backend: dict[str, list[float]] = {}
+    unpriced: list[str] = []
+
+    def account(
+        backend: str, name: str, per_hour: float | None, interval: tuple[float, float] | None
+    ) -> None:
+        if interval is None:
+            return
+        if per_hour is None:
+            # Only what ran this month: an old row without a price is not worth a warning.
+            if interval[1] >= windows["month"][0]:
+                unpriced.append(name)
+            return
+        for key, window in windows.items():
+            totals[key] += per_hour * _overlap(interval, window) / 3600.0
+        month = per_hour * _overlap(interval, windows["month"]) / 3600.0
+        by_backend.setdefault(backend, [0.0, 0.0])[1] += month
+
+    jobs: Iterable[JobRecord] = ledger.list_jobs()
+    for job in jobs:
+        rate = job_rate(job)
+        interval = _job_interval(job, moment)
+        account(job.backend, job.name, rate.per_hour, interval)
+        if notebook is not None and job.notebook == notebook and interval and rate.per_hour:
+            notebook_total = (notebook_total or 0.0) + rate.per_hour * (
+                interval[1] - interval[0]
+            ) / 3600.0
+        if job.status in BILLING_JOB_STATUSES:
+            running.append(_running_job(job, rate, moment))
+    for endpoint in ledger.list_endpoints(live_only=False):
+        rate = endpoint_rate(endpoint)
+        interval = _endpoint_interval(endpoint, moment)
+        account(endpoint.backend, endpoint.name, rate.per_hour, interval)
+        if notebook is not None and endpoint.notebook == notebook and rate.per_hour:
+            notebook_total = (notebook_total or 0.0) + rate.per_hour * (
+                interval[1] - interval[0]
+            ) / 3600.0
+        if endpoint.status in BILLING_ENDPOINT_STATUSES:
+            running.append(_running_endpoint(endpoint, rate, moment))
+    running.sort(key=lambda item: (-item.since, item.name))
+    for item in running:
+        by_backend.setdefault(item.backend, [0.0, 0.0])[0] += item.cost_per_hour or 0.0
+    return CostSummary(
+        generated_at=moment,
+        running=running,
+        today=totals["today"],
+        month=totals["month"],
+        notebook=notebook,
+        notebook_total=notebook_total,
+        by_backend={k: (v[0], v[1]) for k, v in by_backend.items()},
+        unpriced=sorted(set(unpriced)),
+    )
