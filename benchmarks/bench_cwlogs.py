@@ -6,8 +6,10 @@ steady rate for about a minute of real time, the hosts' streams appearing one af
 other as containers start. Two followers read the same streams at the same time:
 
 * **ours**: :class:`sm_magics.logs.LogFollower` (the widget's thread: polls every 0.2 s
-  while lines arrive, backing off to 2 s; a status describe every second) over
-  ``SageMakerBackend.read_training_logs`` (:mod:`sm_magics.backends.sagemaker.cwlogs`);
+  while lines arrive, backing off to 2 s; a status describe every 5 s on this backend)
+  over ``SageMakerBackend.read_training_logs`` (:mod:`sm_magics.backends.sagemaker.cwlogs`:
+  one ``FilterLogEvents`` a poll for all hosts while the job runs, an exact per-stream
+  read after it ends);
 * **baseline**: the SDK v2 ``logs_for_job`` loop, reimplemented minimally from
   ``sagemaker/session.py`` and ``sagemaker/logs.py``: a 5 s wait, then every 10 s one
   ``DescribeLogStreams`` (v2 lists again on every poll) and, per stream, ``GetLogEvents``
@@ -361,7 +363,7 @@ def main() -> None:
             f"({', '.join(f'{op} {n}' for op, n in sorted(whole.items()))})"
         )
     print(
-        f"DescribeTrainingJob: ours {status.describes['ours']} (LogFollower's status every 1 s,"
+        f"DescribeTrainingJob: ours {status.describes['ours']} (LogFollower's status every 5 s,"
         f" done {ours_done:.0f} s after start), SDK v2 {status.describes['sdk']} (every 30 s, "
         f"done {sdk_done:.0f} s after start)"
     )

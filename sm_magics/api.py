@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,11 +28,20 @@ from sm_magics import config, pricing
 from sm_magics.backends import base, registry
 from sm_magics.display import STATUS_COLOURS, StatusTable, widget_bundle
 from sm_magics.durations import format_duration, parse_duration
-from sm_magics.errors import AlreadyExists, InvalidRequest, JobFailed, NotFound, WaitTimeout
+from sm_magics.errors import (
+    AlreadyExists,
+    BudgetExceeded,
+    InvalidRequest,
+    JobFailed,
+    NotFound,
+    WaitTimeout,
+)
 from sm_magics.ledger import JobRecord, Ledger
 from sm_magics.metrics import MetricParser, MetricPoint
 
 if TYPE_CHECKING:
+    from sm_magics.cleanup import CleanupReport
+    from sm_magics.costs import CostSummary
     from sm_magics.endpoint import Endpoint, EndpointTable
 
 #: SageMaker's rule for training job names.
@@ -89,6 +99,13 @@ class Session:
         The notebook path recorded with each job (what ``%sm_cleanup`` scopes by).
     job_prefix
         Prefix of generated job names.
+    max_hourly_cost
+        The budget guard: refuse a new job or endpoint that would take this backend's
+        billing over this many USD per hour (``0``: off; ``None``: from
+        ``SM_MAGICS_MAX_HOURLY_COST``). See :meth:`check_budget`.
+    default_ttl
+        TTL (``"2h"``) given to every new endpoint deployed without one (``""``/``None``
+        from ``SM_MAGICS_DEFAULT_TTL``, which may be empty: none).
     backend_options
         Passed to the backend's constructor (role, bucket, subnets, ...).
     """
@@ -102,9 +119,19 @@ class Session:
         notebook: str | None = None,
         job_prefix: str = DEFAULT_JOB_PREFIX,
         ledger: Ledger | None = None,
+        max_hourly_cost: float | None = None,
+        default_ttl: str | None = None,
         **backend_options: Any,
     ) -> None:
         self.backend_name = backend or config.default_backend()
+        limit = config.max_hourly_cost() if max_hourly_cost is None else float(max_hourly_cost)
+        if not limit >= 0 or limit == float("inf"):  # also NaN
+            raise InvalidRequest(f"max_hourly_cost must be a number >= 0, not {limit!r}.")
+        self.max_hourly_cost = limit
+        ttl = config.default_ttl() if default_ttl is None else default_ttl.strip()
+        if ttl:
+            parse_duration(ttl)  # a bad default fails here, not at the first deploy
+        self.default_ttl: str | None = ttl or None
         self.region = region or config.default_region()
         self.instance_type = instance_type or config.default_instance_type()
         self.notebook = notebook
@@ -150,6 +177,7 @@ class Session:
         checkpoint_uri: str | None = None,
         tags: dict[str, str] | None = None,
         keep_alive: str | int | None = None,
+        force: bool = False,
     ) -> Job:
         """Start a training job and return its handle at once.
 
@@ -157,12 +185,17 @@ class Session:
         the code folder, next to the files of ``source_dir``) or as ``entry_point``, a file
         inside ``source_dir`` run unchanged.
 
+        ``force`` skips the budget guard (``max_hourly_cost``).
+
         Raises
         ------
         InvalidRequest
             Anything malformed; nothing is created.
         AlreadyExists
             ``name`` is taken.
+        BudgetExceeded
+            The job would take billing over ``max_hourly_cost``; nothing is created or
+            uploaded.
         """
         spec = self._training_spec(
             script=script,
@@ -187,6 +220,20 @@ class Session:
             tags=tags,
             keep_alive=keep_alive,
         )
+        backend_name = backend or self.backend_name
+        if not force:
+            self.check_budget(
+                f"training job {spec.name}",
+                pricing.hourly_cost(
+                    spec.instance_type,
+                    spec.instance_count,
+                    spec.region,
+                    usage="training",
+                    spot=spec.spot,
+                ),
+                backend_name,
+                unpriced=[spec.instance_type],
+            )
         target = self.backend(backend)
         generated = name is None
         attempts = 20
@@ -333,6 +380,10 @@ class Session:
         tags: dict[str, str] | None = None,
         environment: dict[str, str] | None = None,
         autoscale: str | None = None,
+        force: bool = False,
+        async_output: str | None = None,
+        async_failure: str | None = None,
+        async_max_concurrency: int | None = None,
     ) -> Endpoint:
         """Serve a model (a training job's name or a ``model.tar.gz`` URI); return at once.
 
@@ -340,6 +391,16 @@ class Session:
         instead: each named variant is added (or its model replaced) with ``model``, and
         gets its weight; unnamed variants keep theirs. Without ``model``, only weights
         change. New variants are up before traffic moves to them.
+
+        A new endpoint without ``ttl`` gets the session's ``default_ttl``. ``force`` skips
+        the budget guard (``max_hourly_cost``), which otherwise refuses, before anything is
+        created, an endpoint (or an update) that would take billing over the limit.
+
+        ``async_output`` makes an asynchronous endpoint (SageMaker's
+        ``AsyncInferenceConfig``): ``invoke`` then queues the request and returns an
+        :class:`~sm_magics.endpoint.AsyncInference` whose answer is written under that
+        URI (failures under ``async_failure``), each instance taking at most
+        ``async_max_concurrency`` requests at a time.
         """
         from sm_magics.endpoint import Endpoint
 
@@ -389,6 +450,10 @@ class Session:
                 )
             if ttl is not None:
                 raise InvalidRequest("--ttl applies when an endpoint is created, not updated.")
+            if async_output is not None:
+                raise InvalidRequest(
+                    "--async-output applies when an endpoint is created, not updated."
+                )
             if not weights:
                 raise AlreadyExists(
                     f"Endpoint {endpoint} exists. To add {model or 'a model'} to it as an A/B "
@@ -417,6 +482,19 @@ class Session:
                 else:
                     by_name[name] = variant(name, weight)
             desired = list(by_name.values())
+            if not force:
+                from sm_magics.costs import endpoint_rate
+
+                # Only what the update adds counts: the endpoint's current rate is
+                # already part of what runs.
+                now_rate = endpoint_rate(record).per_hour or 0.0
+                after = _variants_hourly_cost(desired, record.region or self.region)
+                self.check_budget(
+                    f"update of endpoint {endpoint}",
+                    None if after is None else after - now_rate,
+                    record.backend,
+                    unpriced=[v.instance_type for v in desired],
+                )
             self.backend(record.backend).update_endpoint(endpoint, desired)
             self.ledger.update_endpoint(
                 endpoint, spec={**record.spec, "variants": [v.to_json() for v in desired]}
@@ -429,19 +507,36 @@ class Session:
             raise InvalidRequest("Nothing to deploy: give a training job name or a model URI.")
         name = endpoint or source_job or generate_job_name("sm-endpoint")
         specs = [variant(n, w) for n, w in (weights or {base.DEFAULT_VARIANT: 1.0}).items()]
+        if ttl is None:
+            ttl = self.default_ttl
+        ttl_seconds = parse_duration(ttl) if ttl is not None else None
+        if not force:
+            self.check_budget(
+                f"endpoint {name}",
+                _variants_hourly_cost(specs, self.region),
+                backend_name,
+                unpriced=[v.instance_type for v in specs],
+            )
         target = self.backend(backend_name)
+        asynchronous = _async_spec(async_output, async_failure, async_max_concurrency)
         target.create_endpoint(
             base.EndpointSpec(
                 name=name,
                 variants=specs,
-                ttl=parse_duration(ttl) if ttl is not None else None,
+                ttl=ttl_seconds,
                 tags=dict(tags or {}),
                 region=self.region,
                 notebook=self.notebook,
+                async_inference=asynchronous,
             )
         )
         self.ledger.update_endpoint(
-            name, spec={"variants": [v.to_json() for v in specs], "ttl": ttl}
+            name,
+            spec={
+                "variants": [v.to_json() for v in specs],
+                "ttl": ttl,
+                **({"async": asynchronous.to_json()} if asynchronous else {}),
+            },
         )
         handle = Endpoint(self, name, target.name)
         if bounds is not None:
@@ -532,6 +627,78 @@ class Session:
         )
         return Job(self, job_name, target.name, kind="transform")
 
+    # -- cost control -----------------------------------------------------------------------
+
+    def costs(self) -> CostSummary:
+        """Return what runs and bills now, with today's, this month's and this notebook's totals.
+
+        Read from the ledger alone (no backend call); see :mod:`sm_magics.costs`.
+        """
+        from sm_magics.costs import summarize
+
+        return summarize(self.ledger, notebook=self.notebook)
+
+    def check_budget(
+        self,
+        what: str,
+        per_hour: float | None,
+        backend: str,
+        *,
+        unpriced: list[str] | None = None,
+    ) -> None:
+        """Refuse a request that would take ``backend``'s billing over ``max_hourly_cost``.
+
+        The request's own rate (``per_hour``) is added to what the ledger has as running
+        on the same backend, every region and notebook of this machine. The local backend
+        is guarded the same way with SageMaker's prices, so a notebook that the guard would
+        stop on SageMaker stops locally first; but local runs never count against a
+        sagemaker request, since they bill nothing. An unknown price warns
+        (:class:`CostWarning`) instead of refusing: the guard cannot judge it.
+
+        Raises
+        ------
+        BudgetExceeded
+            The limit would be passed; nothing has been created.
+        """
+        limit = self.max_hourly_cost
+        if limit <= 0:
+            return
+        if per_hour is None:
+            types = ", ".join(sorted({t for t in unpriced or [] if t})) or "its instance type"
+            warnings.warn(
+                f"sm-magics: no price known for {types}; the {what} is not checked against "
+                f"the {limit:.2f} USD/h limit (SageMakerMagics.max_hourly_cost).",
+                CostWarning,
+                stacklevel=3,
+            )
+            return
+        from sm_magics.costs import summarize
+
+        running = summarize(self.ledger).billing_per_hour_on(backend)
+        total = per_hour + running
+        if per_hour > 0 and total > limit + 1e-9:
+            raise BudgetExceeded(
+                f"Refused: the {what} would bring {backend} billing to {total:.2f} USD/h "
+                f"(this request {per_hour:.2f} + running {running:.2f}), over the "
+                f"{limit:.2f} USD/h limit (SageMakerMagics.max_hourly_cost); nothing was "
+                "created. Pass --force (force=True) to go ahead, or %sm_cost to see what "
+                "runs.",
+                request=per_hour,
+                running=running,
+                limit=limit,
+            )
+
+    def cleanup(self, all: bool = False) -> CleanupReport:
+        """Stop and delete what this notebook (``all``: this machine) left running or billing.
+
+        Training and transform jobs are stopped, endpoints deleted (with their configs and
+        models on SageMaker). One failure does not stop the rest; the report says what is
+        left and why. Running it again when everything is gone reports nothing to do.
+        """
+        from sm_magics.cleanup import clean, find_leftovers
+
+        return clean(self, find_leftovers(self, all=all), all=all)
+
     # -- lookup -----------------------------------------------------------------------------
 
     def job(self, name: str) -> Job:
@@ -570,6 +737,29 @@ class Session:
                 continue
         records = self.ledger.list_jobs(status=status, backend=backend, limit=limit)
         return JobTable([JobRow.from_record(r) for r in records])
+
+
+class CostWarning(UserWarning):
+    """A cost could not be checked (an instance type without a price)."""
+
+
+def _variants_hourly_cost(variants: list[base.VariantSpec], region: str | None) -> float | None:
+    """Return what a list of variants costs per hour on SageMaker hosting.
+
+    Serverless variants count 0: they bill per request, never while idle. ``None`` when an
+    instance type has no price.
+    """
+    total = 0.0
+    for variant in variants:
+        if variant.serverless_memory_mb:
+            continue
+        price = pricing.hourly_cost(
+            variant.instance_type, variant.instance_count, region, usage="hosting"
+        )
+        if price is None:
+            return None
+        total += price
+    return total
 
 
 class Job:
@@ -860,6 +1050,7 @@ class JobTable(StatusTable[JobRow]):
 
 __all__ = [
     "STATUS_COLOURS",
+    "CostWarning",
     "Job",
     "JobRow",
     "JobTable",
@@ -868,3 +1059,16 @@ __all__ = [
     "generate_job_name",
     "validate_job_name",
 ]
+
+
+def _async_spec(
+    output: str | None, failure: str | None, max_concurrency: int | None
+) -> base.AsyncInferenceSpec | None:
+    """Return the asynchronous configuration of ``%sm_deploy --async-output ...``, if any."""
+    if output is None:
+        if failure is not None or max_concurrency is not None:
+            raise InvalidRequest("--async-failure and --async-max-concurrency need --async-output.")
+        return None
+    if max_concurrency is not None and max_concurrency < 1:
+        raise InvalidRequest("--async-max-concurrency must be at least 1.")
+    return base.AsyncInferenceSpec(output, failure, max_concurrency)

@@ -19,7 +19,7 @@ from sm_magics import pricing
 from sm_magics.backends import base
 from sm_magics.display import StatusTable, widget_bundle
 from sm_magics.durations import format_duration, parse_duration
-from sm_magics.errors import InvalidRequest, WaitTimeout
+from sm_magics.errors import InvalidRequest, ModelError, NotFound, WaitTimeout
 from sm_magics.ledger import EndpointRecord
 
 if TYPE_CHECKING:
@@ -188,12 +188,27 @@ class Endpoint:
         *,
         raw: bool = False,
     ) -> Any:
-        """Send ``data`` and return the decoded response (or the raw ``InvokeResult``)."""
+        """Send ``data`` and return the decoded response (or the raw ``InvokeResult``).
+
+        On an asynchronous endpoint (deployed with ``--async-output``) the request is
+        queued instead and an :class:`AsyncInference` is returned at once.
+        """
         body, kind = encode_payload(data, content_type)
+        if self.is_async:
+            queued = self.backend.invoke_endpoint_async(
+                self.name, body, content_type=kind, accept=accept
+            )
+            return AsyncInference(self.backend, queued)
         result = self.backend.invoke_endpoint(
             self.name, body, content_type=kind, accept=accept, target_variant=variant
         )
         return result if raw else decode_response(result)
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the endpoint was deployed asynchronous (``--async-output``), per the ledger."""
+        record = self.session.ledger.get_endpoint(self.name)
+        return bool(record is not None and (record.spec or {}).get("async"))
 
     def delete(self) -> None:
         """Delete the endpoint; when this returns, nothing of it runs or listens."""
@@ -326,3 +341,72 @@ class EndpointTable(StatusTable[EndpointRow]):
             pricing.format_usd(row.cost_per_hour),
             row.ttl_text,
         ]
+
+
+class AsyncInference:
+    """A request queued on an asynchronous endpoint: where its answer will be, and the wait.
+
+    ``output_location`` is where SageMaker (or, emulated, the local backend) writes the
+    answer; ``failure_location`` where it writes the error if the model fails.
+    :meth:`result` polls both and returns the decoded answer.
+    """
+
+    def __init__(self, backend: base.Backend, queued: base.AsyncInvokeResult) -> None:
+        self.backend = backend
+        self.inference_id = queued.inference_id
+        self.output_location = queued.output_location
+        self.failure_location = queued.failure_location
+
+    def _read(self, uri: str | None) -> bytes | None:
+        import tempfile
+
+        if not uri:
+            return None
+        with tempfile.TemporaryDirectory(prefix="sm-magics-async-") as tmp:
+            target = Path(tmp) / "answer"
+            try:
+                self.backend.fetch(uri, target)
+            except (NotFound, FileNotFoundError):
+                return None
+            return target.read_bytes()
+
+    def done(self) -> bool:
+        """Whether the answer (or the failure) has been written."""
+        return self._read(self.output_location) is not None or (
+            self._read(self.failure_location) is not None
+        )
+
+    def result(self, timeout: float = 600.0, poll: float = 2.0) -> Any:
+        """Wait for the answer and return it decoded (JSON, CSV text or bytes).
+
+        Raises
+        ------
+        ModelError
+            The endpoint wrote the request's failure instead.
+        TimeoutError
+            No answer within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            body = self._read(self.output_location)
+            if body is not None:
+                try:  # an output file has no content type: JSON if it parses, else text
+                    return json.loads(body)
+                except ValueError:
+                    try:
+                        return body.decode()
+                    except UnicodeDecodeError:
+                        return body
+            error = self._read(self.failure_location)
+            if error is not None:
+                raise ModelError(error.decode(errors="replace"))
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"No answer at {self.output_location} after {timeout:.0f} s.")
+            time.sleep(poll)
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncInference({self.inference_id}: output {self.output_location}"
+            + (f", failure {self.failure_location}" if self.failure_location else "")
+            + ")"
+        )

@@ -25,6 +25,7 @@ from sm_magics.magics import (
     SageMakerMagics,
     backend_option,
     expand_names,
+    force_option,
     out_option,
     parse_key_values,
     parse_line,
@@ -95,7 +96,12 @@ class ServingMagics(Magics):
         metavar="NAME=WEIGHT",
         help="A/B: add a variant to an existing endpoint, or set weights.",
     )
-    @argument("--ttl", default=None, help="Delete the endpoint by itself after this long.")
+    @argument(
+        "--ttl",
+        default=None,
+        help="Delete the endpoint by itself after this long (default: "
+        "SageMakerMagics.default_ttl).",
+    )
     @argument(
         "--autoscale",
         default=None,
@@ -111,7 +117,23 @@ class ServingMagics(Magics):
         help="Environment variables of the serving processes.",
     )
     @argument("--tag", action="append", nargs="+", metavar="KEY=VALUE", help="Tags.")
+    @argument(
+        "--async-output",
+        default=None,
+        metavar="URI",
+        help="Asynchronous inference: answers are written under this URI (s3:// on "
+        "SageMaker, a folder locally); %%sm_invoke then returns a pending result.",
+    )
+    @argument("--async-failure", default=None, metavar="URI", help="Where failed requests go.")
+    @argument(
+        "--async-max-concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Asynchronous requests an instance works on at once.",
+    )
     @argument("--wait", action="store_true", help="Block until InService (or Failed).")
+    @force_option
     @out_option
     @line_magic
     @no_var_expand
@@ -148,6 +170,10 @@ class ServingMagics(Magics):
             tags=parse_key_values(args.tag, "--tag", json_values=False),
             environment=parse_key_values(args.env, "--env", json_values=False),
             autoscale=args.autoscale,
+            force=args.force,
+            async_output=args.async_output,
+            async_failure=args.async_failure,
+            async_max_concurrency=args.async_max_concurrency,
         )
         self.core.bind(args.out, endpoint)
         for note in endpoint.notes:

@@ -155,6 +155,28 @@ class VariantSpec:
         return data
 
 
+@dataclass(frozen=True)
+class AsyncInferenceSpec:
+    """An asynchronous endpoint: requests are queued, answers written to ``output_uri``.
+
+    SageMaker's ``AsyncInferenceConfig``: each answer lands in ``output_uri`` (a failed
+    one in ``failure_uri``, if given) under a name of its own, and each instance works
+    on at most ``max_concurrency`` requests at a time.
+    """
+
+    output_uri: str
+    failure_uri: str | None = None
+    max_concurrency: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the spec as the ledger stores it."""
+        return {
+            "output_uri": self.output_uri,
+            "failure_uri": self.failure_uri,
+            "max_concurrency": self.max_concurrency,
+        }
+
+
 @dataclass
 class EndpointSpec:
     """Everything a backend needs to create an endpoint, already validated."""
@@ -165,6 +187,7 @@ class EndpointSpec:
     tags: dict[str, str] = field(default_factory=dict)
     region: str | None = None
     notebook: str | None = None
+    async_inference: AsyncInferenceSpec | None = None  # None: a real-time endpoint
 
 
 @dataclass
@@ -190,6 +213,15 @@ class InvokeResult:
     body: bytes
     content_type: str
     variant: str
+
+
+@dataclass(frozen=True)
+class AsyncInvokeResult:
+    """What ``InvokeEndpointAsync`` returned: where the answer will be, not the answer."""
+
+    inference_id: str
+    output_location: str
+    failure_location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -367,6 +399,35 @@ class Backend(abc.ABC):
         InvalidRequest
             Unknown variant, or an endpoint not ``InService``.
         """
+
+    def invoke_endpoint_async(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        content_type: str,
+        accept: str | None = None,
+    ) -> AsyncInvokeResult:
+        """Queue one request to an asynchronous endpoint, as ``InvokeEndpointAsync``.
+
+        Returns where the answer will be written (``output_location``, or
+        ``failure_location`` if the model fails on it); read it with :meth:`fetch`.
+        Not abstract: a backend without asynchronous endpoints refuses clearly.
+
+        Raises
+        ------
+        InvalidRequest
+            The endpoint was not deployed with an asynchronous configuration, or the
+            backend has none.
+        NotFound
+            No live endpoint of that name.
+        """
+        from sm_magics.errors import InvalidRequest
+
+        raise InvalidRequest(
+            f"The {self.name} backend has no asynchronous endpoints; deploy without "
+            "--async-output and invoke in real time."
+        )
 
     @abc.abstractmethod
     def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:

@@ -826,6 +826,8 @@ class EndpointScenarios:
         with pytest.raises(NotFound):
             backend.invoke_endpoint(name, b"[[1]]", content_type="application/json")
         with pytest.raises(NotFound):
+            backend.read_endpoint_logs(name)
+        with pytest.raises(NotFound):
             backend.update_endpoint(
                 name, [base.VariantSpec(model_data="s3://no-bucket/model.tar.gz")]
             )

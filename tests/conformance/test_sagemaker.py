@@ -516,8 +516,6 @@ class SageMakerHarness(Harness):
         def spec(**overrides: Any) -> base.TrainingSpec:
             return self.training_spec(Behaviour(), name=unique_name("bad"), **overrides)
 
-        no_image = spec()
-        no_image.image = None
         return {
             "a channel whose local path does not exist": spec(
                 inputs={"train": str(self.folder / "no-such-data")}
@@ -525,7 +523,6 @@ class SageMakerHarness(Harness):
             "a channel URI that is neither local nor s3://": spec(
                 inputs={"train": "ftp://example.com/data"}
             ),
-            "no --image and no --framework": no_image,
             "both --image and --framework": spec(
                 image=IMAGE, framework="sklearn", framework_version="1.2-1"
             ),

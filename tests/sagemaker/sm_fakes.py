@@ -102,6 +102,9 @@ class FakeLogs:
         self.fail_next: dict[str, list[str]] = {}
         #: get_log_events calls (by stream) that answer an empty page with a moved token.
         self.empty_page_next: Counter[str] = Counter()
+        #: filter_log_events calls that answer an empty page with a nextToken (AWS searches
+        #: in slices and may hand back "nothing yet, go on" pages).
+        self.filter_empty_next = 0
         self._lock = threading.Lock()
 
     # -- writing ------------------------------------------------------------------------------
@@ -201,6 +204,78 @@ class FakeLogs:
             "nextForwardToken": f"f/{end:056d}",
             "nextBackwardToken": f"b/{position:056d}",
         }
+
+    def filter_log_events(self, **params: Any) -> dict[str, Any]:
+        """Every matching stream's events from ``startTime`` on, interleaved by timestamp.
+
+        Tokens name the last event returned (its timestamp, stream and index in the
+        stream), so a page goes on after it even if lines were added meanwhile.
+        """
+        self._enter("filter_log_events", "FilterLogEvents", params)
+        assert "filterPattern" not in params, "the reader wants every line"
+        with self._lock:
+            group = self.streams.get(params["logGroupName"])
+            if group is None:
+                raise client_error(
+                    "ResourceNotFoundException",
+                    "The specified log group does not exist.",
+                    "FilterLogEvents",
+                )
+            prefix = params.get("logStreamNamePrefix", "")
+            start = params.get("startTime", 0)
+            matching = [
+                (event["timestamp"], name, index, event)
+                for name in sorted(group)
+                if name.startswith(prefix)
+                for index, event in enumerate(group[name])
+                if event["timestamp"] >= start
+            ]
+        matching.sort(key=lambda item: item[:3])
+        token = params.get("nextToken")
+        if token is not None:
+            if token.startswith("expired/"):
+                raise client_error(
+                    "InvalidParameterException",
+                    "The specified nextToken has expired.",
+                    "FilterLogEvents",
+                )
+            ts, name, index = token.split("#")[0].split("|")
+            after = (int(ts), name, int(index))
+            matching = [item for item in matching if item[:3] > after]
+        if self.filter_empty_next > 0 and matching:
+            self.filter_empty_next -= 1
+            first = matching[0]
+            before = (first[0], first[1], first[2] - 1)
+            moved = f"#e{self.calls['filter_log_events']}"  # a new token, same position
+            return {
+                "events": [],
+                "nextToken": f"{before[0]}|{before[1]}|{before[2]}{moved}",
+                "searchedLogStreams": [],
+            }
+        limit = params.get("limit", 10_000)
+        page: list[tuple[int, str, int, dict[str, Any]]] = []
+        size = 0
+        for item in matching:
+            event_size = len(item[3]["message"].encode()) + 26
+            if len(page) >= limit or size + event_size > 1_048_576:
+                break
+            page.append(item)
+            size += event_size
+        result: dict[str, Any] = {
+            "events": [
+                {
+                    **event,
+                    "logStreamName": name,
+                    "eventId": f"{ts:020d}{index:036d}",
+                }
+                for ts, name, index, event in page
+            ],
+            "searchedLogStreams": [],
+        }
+        if page and len(page) < len(matching):
+            ts, name, index, _ = page[-1]
+            result["nextToken"] = f"{ts}|{name}|{index}"
+        return result
 
 
 class ScriptedSageMaker:

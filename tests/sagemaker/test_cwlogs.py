@@ -3,6 +3,11 @@
 Run against :class:`sm_fakes.FakeLogs` (CloudWatch Logs in memory, paging as AWS pages,
 requests validated against the real ``logs`` service model) and a clock the tests move by
 hand, so hours of polling take milliseconds and every schedule is reproducible.
+
+Two read paths: per stream (``GetLogEvents`` with tokens: one-host jobs, endpoints, and
+every job's final read) and combined (one ``FilterLogEvents`` a poll for every host of a
+running job). Tests about one path's calls pin it with ``combined=``; the tests that
+prove no line is lost or repeated run both.
 """
 
 from __future__ import annotations
@@ -31,12 +36,23 @@ def stream(host: int, epoch: int = 1_800_000_000) -> str:
 class Run:
     """A fake job's logs, a reader, and everything it returned so far."""
 
-    def __init__(self, hosts: int, *, page_limit: int = 10_000, list_page_size: int = 50) -> None:
+    def __init__(
+        self,
+        hosts: int,
+        *,
+        page_limit: int = 10_000,
+        list_page_size: int = 50,
+        combined: bool = True,
+    ) -> None:
         self.hosts = hosts
         self.clock = FakeClock()
         self.logs = FakeLogs(list_page_size=list_page_size)
         self.reader = LogReader(
-            self.logs, clock=self.clock, sleep=self.clock.sleep, page_limit=page_limit
+            self.logs,
+            clock=self.clock,
+            sleep=self.clock.sleep,
+            page_limit=page_limit,
+            combined=combined,
         )
         self.cursor: dict[str, Any] | None = None
         self.written: list[LogEvent] = []
@@ -46,12 +62,14 @@ class Run:
     def start(self, host: int) -> None:
         self.logs.create_stream(GROUP, stream(host))
 
-    def write(self, host: int, count: int = 1) -> None:
+    def write(self, host: int, count: int = 1, *, at: int | None = None) -> None:
+        """Put ``count`` lines of ``host``, stamped now (or at ``at`` ms: a late flush)."""
         for _ in range(count):
             self._seq += 1
             message = f"line {self._seq} of algo-{host}"
-            self.logs.put(GROUP, stream(host), self.clock.ms, message)
-            self.written.append(LogEvent(self.clock.ms, f"algo-{host}", message))
+            stamp = self.clock.ms if at is None else at
+            self.logs.put(GROUP, stream(host), stamp, message)
+            self.written.append(LogEvent(stamp, f"algo-{host}", message))
 
     def read(self, *, finished: bool = False) -> list[LogEvent]:
         batch = self.reader.read(JOB, self.cursor, expected_streams=self.hosts, finished=finished)
@@ -89,9 +107,10 @@ def _key(event: LogEvent) -> tuple[int, str, str]:
 # -- exactly once, in order -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("combined", [True, False])
 @pytest.mark.parametrize("hosts", [2, 4])
-def test_steady_hosts_every_line_once_in_timestamp_order(hosts: int) -> None:
-    run = Run(hosts)
+def test_steady_hosts_every_line_once_in_timestamp_order(hosts: int, combined: bool) -> None:
+    run = Run(hosts, combined=combined)
     for host in range(1, hosts + 1):
         run.start(host)
     for _ in range(400):  # 80 s of a follower polling every 0.2 s
@@ -108,7 +127,7 @@ def test_steady_hosts_every_line_once_in_timestamp_order(hosts: int) -> None:
 
 @pytest.mark.parametrize("hosts", [2, 4])
 def test_streams_appear_late_and_listing_stops_once_all_are_known(hosts: int) -> None:
-    run = Run(hosts, list_page_size=1)  # one stream per DescribeLogStreams page
+    run = Run(hosts, list_page_size=1, combined=False)  # one stream per listing page
     run.logs.create_stream(GROUP, f"{JOB}-2/algo-1-1800000000")  # another job, same prefix
     run.read()  # no log group yet: an empty batch, not an error
     assert run.logs.calls["describe_log_streams"] == 1
@@ -157,7 +176,7 @@ def test_page_boundaries_no_wasted_empty_page() -> None:
 
 
 def test_a_long_backlog_is_read_across_calls() -> None:
-    run = Run(2, page_limit=5)
+    run = Run(2, page_limit=5, combined=False)
     run.start(1)
     run.start(2)
     run.write(1, 5 * cwlogs.MAX_PAGES_PER_CALL * 3 + 2)
@@ -185,7 +204,7 @@ def test_empty_page_with_a_new_token_is_not_the_end() -> None:
 
 
 def test_group_or_stream_missing_is_an_empty_batch() -> None:
-    run = Run(2)
+    run = Run(2, combined=False)
     assert run.read() == []
     run.clock.advance(30)
     run.start(1)
@@ -200,7 +219,7 @@ def test_group_or_stream_missing_is_an_empty_batch() -> None:
 
 
 def test_throttling_mid_poll_returns_what_was_read_and_backs_off() -> None:
-    run = Run(4)
+    run = Run(4, combined=False)
     for host in range(1, 5):
         run.start(host)
         run.write(host, 3)
@@ -250,7 +269,7 @@ def test_a_finished_job_throttled_for_too_long_raises() -> None:
 
 
 def test_access_denied_raises_and_keeps_the_cursor() -> None:
-    run = Run(2)
+    run = Run(2, combined=False)
     run.start(1)
     run.start(2)
     run.write(1, 2)
@@ -281,7 +300,7 @@ def test_an_immediate_second_read_costs_nothing() -> None:
 
 
 def test_quiet_streams_back_off_to_the_idle_pace() -> None:
-    run = Run(4)
+    run = Run(4, combined=False)
     for host in range(1, 5):
         run.start(host)
         run.write(host)
@@ -302,7 +321,7 @@ def test_quiet_streams_back_off_to_the_idle_pace() -> None:
 
 def test_a_chatty_host_does_not_make_quiet_hosts_expensive() -> None:
     """Rank 0 logs, the others say nothing: the others are read at the idle pace."""
-    run = Run(4)
+    run = Run(4, combined=False)
     for host in range(1, 5):
         run.start(host)
     for _ in range(3000):  # ten minutes, algo-1 writes every 0.2 s
@@ -377,34 +396,212 @@ _ACTIONS = st.lists(
         st.floats(min_value=0.0, max_value=4.0),  # seconds until the next poll
         st.lists(st.integers(min_value=1, max_value=4), max_size=6),  # hosts writing a line
         st.sampled_from(["", "", "", "ThrottlingException", "ServiceUnavailableException"]),
-        st.booleans(),  # an empty page with a new token on host 1
+        st.booleans(),  # an empty page with a new token (host 1's stream, or the filter)
+        st.booleans(),  # algo-4 flushes the lines it held back (its agent runs late)
     ),
     min_size=1,
     max_size=80,
 )
 
 
+@pytest.mark.parametrize("combined", [True, False])
 @settings(max_examples=60, deadline=None)
 @given(actions=_ACTIONS, page_limit=st.integers(min_value=1, max_value=6), seed=st.integers())
 def test_any_schedule_every_line_exactly_once(
-    actions: list[tuple[float, list[int], str, bool]], page_limit: int, seed: int
+    combined: bool,
+    actions: list[tuple[float, list[int], str, bool, bool]],
+    page_limit: int,
+    seed: int,
 ) -> None:
+    """Any timing, throttling, paging, and a host whose lines reach CloudWatch late.
+
+    algo-4's lines are stamped when written but put only when it flushes, in order, as a
+    log agent that ships in batches does: its stream lags the others' by up to the whole
+    schedule (minutes), more than :data:`cwlogs.LATE_WINDOW`.
+
+    Known limit of the combined read, and why the flush waits for it here: while one
+    ``FilterLogEvents`` query is paged across several calls (a backlog of more than
+    ``MAX_PAGES_PER_CALL`` pages, 100,000 lines at AWS's page size), lines that reach
+    CloudWatch stamped *before* the page the query has reached are not in that query,
+    and the lines after them move their stream's position past them.
+    """
     rng = random.Random(seed)
-    run = Run(4, page_limit=page_limit, list_page_size=rng.choice([1, 2, 50]))
-    for advance, writers, failure, empty_page in actions:
+    run = Run(4, page_limit=page_limit, list_page_size=rng.choice([1, 2, 50]), combined=combined)
+    held: list[int] = []  # algo-4's unflushed timestamps
+    operations = ["get_log_events", "describe_log_streams", "filter_log_events"]
+
+    def flush() -> None:
+        if stream(4) not in run.logs.streams.get(GROUP, {}):
+            run.start(4)
+        for stamp in held:
+            run.write(4, at=stamp)
+        held.clear()
+
+    for advance, writers, failure, empty_page, flush_late in actions:
         run.clock.advance(advance)
         for host in writers:
+            if host == 4:
+                held.extend([run.clock.ms] * rng.randint(1, 3))
+                continue
             if stream(host) not in run.logs.streams.get(GROUP, {}):
                 run.start(host)
             run.write(host, rng.randint(1, 3))
+        if flush_late and not (run.cursor or {}).get("filter"):
+            flush()
         if failure:
-            operation = rng.choice(["get_log_events", "describe_log_streams"])
-            run.logs.fail_next.setdefault(operation, []).append(failure)
+            run.logs.fail_next.setdefault(rng.choice(operations), []).append(failure)
         if empty_page:
             run.logs.empty_page_next[stream(1)] += 1
+            run.logs.filter_empty_next += 1
         run.read()
+    flush()
     run.logs.fail_next.clear()
     run.clock.advance(60)
     run.drain()
     run.assert_exactly_once()
     run.assert_ordered()
+
+
+# -- the combined read ------------------------------------------------------------------------
+
+
+def test_combined_one_call_per_poll_for_every_host_and_no_listing() -> None:
+    run = Run(4)
+    for host in range(1, 5):
+        run.start(host)
+    for _ in range(3000):  # ten minutes of a follower polling every 0.2 s, all hosts writing
+        run.clock.advance(0.2)
+        for host in range(1, 5):
+            run.write(host)
+        run.read()
+    assert run.logs.calls["describe_log_streams"] == 0
+    assert run.logs.calls["get_log_events"] == 0
+    polls = run.logs.calls["filter_log_events"]
+    # One call a poll, a poll every combined_interval(4) seconds: within the SDK v2's
+    # budget of 1 + 2N calls every 10 s.
+    assert polls <= 600 / cwlogs.combined_interval(4) + 1
+    assert polls / 600 <= (1 + 2 * 4) / cwlogs.SDK_POLL_INTERVAL
+    filters = [p for op, p in run.logs.requests if op == "filter_log_events"]
+    assert all(p["logStreamNamePrefix"] == f"{JOB}/" for p in filters)
+    run.drain()  # the final read: listed once, then every stream exactly
+    assert run.logs.calls["describe_log_streams"] == 1
+    run.assert_exactly_once()
+    run.assert_ordered()
+
+
+def test_combined_starts_at_the_least_advanced_host() -> None:
+    run = Run(2)
+    run.start(1)
+    run.start(2)
+    run.write(1)
+    run.write(2)
+    assert len(run.read()) == 2
+    late = run.clock.ms + 500  # algo-2 writes now, but its line reaches CloudWatch later
+    run.clock.advance(2)
+    run.write(1)
+    assert [e.host for e in run.read()] == ["algo-1"]
+    run.clock.advance(2)
+    run.write(2, at=late)  # older than algo-1's newest line: a query from there misses it
+    run.write(1)
+    assert {e.message for e in run.read()} == {run.written[-2].message, run.written[-1].message}
+    starts = [p["startTime"] for op, p in run.logs.requests if op == "filter_log_events"]
+    assert starts[-1] <= late
+    run.assert_exactly_once()
+
+
+def test_combined_reads_a_host_that_fell_behind_the_window_by_itself() -> None:
+    run = Run(2)
+    run.start(1)
+    run.start(2)
+    run.write(2)
+    run.write(1)
+    run.read()
+    held = run.clock.ms + 1000  # algo-2's next line, held back by its agent for minutes
+    for _ in range(300):  # algo-1 goes on for two minutes
+        run.clock.advance(0.4)
+        run.write(1)
+        run.read()
+    gets = run.logs.calls["get_log_events"]
+    run.write(2, at=held)
+    run.write(2)
+    run.clock.advance(cwlogs.IDLE_MAX_INTERVAL)
+    got = run.read()
+    assert [e.host for e in got if e.host == "algo-2"] == ["algo-2", "algo-2"]
+    assert run.logs.calls["get_log_events"] == gets + 1  # one exact catch-up read
+    run.drain()
+    run.assert_exactly_once()
+
+
+def test_combined_pages_and_a_backlog_across_calls() -> None:
+    run = Run(2, page_limit=5)
+    run.start(1)
+    run.start(2)
+    run.write(1, 5 * cwlogs.MAX_PAGES_PER_CALL * 2)
+    run.write(2, 7)
+    run.logs.filter_empty_next = 2  # "empty results while more are available"
+    first = run.read()
+    assert len(first) == 5 * (cwlogs.MAX_PAGES_PER_CALL - 2)  # one call's worth of pages
+    assert run.cursor is not None and run.cursor["filter"]["token"]
+    while run.read():
+        pass
+    run.assert_exactly_once()
+    run.assert_ordered()
+
+
+def test_combined_throttling_keeps_the_query_and_backs_off() -> None:
+    run = Run(4, page_limit=3)
+    for host in range(1, 5):
+        run.start(host)
+        run.write(host, 3)
+    run.logs.fail_next["filter_log_events"] = ["", "ThrottlingException"]
+    first = run.read()
+    assert len(first) == 3  # the first page, then the throttle
+    calls = run.logs.calls["filter_log_events"]
+    assert run.read() == []  # backing off: no call
+    assert run.logs.calls["filter_log_events"] == calls
+    run.clock.advance(cwlogs.THROTTLE_MIN_WAIT)
+    while run.read():
+        pass
+    run.assert_exactly_once()
+
+
+def test_combined_access_denied_raises_and_keeps_the_cursor() -> None:
+    run = Run(2)
+    run.start(1)
+    run.start(2)
+    run.write(1, 2)
+    run.logs.fail_next["filter_log_events"] = ["AccessDeniedException"]
+    with pytest.raises(AccessDenied, match="logs:FilterLogEvents"):
+        run.read()
+    assert run.cursor is None
+    run.drain()
+    run.assert_exactly_once()
+
+
+def test_combined_idle_job_backs_off_and_a_missing_group_is_quiet() -> None:
+    run = Run(4)
+    assert run.read() == []  # no log group yet
+    for host in range(1, 5):
+        run.start(host)
+        run.write(host)
+    run.clock.advance(cwlogs.IDLE_MAX_INTERVAL)
+    assert len(run.read()) == 4
+    before = run.logs.calls["filter_log_events"]
+    for _ in range(600):  # ten idle minutes, polled every second
+        run.clock.advance(1)
+        run.read()
+    assert run.logs.calls["filter_log_events"] - before <= 600 / cwlogs.IDLE_MAX_INTERVAL + 4
+    run.write(3)
+    waited = 0.0
+    while not run.read():
+        run.clock.advance(0.2)
+        waited += 0.2
+    assert waited <= cwlogs.IDLE_MAX_INTERVAL + 0.2
+
+
+def test_combined_interval_within_the_sdk_budget() -> None:
+    for hosts in (1, 2, 4, 8, 64):
+        interval = cwlogs.combined_interval(hosts)
+        assert 1 / interval <= (1 + 2 * hosts) / cwlogs.SDK_POLL_INTERVAL
+        assert cwlogs.MIN_COMBINED_INTERVAL <= interval <= cwlogs.SDK_POLL_INTERVAL
+    assert cwlogs.combined_interval(4) < 2.0  # a 4-host job's lines within 2 s

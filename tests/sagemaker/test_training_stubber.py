@@ -402,7 +402,6 @@ def test_framework_without_the_sdk_says_what_to_install(
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"image": None}, "--image URI, or"),
         ({"image": None, "framework": "pytorch"}, "needs --framework-version"),
         ({"framework": "pytorch", "framework_version": "2.5"}, "not both"),
         ({"inputs": {"train": "/no/such/folder"}}, "does not exist"),
@@ -717,20 +716,45 @@ def test_stop_an_unknown_job_is_not_found(backend: Any, stubs: Stubs) -> None:
 
 
 def test_read_logs_of_a_job_started_elsewhere_describes_it_once(backend: Any, stubs: Stubs) -> None:
-    """No ledger row: the instance count comes from one describe; the logs group is empty."""
+    """No ledger row: the instance count comes from one describe; the logs group is empty.
+
+    Two hosts, running: one ``FilterLogEvents`` for both, from the beginning.
+    """
     stubs["sagemaker"].add_response(
         "describe_training_job", describe_response("other-job", "InProgress", "Starting")
     )
     stubs["logs"].add_client_error(
-        "describe_log_streams",
+        "filter_log_events",
         service_error_code="ResourceNotFoundException",
         service_message="The specified log group does not exist.",
         expected_params={
             "logGroupName": "/aws/sagemaker/TrainingJobs",
             "logStreamNamePrefix": "other-job/",
+            "startTime": 0,
+            "limit": 10_000,
         },
     )
     batch = backend.read_training_logs("other-job")
     assert batch.events == []
     assert batch.cursor["hosts"] == 2
     assert backend.read_training_logs("other-job", batch.cursor).events == []  # paced: no call
+
+
+def test_no_image_and_no_framework_trains_in_the_default_container(
+    backend: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --image, no --framework: the SageMaker scikit-learn container, said on stderr."""
+    from sm_magics.backends.sagemaker import images
+    from sm_magics.backends.sagemaker.training import resolve_image
+
+    image = resolve_image(spec(image=None), "eu-west-1")
+    assert (
+        image == "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    )
+    notice = capsys.readouterr().err
+    assert image in notice and "--image URI" in notice
+    assert images.default_sklearn_image("cn-north-1").endswith(
+        ".amazonaws.com.cn/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    )
+    with pytest.raises(InvalidRequest, match="no default container"):
+        resolve_image(spec(image=None), "xx-nowhere-1")

@@ -390,3 +390,70 @@ def test_session_deploy_add_variant_and_reweigh_through_the_api(
     endpoint.delete()
     assert names(backend) == (set(), set())
     assert session.ledger.get_endpoint("ep").status == "Deleted"
+
+
+def test_async_endpoint_config_and_invoke_async_upload_the_payload(moto_backend):
+    """moto stores AsyncInferenceConfig and answers InvokeEndpointAsync with an output
+    location of its own (it runs no model: nothing is ever written there). Every request
+    is validated by botocore against the real service model before it is sent."""
+    from sm_magics.backends.base import AsyncInferenceSpec
+
+    backend = moto_backend
+    model = make_training_job(backend)
+    backend.create_endpoint(
+        EndpointSpec(
+            "aep",
+            [VariantSpec(name="a", model_data=model, job="train-1")],
+            async_inference=AsyncInferenceSpec(
+                f"s3://{BUCKET}/async/out", f"s3://{BUCKET}/async/failed", 4
+            ),
+        )
+    )
+    sm = backend.aws.client("sagemaker")
+    config = sm.describe_endpoint_config(
+        EndpointConfigName=sm.describe_endpoint(EndpointName="aep")["EndpointConfigName"]
+    )
+    assert config["AsyncInferenceConfig"] == {
+        "OutputConfig": {
+            "S3OutputPath": f"s3://{BUCKET}/async/out",
+            "S3FailurePath": f"s3://{BUCKET}/async/failed",
+        },
+        "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 4},
+    }
+    assert backend.ledger.get_endpoint("aep").spec["async"]["output_uri"].endswith("/async/out")
+    queued = backend.invoke_endpoint_async("aep", b"[[1, 2]]", content_type="application/json")
+    assert queued.output_location.startswith("s3://")
+    inputs = backend.aws.client("s3").list_objects_v2(
+        Bucket=BUCKET, Prefix="sm-magics/async-inputs/"
+    )["Contents"]
+    assert len(inputs) == 1 and inputs[0]["Key"].endswith(".in")
+    backend.invoke_endpoint_async("aep", b"[[1, 2]]", content_type="application/json")
+    assert (
+        len(
+            backend.aws.client("s3").list_objects_v2(
+                Bucket=BUCKET, Prefix="sm-magics/async-inputs/"
+            )["Contents"]
+        )
+        == 1
+    )  # the same payload is one object
+
+
+def test_async_output_must_be_s3_on_sagemaker(moto_backend):
+    from sm_magics.backends.base import AsyncInferenceSpec
+    from sm_magics.errors import InvalidRequest
+
+    model = make_training_job(moto_backend)
+    with pytest.raises(InvalidRequest, match="not an s3:// URI"):
+        moto_backend.create_endpoint(
+            EndpointSpec(
+                "aep2",
+                [VariantSpec(name="a", model_data=model, job="train-1")],
+                async_inference=AsyncInferenceSpec("/tmp/out"),
+            )
+        )
+    assert moto_backend.ledger.get_endpoint("aep2") is None  # nothing half-created
+
+
+def test_unknown_endpoint_logs_are_not_found(moto_backend):
+    with pytest.raises(NotFound):
+        moto_backend.read_endpoint_logs("ghost")

@@ -172,9 +172,23 @@ def test_without_the_sdk_extra_the_message_says_what_to_install(no_sdk):
     assert "SM_MAGICS_IMAGE" in str(caught.value)
 
 
-def test_a_bare_model_uri_without_image_or_framework_is_refused():
-    with pytest.raises(InvalidRequest, match="Cannot tell which container serves a model URI"):
-        images.resolve(region="us-east-1", instance_type="ml.m5.large", environment={})
+def test_a_bare_model_uri_is_served_by_the_default_container(capsys):
+    image = images.resolve(region="us-east-1", instance_type="ml.m5.large", environment={})
+    assert image == images.default_sklearn_image("us-east-1")
+    assert (
+        image == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    )
+    assert "SM_MAGICS_IMAGE" in capsys.readouterr().err  # says how to choose another
+
+
+def test_a_training_image_with_no_known_server_is_refused():
+    with pytest.raises(InvalidRequest, match="Cannot tell which container serves"):
+        images.resolve(
+            region="us-west-2",
+            instance_type="ml.m5.large",
+            environment={},
+            training_image=f"{DLC}/huggingface-pytorch-training:2.1-gpu-py310",
+        )
 
 
 def test_the_backend_imports_without_the_sdk():

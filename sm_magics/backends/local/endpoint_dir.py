@@ -66,6 +66,18 @@ class EndpointDir(StateFolder):
         """Replace the desired configuration atomically."""
         write_json_atomic(self.config_file, data)
 
+    def last_invoked_at(self) -> float | None:
+        """Return when the router last answered a request (Unix seconds), if it ever did.
+
+        The router records it with its statistics, about once a second, so the value can
+        lag by that much; the side panel uses it to flag endpoints nobody calls any more.
+        """
+        try:
+            value = self.read_state().get("last_invoked_at")
+        except (OSError, ValueError):
+            return None
+        return float(value) if isinstance(value, (int, float)) else None
+
     def archive(self) -> Path:
         """Move the folder out of the way of a new endpoint of the same name."""
         target = endpoints_root() / ".deleted" / f"{self.name}-{int(time.time() * 1000)}"

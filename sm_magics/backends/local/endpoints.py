@@ -102,7 +102,15 @@ class LocalEndpoints:
                     }
                     for v in variants
                 ],
-                spec={"variants": variants, "ttl": spec.ttl},
+                spec={
+                    "variants": variants,
+                    "ttl": spec.ttl,
+                    **(
+                        {"async": spec.async_inference.to_json()}
+                        if spec.async_inference is not None
+                        else {}
+                    ),
+                },
             )
         )
         folder = EndpointDir.for_endpoint(spec.name)
@@ -115,7 +123,13 @@ class LocalEndpoints:
                 )
             folder.logs.mkdir(parents=True)
             folder.write_config(
-                {"name": spec.name, "variants": variants, "ttl_at": ttl_at, "region": self.region}
+                {
+                    "name": spec.name,
+                    "variants": variants,
+                    "ttl_at": ttl_at,
+                    "ttl": spec.ttl,  # as given, for the reason the router records
+                    "region": self.region,
+                }
             )
             folder.write_state({"status": base.CREATING, "created": now, "ttl_at": ttl_at})
             process = processes.spawn_detached(
@@ -315,6 +329,54 @@ class LocalEndpoints:
         folder.archive()
         self.ledger.update_endpoint(name, status=base.DELETED, deleted_at=state["deleted"])
 
+    def invoke_endpoint_async(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        content_type: str,
+        accept: str | None = None,
+    ) -> base.AsyncInvokeResult:
+        """See :meth:`Backend.invoke_endpoint_async`: emulated, the answer written at once.
+
+        The request goes to the endpoint as a real-time one; its answer is written to
+        ``<--async-output>/<inference id>.out`` (a ``ModelError`` to
+        ``<--async-failure or --async-output>/<inference id>-error.out``), the file
+        SageMaker would write, before this returns. So a notebook that waits for the
+        output location and reads it runs unchanged on both backends; only the queueing
+        (and SageMaker's scale-to-zero) is not emulated.
+        """
+        import uuid
+
+        from sm_magics.backends.local.uris import local_path
+
+        record = self.ledger.get_endpoint(name)
+        config = (record.spec or {}).get("async") if record is not None else None
+        if record is None or not record.is_live:
+            raise NotFound(f"No local endpoint named {name!r}.")
+        if not config:
+            raise InvalidRequest(
+                f"Endpoint {name} is a real-time endpoint; deploy it with --async-output URI "
+                "to invoke it asynchronously."
+            )
+        inference_id = str(uuid.uuid4())
+        output = local_path(str(config["output_uri"]), "--async-output")
+        failure_uri = str(config.get("failure_uri") or config["output_uri"])
+        failure = local_path(failure_uri, "--async-failure")
+        result_path = output / f"{inference_id}.out"
+        error_path = failure / f"{inference_id}-error.out"
+        try:
+            result = self.invoke_endpoint(name, body, content_type=content_type, accept=accept)
+        except ModelError as exc:
+            _write_atomic(error_path, str(exc).encode())
+        else:
+            _write_atomic(result_path, result.body)
+        return base.AsyncInvokeResult(
+            inference_id=inference_id,
+            output_location=result_path.as_uri(),
+            failure_location=error_path.as_uri(),
+        )
+
     def invoke_endpoint(
         self,
         name: str,
@@ -367,3 +429,11 @@ class LocalEndpoints:
             raise InvalidRequest(str(message)) from None
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             raise InvalidRequest(f"Endpoint {name} did not answer: {exc}") from None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so a reader never sees half of it (as S3 never shows)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)

@@ -48,6 +48,7 @@ import tornado.web
 
 from sm_magics.backends.local import frames, inference, logstore
 from sm_magics.backends.local.endpoint_dir import EndpointDir
+from sm_magics.durations import format_duration
 from sm_magics.ledger import Ledger
 
 #: SageMaker's limits: a model must answer within 60 s and load within 10 minutes.
@@ -149,6 +150,10 @@ class Router:
         self.in_flight = 0
         self._reconfigure_lock = asyncio.Lock()
         self._last_saved = ""
+        #: Requests answered since the start; save() compares it with the count it last
+        #: recorded, so marking "last invoked" costs a request one integer increment.
+        self.answered = 0
+        self._answered_recorded = 0
         #: Tasks started in the background: kept so they are not garbage-collected mid-run.
         self.tasks: set[asyncio.Future[Any]] = set()
 
@@ -157,6 +162,11 @@ class Router:
     def save(self, **changes: Any) -> None:
         """Write state.json (and the ledger's summary) if anything changed."""
         self.state.update(changes)
+        if self.answered != self._answered_recorded:
+            # At most once per save (housekeeping saves once a second), never per request:
+            # the side panel only needs to know an endpoint is idle, not the millisecond.
+            self._answered_recorded = self.answered
+            self.state["last_invoked_at"] = time.time()
         self.state["variants"] = [v.summary() for v in self.variants.values()]
         snapshot = json.dumps(self.state, sort_keys=True, default=str)
         if snapshot == self._last_saved:
@@ -409,8 +419,13 @@ class Router:
                 status="InService", last_update_error=None, config_version=config.get("version", 0)
             )
 
-    async def shutdown(self, reason: str = "Deleted") -> None:
-        """Stop taking requests, finish those in flight, stop workers, record Deleted."""
+    async def shutdown(self, reason: str = "Deleted", *, expired: bool = False) -> None:
+        """Stop taking requests, finish those in flight, stop workers, record Deleted.
+
+        When the TTL ``expired``, nobody asked for the deletion, so the reason also goes
+        to ``failure_reason``, the ledger column that says why an endpoint ended: the row
+        then tells a user who comes back later why the endpoint is gone.
+        """
         if self.done.is_set():
             return
         self.save(status="Deleting")
@@ -421,7 +436,8 @@ class Router:
             await asyncio.sleep(0.02)
         for variant in self.variants.values():
             self._retire(variant)
-        self.save(status="Deleted", deleted=time.time(), deleted_reason=reason)
+        why = {"failure_reason": reason} if expired else {}
+        self.save(status="Deleted", deleted=time.time(), deleted_reason=reason, **why)
         self.done.set()
 
     async def housekeeping(self) -> None:
@@ -434,7 +450,12 @@ class Router:
                 return
             self.save()
             if ttl_at and time.time() >= ttl_at:
-                await self.shutdown(reason="ttl expired")
+                await self.shutdown(reason=self._ttl_reason(ttl_at), expired=True)
+
+    def _ttl_reason(self, ttl_at: float) -> str:
+        """Return ``"TTL expired (5s)"``: the TTL as given (config ``ttl``), else as lived."""
+        ttl = self.config.get("ttl") or round(ttl_at - float(self.state.get("created") or ttl_at))
+        return f"TTL expired ({format_duration(ttl)})"
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -481,6 +502,7 @@ class Router:
                     raise
                 variant.idle.put_nowait(worker)
                 variant.invocations += 1
+                self.answered += 1
                 if reply.get("status", 500) >= 400:
                     variant.errors += 1
                 variant.latencies.append((time.perf_counter() - started) * 1000)

@@ -32,7 +32,9 @@ class SageMakerBackend(SageMakerTraining, SageMakerServing, SageMakerTransforms,
         The ledger jobs and endpoints are recorded in (shared with the local backend).
     options
         ``role``, ``bucket``, ``profile``, ``subnets``, ``security_group_ids``,
-        ``endpoint_url`` (tests), or a ready ``aws`` :class:`~.aws.AwsSession`.
+        ``scheduler_role`` (the role EventBridge Scheduler assumes to delete an endpoint at
+        its ``--ttl``; default the execution role), ``endpoint_url`` (tests), or a ready
+        ``aws`` :class:`~.aws.AwsSession`.
     """
 
     name = "sagemaker"
@@ -45,6 +47,7 @@ class SageMakerBackend(SageMakerTraining, SageMakerServing, SageMakerTransforms,
             role=options.pop("role", None),
             bucket=options.pop("bucket", None),
             endpoint_url=options.pop("endpoint_url", None),
+            scheduler_role=options.pop("scheduler_role", None),
         )
         self.ledger: Ledger = options.pop("ledger", None) or Ledger()
         super().__init__(region=self.aws.region, **options)

@@ -25,6 +25,25 @@ How the SDKs read them, and what we do instead (``research/sagemaker-sdk-and-mot
   reader must not spend them on idle streams.
 * Throttling ends the poll: the lines read so far are returned with a cursor that points
   just after them, and the next polls wait (1 s, doubling up to 30 s) before calling again.
+* A job of several hosts is read with **one call per poll for all hosts** while it runs:
+  ``FilterLogEvents(logStreamNamePrefix="<job>/", startTime=...)`` returns every host's
+  new lines interleaved, and finds the streams by itself (no ``DescribeLogStreams`` at
+  all while the job runs). One call instead of one per stream buys a poll every
+  :func:`combined_interval` seconds (1.1 s for 4 hosts) within the same SDK v2 budget,
+  so lines come in well under 2 s. Each stream's position is kept as (last timestamp,
+  lines at that timestamp), as the SDK v2 keeps it for ``GetLogEvents``, and the query
+  starts at the *least advanced* stream's position, so a host whose lines reach
+  CloudWatch later than the others' is not skipped; that start is never more than
+  :data:`LATE_WINDOW` behind the newest line, so a host that went quiet does not make
+  every poll re-read the others' output. Results are paged with ``nextToken`` (kept in
+  the cursor across calls for a long backlog) and deduplicated per stream against the
+  positions, so a line is never repeated. Once the job has ended, the final read is the
+  exact one: every stream is listed and read with ``GetLogEvents`` from its position to
+  the end, which also picks up whatever arrived later than the live window.
+  One-host jobs and endpoints (whose instances come and go) keep the per-stream path.
+  Known limit: while one query is paged across calls (a backlog of more than
+  :data:`MAX_PAGES_PER_CALL` pages), a line that reaches CloudWatch stamped before the
+  page the query has reached, followed by newer lines of its stream, is skipped.
 
 The cursor is a JSON-safe dict, opaque to callers, that holds for each stream its
 ``nextForwardToken`` (plus the last timestamp, to resume if a token has expired) and when
@@ -77,6 +96,14 @@ THROTTLE_MAX_WAIT = 30.0
 FINISHED_THROTTLE_BUDGET = 60.0
 #: How often a managed spot job's streams are listed again once all are known.
 SPOT_RELIST_INTERVAL = 60.0
+#: The combined (``FilterLogEvents``) read's fastest poll, in seconds: never more than
+#: one call a second per follower, a small share of the API's per-account quota.
+MIN_COMBINED_INTERVAL = 1.0
+#: How far behind the newest line read the combined query may start (milliseconds). A
+#: host whose lines arrive later than the others' (each host's log agent flushes on its
+#: own clock) is still read from its own position if it is within this window; beyond
+#: it, the final exact read after the job ends picks its lines up.
+LATE_WINDOW = 30_000
 #: Most ``DescribeLogStreams`` pages one listing reads (50 streams a page).
 _MAX_LIST_PAGES = 100
 _CURSOR_VERSION = 1
@@ -90,6 +117,10 @@ _TRANSIENT_CODES = THROTTLING_CODES | {
 }
 _EPOCH_SUFFIX = re.compile(r"^(?P<host>.+)-\d+$")
 _HOST_NUMBER = re.compile(r"^algo-(\d+)")
+
+
+# What the combined read makes of one event (see LogReader._apply_combined).
+_NEW, _SEEN, _CATCH_UP = "new", "seen", "catch-up"
 
 
 class _Transient(Exception):
@@ -111,6 +142,17 @@ def active_interval(streams: int) -> float:
     """
     budget = SDK_POLL_INTERVAL * streams / (2 * streams + 1)
     return min(max(MIN_ACTIVE_INTERVAL, budget), IDLE_MAX_INTERVAL)
+
+
+def combined_interval(streams: int) -> float:
+    """Return the poll interval of the one-call-for-all-hosts read of a running job.
+
+    Within the SDK v2's budget of ``1 + 2N`` calls every 10 s, spent on one
+    ``FilterLogEvents`` a poll: 3.3 s for one host, 2 s for two, 1.1 s for four, and
+    :data:`MIN_COMBINED_INTERVAL` from five hosts on.
+    """
+    budget = SDK_POLL_INTERVAL / (2 * max(streams, 1) + 1)
+    return min(max(MIN_COMBINED_INTERVAL, budget), IDLE_MAX_INTERVAL)
 
 
 def host_of(job: str, stream: str) -> str:
@@ -157,7 +199,11 @@ class LogReader:
         may hold; a due time further ahead than any interval (a clock that went back) is
         treated as due.
     page_limit
-        The ``limit`` of each ``GetLogEvents`` call; lower only in tests, to make pages.
+        The ``limit`` of each ``GetLogEvents`` / ``FilterLogEvents`` call; lower only in
+        tests, to make pages.
+    combined
+        Read a running job of several hosts with one ``FilterLogEvents`` a poll (see the
+        module docstring); ``False`` keeps one ``GetLogEvents`` per stream throughout.
     """
 
     def __init__(
@@ -168,12 +214,14 @@ class LogReader:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         page_limit: int = MAX_PAGE_EVENTS,
+        combined: bool = True,
     ) -> None:
         self.client = client
         self.group = group
         self.clock = clock
         self.sleep = sleep
         self.page_limit = page_limit
+        self.combined = combined
 
     def read(
         self,
@@ -215,6 +263,7 @@ class LogReader:
         if state.get("hosts") is None and expected_streams is not None:
             state["hosts"] = expected_streams
         waited = 0.0
+        backlogs = 0
         while True:
             now = self.clock()
             if not finished and not self._is_due(state.get("throttled_until", 0.0), now):
@@ -240,6 +289,12 @@ class LogReader:
             else:
                 state["backoff"] = 0.0
                 state["throttled_until"] = 0.0
+                if finished and not events and state.pop("backlog", False) and backlogs < 100:
+                    # Pages that held nothing new (empty pages with a token, repeats): an
+                    # empty batch would read as "the end", so go on reading.
+                    backlogs += 1
+                    continue
+            state.pop("backlog", None)
             events.sort(key=lambda event: event.timestamp)  # stable: host order on ties
             return LogBatch(events, state)
 
@@ -259,6 +314,21 @@ class LogReader:
         relist_every: float | None,
     ) -> None:
         streams: dict[str, dict[str, Any]] = state["streams"]
+        if state.get("mode") == "combined" and finished:
+            # The end: from the combined read's positions, read every stream exactly.
+            state["mode"] = "final"
+            state["complete"] = False
+            state.pop("filter", None)
+        elif state.get("mode") == "combined" or (
+            self.combined
+            and not finished
+            and not streams
+            and state.get("mode") is None
+            and int(state.get("hosts") or 1) > 1
+        ):
+            state["mode"] = "combined"
+            self._poll_combined(job, state, out, now)
+            return
         if not state["complete"]:
             if finished or self._is_due(state["list_due"], now):
                 self._list(job, state, now)
@@ -279,12 +349,150 @@ class LogReader:
             got, more = self._read_stream(job, name, stream, out, finished)
             if more:
                 stream["due"] = 0.0  # a backlog: go on at the caller's next call
+                state["backlog"] = True
             elif got:
                 stream["quiet"] = 0
                 stream["due"] = now + interval
             else:
                 stream["quiet"] = min(stream.get("quiet", 0) + 1, 8)
                 stream["due"] = now + min(interval * 2 ** stream["quiet"], IDLE_MAX_INTERVAL)
+
+    def _poll_combined(
+        self, job: str, state: dict[str, Any], out: list[LogEvent], now: float
+    ) -> None:
+        """One ``FilterLogEvents`` query (and its pages) for every host of a running job.
+
+        ``state["filter"]`` holds a query in progress: its ``startTime``, its ``nextToken``
+        and the stream positions it started from (``base``), which is what each event is
+        checked against; a page's events are applied to the positions and appended to
+        ``out`` in the same step, so a throttle between pages loses nothing.
+        """
+        if not self._is_due(state.get("due", 0.0), now):
+            return
+        streams: dict[str, dict[str, Any]] = state["streams"]
+        query = state.get("filter")
+        if query is None or not query.get("token"):  # only a paged query goes on
+            query = {"start": self._combined_start(state), "token": None, "base": {}}
+            query["base"] = {
+                name: [stream["ts"], stream["skip"], 0]
+                for name, stream in streams.items()
+                if stream["ts"] is not None and stream["ts"] >= query["start"]
+            }
+            state["filter"] = query
+        got = 0
+        catch_up: set[str] = set()
+        for _ in range(MAX_PAGES_PER_CALL):
+            params: dict[str, Any] = {
+                "logGroupName": self.group,
+                "logStreamNamePrefix": f"{job}/",
+                "startTime": query["start"],
+                "limit": self.page_limit,
+            }
+            if query["token"]:
+                params["nextToken"] = query["token"]
+            try:
+                page = self._call("filter_log_events", **params)
+            except _ExpiredToken:
+                state.pop("filter", None)  # start again from the positions
+                state["due"] = 0.0
+                return
+            if page is None:  # no log group yet
+                query["token"] = None
+                break
+            for event in page.get("events", []):
+                verdict = self._apply_combined(job, streams, query, event, out)
+                if verdict == _NEW:
+                    got += 1
+                elif verdict == _CATCH_UP:
+                    catch_up.add(str(event["logStreamName"]))
+            token = page.get("nextToken")
+            if not token or token == query["token"]:
+                query["token"] = None
+                break
+            query["token"] = token
+        backlog = bool(query["token"])
+        for name in sorted(catch_up, key=lambda n: _stream_order(job, n)):
+            # A stream seen for the first time, or fallen behind the query's window: read
+            # it exactly from its own position, so lines that reached CloudWatch late are
+            # not skipped. The query is then started afresh from the new positions.
+            stream = streams[name]
+            stream["token"] = None
+            state.pop("filter", None)
+            try:
+                read, more = self._read_stream(job, name, stream, out, False)
+            finally:  # throttled half-way too: positions, not tokens, carry this read
+                stream["token"] = None
+            got += read
+            backlog = backlog or more
+        hosts = max(len(streams), int(state.get("hosts") or 1))
+        interval = combined_interval(hosts)
+        if backlog:
+            state["due"] = 0.0  # a backlog: go on at the caller's next call
+            state["backlog"] = True
+            return
+        state.pop("filter", None)
+        if got:
+            state["quiet"] = 0
+            state["due"] = now + interval
+        else:
+            state["quiet"] = min(state.get("quiet", 0) + 1, 8)
+            state["due"] = now + min(interval * 2 ** state["quiet"], IDLE_MAX_INTERVAL)
+
+    @staticmethod
+    def _combined_start(state: dict[str, Any]) -> int:
+        """Return the ``startTime`` of the next query: the least advanced stream, bounded.
+
+        ``0`` before any line was read (a follower that starts late gets the whole log).
+        """
+        positions = [s["ts"] for s in state["streams"].values() if s["ts"] is not None]
+        if not positions:
+            return 0
+        return int(max(min(positions), max(positions) - LATE_WINDOW))
+
+    @staticmethod
+    def _apply_combined(
+        job: str,
+        streams: dict[str, dict[str, Any]],
+        query: dict[str, Any],
+        event: dict[str, Any],
+        out: list[LogEvent],
+    ) -> str:
+        """Append ``event`` to ``out`` unless its stream's position says it was read.
+
+        Returns :data:`_NEW` (appended), :data:`_SEEN` (read before) or :data:`_CATCH_UP`:
+        the stream's position lies before the query's start (a new stream, or one that
+        fell behind), so lines between the two may be missing from this query and the
+        stream must be read by itself.
+        """
+        name = str(event.get("logStreamName", ""))
+        if not name:
+            return _SEEN
+        timestamp = int(event["timestamp"])
+        stream = streams.setdefault(
+            name, {"token": None, "ts": None, "skip": 0, "due": 0.0, "quiet": 0}
+        )
+        base: dict[str, list[int]] = query["base"]
+        known = base.get(name)
+        if known is not None:
+            if timestamp < known[0]:
+                return _SEEN  # before the position the query started from: read already
+            if timestamp == known[0] and known[2] < known[1]:
+                known[2] += 1  # one of the lines at that timestamp already read
+                return _SEEN
+        elif query["start"] > 0:
+            return _CATCH_UP
+        out.append(
+            LogEvent(
+                timestamp=timestamp,
+                host=host_of(job, name),
+                message=str(event.get("message", "")).rstrip("\r\n"),
+            )
+        )
+        if timestamp == stream["ts"]:
+            stream["skip"] += 1
+        else:
+            stream["ts"], stream["skip"] = timestamp, 1
+        return _NEW
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any] | None:
         """Call the logs API; ``None`` when the group or stream does not exist (yet)."""
@@ -350,7 +558,12 @@ class LogReader:
         host = host_of(job, name)
         got = 0
         retried_token = False
-        for _ in range(MAX_PAGES_PER_CALL):
+        # Resuming by time re-reads the lines at the last timestamp seen: that many are
+        # dropped, across however many pages (and calls) they span, so the count to drop
+        # lives in the stream's cursor.
+        pages = 0
+        while pages < MAX_PAGES_PER_CALL:
+            pages += 1
             params: dict[str, Any] = {
                 "logGroupName": self.group,
                 "logStreamName": name,
@@ -360,8 +573,16 @@ class LogReader:
             resume = stream["token"] is None and stream["ts"] is not None
             if stream["token"]:
                 params["nextToken"] = stream["token"]
+                if stream.get("since") is not None:
+                    # A token from a read by time goes with that time, as the SDK sends it
+                    # (and as moto needs: its tokens count within the time-filtered list).
+                    params["startTime"] = stream["since"]
             elif resume:
                 params["startTime"] = stream["ts"]  # a lost token: go on from the last line
+                stream["since"] = stream["ts"]
+                stream["repeat"] = [stream["ts"], stream["skip"]]
+            else:
+                stream["since"] = None
             try:
                 page = self._call("get_log_events", **params)
             except _ExpiredToken as exc:
@@ -375,8 +596,11 @@ class LogReader:
             if page is None:
                 return got, False
             events = page.get("events", [])
-            if resume:
-                events = self._after_last(stream, events)
+            repeat = stream.get("repeat")
+            if repeat and repeat[1]:
+                events = self._after_last(repeat, events)
+                if page.get("events") and not events:
+                    pages -= 1  # only repeats: free, or a finished read could end early
             new_token = page.get("nextForwardToken")
             old_token = stream["token"]
             for event in events:
@@ -404,17 +628,16 @@ class LogReader:
         return got, True
 
     @staticmethod
-    def _after_last(stream: dict[str, Any], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _after_last(repeat: list[int], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Drop what a ``startTime`` read repeats: the events at the last timestamp seen.
 
-        ``skip`` counts the lines already returned at that timestamp; the loop that appends
-        the rest goes on counting from there.
+        ``repeat`` is ``[timestamp, lines at it still to drop]``, counted down in place so
+        that a repeat spanning pages is dropped exactly once.
         """
-        skip = stream["skip"]
         kept = []
         for event in events:
-            if skip and event["timestamp"] == stream["ts"]:
-                skip -= 1
+            if repeat[1] and event["timestamp"] == repeat[0]:
+                repeat[1] -= 1
                 continue
             kept.append(event)
         return kept

@@ -19,15 +19,22 @@ this order, and the first answer wins:
    ledger spec (``--framework`` ...), else parsed from the training image's URI;
 4. a training image that is not an AWS framework image (its repository does not end in
    ``-training``) is a bring-your-own container, which SageMaker runs with ``serve`` for
-   inference: the same image is used.
+   inference: the same image is used;
+5. nothing tells (a bare ``model.tar.gz`` URI): the default container,
+   :func:`default_sklearn_image`, the one ``%%sm_train`` trains in when given no image, so a
+   notebook that names no container trains and serves in the same one. A notice on stderr
+   names it and the way to choose another.
 
-Anything else is an :class:`~sm_magics.errors.InvalidRequest` that names the two ways out.
+A framework version the SDK does not know, or the SDK missing when it is needed, is an
+:class:`~sm_magics.errors.InvalidRequest` / :class:`~sm_magics.errors.BackendUnavailable`
+that names the ways out.
 """
 
 from __future__ import annotations
 
 import importlib
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -62,6 +69,87 @@ _FRAMEWORK_OF_REPO = {
 # x86 CPU families; the Graviton ones (c6g, m7g, ...) have their own images.
 _CPU_FAMILY = re.compile(r"^ml\.(c|m|r|t|x|z)\d+[a-z]*\.")
 _GPU_FAMILY = re.compile(r"^ml\.(g|p)\d+[a-z]*\.")
+
+
+# -- the default container ------------------------------------------------------------------
+
+#: The scikit-learn container version used when a job or model names no image. 1.2-1 is
+#: the newest version AWS lists for both training *and* inference in every region below
+#: (1.4-2 is listed for training only), and scikit-learn containers serve with the image
+#: they train with, so a model trained with the default is served by the same image.
+DEFAULT_SKLEARN_VERSION = "1.2-1"
+SKLEARN_REPOSITORY = "sagemaker-scikit-learn"
+
+#: The AWS account that publishes the SageMaker scikit-learn containers, per region. Facts
+#: from AWS's "Docker Registry Paths and Example Code" pages
+#: (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-algo-docker-registry-paths.html,
+#: one page per region, section "Scikit-learn (algorithm)"). Bundled so that the default
+#: image needs neither the SageMaker SDK (~1 GB, seconds to import) nor the network.
+SKLEARN_REGISTRIES: dict[str, str] = {
+    "af-south-1": "510948584623",
+    "ap-east-1": "651117190479",
+    "ap-northeast-1": "354813040037",
+    "ap-northeast-2": "366743142698",
+    "ap-northeast-3": "867004704886",
+    "ap-south-1": "720646828776",
+    "ap-south-2": "628508329040",
+    "ap-southeast-1": "121021644041",
+    "ap-southeast-2": "783357654285",
+    "ap-southeast-3": "951798379941",
+    "ap-southeast-4": "106583098589",
+    "ca-central-1": "341280168497",
+    "ca-west-1": "190319476487",
+    "cn-north-1": "450853457545",
+    "cn-northwest-1": "451049120500",
+    "eu-central-1": "492215442770",
+    "eu-central-2": "680994064768",
+    "eu-north-1": "662702820516",
+    "eu-south-1": "978288397137",
+    "eu-south-2": "104374241257",
+    "eu-west-1": "141502667606",
+    "eu-west-2": "764974769150",
+    "eu-west-3": "659782779980",
+    "il-central-1": "898809789911",
+    "me-central-1": "272398656194",
+    "me-south-1": "801668240914",
+    "sa-east-1": "737474898029",
+    "us-east-1": "683313688378",
+    "us-east-2": "257758044811",
+    "us-gov-east-1": "237065988967",
+    "us-gov-west-1": "414596584902",
+    "us-west-1": "746614075791",
+    "us-west-2": "246618743249",
+}
+
+
+def default_sklearn_image(region: str) -> str:
+    """Return the SageMaker scikit-learn container of :data:`DEFAULT_SKLEARN_VERSION`.
+
+    The default when nothing names a container: scikit-learn, NumPy, pandas and joblib
+    are what a notebook's first training cell most often needs, and the image both trains
+    and serves (script mode, ``model_fn`` in the training script).
+
+    Raises
+    ------
+    InvalidRequest
+        A region the table does not know (new, or an isolated partition).
+    """
+    account = SKLEARN_REGISTRIES.get(region)
+    if account is None:
+        raise InvalidRequest(
+            f"sm-magics knows no default container for {region}: name one with --image URI "
+            "(training) or --env SM_MAGICS_IMAGE=<image URI> (serving)."
+        )
+    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return (
+        f"{account}.dkr.ecr.{region}.{domain}/{SKLEARN_REPOSITORY}:"
+        f"{DEFAULT_SKLEARN_VERSION}-cpu-py3"
+    )
+
+
+def notice(message: str) -> None:
+    """Tell the user a choice was made for them, on stderr (shown under the cell)."""
+    print(f"sm-magics: {message}", file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -201,11 +289,18 @@ def resolve(
         return retrieve(framework, region, instance_type)
     if training_image and not is_framework_training_image(training_image):
         return training_image  # bring-your-own container: it serves with `serve`
-    source = f"the training image {training_image}" if training_image else "a model URI"
+    if not training_image:
+        image = default_sklearn_image(region)
+        notice(
+            f"serving in the default container {image} (scikit-learn {DEFAULT_SKLEARN_VERSION});"
+            f" choose another with --env {IMAGE_ENV}=<image URI>."
+        )
+        return image
     raise InvalidRequest(
-        f"Cannot tell which container serves {source}. Name the image with "
-        f"--env {IMAGE_ENV}=<image URI>, or the framework with --env {FRAMEWORK_ENV}=sklearn "
-        f"--env {FRAMEWORK_VERSION_ENV}=1.2-1 (needs pip install 'sm-magics[sagemaker]')."
+        f"Cannot tell which container serves the training image {training_image}. Name the "
+        f"image with --env {IMAGE_ENV}=<image URI>, or the framework with --env "
+        f"{FRAMEWORK_ENV}=sklearn --env {FRAMEWORK_VERSION_ENV}=1.2-1 (needs pip install "
+        "'sm-magics[sagemaker]')."
     )
 
 

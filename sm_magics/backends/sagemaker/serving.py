@@ -40,9 +40,10 @@ from pathlib import Path
 from typing import Any
 
 from sm_magics.backends import base
-from sm_magics.backends.sagemaker import autoscaling, cwlogs, images, uploads
+from sm_magics.backends.sagemaker import autoscaling, cwlogs, images, schedules, uploads
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.errors import translate
+from sm_magics.durations import format_duration
 from sm_magics.errors import (
     AccessDenied,
     AlreadyExists,
@@ -346,6 +347,31 @@ def _validate_variants(variants: list[base.VariantSpec]) -> None:
             raise InvalidRequest("--instance-count must be at least 1.")
 
 
+def async_inference_config(spec: base.AsyncInferenceSpec | None) -> dict[str, Any]:
+    """Return ``{"AsyncInferenceConfig": ...}`` for ``CreateEndpointConfig``, or ``{}``.
+
+    Output and failure locations must be ``s3://`` URIs: SageMaker writes there.
+    """
+    if spec is None:
+        return {}
+    for uri in (spec.output_uri, spec.failure_uri):
+        if uri is not None and not uri.startswith("s3://"):
+            raise InvalidRequest(
+                f"Asynchronous answers go to S3 on SageMaker: {uri} is not an s3:// URI."
+            )
+        if uri is not None:
+            uploads.parse_s3_uri(uri)  # InvalidRequest without a bucket
+    output: dict[str, Any] = {"S3OutputPath": spec.output_uri}
+    if spec.failure_uri:
+        output["S3FailurePath"] = spec.failure_uri
+    config: dict[str, Any] = {"OutputConfig": output}
+    if spec.max_concurrency is not None:
+        if not 1 <= spec.max_concurrency <= 1000:
+            raise InvalidRequest("--async-max-concurrency must be between 1 and 1000.")
+        config["ClientConfig"] = {"MaxConcurrentInvocationsPerInstance": spec.max_concurrency}
+    return {"AsyncInferenceConfig": config}
+
+
 def production_variant(variant: base.VariantSpec, model: str) -> dict[str, Any]:
     """Return the ``ProductionVariants`` entry of ``variant`` served by ``model``."""
     entry: dict[str, Any] = {
@@ -445,7 +471,15 @@ class SageMakerServing:
                 notebook=spec.notebook,
                 tags=spec.tags,
                 variants=_ledger_variants(spec.variants),
-                spec={"variants": [v.to_json() for v in spec.variants], "ttl": spec.ttl},
+                spec={
+                    "variants": [v.to_json() for v in spec.variants],
+                    "ttl": spec.ttl,
+                    **(
+                        {"async": spec.async_inference.to_json()}
+                        if spec.async_inference is not None
+                        else {}
+                    ),
+                },
             )
         )
         ours = {ENDPOINT_TAG: spec.name}
@@ -455,6 +489,7 @@ class SageMakerServing:
         tags = tag_list(ours, spec.tags, spec.notebook)
         created: list[tuple[str, dict[str, Any]]] = []
         step = ""
+        scheduled = False
         try:
             if self._raw_endpoint(spec.name) is not None:
                 raise AlreadyExists(
@@ -479,8 +514,15 @@ class SageMakerServing:
                 EndpointConfigName=config,
                 ProductionVariants=entries,
                 Tags=tags,
+                **async_inference_config(spec.async_inference),
             )
             created.append(("delete_endpoint_config", {"EndpointConfigName": config}))
+            if spec.ttl:
+                # Before the endpoint: an endpoint never exists without its deadline.
+                step = "TTL schedule"
+                schedules.create_ttl_schedule(self.aws, spec.name, now + spec.ttl)
+                scheduled = True
+                step = ""
             self.aws.call(
                 SAGEMAKER,
                 "create_endpoint",
@@ -490,6 +532,9 @@ class SageMakerServing:
             )
         except BaseException as exc:
             note = undo(self.aws, created)
+            if scheduled:
+                problem = schedules.delete_ttl_schedule(self.aws, spec.name)
+                note += f" Left behind: {problem}." if problem else " Deleted its TTL schedule."
             self.ledger.delete_endpoint_row(spec.name)
             error = with_note(exc, f"Endpoint {spec.name} was not created", note, step)
             if error is exc:
@@ -672,7 +717,7 @@ class SageMakerServing:
         if endpoint is None:
             record = self.ledger.get_endpoint(name)
             if record is not None and record.is_live and record.backend == "sagemaker":
-                self.ledger.update_endpoint(name, status=base.DELETED, deleted_at=time.time())
+                self._vanished(record)
             raise NotFound(
                 f"No SageMaker endpoint named {name!r} in {self.aws.region}; %sm_endpoints "
                 "lists them."
@@ -746,6 +791,26 @@ class SageMakerServing:
         if record is not None and record.is_live and record.backend == "sagemaker":
             self._sync_ledger(record, description)
         return description
+
+    def _vanished(self, record: EndpointRecord) -> None:
+        """Record an endpoint AWS no longer has as deleted, saying why when it was the TTL.
+
+        Past its TTL, the schedule deleted it (:mod:`.schedules`), which leaves its
+        configs and models: they do not bill, and are swept here, the first time
+        sm-magics sees the endpoint gone.
+        """
+        changes: dict[str, Any] = {"status": base.DELETED, "deleted_at": time.time()}
+        if record.ttl_at and time.time() >= record.ttl_at:
+            ttl = (record.spec or {}).get("ttl") or round(record.ttl_at - record.created_at)
+            changes["failure_reason"] = f"TTL expired ({format_duration(ttl)})"
+            _, problems = self._sweep(record.name, keep=None)
+            if problems:
+                print(
+                    f"sm-magics: endpoint {record.name} was deleted at its TTL; some of its "
+                    f"parts are left: {'; '.join(problems)}",
+                    file=sys.stderr,
+                )
+        self.ledger.update_endpoint(record.name, **changes)
 
     def _sync_ledger(self, record: EndpointRecord, description: Mapping[str, Any]) -> None:
         changes: dict[str, Any] = {}
@@ -876,6 +941,10 @@ class SageMakerServing:
             problems += autoscaling.disable_endpoint_autoscaling(self.aws, name, variants)
             with contextlib.suppress(NotFound):
                 self.aws.call(SAGEMAKER, "delete_endpoint", EndpointName=name)
+        if record is not None and record.ttl_at:
+            problem = schedules.delete_ttl_schedule(self.aws, name)  # deleted before its TTL
+            if problem:
+                problems.append(problem)
         # The endpoint's own configs are ours to delete when the ledger says we made it;
         # otherwise only those tagged as ours are (a foreign config or model may be shared).
         trusted = [c for c in configs if c] if known else []
@@ -937,6 +1006,37 @@ class SageMakerServing:
             variant=str(response.get("InvokedProductionVariant", "")),
         )
 
+    def invoke_endpoint_async(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        content_type: str,
+        accept: str | None = None,
+    ) -> base.AsyncInvokeResult:
+        """See :meth:`Backend.invoke_endpoint_async`: upload, then ``InvokeEndpointAsync``.
+
+        SageMaker reads an asynchronous request's payload from S3, so the body is uploaded
+        first (by content hash, under the session's bucket: the same payload twice is one
+        object) and its URI passed as ``InputLocation``.
+        """
+        params: dict[str, Any] = {
+            "EndpointName": name,
+            "InputLocation": uploads.upload_bytes(self.aws, body, suffix=".in"),
+            "ContentType": content_type,
+        }
+        if accept:
+            params["Accept"] = accept
+        try:
+            response = self.aws.client(RUNTIME).invoke_endpoint_async(**params)
+        except Exception as exc:
+            raise translate(exc, RUNTIME, "invoke_endpoint_async") from exc
+        return base.AsyncInvokeResult(
+            inference_id=str(response.get("InferenceId", "")),
+            output_location=str(response["OutputLocation"]),
+            failure_location=response.get("FailureLocation"),
+        )
+
     def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
         """See :meth:`Backend.read_endpoint_logs`.
 
@@ -946,6 +1046,11 @@ class SageMakerServing:
         ``<variant>/``; instances come and go, so it keeps listing at the idle pace), with
         one sub-cursor per variant. Variants come from the ledger row (kept current by
         ``describe``), else from ``DescribeEndpoint``; a deleted endpoint is read to the end.
+
+        Raises
+        ------
+        NotFound
+            Neither the ledger nor SageMaker knows the endpoint (as on the local backend).
         """
         state: dict[str, Any] = dict(cursor or {})
         sub: dict[str, Any] = dict(state.get("variants") or {})
@@ -953,6 +1058,13 @@ class SageMakerServing:
         variants = [str(v["VariantName"]) for v in (record.variants if record else [])]
         if not variants and not sub:
             endpoint = self._raw_endpoint(name)
+            if endpoint is None and record is None:
+                # As the local backend: an endpoint nobody knows is an error, not silence
+                # (a follower would otherwise wait forever on a typo).
+                raise NotFound(
+                    f"No SageMaker endpoint named {name!r} in {self.aws.region}; "
+                    "%sm_endpoints lists them."
+                )
             variants = [v["VariantName"] for v in (endpoint or {}).get("ProductionVariants", [])]
         finished = record is not None and not record.is_live
         reader = cwlogs.LogReader(self.aws.client("logs"), group=f"{ENDPOINT_LOG_GROUP}/{name}")

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from sm_magics import packaging
 from sm_magics.backends import base
-from sm_magics.backends.sagemaker import cwlogs, uploads
+from sm_magics.backends.sagemaker import cwlogs, images, uploads
 from sm_magics.errors import AlreadyExists, BackendUnavailable, InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord
 
@@ -89,16 +89,20 @@ def _as_list(value: Any) -> list[str]:
 
 
 def resolve_image(spec: base.TrainingSpec, region: str) -> str:
-    """Return the training image: ``--image``, else the framework's image from the SDK.
+    """Return the training image: ``--image``, the framework's image, else the default.
 
     ``sagemaker.core.image_uris`` is imported here and nowhere else: it costs seconds and
-    a large install, and only ``--framework`` needs it.
+    a large install, and only ``--framework`` needs it. With neither ``--image`` nor
+    ``--framework`` the job runs in the SageMaker scikit-learn container
+    (:func:`~.images.default_sklearn_image`, from a bundled table: no SDK, no network),
+    which is what a notebook written for the local backend most often needs; a notice
+    says so and how to choose another.
 
     Raises
     ------
     InvalidRequest
-        Neither ``--image`` nor ``--framework`` (with a version), both, or a framework
-        version the SDK does not know.
+        Both ``--image`` and ``--framework``, ``--framework`` without a version, a
+        framework version the SDK does not know, or no default for the region.
     BackendUnavailable
         ``--framework`` without the optional ``sagemaker`` package installed.
     """
@@ -107,11 +111,14 @@ def resolve_image(spec: base.TrainingSpec, region: str) -> str:
     if spec.image:
         return spec.image
     if not spec.framework:
-        raise InvalidRequest(
-            "The sagemaker backend needs a container image to train in: --image URI, or "
-            "--framework NAME --framework-version VERSION (e.g. --framework pytorch "
-            "--framework-version 2.5 --py-version py311)."
+        image = images.default_sklearn_image(region)
+        images.notice(
+            f"training {spec.name} in the default container {image} (scikit-learn "
+            f"{images.DEFAULT_SKLEARN_VERSION}); choose another with --image URI or "
+            "--framework NAME --framework-version VERSION (or %config "
+            "SageMakerMagics.image / .framework)."
         )
+        return image
     if not spec.framework_version:
         raise InvalidRequest(f"--framework {spec.framework} needs --framework-version.")
     try:

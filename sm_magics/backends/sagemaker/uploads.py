@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 SOURCE_PREFIX = "sm-magics/source"
 DATA_PREFIX = "sm-magics/data"
 MODEL_PREFIX = "sm-magics/models"
+ASYNC_INPUT_PREFIX = "sm-magics/async-inputs"
 SOURCE_ARCHIVE = "sourcedir.tar.gz"
 #: Files larger than this go through boto3's managed (multipart, parallel) transfer;
 #: smaller ones are one ``PutObject``, which is faster and keeps requests easy to check.
@@ -140,6 +141,21 @@ def upload_file(aws: AwsSession, path: Path, *, prefix: str = MODEL_PREFIX) -> s
     key = f"{prefix}/{digest_of_file(path)}/{path.name}"
     if not object_exists(aws, bucket, key):
         put_file(aws, path, bucket, key)
+    return s3_uri(bucket, key)
+
+
+def upload_bytes(
+    aws: AwsSession, body: bytes, *, prefix: str = ASYNC_INPUT_PREFIX, suffix: str = ""
+) -> str:
+    """Upload ``body`` under its content hash unless it is there; return its object URI.
+
+    For asynchronous inference payloads, which SageMaker reads from S3: the same payload
+    sent twice is one object (and one ``HeadObject``, not a second upload).
+    """
+    bucket = aws.bucket
+    key = f"{prefix}/{hashlib.sha256(body).hexdigest()}{suffix}"
+    if not object_exists(aws, bucket, key):
+        aws.call("s3", "put_object", Bucket=bucket, Key=key, Body=body)
     return s3_uri(bucket, key)
 
 
