@@ -19,13 +19,28 @@ if TYPE_CHECKING:
 
 
 def load_ipython_extension(ipython: InteractiveShell) -> None:
-    """Register the ``%sm_*`` magics; called by ``%load_ext sm_magics``."""
+    """Register the ``%sm_*`` magics; called by ``%load_ext sm_magics``.
+
+    Also arranges for a reminder, when the kernel exits, of the endpoints this notebook
+    leaves billing (:mod:`sm_magics.reminders`).
+    """
+    from sm_magics import reminders
     from sm_magics.magics import SageMakerMagics
     from sm_magics.serving_magics import ServingMagics
 
     core = SageMakerMagics(shell=ipython)
     ipython.register_magics(core)
     ipython.register_magics(ServingMagics(shell=ipython, core=core))
+    reminders.install(core)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Tell Jupyter where the server extension (the side panel's REST API) is.
+
+    Only a name: Jupyter imports :mod:`sm_magics.server` (and tornado with it) when it
+    loads the extension, so ``%load_ext sm_magics`` in a kernel never does.
+    """
+    return [{"module": "sm_magics.server"}]
 
 
 def __getattr__(name: str) -> Any:

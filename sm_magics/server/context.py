@@ -1,0 +1,83 @@
+"""What the extension's handlers share: the Session, the worker threads, the ledger version.
+
+One :class:`ServerContext` lives in the tornado settings for the life of the Jupyter
+server. Everything that blocks (SQLite, a backend's describe, boto3, an invocation) runs
+on its own small thread pool, so neither the server's event loop nor its default executor
+(which Jupyter's contents and kernels use) ever waits for a slow backend.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from sm_magics import config
+from sm_magics.api import Session
+from sm_magics.server.changes import LedgerVersion
+
+#: Worker threads: enough for a few panels plus a slow invocation or SageMaker describe.
+MAX_WORKERS = 8
+#: A running job or live endpoint is described at most this often (seconds), however
+#: many panels and routes ask: the ledger is fresh enough for a table between two calls.
+REFRESH_INTERVAL = 1.0
+
+
+class ServerContext:
+    """The Session (rebuilt if ``SM_MAGICS_HOME`` changes), executor and version reader."""
+
+    def __init__(self, max_workers: int = MAX_WORKERS) -> None:
+        self.executor = ThreadPoolExecutor(max_workers, thread_name_prefix="sm-magics")
+        self._lock = threading.Lock()
+        self._home: Path | None = None
+        self._session: Session | None = None
+        self._version: LedgerVersion | None = None
+        self._refreshed: dict[tuple[str, str], float] = {}
+
+    def _current(self) -> tuple[Session, LedgerVersion]:
+        # The home is read per call: the kernel, supervisors and routers find the ledger
+        # the same way, and tests give every test its own home in one process.
+        home = config.home_dir()
+        with self._lock:
+            if self._session is None or self._version is None or home != self._home:
+                if self._session is not None:
+                    self._session.ledger.close()
+                if self._version is not None:
+                    self._version.close()
+                # Backend and region come from the SM_MAGICS_* environment, as in a kernel;
+                # each ledger row names the backend it runs on anyway.
+                self._session = Session(notebook=None)
+                self._version = LedgerVersion(self._session.ledger.path)
+                self._home = home
+                self._refreshed.clear()
+            return self._session, self._version
+
+    @property
+    def session(self) -> Session:
+        """The Session the handlers work with (the kernel's ``sm_magics.api.Session``)."""
+        return self._current()[0]
+
+    def version(self) -> str:
+        """Return the ledger's version (blocking)."""
+        return self._current()[1].read()
+
+    def refresh_due(self, kind: str, name: str) -> bool:
+        """Whether ``name`` should be described now; if so, note that it is being done."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._refreshed.get((kind, name), -REFRESH_INTERVAL) < REFRESH_INTERVAL:
+                return False
+            self._refreshed[(kind, name)] = now
+            if len(self._refreshed) > 10_000:  # names of long-gone jobs: forget them
+                self._refreshed = {k: v for k, v in self._refreshed.items() if now - v < 60}
+            return True
+
+    def close(self) -> None:
+        """Stop the worker threads and close the ledger connections."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            if self._session is not None:
+                self._session.ledger.close()
+            if self._version is not None:
+                self._version.close()

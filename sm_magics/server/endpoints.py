@@ -1,0 +1,146 @@
+"""The blocking work behind the ``/endpoints`` routes, run on the extension's worker threads.
+
+Lists come from the ledger after each live endpoint was described by its backend (an
+endpoint its backend no longer knows, e.g. one whose ``--ttl`` passed, is marked
+``Deleted`` on the way, as ``Session.endpoints`` does). Invocations and deletes go through
+the kernel's own :class:`~sm_magics.endpoint.Endpoint` handle.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from typing import TypedDict
+
+from sm_magics.backends import base
+from sm_magics.backends.local.endpoint_dir import EndpointDir
+from sm_magics.endpoint import Endpoint
+from sm_magics.errors import NotFound
+from sm_magics.ledger import EndpointRecord
+from sm_magics.server.context import ServerContext
+from sm_magics.server.params import InvokeRequest
+from sm_magics.server.serialize import EndpointJSON, endpoint_json
+
+log = logging.getLogger(__name__)
+
+
+class EndpointList(TypedDict):
+    """The answer of ``GET /endpoints``."""
+
+    endpoints: list[EndpointJSON]
+    version: str
+
+
+class InvokeJSON(TypedDict):
+    """The answer of ``POST /endpoints/<name>/invoke``."""
+
+    body: str
+    body_encoding: str  # "utf-8", or "base64" for a binary answer (.npy, images)
+    content_type: str
+    variant: str
+
+
+def _last_invoked_at(record: EndpointRecord) -> float | None:
+    """When a live local endpoint last answered; ``None`` elsewhere (SageMaker has no such)."""
+    if record.backend != "local" or not record.is_live:
+        return None
+    return EndpointDir.for_endpoint(record.name).last_invoked_at()
+
+
+def _refresh(ctx: ServerContext, record: EndpointRecord) -> str | None:
+    """Describe a live endpoint (its backend syncs the row); return its live status."""
+    if not record.is_live:
+        return None
+    try:
+        description = ctx.session.backend(record.backend).describe_endpoint(record.name)
+    except NotFound:
+        ctx.session.ledger.update_endpoint(
+            record.name, status=base.DELETED, deleted_at=record.deleted_at or time.time()
+        )
+        return base.DELETED
+    return str(description["EndpointStatus"])
+
+
+def _refresh_quietly(ctx: ServerContext, record: EndpointRecord) -> None:
+    if not ctx.refresh_due("endpoint", record.name):
+        return
+    try:
+        _refresh(ctx, record)
+    except Exception as exc:  # noqa: BLE001 - one endpoint that can't refresh must not hide the rest
+        log.debug("could not refresh endpoint %s: %s", record.name, exc)
+
+
+def refresh_live(ctx: ServerContext, backend: str | None = None) -> None:
+    """Describe every endpoint the ledger says is live."""
+    for record in ctx.session.ledger.list_endpoints(backend=backend):
+        _refresh_quietly(ctx, record)
+
+
+def list_endpoints(ctx: ServerContext, backend: str | None, deleted: bool) -> EndpointList:
+    """Return live endpoints (and deleted ones with ``deleted``), newest first."""
+    refresh_live(ctx, backend)
+    version = ctx.version()  # before the rows; see jobs.list_jobs
+    records = ctx.session.ledger.list_endpoints(live_only=not deleted, backend=backend)
+    now = time.time()
+    return {
+        "endpoints": [
+            endpoint_json(r, now=now, last_invoked_at=_last_invoked_at(r)) for r in records
+        ],
+        "version": version,
+    }
+
+
+def _record(ctx: ServerContext, name: str) -> EndpointRecord:
+    record = ctx.session.ledger.get_endpoint(name)
+    if record is None:
+        raise NotFound(
+            f"No endpoint named {name!r} in the ledger; GET /endpoints (or %sm_endpoints) "
+            "lists them."
+        )
+    return record
+
+
+def get_endpoint(ctx: ServerContext, name: str) -> EndpointJSON:
+    """Return one endpoint, described afresh when live; a deleted one as history."""
+    status = _refresh(ctx, _record(ctx, name))
+    record = _record(ctx, name)  # re-read: the describe may have synced it
+    return endpoint_json(
+        record, now=time.time(), status=status, last_invoked_at=_last_invoked_at(record)
+    )
+
+
+def _live(ctx: ServerContext, name: str) -> Endpoint:
+    record = ctx.session.ledger.get_endpoint(name)
+    if record is None or not record.is_live:
+        detail = "was deleted" if record is not None else "is not in the ledger"
+        raise NotFound(f"Endpoint {name!r} {detail}; GET /endpoints lists the live ones.")
+    return Endpoint(ctx.session, name, record.backend)
+
+
+def invoke(ctx: ServerContext, name: str, request: InvokeRequest) -> InvokeJSON:
+    """Send one request to a live endpoint and return its answer as text (or base64)."""
+    result = _live(ctx, name).invoke(
+        request.body.encode(),
+        content_type=request.content_type,
+        accept=request.accept,
+        variant=request.variant,
+        raw=True,
+    )
+    try:
+        body, encoding = result.body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        body, encoding = base64.b64encode(result.body).decode(), "base64"
+    return {
+        "body": body,
+        "body_encoding": encoding,
+        "content_type": result.content_type,
+        "variant": result.variant,
+    }
+
+
+def delete_endpoint(ctx: ServerContext, name: str) -> EndpointJSON:
+    """Delete a live endpoint (nothing of it runs afterwards); return its final row."""
+    _live(ctx, name).delete()
+    record = _record(ctx, name)
+    return endpoint_json(record, now=time.time(), status=base.DELETED)

@@ -1,0 +1,159 @@
+"""The blocking work behind the ``/jobs`` routes, run on the extension's worker threads.
+
+The ledger answers lists cheaply; a job that still runs is described by its backend first
+(which syncs its row), so the panel never shows a job running that ended while no kernel
+looked. A job the ledger does not know is ``NotFound``: the panel lists the ledger, and
+the ledger records every job launched from this machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, TypedDict
+
+from sm_magics.api import Job
+from sm_magics.backends import base
+from sm_magics.errors import NotFound
+from sm_magics.ledger import JobRecord
+from sm_magics.server import cursors
+from sm_magics.server.context import ServerContext
+from sm_magics.server.params import JobQuery
+from sm_magics.server.serialize import JobJSON, job_json
+
+log = logging.getLogger(__name__)
+
+#: Backend reads one page of logs may take, so one request stays short however far
+#: behind the client is (it comes back with the cursor).
+MAX_LOG_READS = 50
+
+
+class JobList(TypedDict):
+    """The answer of ``GET /jobs``."""
+
+    jobs: list[JobJSON]
+    version: str
+
+
+class JobDetail(JobJSON):
+    """The answer of ``GET /jobs/<name>``: the job and its metric series."""
+
+    metrics: dict[str, list[list[float]]]
+
+
+class EventJSON(TypedDict):
+    """One log line."""
+
+    timestamp: int
+    host: str
+    message: str
+
+
+class LogPage(TypedDict):
+    """The answer of ``GET /jobs/<name>/logs``."""
+
+    events: list[EventJSON]
+    cursor: str
+    done: bool
+
+
+def _handle(ctx: ServerContext, name: str) -> tuple[Job, JobRecord]:
+    record = ctx.session.ledger.get_job(name)
+    if record is None:
+        raise NotFound(
+            f"No training or transform job named {name!r} in the ledger; "
+            "GET /jobs (or %sm_jobs) lists the known ones."
+        )
+    return Job(ctx.session, name, record.backend, kind=record.kind), record
+
+
+def refresh_running(ctx: ServerContext, backend: str | None = None) -> None:
+    """Describe every job the ledger says runs, so each backend syncs its row."""
+    session = ctx.session
+    for record in session.ledger.list_jobs(active_only=True, backend=backend):
+        if not ctx.refresh_due("job", record.name):
+            continue
+        try:
+            Job(session, record.name, record.backend, kind=record.kind).describe()
+        except Exception as exc:  # noqa: BLE001 - one job that can't refresh must not hide the rest
+            log.debug("could not refresh job %s: %s", record.name, exc)
+
+
+def list_jobs(ctx: ServerContext, query: JobQuery) -> JobList:
+    """Return the jobs ``query`` selects, newest first, and the ledger version they reflect."""
+    refresh_running(ctx, query.backend)
+    # The version is read before the rows: a write in between makes /changes answer at
+    # once (one extra refresh), where the other order could hide that write.
+    version = ctx.version()
+    records = ctx.session.ledger.list_jobs(
+        status=query.status,
+        backend=query.backend,
+        active_only=query.active,
+        limit=None if query.kind else query.limit,
+    )
+    if query.kind:
+        records = [r for r in records if r.kind == query.kind][: query.limit]
+    now = time.time()
+    return {"jobs": [job_json(r, now=now) for r in records], "version": version}
+
+
+def _fresh_json(ctx: ServerContext, job: Job) -> tuple[JobJSON, dict[str, Any]]:
+    """Describe the job (syncing its row), then serialize the row with the live status."""
+    description = job.describe()
+    record = ctx.session.ledger.get_job(job.name)
+    if record is None:  # removed meanwhile: only a rolled-back creation does that
+        raise NotFound(f"Job {job.name!r} is no longer in the ledger.")
+    status = base.job_status(description)
+    secondary = description.get("SecondaryStatus")
+    return job_json(record, now=time.time(), status=status, secondary=secondary), description
+
+
+def get_job(ctx: ServerContext, name: str) -> JobDetail:
+    """Return one job, described afresh, with its ``--metric`` series parsed from the logs."""
+    job, _ = _handle(ctx, name)
+    data, _ = _fresh_json(ctx, job)
+    series = job.metrics() if job.kind == "training" else {}
+    metrics = {
+        metric: [[point.timestamp / 1000, point.value] for point in points]
+        for metric, points in series.items()
+    }
+    return {**data, "metrics": metrics}
+
+
+def stop_job(ctx: ServerContext, name: str) -> JobJSON:
+    """Ask the job to stop; a job that already ended is returned as it is."""
+    job, _ = _handle(ctx, name)
+    job.stop()  # idempotent on an ended job, per the Backend contract
+    data, _ = _fresh_json(ctx, job)
+    return data
+
+
+def read_logs(ctx: ServerContext, name: str, cursor: str | None, limit: int) -> LogPage:
+    """Return the log lines after ``cursor``: about ``limit`` of them, each exactly once.
+
+    The backend hands out lines in batches that cannot be split without losing its place,
+    so a page ends after the batch that reached ``limit`` (it may hold more) or when the
+    backend has nothing new. ``done`` is true once the job had ended *before* a read found
+    nothing left, so the last lines a finishing job writes are never cut off.
+    """
+    job, _ = _handle(ctx, name)
+    position = cursors.decode(cursor)
+    ended = base.job_status(job.describe()) in base.TERMINAL_STATUSES
+    events: list[EventJSON] = []
+    exhausted = False
+    for _ in range(MAX_LOG_READS):
+        batch = job.read_logs(position)
+        position = batch.cursor
+        if not batch.events:
+            exhausted = True
+            break
+        events += [
+            {"timestamp": e.timestamp, "host": e.host, "message": e.message} for e in batch.events
+        ]
+        if len(events) >= limit:
+            break
+    return {
+        "events": events,
+        "cursor": cursors.encode(position or {}),
+        "done": ended and exhausted,
+    }

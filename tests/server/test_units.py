@@ -1,0 +1,133 @@
+"""The extension's pure parts: error mapping, cursors, parameters, ledger version, JSON."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from tornado.web import HTTPError
+
+from sm_magics import errors
+from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+from sm_magics.server import cursors, params, serialize
+from sm_magics.server.changes import EMPTY, LedgerVersion
+from sm_magics.server.errors import describe
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "code"),
+    [
+        (errors.InvalidRequest("bad"), 400, "InvalidRequest"),
+        (errors.AccessDenied("no"), 403, "AccessDenied"),
+        (errors.NotFound("gone"), 404, "NotFound"),
+        (errors.AlreadyExists("taken"), 409, "AlreadyExists"),  # before its base class
+        (errors.ResourceLimitExceeded("quota"), 429, "ResourceLimitExceeded"),
+        (errors.ModelError("handler failed", status=500), 424, "ModelError"),
+        (errors.BackendUnavailable("no creds"), 503, "BackendUnavailable"),
+        (errors.WaitTimeout("later"), 500, "InternalError"),
+        (ValueError("oops"), 500, "InternalError"),
+        (HTTPError(404), 404, "NotFound"),
+        (HTTPError(405), 405, "MethodNotAllowed"),
+        (HTTPError(403), 403, "Forbidden"),
+    ],
+)
+def test_error_mapping(exc: BaseException, status: int, code: str) -> None:
+    got_status, body = describe(exc)
+    assert (got_status, body["code"]) == (status, code)
+    assert set(body) == {"code", "message"}
+    assert body["message"]
+
+
+def test_cursor_round_trip() -> None:
+    cursor = {"algo-1-1795000000.log": 1234, "algo-2-1795000000.log": 0}
+    text = cursors.encode(cursor)
+    assert "=" not in text and "/" not in text and "+" not in text
+    assert cursors.decode(text) == cursor
+    assert cursors.decode(None) is None
+    assert cursors.decode("") is None
+    for bad in ("***", "bm90IGpzb24", "WzEsMl0", "bnVsbA"):
+        with pytest.raises(errors.InvalidRequest):
+            cursors.decode(bad)
+
+
+def test_changes_timeout_is_capped_at_30() -> None:
+    assert params.changes_timeout(lambda _: None) == 30
+    assert params.changes_timeout(lambda _: "3600") == 30
+    assert params.changes_timeout(lambda _: "0") == 0
+    assert params.changes_timeout(lambda _: "2.5") == 2.5
+
+
+def test_invoke_request_defaults() -> None:
+    request = params.InvokeRequest.parse(b'{"body": "1,2,3", "content_type": "text/csv"}')
+    assert request == params.InvokeRequest("1,2,3", "text/csv", None, None)
+    assert params.InvokeRequest.parse(b'{"body": ""}').content_type == "application/json"
+
+
+def test_version_of_a_missing_ledger_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    assert LedgerVersion(path).read() == EMPTY
+    assert not path.exists()
+
+
+def test_version_moves_on_insert_update_and_delete(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    version = LedgerVersion(ledger.path)
+    seen = [version.read()]
+    ledger.insert_job(JobRecord(name="a", backend="local", status="InProgress", created_at=1.0))
+    seen.append(version.read())
+    ledger.update_job("a", status="Completed")
+    seen.append(version.read())
+    ledger.insert_endpoint(
+        EndpointRecord(name="e", backend="local", status="Creating", created_at=1.0)
+    )
+    seen.append(version.read())
+    ledger.delete_job("a")
+    seen.append(version.read())
+    assert len(set(seen)) == len(seen)
+    assert version.read() == seen[-1]  # stable while nothing changes
+    version.close()
+    ledger.close()
+
+
+def test_job_json_of_a_failed_job_does_not_bill() -> None:
+    record = JobRecord(
+        name="j",
+        backend="local",
+        status="Failed",
+        created_at=100.0,
+        started_at=110.0,
+        ended_at=170.0,
+        instance_type="ml.m5.large",
+        failure_reason="AlgorithmError: boom",
+    )
+    data = serialize.job_json(record, now=time.time())
+    assert data["billing"] is False
+    assert data["duration"] == 60.0
+    assert data["failure_reason"] == "AlgorithmError: boom"
+    assert data["cost"] == round(data["cost_per_hour"] * 60 / 3600, 6)  # type: ignore[operator]
+
+
+def test_job_json_of_an_unpriced_instance_has_no_cost() -> None:
+    record = JobRecord(
+        name="j", backend="local", status="Completed", created_at=1.0, instance_type="local"
+    )
+    data = serialize.job_json(record, now=2.0)
+    assert data["cost"] is None and data["cost_per_hour"] is None
+    assert data["duration"] is None  # never started
+
+
+def test_endpoint_json_of_a_serverless_variant() -> None:
+    record = EndpointRecord(
+        name="s",
+        backend="sagemaker",
+        status="InService",
+        created_at=1.0,
+        variants=[{"VariantName": "AllTraffic", "CurrentWeight": 1.0, "InstanceType": None}],
+        spec={"variants": [{"name": "AllTraffic", "serverless_memory_mb": 2048}]},
+    )
+    data = serialize.endpoint_json(record, now=3601.0)
+    assert data["variants"][0]["serverless_memory_mb"] == 2048
+    assert data["variants"][0]["instance_type"] is None
+    assert data["age"] == 3600.0
+    assert data["snippet"] == "%sm_invoke s '[[0.0, 0.0, 0.0, 0.0]]'"
