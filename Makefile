@@ -1,6 +1,7 @@
 # Everything a fresh machine needs comes from here: `make demo` and `make test` create the
 # virtualenv, install the package with its test extras, and run.
-.PHONY: demo test lint typecheck unit notebooks bench clean
+.PHONY: demo test lint typecheck unit ui chromium labextension labextension-check notebooks \
+	screenshots bench clean
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -20,8 +21,8 @@ demo: $(STAMP)
 		--output-dir build --output quickstart.ipynb
 	@echo "Executed notebook: $(CURDIR)/build/quickstart.ipynb"
 
-## Lint, type check, the whole test suite and the notebooks.
-test: lint typecheck unit notebooks
+## Lint, type check, the committed side panel build, the whole test suite and the notebooks.
+test: lint typecheck labextension-check unit ui notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CHECKED)
@@ -31,7 +32,38 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests --ignore=tests/ui
+
+## The side panel in a real JupyterLab, driven in Debian's chromium (tests/ui).
+ui: $(STAMP) chromium
+	$(BIN)/pytest tests/ui
+
+## Debian's chromium for the UI tests (Playwright drives it; never `playwright install`).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium
+
+## Rebuild the side panel (labextension/ -> sm_magics/labextension) with the venv's jlpm,
+## then reinstall so the venv's share/jupyter/labextensions holds the new build (a copy).
+labextension: $(STAMP)
+	cd labextension && PATH="$(CURDIR)/$(BIN):$$PATH" jlpm install && \
+		PATH="$(CURDIR)/$(BIN):$$PATH" jlpm build:prod
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+
+## Fail when the committed build differs from what the sources build (skipped without node).
+labextension-check: $(STAMP)
+	@if ! command -v node >/dev/null 2>&1; then \
+		echo "labextension-check: node not found, not rebuilding the side panel"; exit 0; fi; \
+	$(MAKE) --no-print-directory labextension || exit 1; \
+	changes="$$(git status --porcelain sm_magics/labextension)"; \
+	if [ -n "$$changes" ]; then \
+		echo "sm_magics/labextension differs from a build of labextension/:"; \
+		echo "$$changes"; echo "Run 'make labextension' and commit the result."; exit 1; fi
+
+## docs/images/panel-{light,dark}.png and notebook-widget.png from a real JupyterLab.
+screenshots: $(STAMP) chromium
+	SM_MAGICS_SCREENSHOTS=1 $(BIN)/pytest tests/ui/test_screenshots.py
 
 notebooks: $(STAMP)
 	SM_MAGICS_HOME=$$(mktemp -d) $(BIN)/pytest -p no:cacheprovider --nbval notebooks/ \
@@ -41,4 +73,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_spine.py
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache labextension/node_modules \
+		labextension/lib labextension/tsconfig.tsbuildinfo

@@ -1,0 +1,379 @@
+/**
+ * The panel's model: jobs, endpoints and cost, kept fresh by a `Poll` and a long poll on
+ * `/changes`; it also raises the notifications (job ended, endpoint left idle).
+ */
+import { Notification } from '@jupyterlab/apputils';
+import { Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { ApiError, requestAPI } from './handler';
+import { formatDuration, formatUsd } from './format';
+import {
+  IChanges,
+  ICostSummary,
+  IEndpoint,
+  IEndpointList,
+  IJob,
+  IJobList,
+  ISmMagicsModel,
+  TERMINAL_JOB_STATUSES,
+  TRANSITIONAL_ENDPOINT_STATUSES
+} from './tokens';
+
+/** How many jobs the panel lists (newest first). */
+const JOB_LIMIT = 50;
+
+/** The slowest refresh while nothing runs; `/changes` still sees new jobs at once. */
+const IDLE_MAX_INTERVAL = 60 * 1000;
+
+/** How long `/changes` may hold a request (the server caps it at 30 s). */
+const CHANGES_TIMEOUT_S = 30;
+
+export namespace SmMagicsModel {
+  export interface IOptions {
+    /** Whether the view is shown; the model stands by and stops long-polling if not. */
+    isVisible: () => boolean;
+    /** Refresh interval while something runs, in milliseconds. */
+    refreshInterval?: number;
+    /** Warn about an endpoint idle (or, if never invoked, alive) longer than this. */
+    idleWarningMinutes?: number;
+    /** Called by the "Show logs" action of a job notification. */
+    openLogs?: (name: string) => void;
+    /** Called by the "Delete…" action of an idle endpoint warning. */
+    deleteEndpoint?: (endpoint: IEndpoint) => void;
+  }
+}
+
+export class SmMagicsModel implements ISmMagicsModel {
+  constructor(options: SmMagicsModel.IOptions) {
+    this._isVisible = options.isVisible;
+    this._refreshInterval = options.refreshInterval ?? 2000;
+    this._idleWarningMinutes = options.idleWarningMinutes ?? 60;
+    this._openLogs = options.openLogs;
+    this._onDeleteEndpoint = options.deleteEndpoint;
+    this._interval = this._refreshInterval;
+    this._poll = new Poll({
+      auto: true,
+      factory: () => this._refresh(),
+      frequency: { interval: this._interval, backoff: true, max: 5 * 60 * 1000 },
+      name: 'sm-magics:panel',
+      standby: () => !this._isVisible() || 'when-hidden'
+    });
+  }
+
+  get jobs(): ReadonlyArray<IJob> {
+    return this._jobs;
+  }
+
+  get endpoints(): ReadonlyArray<IEndpoint> {
+    return this._endpoints;
+  }
+
+  get cost(): ICostSummary | null {
+    return this._cost;
+  }
+
+  get error(): string | null {
+    return this._error;
+  }
+
+  /** True once the first refresh answered (the view then stops saying "Loading"). */
+  get loaded(): boolean {
+    return this._loaded;
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  /** Refresh interval while something runs, in milliseconds (setting `refreshInterval`). */
+  get refreshInterval(): number {
+    return this._refreshInterval;
+  }
+
+  set refreshInterval(value: number) {
+    this._refreshInterval = Math.max(250, value);
+    this._setInterval(this._refreshInterval);
+  }
+
+  get idleWarningMinutes(): number {
+    return this._idleWarningMinutes;
+  }
+
+  set idleWarningMinutes(value: number) {
+    this._idleWarningMinutes = value;
+  }
+
+  /** Refresh now; resolves after the refresh. */
+  async refresh(): Promise<void> {
+    await this._poll.refresh();
+    await this._poll.tick;
+  }
+
+  /** The view became visible or hidden: refresh at once and (re)start the long poll. */
+  visibilityChanged(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    if (this._isVisible()) {
+      void this._poll.refresh();
+      this._startLongPoll();
+    } else {
+      this._stopLongPoll();
+    }
+  }
+
+  async stopJob(name: string): Promise<IJob> {
+    const job = await requestAPI<IJob>(`jobs/${encodeURIComponent(name)}/stop`, {
+      method: 'POST'
+    });
+    this._replaceJob(job);
+    void this._poll.refresh();
+    return job;
+  }
+
+  async deleteEndpoint(name: string): Promise<IEndpoint> {
+    const endpoint = await requestAPI<IEndpoint>(`endpoints/${encodeURIComponent(name)}`, {
+      method: 'DELETE'
+    });
+    this._endpoints = this._endpoints.filter(e => e.name !== name);
+    this._changed.emit();
+    void this._poll.refresh();
+    return endpoint;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._stopLongPoll();
+    this._poll.dispose();
+    Signal.clearData(this);
+  }
+
+  // -- refresh ------------------------------------------------------------------------------
+
+  private async _refresh(): Promise<void> {
+    let jobs: IJobList;
+    let endpoints: IEndpointList;
+    let cost: ICostSummary;
+    try {
+      [jobs, endpoints, cost] = await Promise.all([
+        requestAPI<IJobList>(`jobs?limit=${JOB_LIMIT}`),
+        requestAPI<IEndpointList>('endpoints'),
+        requestAPI<ICostSummary>('cost')
+      ]);
+    } catch (error) {
+      this._error = error instanceof ApiError ? error.message : `${error}`;
+      this._changed.emit();
+      throw error; // the Poll backs off
+    }
+    this._notifyJobs(jobs.jobs);
+    this._jobs = jobs.jobs;
+    this._endpoints = endpoints.endpoints;
+    this._cost = cost;
+    this._version = jobs.version;
+    this._error = null;
+    this._loaded = true;
+    this._warnIdleEndpoints();
+    const active =
+      this._jobs.some(j => !TERMINAL_JOB_STATUSES.includes(j.status)) ||
+      this._endpoints.some(e => TRANSITIONAL_ENDPOINT_STATUSES.includes(e.status));
+    // Fast while something moves; doubling up to a minute while idle.
+    this._setInterval(
+      active
+        ? this._refreshInterval
+        : Math.min(Math.max(this._interval * 2, this._refreshInterval), IDLE_MAX_INTERVAL)
+    );
+    this._changed.emit();
+    this._startLongPoll();
+  }
+
+  private _setInterval(interval: number): void {
+    this._interval = interval;
+    if (this._poll.isDisposed) {
+      return;
+    }
+    this._poll.frequency = {
+      ...this._poll.frequency,
+      interval,
+      max: Math.max(interval, this._poll.frequency.max)
+    };
+  }
+
+  private _replaceJob(job: IJob): void {
+    if (job && job.name) {
+      this._jobs = this._jobs.map(j => (j.name === job.name ? { ...j, ...job } : j));
+      this._changed.emit();
+    }
+  }
+
+  // -- long poll on /changes ----------------------------------------------------------------
+
+  private _startLongPoll(): void {
+    if (this._longPoll || this._isDisposed || !this._isVisible() || this._version === null) {
+      return;
+    }
+    const controller = new AbortController();
+    this._longPoll = controller;
+    void this._runLongPoll(controller).finally(() => {
+      if (this._longPoll === controller) {
+        this._longPoll = null;
+      }
+    });
+  }
+
+  private _stopLongPoll(): void {
+    this._longPoll?.abort();
+    this._longPoll = null;
+  }
+
+  private async _runLongPoll(controller: AbortController): Promise<void> {
+    let failures = 0;
+    while (!controller.signal.aborted && !this._isDisposed && this._isVisible()) {
+      try {
+        const since = encodeURIComponent(String(this._version));
+        const answer = await requestAPI<IChanges>(
+          `changes?since=${since}&timeout=${CHANGES_TIMEOUT_S}`,
+          { signal: controller.signal }
+        );
+        failures = 0;
+        if (answer && answer.version !== this._version && !controller.signal.aborted) {
+          this._version = answer.version; // no second wake-up for the same change
+          await this._poll.refresh();
+          await this._poll.tick;
+        }
+      } catch (error) {
+        if (controller.signal.aborted) {
+          return;
+        }
+        // The regular Poll still runs; retry the long poll gently.
+        failures += 1;
+        await sleep(Math.min(60_000, 1000 * 2 ** failures));
+      }
+    }
+  }
+
+  // -- notifications ------------------------------------------------------------------------
+
+  private _notifyJobs(jobs: IJob[]): void {
+    const first = this._previous === null;
+    const previous = this._previous ?? new Map<string, string>();
+    const next = new Map<string, string>();
+    for (const job of jobs) {
+      next.set(job.name, job.status);
+      if (first || !TERMINAL_JOB_STATUSES.includes(job.status)) {
+        continue;
+      }
+      const before = previous.get(job.name);
+      // A transition seen while the model ran: it was running, or it is new since then.
+      const seenRunning = before !== undefined && !TERMINAL_JOB_STATUSES.includes(before);
+      const newSinceStart =
+        before === undefined && (job.created_at ?? 0) * 1000 >= this._startedAt;
+      if (seenRunning || newSinceStart) {
+        this._notifyJobEnd(job);
+      }
+    }
+    this._previous = next;
+  }
+
+  private _notifyJobEnd(job: IJob): void {
+    const actions: Notification.IAction[] = [];
+    if (this._openLogs) {
+      const open = this._openLogs;
+      actions.push({ label: 'Show logs', callback: () => open(job.name) });
+    }
+    const cost = job.cost === null ? '' : `, ${formatUsd(job.cost)}`;
+    const summary = `(${formatDuration(job.duration)}${cost})`;
+    if (job.status === 'Completed') {
+      Notification.success(`Training job ${job.name} completed ${summary}`, {
+        autoClose: 8000,
+        actions
+      });
+    } else if (job.status === 'Failed') {
+      const reason = job.failure_reason ? `: ${lastLine(job.failure_reason)}` : '';
+      Notification.error(`Training job ${job.name} failed${reason}`, {
+        autoClose: false,
+        actions
+      });
+    } else {
+      Notification.info(`Training job ${job.name} stopped ${summary}`, {
+        autoClose: 5000,
+        actions
+      });
+    }
+  }
+
+  private _warnIdleEndpoints(): void {
+    const limit = this._idleWarningMinutes * 60;
+    if (!(limit > 0)) {
+      return;
+    }
+    const now = this._cost?.generated_at ?? Date.now() / 1000;
+    for (const endpoint of this._endpoints) {
+      if (!endpoint.billing || this._warned.has(endpoint.name)) {
+        continue;
+      }
+      const idle =
+        endpoint.last_invoked_at !== null && endpoint.last_invoked_at !== undefined
+          ? now - endpoint.last_invoked_at
+          : endpoint.age;
+      if (idle === null || idle === undefined || idle < limit) {
+        continue;
+      }
+      this._warned.add(endpoint.name);
+      const what =
+        endpoint.last_invoked_at !== null && endpoint.last_invoked_at !== undefined
+          ? `has not been invoked for ${formatDuration(idle)}`
+          : `has been running for ${formatDuration(idle)}`;
+      const actions: Notification.IAction[] = [];
+      if (this._onDeleteEndpoint) {
+        const remove = this._onDeleteEndpoint;
+        actions.push({
+          label: 'Delete…',
+          displayType: 'warn',
+          callback: () => remove(endpoint)
+        });
+      }
+      Notification.warning(
+        `Endpoint ${endpoint.name} ${what} and costs ${formatUsd(endpoint.cost_per_hour)}/h.`,
+        { autoClose: false, actions }
+      );
+    }
+  }
+
+  private _isVisible: () => boolean;
+  private _refreshInterval: number;
+  private _idleWarningMinutes: number;
+  private _interval: number;
+  private _openLogs?: (name: string) => void;
+  private _onDeleteEndpoint?: (endpoint: IEndpoint) => void;
+  private _poll: Poll;
+  private _longPoll: AbortController | null = null;
+  private _jobs: IJob[] = [];
+  private _endpoints: IEndpoint[] = [];
+  private _cost: ICostSummary | null = null;
+  private _version: number | string | null = null;
+  private _error: string | null = null;
+  private _loaded = false;
+  private _previous: Map<string, string> | null = null;
+  private _warned = new Set<string>();
+  private _startedAt = Date.now();
+  private _isDisposed = false;
+  private _changed = new Signal<this, void>(this);
+}
+
+/** The last line of a failure reason (a traceback's last line says what went wrong). */
+function lastLine(text: string): string {
+  const line = text.trim().split('\n').pop() ?? '';
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}

@@ -1,0 +1,68 @@
+"""Page helpers for the UI tests and the screenshot script: the panel, notebooks, waits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from playwright.sync_api import Locator, Page, expect
+
+PANEL = "#sm-magics-panel"
+PANEL_TAB = '.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="sm-magics-panel"]'
+
+
+def open_panel(page: Page) -> Locator:
+    """Show the side panel (its tab in the left side bar) and return it."""
+    panel = page.locator(PANEL)
+    if not panel.is_visible():
+        page.locator(PANEL_TAB).click()
+    expect(panel).to_be_visible()
+    return panel
+
+
+def job_item(page: Page, name: str) -> Locator:
+    """The panel's row of training job ``name``."""
+    return page.locator(f'{PANEL} li.sm-JobItem[data-name="{name}"]')
+
+
+def endpoint_item(page: Page, name: str) -> Locator:
+    """The panel's row of endpoint ``name``."""
+    return page.locator(f'{PANEL} li.sm-EndpointItem[data-name="{name}"]')
+
+
+def write_notebook(folder: Path, name: str, cells: list[str]) -> Path:
+    """Write a notebook of code cells into the lab's root folder."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    path = folder / name
+    nbformat.write(notebook, path)
+    return path
+
+
+def open_notebook(page: Page, lab: Any, name: str) -> Locator:
+    """Open a notebook of the lab's root and wait until its kernel is idle (G10)."""
+    page.goto(lab.lab_url(f"lab/tree/{name}"))
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+    expect(notebook).to_be_visible()
+    wait_kernel_idle(page)
+    return notebook
+
+
+def wait_kernel_idle(page: Page) -> None:
+    """Wait for the status bar's "| Idle" (the execution indicator can say idle too early)."""
+    expect(page.locator("#jp-main-statusbar")).to_contain_text(re.compile(r"\|\s*Idle"))
+
+
+def run_cell(page: Page, notebook: Locator, index: int) -> None:
+    """Run cell ``index`` (Shift+Enter in its editor) and wait until it has been run."""
+    cell = notebook.locator(".jp-Cell").nth(index)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    expect(cell.locator(".jp-InputArea-prompt")).to_have_text(re.compile(r"\[\d+\]"))

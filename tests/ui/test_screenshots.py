@@ -1,0 +1,149 @@
+"""The README's screenshots, taken from a real JupyterLab (skipped unless asked for).
+
+``SM_MAGICS_SCREENSHOTS=1 pytest tests/ui/test_screenshots.py`` (or ``make screenshots``)
+writes docs/images/panel-light.png, panel-dark.png and notebook-widget.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from ui.conftest import VIEWPORT
+from ui.labpage import (
+    PANEL,
+    endpoint_item,
+    job_item,
+    open_notebook,
+    open_panel,
+    run_cell,
+    write_notebook,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.environ.get("SM_MAGICS_SCREENSHOTS") != "1",
+        reason="screenshots are made on request: SM_MAGICS_SCREENSHOTS=1 (make screenshots)",
+    ),
+]
+
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+TRAIN_CELL = """\
+%%sm_train churn-xgb-demo -i ml.m5.xlarge --metric loss=loss=([0-9.]+) --hp epochs=60
+import math
+import time
+
+for epoch in range(60):
+    loss = 0.08 + math.exp(-epoch / 9)
+    print(f"epoch {epoch:2d} loss={loss:.4f}", flush=True)
+    time.sleep(0.5)
+"""
+
+RUNNING = """\
+import time
+
+for step in range(100000):
+    print(f"step {step}", flush=True)
+    time.sleep(1)
+"""
+
+FAILING = """\
+import pandas_that_is_not_installed
+"""
+
+SERVABLE = """\
+import os
+from pathlib import Path
+
+
+def model_fn(model_dir):
+    return Path(model_dir, "model.txt").read_text()
+
+
+def predict_fn(data, model):
+    return {"model": model, "input": data}
+
+
+if __name__ == "__main__":
+    Path(os.environ["SM_MODEL_DIR"], "model.txt").write_text("trained")
+"""
+
+
+def _use_theme(page: Any, lab: Any, theme: str | None) -> None:
+    """Set the theme (None: the default) as a user setting, then reload the page.
+
+    Through the settings API rather than the palette: the palette's closing overlay dims
+    whatever is shot right after it.
+    """
+    raw = json.dumps({"theme": theme} if theme else {})
+    lab.api(
+        "lab/api/settings/@jupyterlab/apputils-extension:themes", method="PUT", body={"raw": raw}
+    )
+    page.reload()
+    expect(page.locator("body")).to_have_attribute(
+        "data-jp-theme-name", theme or "JupyterLab Light"
+    )
+    open_panel(page)
+    expect(endpoint_item(page, "iris")).to_be_visible()
+
+
+def _panel_shot(page: Any, path: Path) -> None:
+    sidebar = page.locator(".jp-SideBar.jp-mod-left").bounding_box()
+    panel = page.locator(PANEL).bounding_box()
+    assert sidebar and panel
+    page.screenshot(
+        path=str(path),
+        clip={"x": 0, "y": 0, "width": panel["x"] + panel["width"] + 1, "height": 560},
+    )
+
+
+def test_screenshots(page: Any, browser: Any, lab: Any, session: Any) -> None:
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    session.train(SERVABLE, name="iris-logreg", instance_type="ml.m5.large").wait(120)
+    session.deploy("iris-logreg", endpoint="iris", instance_type="ml.m5.large")
+    failed = session.train(FAILING, name="bert-sentiment", instance_type="ml.g5.2xlarge")
+    running = session.train(
+        RUNNING, name="resnet50-finetune", instance_type="ml.g5.xlarge", instance_count=2
+    )
+    failed.wait(120)
+    try:
+        # A notebook with a job running in it, the panel beside it.
+        write_notebook(lab.root, "train.ipynb", ["%load_ext sm_magics", TRAIN_CELL])
+        notebook = open_notebook(page, lab, "train.ipynb")
+        open_panel(page)
+        run_cell(page, notebook, 0)
+        run_cell(page, notebook, 1)
+        for name in ("churn-xgb-demo", "resnet50-finetune", "iris-logreg", "bert-sentiment"):
+            expect(job_item(page, name)).to_be_visible()
+        expect(endpoint_item(page, "iris").locator(".sm-Item-status")).to_have_text("InService")
+        widget = notebook.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output")
+        expect(widget).to_contain_text(re.compile(r"epoch 1[4-9]"))
+        page.locator(".jp-Cell").nth(1).locator(".jp-InputArea-editor").click()
+        page.screenshot(path=str(IMAGES / "notebook-widget.png"))
+
+        expect(job_item(page, "churn-xgb-demo").locator(".sm-Item-status")).to_have_text(
+            "Completed", timeout=120_000
+        )
+        # The panel alone, at twice the pixels, in a page of its own (no toasts).
+        context = browser.new_context(viewport=VIEWPORT, device_scale_factor=2)
+        panel_page = context.new_page()
+        try:
+            panel_page.goto(lab.lab_url())
+            _use_theme(panel_page, lab, "JupyterLab Light")
+            _panel_shot(panel_page, IMAGES / "panel-light.png")
+            _use_theme(panel_page, lab, "JupyterLab Dark")
+            _panel_shot(panel_page, IMAGES / "panel-dark.png")
+        finally:
+            # The theme is a user setting of the session's server: put it back.
+            _use_theme(panel_page, lab, None)
+            context.close()
+    finally:
+        running.stop()
