@@ -43,6 +43,15 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "sm_magics.server"}]
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Tell ``jupyter labextension develop`` where the built side panel is.
+
+    pip installs don't need it (hatch's shared-data copies the build into
+    ``share/jupyter/labextensions/sm-magics``); a development checkout linked into JupyterLab does.
+    """
+    return [{"src": "labextension", "dest": "sm-magics"}]
+
+
 def __getattr__(name: str) -> Any:
     # The Python API is imported on first use, so `import sm_magics` stays instant.
     if name in ("Job", "Session"):

@@ -923,11 +923,16 @@ def _fetch_region(client: Any, region: str) -> list[Any]:
 
 
 def _pricing_client() -> Any:
+    """Return a ``pricing`` client from a fresh boto3 session.
+
+    Not ``boto3.client``: that reuses boto3's module-wide default session, whose
+    credentials were resolved (and cached) by whoever used it first in this process.
+    """
     try:
         import boto3
     except ImportError as exc:
         raise RefreshError("refresh needs boto3: pip install 'sm-magics[aws]'.") from exc
-    return boto3.client("pricing", region_name=PRICING_API_REGION)
+    return boto3.session.Session().client("pricing", region_name=PRICING_API_REGION)
 
 
 def _explain(exc: BaseException) -> RefreshError | None:
