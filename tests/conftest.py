@@ -112,3 +112,17 @@ def ip(shell: InteractiveShell, sm_home: Path) -> Iterator[InteractiveShell]:
         setattr(magics, name, value)
     magics._session = None
     stop_followers()
+
+
+@pytest.fixture(scope="module")
+def model_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A ``model.tar.gz`` holding a LogisticRegression: [0, 0] is class 0, [3, 3] class 1."""
+    return helpers.logistic_model_tar(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture
+def entry_point(tmp_path: Path) -> Path:
+    """A handler script (``model_fn`` loading the joblib model) for ``model_uri``."""
+    path = tmp_path / "serve.py"
+    path.write_text(helpers.MODEL_FN)
+    return path

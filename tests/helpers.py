@@ -314,6 +314,18 @@ def stop_followers() -> None:
         follower.join(30)
 
 
+#: Handlers for the models these tests save with joblib; the toolkit's defaults do the rest.
+MODEL_FN = """\
+import os
+
+import joblib
+
+
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+"""
+
+
 def logistic_model_tar(folder: Path) -> str:
     """Write a ``model.tar.gz`` holding a LogisticRegression ([0, 0] is 0, [3, 3] is 1).
 

@@ -25,31 +25,9 @@ from sm_magics.endpoint import Endpoint
 from sm_magics.errors import BudgetExceeded, InvalidRequest
 from sm_magics.ledger import EndpointRecord, Ledger
 
-MODEL_FN = """\
-import os
-
-import joblib
-
-
-def model_fn(model_dir):
-    return joblib.load(os.path.join(model_dir, "model.joblib"))
-"""
+MODEL_FN = helpers.MODEL_FN
 
 BIG = "ml.p4d.24xlarge"
-
-
-@pytest.fixture(scope="module")
-def model_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A tiny ``model.tar.gz``."""
-    return helpers.logistic_model_tar(tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture
-def entry_point(tmp_path: Path) -> Path:
-    """A handler script for the model."""
-    path = tmp_path / "serve.py"
-    path.write_text(MODEL_FN)
-    return path
 
 
 @pytest.fixture

@@ -24,31 +24,9 @@ from sm_magics.cleanup import CleanupReport
 from sm_magics.errors import NotFound
 from sm_magics.ledger import JobRecord
 
-MODEL_FN = """\
-import os
-
-import joblib
-
-
-def model_fn(model_dir):
-    return joblib.load(os.path.join(model_dir, "model.joblib"))
-"""
+MODEL_FN = helpers.MODEL_FN
 
 SLEEPER = "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n"
-
-
-@pytest.fixture(scope="module")
-def model_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A tiny ``model.tar.gz``."""
-    return helpers.logistic_model_tar(tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture
-def entry_point(tmp_path: Path) -> Path:
-    """A handler script for the model."""
-    path = tmp_path / "serve.py"
-    path.write_text(MODEL_FN)
-    return path
 
 
 @pytest.fixture

@@ -38,15 +38,7 @@ from sm_magics.errors import InvalidRequest, NotFound, SmMagicsError
 
 WAIT = 120.0  # only against hangs
 
-MODEL_FN = """\
-import os
-
-import joblib
-
-
-def model_fn(model_dir):
-    return joblib.load(os.path.join(model_dir, "model.joblib"))
-"""
+MODEL_FN = helpers.MODEL_FN
 
 FAILING_MODEL_FN = """\
 def model_fn(model_dir):
@@ -55,12 +47,6 @@ def model_fn(model_dir):
 
 
 # -- fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def model_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A ``model.tar.gz`` holding a LogisticRegression: [0, 0] is class 0, [3, 3] class 1."""
-    return helpers.logistic_model_tar(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture

@@ -23,21 +23,7 @@ from sm_magics.widgets import EndpointWidget
 
 WAIT = 120.0  # only against hangs
 
-MODEL_FN = """\
-import os
-
-import joblib
-
-
-def model_fn(model_dir):
-    return joblib.load(os.path.join(model_dir, "model.joblib"))
-"""
-
-
-@pytest.fixture(scope="module")
-def model_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A ``model.tar.gz`` holding a LogisticRegression: [0, 0] is class 0, [3, 3] class 1."""
-    return helpers.logistic_model_tar(tmp_path_factory.mktemp("model"))
+MODEL_FN = helpers.MODEL_FN
 
 
 @pytest.fixture

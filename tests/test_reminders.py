@@ -20,15 +20,7 @@ from sm_magics import pricing, reminders
 from sm_magics.api import Session
 from sm_magics.ledger import EndpointRecord, Ledger
 
-MODEL_FN = """\
-import os
-
-import joblib
-
-
-def model_fn(model_dir):
-    return joblib.load(os.path.join(model_dir, "model.joblib"))
-"""
+MODEL_FN = helpers.MODEL_FN
 
 
 def record(name: str, **values: Any) -> EndpointRecord:

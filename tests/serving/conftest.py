@@ -24,20 +24,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from helpers import reap_group
+from helpers import MODEL_FN, reap_group
 
 from sm_magics.backends.base import EndpointSpec, VariantSpec
-
-#: Handlers that load the iris model; everything else takes the toolkit's defaults.
-MODEL_FN = """\
-import os
-
-import joblib
-
-
-def model_fn(model_dir):
-    return joblib.load(os.path.join(model_dir, "model.joblib"))
-"""
 
 #: One iris row, as JSON the default input_fn reads, and the class the model predicts.
 ROW = [5.1, 3.5, 1.4, 0.2]
