@@ -27,12 +27,16 @@ import contextlib
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sm_magics import config, pricing
-from sm_magics.costs import BILLING_ENDPOINT_STATUSES, endpoint_rate
-from sm_magics.durations import format_duration
-from sm_magics.ledger import EndpointRecord, Ledger
+from sm_magics import config
+
+if TYPE_CHECKING:
+    from sm_magics.ledger import EndpointRecord, Ledger
+
+# The ledger, costs and pricing are imported when the reminder is written, not here:
+# `%load_ext sm_magics` installs this module, and it must stay light (about 20 ms of imports
+# moved off the load path).
 
 _state: dict[str, Any] = {"magics": None, "registered": False}
 
@@ -44,6 +48,8 @@ def live_endpoints(
 
     Endpoints whose TTL has passed are left out: they delete themselves.
     """
+    from sm_magics.costs import BILLING_ENDPOINT_STATUSES
+
     moment = time.time() if now is None else now
     return [
         record
@@ -60,6 +66,10 @@ def reminder_text(
     """Return the reminder for ``records``, or ``None`` when there is nothing to say."""
     if not records:
         return None
+    from sm_magics import pricing
+    from sm_magics.costs import endpoint_rate
+    from sm_magics.durations import format_duration
+
     moment = time.time() if now is None else now
     total = 0.0
     lines = []
@@ -117,6 +127,8 @@ def remind(magics: Any) -> str | None:
         path = config.home_dir() / "ledger.sqlite"
         if not path.is_file():
             return None
+        from sm_magics.ledger import Ledger
+
         ledger = Ledger(path)
         try:
             records = live_endpoints(ledger, notebook)
