@@ -9,6 +9,25 @@ from typing import Any
 import nbformat
 from playwright.sync_api import Locator, Page, expect
 
+#: A trained model that can be served: the training script holds the inference handlers.
+SERVABLE = """\
+import os
+from pathlib import Path
+
+
+def model_fn(model_dir):
+    return Path(model_dir, "model.txt").read_text()
+
+
+def predict_fn(data, model):
+    return {"model": model, "input": data}
+
+
+if __name__ == "__main__":
+    Path(os.environ["SM_MODEL_DIR"], "model.txt").write_text("trained")
+"""
+
+
 PANEL = "#sm-magics-panel"
 PANEL_TAB = '.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="sm-magics-panel"]'
 

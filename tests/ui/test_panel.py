@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from ui.labpage import (
     PANEL,
+    SERVABLE,
     endpoint_item,
     job_item,
     open_notebook,
@@ -29,24 +30,6 @@ import time
 for i in range({count}):
     print(f"tick {{i}}", flush=True)
     time.sleep({pause})
-"""
-
-#: A trained model that can be served: the training script holds the inference handlers.
-SERVABLE = """\
-import os
-from pathlib import Path
-
-
-def model_fn(model_dir):
-    return Path(model_dir, "model.txt").read_text()
-
-
-def predict_fn(data, model):
-    return {"model": model, "input": data}
-
-
-if __name__ == "__main__":
-    Path(os.environ["SM_MODEL_DIR"], "model.txt").write_text("trained")
 """
 
 

@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 from ui.conftest import VIEWPORT
 from ui.labpage import (
     PANEL,
+    SERVABLE,
     endpoint_item,
     job_item,
     open_notebook,
@@ -57,23 +58,6 @@ for step in range(100000):
 
 FAILING = """\
 import pandas_that_is_not_installed
-"""
-
-SERVABLE = """\
-import os
-from pathlib import Path
-
-
-def model_fn(model_dir):
-    return Path(model_dir, "model.txt").read_text()
-
-
-def predict_fn(data, model):
-    return {"model": model, "input": data}
-
-
-if __name__ == "__main__":
-    Path(os.environ["SM_MODEL_DIR"], "model.txt").write_text("trained")
 """
 
 
