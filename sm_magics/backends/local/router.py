@@ -514,12 +514,16 @@ class Router:
 
 
 async def _pump(stream: asyncio.StreamReader, log: logstore.HostLog) -> None:
+    # Chunks, not readline(): readline raises on a line over the reader's limit (64 KiB),
+    # which would end the pump and leave the worker blocked on a full pipe.
+    splitter = logstore.LineSplitter(log)
     while True:
-        line = await stream.readline()
-        if not line:
+        data = await stream.read(logstore.PIPE_CHUNK)
+        if not data:
+            splitter.close()
             log.close()
             return
-        log.write(line.decode(errors="replace"))
+        splitter.feed(data)
 
 
 # -- HTTP ------------------------------------------------------------------------------------

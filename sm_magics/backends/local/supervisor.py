@@ -26,7 +26,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sm_magics import config
 from sm_magics.backends import base
@@ -34,7 +34,7 @@ from sm_magics.backends.local import environment, logstore, slots, venvs
 from sm_magics.backends.local.jobdir import JobDir
 from sm_magics.backends.local.processes import start_ticks, terminate_groups
 from sm_magics.ledger import Ledger
-from sm_magics.metrics import MetricParser
+from sm_magics.metrics import MetricParser, MetricPoint
 from sm_magics.packaging import write_tar_gz
 
 #: Seconds between SIGTERM and SIGKILL on stop (SageMaker gives 120; local users wait).
@@ -61,13 +61,6 @@ class Outcome:
     secondary: str
     message: str
     failure_reason: str | None = None
-
-
-def _pump(pipe: IO[bytes], log: logstore.HostLog) -> None:
-    """Copy a host's output into its log line by line until EOF."""
-    with pipe:
-        for raw in iter(pipe.readline, b""):
-            log.write(raw.decode(errors="replace"))
 
 
 class Supervisor:
@@ -207,7 +200,7 @@ class Supervisor:
             )
             entry = Host(host, process, log)
             assert process.stdout is not None
-            reader = threading.Thread(target=_pump, args=(process.stdout, log), daemon=True)
+            reader = threading.Thread(target=logstore.pump, args=(process.stdout, log), daemon=True)
             reader.start()
             entry.readers.append(reader)
             self.hosts.append(entry)
@@ -294,12 +287,12 @@ class Supervisor:
         definitions = self.spec.get("metric_definitions") or {}
         if not definitions:
             return []
-        lines: list[tuple[int, str]] = []
+        parser = MetricParser(definitions)
+        last: dict[str, MetricPoint] = {}
         batch = logstore.read_new(self.job.logs, None)
-        while batch.events:
-            lines += [(e.timestamp, e.message) for e in batch.events]
+        while batch.events:  # batch by batch: a long log is never held whole
+            last.update(parser.last_values((e.timestamp, e.message) for e in batch.events))
             batch = logstore.read_new(self.job.logs, batch.cursor)
-        last = MetricParser(definitions).last_values(lines)
         return [
             {"MetricName": p.name, "Value": p.value, "Timestamp": p.timestamp / 1000}
             for p in last.values()

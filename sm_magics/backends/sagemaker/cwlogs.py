@@ -485,7 +485,7 @@ class LogReader:
             LogEvent(
                 timestamp=timestamp,
                 host=host_of(job, name),
-                message=str(event.get("message", "")).rstrip("\r\n"),
+                message=_message(event),
             )
         )
         if timestamp == stream["ts"]:
@@ -608,7 +608,7 @@ class LogReader:
                     LogEvent(
                         timestamp=int(event["timestamp"]),
                         host=host,
-                        message=str(event.get("message", "")).rstrip("\r\n"),
+                        message=_message(event),
                     )
                 )
                 if event["timestamp"] == stream["ts"]:
@@ -682,3 +682,16 @@ def read_training_logs(
         finished=finished,
         relist_every=SPOT_RELIST_INTERVAL if spot else None,
     )
+
+
+def _message(event: dict[str, Any]) -> str:
+    r"""Return an event's text without its line ending, and nothing else taken away.
+
+    Only a final ``\n`` (or ``\r\n``) is a line ending: a ``\r`` of a progress bar, a form
+    feed or a Unicode separator is part of what the script printed, and the display layer
+    decides how to show it.
+    """
+    text = str(event.get("message", ""))
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith("\n") else text
