@@ -672,9 +672,9 @@ class Session:
                 stacklevel=3,
             )
             return
-        from sm_magics.costs import summarize
+        from sm_magics.costs import billing_per_hour_on
 
-        running = summarize(self.ledger).billing_per_hour_on(backend)
+        running = billing_per_hour_on(self.ledger, backend)
         total = per_hour + running
         if per_hour > 0 and total > limit + 1e-9:
             raise BudgetExceeded(

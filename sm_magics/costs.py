@@ -30,13 +30,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
-from sm_magics import pricing
+from sm_magics import cost_totals, pricing
 from sm_magics.display import StatusTable
 from sm_magics.durations import format_duration
 from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
@@ -149,10 +148,6 @@ def _endpoint_interval(record: EndpointRecord, now: float) -> tuple[float, float
     else:  # Failed (or a status this module does not know): until its row last changed
         end = record.updated_at or start
     return start, max(start, min(end, now))
-
-
-def _overlap(interval: tuple[float, float], window: tuple[float, float]) -> float:
-    return max(0.0, min(interval[1], window[1]) - max(interval[0], window[0]))
 
 
 def _cost(per_hour: float | None, seconds: float) -> float | None:
@@ -394,7 +389,7 @@ def summarize(
     Parameters
     ----------
     ledger
-        The ledger to read (two queries; no backend is asked).
+        The ledger to read (a few aggregate queries over indexes; no backend is asked).
     notebook
         A notebook path as the ledger records it; fills ``totals.notebook`` with the cost
         of everything that notebook ever started.
@@ -402,53 +397,25 @@ def summarize(
         The moment to compute for (Unix seconds); tests pin it.
     """
     moment = time.time() if now is None else float(now)
-    windows = {
-        "today": (day_start(moment), moment),
-        "month": (month_start(moment), moment),
-    }
+    month_began = month_start(moment)
     totals = {"today": 0.0, "month": 0.0}
-    notebook_total = 0.0 if notebook is not None else None
-    running: list[RunningItem] = []
     by_backend: dict[str, list[float]] = {}
     unpriced: list[str] = []
-
-    def account(
-        backend: str, name: str, per_hour: float | None, interval: tuple[float, float] | None
-    ) -> None:
-        if interval is None:
-            return
+    for group in cost_totals.window_groups(ledger, moment, day_start(moment), month_began):
+        per_hour = _group_rate(group).per_hour
         if per_hour is None:
-            # Only what ran this month: an old row without a price is not worth a warning.
-            if interval[1] >= windows["month"][0]:
-                unpriced.append(name)
-            return
-        for key, window in windows.items():
-            totals[key] += per_hour * _overlap(interval, window) / 3600.0
-        month = per_hour * _overlap(interval, windows["month"]) / 3600.0
-        by_backend.setdefault(backend, [0.0, 0.0])[1] += month
-
-    jobs: Iterable[JobRecord] = ledger.list_jobs()
-    for job in jobs:
-        rate = job_rate(job)
-        interval = _job_interval(job, moment)
-        account(job.backend, job.name, rate.per_hour, interval)
-        if notebook is not None and job.notebook == notebook and interval and rate.per_hour:
-            notebook_total = (notebook_total or 0.0) + rate.per_hour * (
-                interval[1] - interval[0]
-            ) / 3600.0
-        if job.status in BILLING_JOB_STATUSES:
-            running.append(_running_job(job, rate, moment))
-    for endpoint in ledger.list_endpoints(live_only=False):
-        rate = endpoint_rate(endpoint)
-        interval = _endpoint_interval(endpoint, moment)
-        account(endpoint.backend, endpoint.name, rate.per_hour, interval)
-        if notebook is not None and endpoint.notebook == notebook and rate.per_hour:
-            notebook_total = (notebook_total or 0.0) + rate.per_hour * (
-                interval[1] - interval[0]
-            ) / 3600.0
-        if endpoint.status in BILLING_ENDPOINT_STATUSES:
-            running.append(_running_endpoint(endpoint, rate, moment))
-    running.sort(key=lambda item: (-item.since, item.name))
+            unpriced += cost_totals.names_in(ledger, group, moment, month_began, _UNPRICED_SHOWN)
+            continue
+        totals["today"] += per_hour * group.today / 3600.0
+        totals["month"] += per_hour * group.month / 3600.0
+        by_backend.setdefault(group.backend, [0.0, 0.0])[1] += per_hour * group.month / 3600.0
+    notebook_total = None
+    if notebook is not None:
+        notebook_total = 0.0
+        for group in cost_totals.notebook_groups(ledger, notebook, moment):
+            per_hour = _group_rate(group).per_hour
+            notebook_total += (per_hour or 0.0) * group.month / 3600.0
+    running = running_items(ledger, moment)
     for item in running:
         by_backend.setdefault(item.backend, [0.0, 0.0])[0] += item.cost_per_hour or 0.0
     return CostSummary(
@@ -461,3 +428,39 @@ def summarize(
         by_backend={k: (v[0], v[1]) for k, v in by_backend.items()},
         unpriced=sorted(set(unpriced)),
     )
+
+
+#: Names of unpriced jobs fetched per price group: the footnote shows five and "...".
+_UNPRICED_SHOWN = 6
+
+
+def _group_rate(group: cost_totals.Group) -> Rate:
+    """Return the hourly rate of every row of ``group`` (one price lookup)."""
+    if group.table == "jobs":
+        return job_rate(JobRecord(name="", status="", created_at=0.0, **group.job_fields()))
+    return endpoint_rate(
+        EndpointRecord(name="", status="", created_at=0.0, **group.endpoint_fields())
+    )
+
+
+def running_items(ledger: Ledger, now: float | None = None) -> list[RunningItem]:
+    """Return every job and endpoint that bills now, newest first.
+
+    Reads the running rows only (the ledger's partial indexes), so the budget guard and
+    the summary cost the same however long the history is.
+    """
+    moment = time.time() if now is None else float(now)
+    running: list[RunningItem] = []
+    for job in ledger.list_jobs(active_only=True):
+        if job.status in BILLING_JOB_STATUSES:
+            running.append(_running_job(job, job_rate(job), moment))
+    for endpoint in ledger.list_endpoints(live_only=True):
+        if endpoint.status in BILLING_ENDPOINT_STATUSES:
+            running.append(_running_endpoint(endpoint, endpoint_rate(endpoint), moment))
+    running.sort(key=lambda item: (-item.since, item.name))
+    return running
+
+
+def billing_per_hour_on(ledger: Ledger, backend: str) -> float:
+    """USD per hour of what runs now on ``backend``: what the budget guard adds to."""
+    return sum(i.cost_per_hour or 0.0 for i in running_items(ledger) if i.backend == backend)

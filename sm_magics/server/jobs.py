@@ -88,11 +88,10 @@ def list_jobs(ctx: ServerContext, query: JobQuery) -> JobList:
     records = ctx.session.ledger.list_jobs(
         status=query.status,
         backend=query.backend,
+        kind=query.kind,
         active_only=query.active,
-        limit=None if query.kind else query.limit,
+        limit=query.limit,
     )
-    if query.kind:
-        records = [r for r in records if r.kind == query.kind][: query.limit]
     now = time.time()
     return {"jobs": [job_json(r, now=now) for r in records], "version": version}
 

@@ -12,12 +12,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sm_magics import ledger
 from sm_magics.backends import base, registry
 from sm_magics.errors import InvalidRequest
 
 #: Statuses ``GET /jobs?status=`` accepts: SageMaker's training (and transform) statuses.
 JOB_STATUSES = (base.IN_PROGRESS, base.COMPLETED, base.FAILED, base.STOPPING, base.STOPPED)
-JOB_KINDS = ("training", "transform")
+JOB_KINDS = ledger.JOB_KINDS
 DEFAULT_JOB_LIMIT = 100
 MAX_JOB_LIMIT = 1000
 DEFAULT_LOG_LIMIT = 1000

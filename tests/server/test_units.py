@@ -90,6 +90,40 @@ def test_version_moves_on_insert_update_and_delete(tmp_path: Path) -> None:
     ledger.close()
 
 
+def test_an_unchanged_ledger_answers_from_data_version_alone(tmp_path: Path) -> None:
+    """An idle panel's check reads no row: one PRAGMA, however long the history."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.insert_job(JobRecord(name="a", backend="local", status="Completed", created_at=1.0))
+    version = LedgerVersion(ledger.path)
+    first = version.read()
+    statements: list[str] = []
+    assert version._conn is not None
+    version._conn.set_trace_callback(statements.append)
+    assert [version.read() for _ in range(5)] == [first] * 5
+    assert statements == ["PRAGMA data_version"] * 5
+    version.close()
+    ledger.close()
+
+
+def test_a_ledger_deleted_while_open_is_reopened(tmp_path: Path) -> None:
+    """Deleted and recreated: the version follows the new file, not the unlinked one."""
+    path = tmp_path / "ledger.sqlite"
+    ledger = Ledger(path)
+    ledger.insert_job(JobRecord(name="a", backend="local", status="Completed", created_at=1.0))
+    version = LedgerVersion(path)
+    before = version.read()
+    ledger.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    assert version.read() == EMPTY
+    fresh = Ledger(path)
+    fresh.insert_job(JobRecord(name="b", backend="local", status="Completed", created_at=1.0))
+    after = version.read()
+    assert after not in (EMPTY, before)
+    version.close()
+    fresh.close()
+
+
 def test_job_json_of_a_failed_job_does_not_bill() -> None:
     record = JobRecord(
         name="j",
