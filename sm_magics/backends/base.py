@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from sm_magics.backends import kinds
+from sm_magics.backends.processing import ProcessingSpec
 from sm_magics.ledger import TERMINAL_JOB_STATUSES
 
 IN_PROGRESS = "InProgress"
@@ -115,16 +117,13 @@ def parse_capacity_range(text: str) -> tuple[int, int]:
 
 
 def job_status(description: dict[str, Any]) -> str:
-    """Return the status of a training or a transform job's description."""
-    return str(
-        description.get("TrainingJobStatus") or description.get("TransformJobStatus") or "Unknown"
-    )
+    """Return the status of any job kind's description (see :mod:`.kinds`)."""
+    return kinds.status_of(description)
 
 
 def job_resources(description: dict[str, Any]) -> tuple[str, int]:
-    """Return ``(instance type, count)`` of a training or a transform job's description."""
-    resources = description.get("ResourceConfig") or description.get("TransformResources") or {}
-    return str(resources.get("InstanceType", "")), int(resources.get("InstanceCount", 1))
+    """Return ``(instance type, count)`` of any job kind's description."""
+    return kinds.resources_of(description)
 
 
 def metric_definitions(description: dict[str, Any]) -> dict[str, str]:
@@ -454,3 +453,41 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """Return a transform job's log lines after ``cursor``."""
+
+    # -- processing -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_processing_job(self, spec: ProcessingSpec) -> None:
+        """Start a processing job; return as soon as it is accepted (status ``InProgress``).
+
+        The script runs on ``spec.instance_count`` hosts with each input under its
+        ``/opt/ml/processing/...`` destination (a ``ShardedByS3Key`` input split across
+        hosts); when it succeeds, each output's folder is stored at the output's URI,
+        which :meth:`describe_processing_job` names in ``ProcessingOutputConfig``.
+
+        Raises
+        ------
+        AlreadyExists
+            A job of that name exists.
+        InvalidRequest
+            An input that does not exist, a URI this backend cannot read or write.
+            Nothing is left behind: no ledger row, no folder, no process, no job.
+        """
+
+    @abc.abstractmethod
+    def describe_processing_job(self, name: str) -> dict[str, Any]:
+        """Return the job as SageMaker's ``DescribeProcessingJob`` would; syncs its row.
+
+        Raises
+        ------
+        NotFound
+            No processing job of that name on this backend.
+        """
+
+    @abc.abstractmethod
+    def stop_processing_job(self, name: str) -> None:
+        """Ask a processing job to stop; idempotent on a job that ended."""
+
+    @abc.abstractmethod
+    def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+        """Return a processing job's log lines after ``cursor`` (every host, merged)."""

@@ -27,6 +27,7 @@ from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.endpoints import LocalEndpoints
 from sm_magics.backends.local.environment import encode_hyperparameters
 from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
+from sm_magics.backends.local.processing_jobs import LocalProcessing
 from sm_magics.backends.local.transforms import LocalTransforms
 from sm_magics.backends.local.uris import resolve_input
 from sm_magics.errors import InvalidRequest, NotFound
@@ -41,7 +42,7 @@ def _utc(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
 
 
-class LocalBackend(LocalEndpoints, LocalTransforms, base.Backend):
+class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backend):
     """Jobs and endpoints as processes on this machine, honouring the container contract."""
 
     name = "local"
@@ -171,7 +172,7 @@ class LocalBackend(LocalEndpoints, LocalTransforms, base.Backend):
 
     def _job(self, name: str) -> JobDir:
         job = JobDir.for_job(name)
-        if not job.exists():
+        if not job.exists() or job.read_state().get("kind", "training") != "training":
             raise NotFound(f"No local training job named {name!r}.")
         return job
 
@@ -312,7 +313,10 @@ class LocalBackend(LocalEndpoints, LocalTransforms, base.Backend):
         The supervisor gets SIGTERM and stops the hosts: SIGTERM to their process groups,
         SIGKILL after the grace period.
         """
-        job = self._job(name)
+        self._signal_stop(self._job(name))
+
+    def _signal_stop(self, job: JobDir) -> None:
+        """Mark a job folder's job as stopping and SIGTERM its supervisor (any kind)."""
         state = self._checked_state(job)
         if state["status"] in base.TERMINAL_STATUSES:
             return

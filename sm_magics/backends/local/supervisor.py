@@ -1,4 +1,4 @@
-"""The detached process that runs one local training job from start to end.
+"""The detached process that runs one local job from start to end.
 
 Started by :class:`~sm_magics.backends.local.engine.LocalBackend` in a new session, so it
 outlives the kernel that launched it. It is the only writer of the job's ``state.json``
@@ -12,6 +12,12 @@ while it lives, and it mirrors each transition into the ledger. Its life::
     Completed | Failed | Stopped
 
 Run as ``python -m sm_magics.backends.local.supervisor <job-folder>``.
+
+The phases are the same for every job kind that runs a user's script on N hosts; a kind
+says only what differs, by overriding the hooks :attr:`Supervisor.label`,
+:attr:`Supervisor.running_phase`, :meth:`Supervisor._prepare_inputs`,
+:meth:`Supervisor._host_launch`, :meth:`Supervisor._script_args` and
+:meth:`Supervisor._upload` (processing jobs: :mod:`.processor`).
 """
 
 from __future__ import annotations
@@ -64,7 +70,17 @@ class Outcome:
 
 
 class Supervisor:
-    """Drives one job through its statuses; see the module docstring."""
+    """Drives one job through its statuses; see the module docstring.
+
+    Subclasses for other job kinds override the hooks below, never the phases.
+    """
+
+    #: The kind's word in status messages ("Training job completed").
+    label = "Training"
+    #: The secondary status while the script runs, and what the transition says.
+    running_phase = base.TRAINING
+    running_message = "Training image download completed. Training in progress."
+    uploading_message = "Uploading generated training model"
 
     def __init__(self, job: JobDir) -> None:
         self.job = job
@@ -120,7 +136,7 @@ class Supervisor:
             outcome = Outcome(
                 base.FAILED,
                 base.FAILED,
-                "Training job failed",
+                f"{self.label} job failed",
                 f"InternalServerError: the local supervisor failed: {detail.splitlines()[-1]}",
             )
         self._finish(outcome)
@@ -131,25 +147,29 @@ class Supervisor:
             config.home_dir() / "slots", config.max_local_jobs(), self.stop_requested
         )
         if slot is None:
-            return Outcome(base.STOPPED, base.STOPPED, "Training job stopped before it started")
+            return Outcome(
+                base.STOPPED, base.STOPPED, f"{self.label} job stopped before it started"
+            )
         self._transition(base.DOWNLOADING, "Downloading input data")
-        self._link_channels()
+        self._prepare_inputs()
         self.state["training_start"] = time.time()
         self._transition(
-            base.TRAINING,
-            "Training image download completed. Training in progress.",
-            started_at=self.state["training_start"],
+            self.running_phase, self.running_message, started_at=self.state["training_start"]
         )
         if self.stop_requested.is_set():
-            return Outcome(base.STOPPED, base.STOPPED, "Training job stopped")
+            return Outcome(base.STOPPED, base.STOPPED, f"{self.label} job stopped")
         python = self._interpreter()
         if isinstance(python, Outcome):
             return python
         outcome = self._train(python)
         if outcome.status != base.FAILED:
-            self._transition(base.UPLOADING, "Uploading generated training model")
-            self._upload()
+            self._transition(base.UPLOADING, self.uploading_message)
+            self._upload(outcome)
         return outcome
+
+    def _prepare_inputs(self) -> None:
+        """Make the job's inputs visible to its hosts (``Downloading``)."""
+        self._link_channels()
 
     def _link_channels(self) -> None:
         self.job.input_data.mkdir(parents=True, exist_ok=True)
@@ -173,23 +193,32 @@ class Supervisor:
             return str(venvs.ensure_venv(Path(requirements), lambda line: log.write(line, "s")))
         except venvs.RequirementsError as exc:
             log.write(str(exc), "s")
-            return Outcome(base.FAILED, base.FAILED, "Training job failed", f"ClientError: {exc}")
+            return Outcome(
+                base.FAILED, base.FAILED, f"{self.label} job failed", f"ClientError: {exc}"
+            )
         finally:
             log.close()
 
+    def _script_args(self) -> list[str]:
+        """Return the script's command-line arguments (training: the hyperparameters)."""
+        return environment.cli_args(self.spec["hyperparameters"])
+
+    def _host_launch(self, host: str, python: str) -> tuple[list[str], dict[str, str], Path]:
+        """Lay out one host's files; return its ``(command, environment, working dir)``."""
+        environment.write_host_config(self.job, host, self.hosts_names, self.spec)
+        env = environment.training_env(self.job, host, self.hosts_names, self.spec)
+        return [python, self.spec["entry_point"], *self._script_args()], env, self.job.code
+
     def _start_hosts(self, python: str) -> None:
         started = self.state["training_start"]
-        args = environment.cli_args(self.spec["hyperparameters"])
         for host in self.hosts_names:
-            environment.write_host_config(self.job, host, self.hosts_names, self.spec)
-            env = environment.training_env(self.job, host, self.hosts_names, self.spec)
+            command, env, cwd = self._host_launch(host, python)
             log = logstore.HostLog(self.job.logs, host, started)
-            command = [python, self.spec["entry_point"], *args]
             if host == "algo-1":
                 log.write(f"Invoking script with the following command: {' '.join(command)}", "s")
             process = subprocess.Popen(
                 command,
-                cwd=self.job.code,
+                cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 # One pipe for both streams: lines keep the order the script wrote them in
@@ -218,16 +247,16 @@ class Supervisor:
             failed = [(h, c) for h, c in zip(self.hosts, codes, strict=True) if c not in (None, 0)]
             if failed:
                 failed_host = (failed[0][0], failed[0][1] or 0)
-                outcome = Outcome(base.FAILED, base.FAILED, "Training job failed")
+                outcome = Outcome(base.FAILED, base.FAILED, f"{self.label} job failed")
             elif all(c == 0 for c in codes):
-                outcome = Outcome(base.COMPLETED, base.COMPLETED, "Training job completed")
+                outcome = Outcome(base.COMPLETED, base.COMPLETED, f"{self.label} job completed")
             elif self.stop_requested.is_set():
-                outcome = Outcome(base.STOPPED, base.STOPPED, "Training job stopped")
+                outcome = Outcome(base.STOPPED, base.STOPPED, f"{self.label} job stopped")
             elif deadline is not None and time.time() > deadline:
                 outcome = Outcome(
                     base.STOPPED,
                     base.MAX_RUNTIME_EXCEEDED,
-                    f"Training job stopped: it exceeded MaxRuntimeInSeconds ({max_run})",
+                    f"{self.label} job stopped: it exceeded MaxRuntimeInSeconds ({max_run})",
                 )
             else:
                 self.stop_requested.wait(0.1)
@@ -264,15 +293,15 @@ class Supervisor:
             return f"AlgorithmError: {text}"[:FAILURE_REASON_LIMIT]
         tail = [line for line in host.log.tail if line.strip()]
         message = _error_summary(tail)
-        args = environment.cli_args(self.spec["hyperparameters"])
-        command = " ".join(["python", self.spec["entry_point"], *args])
+        command = " ".join(["python", self.spec["entry_point"], *self._script_args()])
         reason = (
             f"AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\n"
             f'ErrorMessage "{message}"\nCommand "{command}", exit code: {code}'
         )
         return reason[:FAILURE_REASON_LIMIT]
 
-    def _upload(self) -> None:
+    def _upload(self, outcome: Outcome) -> None:
+        """Pack what the job made (training: ``model.tar.gz``, ``output.tar.gz``)."""
         artifacts = self.job.artifacts
         model_dirs = environment.model_dirs(self.job, self.hosts_names)
         model_tar = artifacts / "model.tar.gz"

@@ -41,7 +41,7 @@ class LocalTransforms:
 
         def _checked_state(self, job: JobDir) -> dict[str, Any]: ...
 
-        def stop_training_job(self, name: str) -> None: ...  # noqa: D102
+        def _signal_stop(self, job: JobDir) -> None: ...
 
     def create_transform_job(self, spec: base.TransformSpec) -> None:
         """See :meth:`Backend.create_transform_job`."""
@@ -165,8 +165,7 @@ class LocalTransforms:
 
     def stop_transform_job(self, name: str) -> None:
         """See :meth:`Backend.stop_transform_job`: the same signal as a training job's."""
-        self._transform_job(name)
-        self.stop_training_job(name)
+        self._signal_stop(self._transform_job(name))
 
     def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
         """See :meth:`Backend.read_transform_logs`."""

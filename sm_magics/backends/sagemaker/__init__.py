@@ -2,9 +2,10 @@
 
 Importing this package imports boto3 (through :mod:`.aws`, lazily, when a backend object is
 made); the kernel reaches it only through the registry when a magic asks for
-``-b sagemaker``. The backend is three mixins over one :class:`~.aws.AwsSession`:
+``-b sagemaker``. The backend is four mixins over one :class:`~.aws.AwsSession`:
 training (:mod:`.training`, its CloudWatch logs in :mod:`.cwlogs`), endpoints
-(:mod:`.serving`, :mod:`.autoscaling`, :mod:`.images`) and batch transform (:mod:`.transform`),
+(:mod:`.serving`, :mod:`.autoscaling`, :mod:`.images`), batch transform (:mod:`.transform`)
+and processing (:mod:`.processing`),
 with uploads by content hash in :mod:`.uploads`.
 """
 
@@ -15,13 +16,16 @@ from typing import Any
 
 from sm_magics.backends import base
 from sm_magics.backends.sagemaker.aws import AwsSession
+from sm_magics.backends.sagemaker.processing import SageMakerProcessing
 from sm_magics.backends.sagemaker.serving import SageMakerServing
 from sm_magics.backends.sagemaker.training import SageMakerTraining
 from sm_magics.backends.sagemaker.transform import SageMakerTransforms
 from sm_magics.ledger import Ledger
 
 
-class SageMakerBackend(SageMakerTraining, SageMakerServing, SageMakerTransforms, base.Backend):
+class SageMakerBackend(
+    SageMakerTraining, SageMakerServing, SageMakerTransforms, SageMakerProcessing, base.Backend
+):
     """Jobs and endpoints on Amazon SageMaker, through boto3.
 
     Parameters

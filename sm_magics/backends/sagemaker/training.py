@@ -27,7 +27,7 @@ import time
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sm_magics import packaging
 from sm_magics.backends import base
@@ -88,8 +88,23 @@ def _as_list(value: Any) -> list[str]:
     return [str(part) for part in value]
 
 
-def resolve_image(spec: base.TrainingSpec, region: str) -> str:
-    """Return the training image: ``--image``, the framework's image, else the default.
+class ImageChoice(Protocol):
+    """What a job spec says about its container (training and processing specs alike)."""
+
+    name: str
+    image: str | None
+    framework: str | None
+    framework_version: str | None
+    py_version: str | None
+    instance_type: str
+
+
+def resolve_image(spec: ImageChoice, region: str, *, kind: str = "training") -> str:
+    """Return the job's image: ``--image``, the framework's image, else the default.
+
+    ``kind`` names the job in the notice (``training``, ``processing``); the framework's
+    *training* image is the one its processing jobs run in too, as the SDK's
+    ``FrameworkProcessor`` chooses it.
 
     ``sagemaker.core.image_uris`` is imported here and nowhere else: it costs seconds and
     a large install, and only ``--framework`` needs it. With neither ``--image`` nor
@@ -113,7 +128,7 @@ def resolve_image(spec: base.TrainingSpec, region: str) -> str:
     if not spec.framework:
         image = images.default_sklearn_image(region)
         images.notice(
-            f"training {spec.name} in the default container {image} (scikit-learn "
+            f"{kind} job {spec.name} runs in the default container {image} (scikit-learn "
             f"{images.DEFAULT_SKLEARN_VERSION}); choose another with --image URI or "
             "--framework NAME --framework-version VERSION (or %config "
             "SageMakerMagics.image / .framework)."

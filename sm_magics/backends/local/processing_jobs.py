@@ -1,0 +1,281 @@
+"""Local processing jobs, the kernel's side: validate, reserve, lay out, start, describe.
+
+A processing job is a job folder and a ledger row of kind ``processing``, run by the
+detached :mod:`.processor` (the training supervisor with the processing contract in its
+hooks). Inputs must exist and be local (a path or ``file://``); each output's destination
+is a local folder, by default ``SM_MAGICS_HOME/artifacts/<job>/output/<name>/``, named as
+a ``file://`` URI in the description so the next step (``%%sm_train --input
+train={prep.outputs.train}``) reads it directly. Status, stop and logs work as a training
+job's.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sm_magics import packaging
+from sm_magics.backends import base, processing
+from sm_magics.backends.local import logstore, processes
+from sm_magics.backends.local.jobdir import JobDir, artifacts_root, write_json_atomic
+from sm_magics.backends.local.processor import ProcessingDir
+from sm_magics.backends.local.uris import existing_path, local_path
+from sm_magics.errors import InvalidRequest, NotFound
+from sm_magics.ledger import JobRecord, Ledger
+
+_LOCAL_ACCOUNT = "000000000000"
+KIND = processing.ProcessingSpec.kind
+
+
+def _utc(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
+
+
+def default_output_path(job: str, output: str) -> Path:
+    """Return where a local job's output goes when its ``--output`` names no URI."""
+    return artifacts_root() / job / "output" / output
+
+
+class LocalProcessing:
+    """Processing methods of :class:`~sm_magics.backends.local.engine.LocalBackend`."""
+
+    ledger: Ledger
+    region: str | None
+
+    if TYPE_CHECKING:  # provided by the other parts of LocalBackend
+
+        def _checked_state(self, job: JobDir) -> dict[str, Any]: ...
+
+        def _signal_stop(self, job: JobDir) -> None: ...
+
+        def _sync_ledger(self, name: str, state: dict[str, Any]) -> None: ...
+
+    def notes_for_processing(self, spec: processing.ProcessingSpec) -> list[str]:
+        """Return what the local backend records but does not act on, for the user."""
+        unused = [
+            flag
+            for flag, value in (("--image", spec.image), ("--framework", spec.framework))
+            if value
+        ]
+        if not unused:
+            return []
+        return [
+            f"local backend: {', '.join(unused)} recorded, not used here (they apply on "
+            "SageMaker); the script runs with this kernel's Python."
+        ]
+
+    def _resolve_processing(self, spec: processing.ProcessingSpec) -> dict[str, Any]:
+        """Check the spec against this machine; return the resolved inputs and outputs."""
+        inputs = [
+            {**item.to_json(), "resolved": str(existing_path(item.source, f"--input {item.name}"))}
+            for item in spec.inputs
+        ]
+        outputs = []
+        for out in spec.outputs:
+            path = (
+                local_path(out.destination, f"--output {out.name}")
+                if out.destination
+                else default_output_path(spec.name, out.name)
+            )
+            if path.exists() and not path.is_dir():
+                raise InvalidRequest(f"--output {out.name}: {path} is a file, not a folder.")
+            for item in inputs:
+                source = Path(item["resolved"])
+                if path == source or source in path.parents or path in source.parents:
+                    raise InvalidRequest(
+                        f"--output {out.name}: {path} overlaps input {item['name']} ({source})."
+                    )
+            outputs.append({**out.to_json(), "path": str(path), "uri": path.as_uri()})
+        if spec.source_dir is not None and not spec.source_dir.is_dir():
+            raise InvalidRequest(f"--source-dir {spec.source_dir} is not a folder.")
+        if spec.requirements is not None and not spec.requirements.is_file():
+            raise InvalidRequest(f"--requirements {spec.requirements} does not exist.")
+        return {"inputs": inputs, "outputs": outputs}
+
+    def create_processing_job(self, spec: processing.ProcessingSpec) -> None:
+        """See :meth:`Backend.create_processing_job`."""
+        resolved = self._resolve_processing(spec)
+        now = time.time()
+        self.ledger.insert_job(
+            JobRecord(
+                name=spec.name,
+                backend="local",
+                kind=KIND,
+                region=self.region,
+                status=base.IN_PROGRESS,
+                secondary_status=base.STARTING,
+                instance_type=spec.instance_type,
+                instance_count=spec.instance_count,
+                created_at=now,
+                notebook=spec.notebook,
+                tags=spec.tags,
+                spec={**spec.to_json(), "outputs": resolved["outputs"]},
+            )
+        )
+        job = ProcessingDir(JobDir.for_job(spec.name).root)
+        process: subprocess.Popen[bytes] | None = None
+        created_root = False
+        try:
+            if job.root.exists():  # a folder left by a ledger that was deleted: not ours
+                raise InvalidRequest(
+                    f"{job.root} exists but no ledger row does; remove it or pick another name."
+                )
+            job.root.mkdir(parents=True)
+            created_root = True
+            source_hash = packaging.stage_source(
+                job.code,
+                entry_point=spec.entry_point,
+                script=spec.script,
+                source_dir=spec.source_dir,
+                requirements=spec.requirements,
+            )
+            job.logs.mkdir()
+            write_json_atomic(
+                job.spec_file,
+                {
+                    **spec.to_json(),
+                    **resolved,
+                    "kind": KIND,
+                    "hyperparameters": {},
+                    "python": sys.executable,
+                    "region": self.region,
+                    "arn": self._processing_arn(spec.name),
+                    "requirements": str(spec.requirements.resolve()) if spec.requirements else None,
+                },
+            )
+            state: dict[str, Any] = {
+                "kind": KIND,
+                "status": base.IN_PROGRESS,
+                "secondary_status": base.STARTING,
+                "created": now,
+                "source_hash": source_hash,
+                "notes": self.notes_for_processing(spec),
+                "transitions": [
+                    {
+                        "Status": base.STARTING,
+                        "StartTime": now,
+                        "StatusMessage": "Preparing the instances for processing",
+                    }
+                ],
+            }
+            job.write_state(state)
+            process = processes.spawn_detached(
+                [sys.executable, "-m", "sm_magics.backends.local.processor", str(job.root)],
+                job.supervisor_log,
+            )
+            current = job.read_state()
+            if current.get("supervisor_pid") in (None, process.pid):
+                current["supervisor_pid"] = process.pid
+                current["supervisor_start"] = processes.start_ticks(process.pid)
+                job.write_state(current)
+            self.ledger.update_job(spec.name, source_hash=source_hash)
+        except BaseException:
+            if process is not None:
+                processes.terminate_groups([process.pid], grace=0)
+            if created_root:  # never a folder that was there before us
+                shutil.rmtree(job.root, ignore_errors=True)
+            self.ledger.delete_job(spec.name)
+            raise
+        processes.reap_children()
+
+    def _processing_arn(self, name: str) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{_LOCAL_ACCOUNT}:processing-job/{name}"
+
+    def _processing_job(self, name: str) -> ProcessingDir:
+        job = ProcessingDir(JobDir.for_job(name).root)
+        if not job.exists() or job.read_state().get("kind") != KIND:
+            raise NotFound(f"No local processing job named {name!r}.")
+        return job
+
+    def describe_processing_job(self, name: str) -> dict[str, Any]:
+        """See :meth:`Backend.describe_processing_job`."""
+        job = self._processing_job(name)
+        state = self._checked_state(job)
+        spec = job.read_spec()
+        status = state["status"]
+        if status == base.IN_PROGRESS and job.stop_marker.exists():
+            status = base.STOPPING
+        self._sync_ledger(name, state)
+        code_input = {
+            "InputName": processing.CODE_INPUT,
+            "AppManaged": False,
+            "S3Input": processing.s3_input(job.code.as_uri(), processing.CODE_DESTINATION),
+        }
+        description: dict[str, Any] = {
+            "ProcessingJobName": name,
+            "ProcessingJobArn": self._processing_arn(name),
+            "ProcessingJobStatus": status,
+            "ProcessingInputs": [
+                code_input,
+                *(
+                    {
+                        "InputName": i["name"],
+                        "AppManaged": False,
+                        "S3Input": processing.s3_input(
+                            Path(i["resolved"]).as_uri(), i["destination"], i["distribution"]
+                        ),
+                    }
+                    for i in spec["inputs"]
+                ),
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    {
+                        "OutputName": o["name"],
+                        "AppManaged": False,
+                        "S3Output": {
+                            "S3Uri": o["uri"],
+                            "LocalPath": o["source"],
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                    for o in spec["outputs"]
+                ]
+            },
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceCount": spec["instance_count"],
+                    "InstanceType": spec["instance_type"],
+                    "VolumeSizeInGB": 30,
+                }
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": spec.get("max_run") or 86_400},
+            "AppSpecification": {
+                "ImageUri": spec.get("image") or "local",
+                "ContainerEntrypoint": [
+                    "python3",
+                    f"{processing.CODE_DESTINATION}/{spec['entry_point']}",
+                ],
+                **({"ContainerArguments": spec["arguments"]} if spec.get("arguments") else {}),
+            },
+            "Environment": spec.get("environment") or {},
+            "CreationTime": _utc(state["created"]),
+            "LastModifiedTime": _utc(job.state_file.stat().st_mtime),
+            "Tags": spec.get("tags") or {},
+            "LocalJobDir": str(job.root),
+            "LocalNotes": state.get("notes", []),
+            "SourceHash": state.get("source_hash"),
+        }
+        optional = {
+            "ProcessingStartTime": _utc(state.get("training_start")),
+            "ProcessingEndTime": _utc(state.get("ended")),
+            "FailureReason": state.get("failure_reason"),
+            "ExitMessage": state.get("failure_reason"),
+        }
+        description.update({k: v for k, v in optional.items() if v is not None})
+        return description
+
+    def stop_processing_job(self, name: str) -> None:
+        """See :meth:`Backend.stop_processing_job`: the same signal as a training job's."""
+        self._signal_stop(self._processing_job(name))
+
+    def read_processing_logs(
+        self, name: str, cursor: dict[str, Any] | None = None
+    ) -> base.LogBatch:
+        """See :meth:`Backend.read_processing_logs`."""
+        return logstore.read_new(self._processing_job(name).logs, cursor)
