@@ -10,17 +10,14 @@ import functools
 import io
 import json
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sm_magics import pricing
 from sm_magics.backends import base
-from sm_magics.display import StatusTable, widget_bundle
-from sm_magics.durations import format_duration, parse_duration
+from sm_magics.display import widget_bundle, widgets_available
+from sm_magics.display.endpoints import EndpointRow
+from sm_magics.durations import parse_duration
 from sm_magics.errors import InvalidRequest, ModelError, NotFound, WaitTimeout
-from sm_magics.ledger import EndpointRecord
 
 if TYPE_CHECKING:
     from sm_magics.api import Session
@@ -240,107 +237,12 @@ class Endpoint:
         return f"<Endpoint {self.name} ({self.backend_name}) {description['EndpointStatus']}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from sm_magics.api import widgets_available
-
         make_widget = None
         if widgets_available():
             from sm_magics.widgets import EndpointWidget
 
             make_widget = functools.partial(EndpointWidget, self)
         return widget_bundle(repr(self), make_widget, include, exclude)
-
-
-def hourly_cost(variants: list[dict[str, Any]], region: str | None) -> float | None:
-    """Return what the variants' instances cost per hour on SageMaker hosting."""
-    total = 0.0
-    for variant in variants:
-        count = variant.get("DesiredInstanceCount") or variant.get("CurrentInstanceCount") or 0
-        price = pricing.hourly_cost(
-            str(variant.get("InstanceType") or ""), int(count), region, usage="hosting"
-        )
-        if price is None:
-            return None
-        total += price
-    return total
-
-
-@dataclass
-class EndpointRow:
-    """One endpoint as tables show it."""
-
-    name: str
-    backend: str
-    status: str
-    variants: list[dict[str, Any]]
-    url: str
-    cost_per_hour: float | None
-    ttl_at: float | None
-
-    @classmethod
-    def from_record(cls, record: EndpointRecord) -> EndpointRow:
-        """Build the row from the ledger alone."""
-        return cls(
-            record.name,
-            record.backend,
-            record.status,
-            record.variants,
-            record.url or "",
-            hourly_cost(record.variants, record.region),
-            record.ttl_at,
-        )
-
-    @classmethod
-    def from_description(
-        cls, description: dict[str, Any], backend: str, record: EndpointRecord | None
-    ) -> EndpointRow:
-        """Build the row from a fresh ``DescribeEndpoint``."""
-        ttl = description.get("TtlAt")
-        return cls(
-            name=description["EndpointName"],
-            backend=backend,
-            status=description["EndpointStatus"],
-            variants=description["ProductionVariants"],
-            url=description.get("Url") or "",
-            cost_per_hour=hourly_cost(
-                description["ProductionVariants"], record.region if record else None
-            ),
-            ttl_at=ttl.timestamp() if isinstance(ttl, datetime) else None,
-        )
-
-    @property
-    def variant_text(self) -> str:
-        """``AllTraffic=0.8, b=0.2``."""
-        return ", ".join(
-            f"{v.get('VariantName')}={v.get('CurrentWeight', v.get('DesiredWeight', 0)):g}"
-            for v in self.variants
-        )
-
-    @property
-    def ttl_text(self) -> str:
-        """Time left before the endpoint deletes itself, or ``-``."""
-        if not self.ttl_at:
-            return "-"
-        return format_duration(self.ttl_at - datetime.now(tz=timezone.utc).timestamp())
-
-
-class EndpointTable(StatusTable[EndpointRow]):
-    """The result of ``%sm_endpoints``: an HTML table in notebooks, aligned text elsewhere."""
-
-    columns = ("name", "backend", "status", "variants", "url", "cost/hour", "ttl")
-    empty_text = "No endpoints running."
-    css_class = "sm-magics-endpoints"
-
-    def cells(self, row: EndpointRow) -> list[str]:
-        """Return one endpoint's cells."""
-        return [
-            row.name,
-            row.backend,
-            row.status,
-            row.variant_text,
-            row.url,
-            pricing.format_usd(row.cost_per_hour),
-            row.ttl_text,
-        ]
 
 
 class AsyncInference:

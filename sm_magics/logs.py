@@ -134,7 +134,7 @@ def stream_until_done(
     that runs, which is what a plain-text frontend (nbconvert, a terminal, CI) needs.
     Returns the final ``DescribeTrainingJob`` response.
     """
-    from sm_magics.api import format_log_line
+    from sm_magics.display import format_log_line
 
     if with_host is None:
         with_host = has_several_hosts(job)
@@ -160,7 +160,7 @@ def follow_in_background(job: Job, write: Callable[[str], None]) -> LogFollower:
     For terminals only: in a notebook, output printed from a thread lands in whichever
     cell runs at that moment, which is why notebooks get the widget instead.
     """
-    from sm_magics.api import format_log_line
+    from sm_magics.display import format_log_line
 
     multi = has_several_hosts(job)
 

@@ -1,22 +1,19 @@
 """The ``%sm_*`` magics: argument parsing and display, nothing else.
 
-Each magic parses its line with ``magic_arguments``, makes one call on
-:mod:`sm_magics.api`, and returns the handle or table it got. Every error the package
-raises on purpose becomes one ``UsageError`` line, never a traceback. No magic blocks
+Each magic's line is parsed by :func:`~sm_magics.magic_parsing.magic_call` (which also
+handles ``-o VAR`` and turns the package's errors into one ``UsageError`` line, never a
+traceback); the magic makes one call on :mod:`sm_magics.api` and returns the handle or
+table it got. No magic blocks
 unless ``--wait`` (or ``%sm_logs -f`` / ``%sm_wait``, whose point is to wait).
 """
 
 from __future__ import annotations
 
-import functools
-import json
+import argparse
 import math
 import os
-import re
-import shlex
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import (
@@ -30,137 +27,23 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Float, Int, List, TraitError, Unicode, default, observe, validate
 
 from sm_magics import config, pricing
-from sm_magics.api import Job, JobTable, Session, widgets_available
+from sm_magics.api import Job, Session
 from sm_magics.backends import base
 from sm_magics.cleanup import CleanupReport
 from sm_magics.costs import CostSummary
+from sm_magics.display import widgets_available
+from sm_magics.display.jobs import JobTable
 from sm_magics.durations import format_duration, parse_duration
 from sm_magics.errors import JobFailed, SmMagicsError
 from sm_magics.logs import follow_endpoint_logs, follow_in_background, stream_until_done
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def user_errors(method: F) -> F:
-    """Turn the package's own errors into one ``UsageError`` line (no traceback)."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except SmMagicsError as exc:
-            raise UsageError(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-_NAME_REF = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
-
-
-def expand_names(line: str, namespace: dict[str, Any]) -> str:
-    r"""Replace ``{name}`` and ``{name.attr}`` by their values in ``namespace``.
-
-    This replaces IPython's variable expansion for our magics (they are marked
-    ``no_var_expand``): IPython evaluates any ``{...}`` as Python, so the regex
-    ``\d{1,3}`` of a ``--metric`` silently became ``\d(1, 3)``. Here only a name (with
-    attributes) that resolves is replaced; anything else, such as a regex quantifier, stays
-    as typed. ``{{`` and ``}}`` stand for literal braces, as in IPython.
-    """
-
-    def replace(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token in ("{{", "}}"):
-            return token[0]
-        root, *attributes = match.group(1).split(".")
-        if root not in namespace:
-            return token
-        value: Any = namespace[root]
-        try:
-            for attribute in attributes:
-                value = getattr(value, attribute)
-        except Exception:  # noqa: BLE001 - a property that raises: leave the text as typed
-            return token
-        return str(value)
-
-    return _NAME_REF.sub(replace, line)
-
-
-def parse_line(magic: Any, line: str, namespace: dict[str, Any] | None = None) -> Any:
-    """Expand ``{name}`` references, then parse with shell quoting, as users type it.
-
-    IPython's own ``parse_argstring`` splits in non-POSIX mode: quotes stay inside the
-    values (``--metric "loss=loss: (.+)"`` gave a metric named ``"loss``) and an unclosed
-    quote raised ``ValueError``. Here quotes group and are removed, backslashes are kept
-    as typed (regexes, Windows paths), ``#`` is not a comment, and unbalanced quotes are
-    a ``UsageError``.
-    """
-    if namespace is not None:
-        line = expand_names(line, namespace)
-    lexer = shlex.shlex(line, posix=True)
-    lexer.whitespace_split = True
-    lexer.escape = ""
-    lexer.commenters = ""
-    try:
-        argv = list(lexer)
-    except ValueError as exc:
-        raise UsageError(f"Cannot read the arguments: {exc} (unbalanced quotes?).") from None
-    return magic.parser.parse_args(argv)
-
-
-def parse_key_values(
-    items: list[list[str]] | None, flag: str, *, json_values: bool
-) -> dict[str, Any]:
-    """Return ``{"k": v}`` from ``--flag k=v`` occurrences (each may carry several pairs).
-
-    With ``json_values``, a value that is valid JSON is decoded (``3`` → int, ``true`` →
-    bool, ``[1,2]`` → list); anything else stays a string.
-    """
-    result: dict[str, Any] = {}
-    for group in items or []:
-        for item in group:
-            key, sep, value = item.partition("=")
-            key = key.strip()
-            if not sep or not key:
-                raise UsageError(f"{flag} expects KEY=VALUE, got {item!r}.")
-            if json_values:
-                try:
-                    result[key] = json.loads(value)
-                except ValueError:
-                    result[key] = value
-            else:
-                result[key] = value
-    return result
-
-
-def backend_option(func: F) -> F:
-    """Add the shared ``-b/--backend`` option."""
-    return argument(  # type: ignore[no-any-return]
-        "-b",
-        "--backend",
-        choices=None,
-        default=None,
-        help="Backend to use: local (default) or sagemaker.",
-    )(func)
-
-
-def force_option(func: F) -> F:
-    """Add the shared ``--force`` option: go ahead over the budget guard's limit."""
-    return argument(  # type: ignore[no-any-return]
-        "--force",
-        action="store_true",
-        help="Go ahead even over SageMakerMagics.max_hourly_cost (the budget guard).",
-    )(func)
-
-
-def out_option(func: F) -> F:
-    """Add the shared ``-o/--out VAR`` option."""
-    return argument(  # type: ignore[no-any-return]
-        "-o",
-        "--out",
-        metavar="VAR",
-        default=None,
-        help="Also bind the returned handle to this variable.",
-    )(func)
+from sm_magics.magic_parsing import (
+    backend_option,
+    bind_out,
+    force_option,
+    magic_call,
+    out_option,
+    parse_key_values,
+)
 
 
 @magics_class
@@ -326,27 +209,10 @@ class SageMakerMagics(Magics):
             )
         return self._session
 
-    def _namespace(self) -> dict[str, Any]:
-        namespace: dict[str, Any] = getattr(self.shell, "user_ns", None) or {}
-        return namespace
-
     def _notebook_path(self) -> str | None:
         namespace = getattr(self.shell, "user_ns", {}) or {}
         path = namespace.get("__session__") or os.environ.get("JPY_SESSION_NAME")
         return str(path) if path else None
-
-    @staticmethod
-    def check_out(name: str | None) -> None:
-        """Reject a bad ``-o`` name before anything is created or changed."""
-        if name and not name.isidentifier():
-            raise UsageError(f"-o/--out expects a Python name, got {name!r}.")
-
-    def bind(self, name: str | None, value: Any) -> None:
-        """Bind ``value`` to the user's ``-o`` variable, if one was given."""
-        if name:
-            self.check_out(name)
-            assert self.shell is not None  # magics are only called through a shell
-            self.shell.user_ns[name] = value
 
     # -- training ---------------------------------------------------------------------------
 
@@ -410,8 +276,8 @@ class SageMakerMagics(Magics):
     @out_option
     @line_cell_magic
     @no_var_expand
-    @user_errors
-    def sm_train(self, line: str, cell: str | None = None) -> Job | None:
+    @magic_call()
+    def sm_train(self, args: argparse.Namespace, cell: str | None = None) -> Job | None:
         """Run the cell (or an existing script) as a training job; return its handle at once.
 
         The cell is the training script: SageMaker's script mode, so it reads its
@@ -428,8 +294,6 @@ class SageMakerMagics(Magics):
 
             In [2]: %sm_train --source-dir scripts/ --entry-point train.py --wait
         """
-        args = parse_line(self.sm_train, line, self._namespace())
-        self.check_out(args.out)
         if cell is None and args.entry_point is None:
             raise UsageError(
                 "%sm_train on one line runs an existing script: give --source-dir DIR "
@@ -462,7 +326,7 @@ class SageMakerMagics(Magics):
             tags=parse_key_values(args.tag, "--tag", json_values=False),
             force=args.force,
         )
-        self.bind(args.out, job)
+        bind_out(self.shell, args.out, job)  # before --wait: a failed wait keeps the handle
         for note in job.notes:
             print(note)
         if args.wait:
@@ -496,10 +360,9 @@ class SageMakerMagics(Magics):
     @argument("--limit", type=int, default=50, help="At most this many jobs (newest first).")
     @line_magic
     @no_var_expand
-    @user_errors
-    def sm_jobs(self, line: str) -> JobTable:
+    @magic_call()
+    def sm_jobs(self, args: argparse.Namespace) -> JobTable:
         """List training jobs: name, backend, status, instance, duration, cost."""
-        args = parse_line(self.sm_jobs, line, self._namespace())
         if args.limit is not None and args.limit < 1:
             raise UsageError("--limit must be at least 1.")
         return self.session.jobs(status=args.status, backend=args.backend, limit=args.limit)
@@ -514,10 +377,9 @@ class SageMakerMagics(Magics):
     )
     @line_magic
     @no_var_expand
-    @user_errors
-    def sm_logs(self, line: str) -> None:
+    @magic_call()
+    def sm_logs(self, args: argparse.Namespace) -> None:
         """Print a job's or an endpoint's logs so far, or follow them live with ``-f``."""
-        args = parse_line(self.sm_logs, line, self._namespace())
         session = self.session
         if session.ledger.get_job(args.job) is None:
             record = session.ledger.get_endpoint(args.job)
@@ -547,14 +409,11 @@ class SageMakerMagics(Magics):
     @out_option
     @line_magic
     @no_var_expand
-    @user_errors
-    def sm_wait(self, line: str) -> Job:
+    @magic_call()
+    def sm_wait(self, args: argparse.Namespace) -> Job:
         """Block until a job ends; return its handle. A failed job raises with its reason."""
-        args = parse_line(self.sm_wait, line, self._namespace())
-        self.check_out(args.out)
         job = self.session.job(args.job)
         job.wait(args.timeout, raise_on_failure=True)
-        self.bind(args.out, job)
         return job
 
     @magic_arguments()
@@ -563,15 +422,12 @@ class SageMakerMagics(Magics):
     @out_option
     @line_magic
     @no_var_expand
-    @user_errors
-    def sm_stop(self, line: str) -> Job:
+    @magic_call()
+    def sm_stop(self, args: argparse.Namespace) -> Job:
         """Stop a running job (SIGTERM, then SIGKILL after a grace period, locally)."""
-        args = parse_line(self.sm_stop, line, self._namespace())
-        self.check_out(args.out)
         job = self.session.job(args.job).stop()
         if args.wait:
             job.wait()
-        self.bind(args.out, job)
         return job
 
     # -- cost control -------------------------------------------------------------------------
@@ -579,15 +435,14 @@ class SageMakerMagics(Magics):
     @magic_arguments()
     @line_magic
     @no_var_expand
-    @user_errors
-    def sm_cost(self, line: str) -> CostSummary:
+    @magic_call()
+    def sm_cost(self, args: argparse.Namespace) -> CostSummary:
         """Show what runs and bills now (every backend and region), and what it cost.
 
         Running jobs and endpoints with their cost per hour and so far, then the totals of
         today, this month (UTC) and this notebook. Read from the ledger alone: instant,
         no AWS call. Local rows show what they would cost on SageMaker.
         """
-        parse_line(self.sm_cost, line, self._namespace())
         return self.session.costs()
 
     @magic_arguments()
@@ -599,8 +454,8 @@ class SageMakerMagics(Magics):
     )
     @line_magic
     @no_var_expand
-    @user_errors
-    def sm_cleanup(self, line: str) -> CleanupReport:
+    @magic_call()
+    def sm_cleanup(self, args: argparse.Namespace) -> CleanupReport:
         """Stop the jobs and delete the endpoints this notebook left running or billing.
 
         Lists them and asks first unless ``--yes``; with ``--all``, everything started from
@@ -609,7 +464,6 @@ class SageMakerMagics(Magics):
         """
         from sm_magics import cleanup
 
-        args = parse_line(self.sm_cleanup, line, self._namespace())
         session = self.session
         scope = cleanup.scope_name(args.all)
         items = cleanup.find_leftovers(session, all=args.all)

@@ -8,6 +8,7 @@ display; errors become one ``UsageError`` line; nothing blocks without ``--wait`
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shlex
@@ -20,17 +21,19 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from sm_magics import pricing
 from sm_magics.api import Job
-from sm_magics.endpoint import Endpoint, EndpointTable, content_type_for_file
-from sm_magics.magics import (
-    SageMakerMagics,
+from sm_magics.display.endpoints import EndpointTable
+from sm_magics.endpoint import Endpoint, content_type_for_file
+from sm_magics.magic_parsing import (
     backend_option,
+    bind_out,
     expand_names,
     force_option,
+    magic_call,
     out_option,
     parse_key_values,
-    parse_line,
-    user_errors,
+    user_namespace,
 )
+from sm_magics.magics import SageMakerMagics
 
 _SINGLE_REFERENCE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}$")
 
@@ -50,10 +53,6 @@ class ServingMagics(Magics):
     def __init__(self, shell: Any = None, *, core: SageMakerMagics, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.core = core
-
-    def _namespace(self) -> dict[str, Any]:
-        namespace: dict[str, Any] = getattr(self.shell, "user_ns", None) or {}
-        return namespace
 
     @magic_arguments()
     @argument(
@@ -137,8 +136,8 @@ class ServingMagics(Magics):
     @out_option
     @line_magic
     @no_var_expand
-    @user_errors
-    def sm_deploy(self, line: str) -> Endpoint:
+    @magic_call()
+    def sm_deploy(self, args: argparse.Namespace) -> Endpoint:
         """Serve a model as an endpoint; return its handle at once (a live widget).
 
         Examples
@@ -149,8 +148,6 @@ class ServingMagics(Magics):
             In [2]: %sm_deploy my-job-2 -e iris --variant b=0.2     # A/B: 1/6 of traffic
             In [3]: %sm_deploy -e iris --variant AllTraffic=0 b=1   # shift all to b
         """
-        args = parse_line(self.sm_deploy, line, self._namespace())
-        self.core.check_out(args.out)
         weights: dict[str, float] = {}
         for name, value in parse_key_values(args.variant, "--variant", json_values=True).items():
             if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -175,7 +172,7 @@ class ServingMagics(Magics):
             async_failure=args.async_failure,
             async_max_concurrency=args.async_max_concurrency,
         )
-        self.core.bind(args.out, endpoint)
+        bind_out(self.shell, args.out, endpoint)  # before --wait: a failed wait keeps it
         for note in endpoint.notes:
             print(note)
         if args.wait:
@@ -205,8 +202,8 @@ class ServingMagics(Magics):
     @out_option
     @line_magic
     @no_var_expand
-    @user_errors
-    def sm_invoke(self, line: str) -> Any:
+    @magic_call(expand=False)
+    def sm_invoke(self, args: argparse.Namespace) -> Any:
         """Send one request to an endpoint; return the decoded answer.
 
         Examples
@@ -218,9 +215,7 @@ class ServingMagics(Magics):
             In [3]: %sm_invoke iris @rows.csv
         """
         # DATA is expanded below (a lone {var} keeps its object); the rest as usual.
-        args = parse_line(self.sm_invoke, line)
-        self.core.check_out(args.out)
-        namespace = self._namespace()
+        namespace = user_namespace(self.shell)
         args.endpoint = expand_names(args.endpoint, namespace)
         if args.variant:
             args.variant = expand_names(args.variant, namespace)
@@ -236,7 +231,7 @@ class ServingMagics(Magics):
                 raise UsageError(f"{path} is not a file.")
             data = path.read_bytes()
             content_type = content_type or content_type_for_file(path)
-        elif _is_json(text) or _is_json(typed := self._data_as_typed(line)):
+        elif _is_json(text) or _is_json(typed := self._data_as_typed(args.raw_line)):
             # A JSON literal goes as typed: the shell-style split removed the quotes of
             # its strings, and ``}}`` of nested objects is not a brace escape here.
             data = text if _is_json(text) else typed
@@ -245,7 +240,6 @@ class ServingMagics(Magics):
         answer = self.core.session.endpoint(args.endpoint).invoke(
             data, content_type=content_type, accept=args.accept, variant=args.variant
         )
-        self.core.bind(args.out, answer)
         return answer
 
     def _data_as_typed(self, line: str) -> str:
@@ -260,7 +254,7 @@ class ServingMagics(Magics):
 
     def _resolve(self, dotted: str) -> Any:
         root, *attributes = dotted.split(".")
-        namespace = self._namespace()
+        namespace = user_namespace(self.shell)
         if root not in namespace:
             raise UsageError(f"{{{dotted}}}: no variable {root!r} in the notebook.")
         value = namespace[root]
@@ -275,10 +269,9 @@ class ServingMagics(Magics):
     @backend_option
     @line_magic
     @no_var_expand
-    @user_errors
-    def sm_endpoints(self, line: str) -> EndpointTable:
+    @magic_call()
+    def sm_endpoints(self, args: argparse.Namespace) -> EndpointTable:
         """List live endpoints: status, variants and weights, URL, cost per hour, TTL."""
-        args = parse_line(self.sm_endpoints, line, self._namespace())
         return self.core.session.endpoints(backend=args.backend)
 
     @magic_arguments()
@@ -286,10 +279,9 @@ class ServingMagics(Magics):
     @argument("--yes", action="store_true", help="Do not ask for confirmation.")
     @line_magic
     @no_var_expand
-    @user_errors
-    def sm_delete(self, line: str) -> None:
+    @magic_call()
+    def sm_delete(self, args: argparse.Namespace) -> None:
         """Delete an endpoint with everything it runs (asks first unless ``--yes``)."""
-        args = parse_line(self.sm_delete, line, self._namespace())
         endpoint = self.core.session.endpoint(args.endpoint)
         if not args.yes:
             row = endpoint.row()
@@ -331,11 +323,9 @@ class ServingMagics(Magics):
     @out_option
     @line_magic
     @no_var_expand
-    @user_errors
-    def sm_batch(self, line: str) -> Job:
+    @magic_call()
+    def sm_batch(self, args: argparse.Namespace) -> Job:
         """Run every file of ``--input`` through a model (batch transform); return the job."""
-        args = parse_line(self.sm_batch, line, self._namespace())
-        self.core.check_out(args.out)
         job = self.core.session.batch(
             args.model,
             input=args.input,
@@ -349,7 +339,7 @@ class ServingMagics(Magics):
             split_type=args.split_type,
             entry_point=args.entry_point,
         )
-        self.core.bind(args.out, job)
+        bind_out(self.shell, args.out, job)  # before --wait: a failed wait keeps the handle
         if args.wait:
             self.core.wait_streaming(job)
         return job

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from sm_magics import pricing
-from sm_magics.api import STATUS_COLOURS, JobRow, format_log_line
 from sm_magics.backends import base
 from sm_magics.charts import line_chart_svg
+from sm_magics.display import STATUS_COLOURS, format_log_line
+from sm_magics.display.jobs import JobRow
 from sm_magics.durations import format_duration
 from sm_magics.errors import NotFound, SmMagicsError
 from sm_magics.logs import LogFollower
@@ -284,7 +285,7 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
         return description["EndpointStatus"] not in ("Failed",)
 
     def _render(self, description: dict[str, Any]) -> None:
-        from sm_magics.endpoint import EndpointRow
+        from sm_magics.display.endpoints import EndpointRow
 
         row = EndpointRow.from_description(description, self.endpoint.backend_name, None)
         colour = STATUS_COLOURS.get(row.status, "inherit")

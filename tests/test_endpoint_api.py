@@ -23,13 +23,12 @@ import pytest
 from sm_magics import config, pricing
 from sm_magics.api import Session
 from sm_magics.backends.base import InvokeResult
+from sm_magics.display.endpoints import EndpointRow, EndpointTable
 from sm_magics.endpoint import (
     CSV,
     JSON,
     NPY,
     Endpoint,
-    EndpointRow,
-    EndpointTable,
     content_type_for_file,
     decode_response,
     encode_payload,

@@ -93,7 +93,7 @@ def test_public_names_load_on_first_use() -> None:
         """
     )
     assert report["api_before"] is False
-    assert report["session"] == "sm_magics.api.Session"
-    assert report["job"] == "sm_magics.api.Job"
+    assert report["session"] == "sm_magics.api.session.Session"
+    assert report["job"] == "sm_magics.api.job.Job"
     assert report["missing"] is not None and "no_such_name" in report["missing"]
     assert report["ipython"] is False

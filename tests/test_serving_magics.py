@@ -33,7 +33,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from sm_magics import config, pricing
 from sm_magics.api import STATUS_COLOURS, Job, JobTable, Session
-from sm_magics.endpoint import Endpoint, EndpointTable
+from sm_magics.display.endpoints import EndpointTable
+from sm_magics.endpoint import Endpoint
 from sm_magics.errors import NotFound, SmMagicsError
 from sm_magics.ledger import Ledger
 

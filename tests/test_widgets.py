@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sm_magics import api
+from sm_magics import display
 from sm_magics.api import Job, Session
 from sm_magics.charts import HEIGHT, WIDTH, line_chart_svg
 from sm_magics.widgets import LOG_TAIL_LINES, JobWidget
@@ -196,7 +196,7 @@ def test_stop_button_shows_an_error_instead_of_raising(
 def test_mimebundle_outside_a_kernel_is_text_only(session: Session) -> None:
     job = session.train("pass", name="plain-bundle")
     job.wait(TIMEOUT, poll=0.05)
-    assert not api.widgets_available()
+    assert not display.widgets_available()
     bundle = job._repr_mimebundle_()
     assert set(bundle) == {"text/plain"}
     assert bundle["text/plain"] == repr(job) == "<Job plain-bundle (local) Completed/Completed>"
@@ -208,7 +208,7 @@ def test_mimebundle_in_a_kernel_adds_the_widget(
 ) -> None:
     job = session.train("pass", name="widget-bundle")
     job.wait(TIMEOUT, poll=0.05)
-    monkeypatch.setattr(api, "widgets_available", lambda: True)
+    monkeypatch.setattr(display, "widgets_available", lambda: True)
     bundle = job._repr_mimebundle_()
     assert bundle["text/plain"] == repr(job)
     assert WIDGET_MIME in bundle
@@ -222,13 +222,13 @@ def test_widgets_unavailable_without_ipython_shell(monkeypatch: pytest.MonkeyPat
     import IPython
 
     monkeypatch.setattr(IPython, "get_ipython", lambda: None)
-    assert api.widgets_available() is False
+    assert display.widgets_available() is False
 
     class FakeKernelShell:
         kernel = object()
 
     monkeypatch.setattr(IPython, "get_ipython", lambda: FakeKernelShell())
-    assert api.widgets_available() is True
+    assert display.widgets_available() is True
 
 
 # -- charts ------------------------------------------------------------------------------------

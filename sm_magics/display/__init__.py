@@ -1,5 +1,9 @@
 """What jobs and endpoints look like in a notebook: status colours, tables, widget bundles.
 
+The display layer: the API hands out handles and records, this package turns them into
+text, HTML and widgets. It never imports :mod:`sm_magics.api`, so the API, the widgets,
+the log followers and the endpoint handle all depend on it and not on each other.
+
 ``%sm_jobs`` and ``%sm_endpoints`` return tables that are HTML in a notebook and aligned
 text elsewhere (nbval compares the text); both are a :class:`StatusTable`.
 """
@@ -8,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from html import escape
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from sm_magics.backends.base import LogEvent
 
 #: Colours of statuses in tables and widgets (JupyterLab's theme variables, with fallbacks).
 STATUS_COLOURS = {
@@ -97,3 +104,18 @@ def widget_bundle(
         if view:
             bundle.update({k: v for k, v in view.items() if k != "text/plain"})
     return bundle
+
+
+def widgets_available() -> bool:
+    """Whether a kernel with a comm channel (a widget-capable frontend) runs us."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def format_log_line(event: LogEvent, with_host: bool) -> str:
+    """Return one log line as text, with ``[algo-N]`` when several hosts write."""
+    return f"[{event.host}] {event.message}" if with_host else event.message

@@ -1,0 +1,199 @@
+"""The ``Job`` handle: one training or transform job, by name, on its backend.
+
+A ``Job`` is a light handle (a name and a backend): it holds no state of its own, so two
+handles of one job never disagree, and a handle made after a kernel restart works.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sm_magics import display
+from sm_magics.backends import base
+from sm_magics.display.jobs import JobRow
+from sm_magics.durations import parse_duration
+from sm_magics.errors import InvalidRequest, JobFailed, WaitTimeout
+from sm_magics.metrics import MetricParser, MetricPoint
+
+if TYPE_CHECKING:
+    from sm_magics.api.session import Session
+
+
+class Job:
+    """A handle on one training job; every property asks the backend, never a cache.
+
+    Displayed in a notebook, a ``Job`` is a live widget (status, elapsed time, cost, metric
+    curves, log tail, a Stop button); elsewhere it is one line of text.
+    """
+
+    def __init__(
+        self, session: Session, name: str, backend: str, *, kind: str = "training"
+    ) -> None:
+        self.session = session
+        self.name = name
+        self.backend_name = backend
+        #: ``"training"`` or ``"transform"`` (a batch transform job).
+        self.kind = kind
+        #: Remarks from the backend at creation (options it recorded but did not use).
+        self.notes: list[str] = []
+
+    @property
+    def backend(self) -> base.Backend:
+        """The backend that runs this job."""
+        return self.session.backend(self.backend_name)
+
+    def describe(self) -> dict[str, Any]:
+        """Return the backend's ``DescribeTrainingJob`` (or ``DescribeTransformJob``) response."""
+        if self.kind == "transform":
+            return self.backend.describe_transform_job(self.name)
+        return self.backend.describe_training_job(self.name)
+
+    @property
+    def status(self) -> str:
+        """``InProgress``, ``Completed``, ``Failed``, ``Stopping`` or ``Stopped``."""
+        return base.job_status(self.describe())
+
+    @property
+    def secondary_status(self) -> str:
+        """SageMaker's finer status: ``Starting``, ``Downloading``, ``Training``, ..."""
+        return str(self.describe()["SecondaryStatus"])
+
+    @property
+    def failure_reason(self) -> str | None:
+        """Why the job failed, as SageMaker words it; ``None`` unless it failed."""
+        reason = self.describe().get("FailureReason")
+        return str(reason) if reason else None
+
+    @property
+    def model_data(self) -> str | None:
+        """URI of ``model.tar.gz`` (``file://`` locally, ``s3://`` on SageMaker)."""
+        artifacts = self.describe().get("ModelArtifacts") or {}
+        uri = artifacts.get("S3ModelArtifacts")
+        return str(uri) if uri else None
+
+    def download_model(self, dest: str | Path = "model") -> Path:
+        """Extract the job's ``model.tar.gz`` into the folder ``dest``; return that folder.
+
+        Works the same for a local job (``file://``) and a SageMaker job (``s3://``), so a
+        notebook loads its model the same way on both backends.
+
+        Raises
+        ------
+        InvalidRequest
+            The job has no model (yet).
+        """
+        import tarfile
+        import tempfile
+
+        uri = self.model_data
+        if uri is None:
+            raise InvalidRequest(
+                f"Training job {self.name} has no model yet ({self.status}); %sm_wait it first."
+            )
+        target = Path(dest).expanduser()
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            archive = Path(tmp) / "model.tar.gz"
+            self.backend.fetch(uri, archive)
+            with tarfile.open(archive, "r:gz") as tar:
+                tar.extractall(target, filter="data")
+        return target
+
+    def read_logs(self, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+        """Return log lines after ``cursor``; pass the returned cursor back for more."""
+        if self.kind == "transform":
+            return self.backend.read_transform_logs(self.name, cursor)
+        return self.backend.read_training_logs(self.name, cursor)
+
+    def iter_log_events(self) -> Iterator[base.LogEvent]:
+        """Yield every log line written so far, all hosts merged by time."""
+        batch = self.read_logs()
+        while batch.events:
+            yield from batch.events
+            batch = self.read_logs(batch.cursor)
+
+    def logs(self) -> str:
+        """Return all log lines so far; lines are prefixed ``[algo-N]`` when several hosts."""
+        events = list(self.iter_log_events())
+        multi = len({e.host for e in events}) > 1
+        return "\n".join(display.format_log_line(e, multi) for e in events)
+
+    def metrics(self) -> dict[str, list[MetricPoint]]:
+        """Return each ``--metric`` as a time series parsed from the logs so far."""
+        definitions = base.metric_definitions(self.describe())
+        parser = MetricParser(definitions)
+        series: dict[str, list[MetricPoint]] = {name: [] for name in definitions}
+        for event in self.iter_log_events():
+            for point in parser.parse(event.timestamp, event.message):
+                series[point.name].append(point)
+        return series
+
+    def wait(
+        self,
+        timeout: str | float | None = None,
+        *,
+        poll: float | None = None,
+        on_poll: Callable[[dict[str, Any]], None] | None = None,
+        raise_on_failure: bool = False,
+    ) -> Job:
+        """Block until the job ends; return ``self``.
+
+        Raises
+        ------
+        WaitTimeout
+            ``timeout`` (seconds, or ``"30m"``) passed first; the job goes on.
+        JobFailed
+            With ``raise_on_failure``, when the job ended ``Failed``.
+        """
+        if poll is None:  # half a second locally; the backend's slower pace on SageMaker
+            poll = max(0.5, self.backend.status_poll_interval / 2)
+        deadline = time.monotonic() + parse_duration(timeout) if timeout is not None else None
+        while True:
+            description = self.describe()
+            if on_poll is not None:
+                on_poll(description)
+            status = base.job_status(description)
+            if status in base.TERMINAL_STATUSES:
+                if raise_on_failure and status == base.FAILED:
+                    raise JobFailed(self.name, status, description.get("FailureReason"))
+                return self
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(
+                    f"{self.kind.capitalize()} job {self.name!r} is still {status} after "
+                    f"{timeout}; it goes on."
+                )
+            time.sleep(poll)
+
+    def stop(self) -> Job:
+        """Ask the job to stop (``Stopping``, then ``Stopped``); return ``self`` at once."""
+        if self.kind == "transform":
+            self.backend.stop_transform_job(self.name)
+        else:
+            self.backend.stop_training_job(self.name)
+        return self
+
+    def row(self) -> JobRow:
+        """Return this job as a table row (status, duration, cost) from a fresh describe."""
+        record = self.session.ledger.get_job(self.name)
+        return JobRow.from_description(self.describe(), self.backend_name, record)
+
+    # -- display ----------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        try:
+            row = self.row()
+        except Exception:  # noqa: BLE001 - a repr must never raise
+            return f"<Job {self.name} ({self.backend_name})>"
+        return f"<Job {self.name} ({self.backend_name}) {row.status}/{row.secondary_status}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        make_widget = None
+        if display.widgets_available():
+            from sm_magics.widgets import JobWidget
+
+            make_widget = functools.partial(JobWidget, self)
+        return display.widget_bundle(repr(self), make_widget, include, exclude)

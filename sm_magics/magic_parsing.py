@@ -1,0 +1,206 @@
+"""How every ``%sm_*`` magic reads its line: expansion, shell quoting, shared options, ``-o``.
+
+One decorator, :func:`magic_call`, does the steps every magic repeats: parse the line
+(``{name}`` expansion, shell quoting), reject a bad ``-o VAR`` before anything is created,
+turn the package's errors into one ``UsageError`` line, and bind the result to ``-o VAR``.
+The magic's body gets the parsed arguments and returns its result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import re
+import shlex
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import argument
+
+from sm_magics.errors import SmMagicsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+_NAME_REF = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
+
+
+def expand_names(line: str, namespace: dict[str, Any]) -> str:
+    r"""Replace ``{name}`` and ``{name.attr}`` by their values in ``namespace``.
+
+    This replaces IPython's variable expansion for our magics (they are marked
+    ``no_var_expand``): IPython evaluates any ``{...}`` as Python, so the regex
+    ``\d{1,3}`` of a ``--metric`` silently became ``\d(1, 3)``. Here only a name (with
+    attributes) that resolves is replaced; anything else, such as a regex quantifier, stays
+    as typed. ``{{`` and ``}}`` stand for literal braces, as in IPython.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
+        root, *attributes = match.group(1).split(".")
+        if root not in namespace:
+            return token
+        value: Any = namespace[root]
+        try:
+            for attribute in attributes:
+                value = getattr(value, attribute)
+        except Exception:  # noqa: BLE001 - a property that raises: leave the text as typed
+            return token
+        return str(value)
+
+    return _NAME_REF.sub(replace, line)
+
+
+def parse_line(
+    magic: Any, line: str, namespace: dict[str, Any] | None = None
+) -> argparse.Namespace:
+    """Expand ``{name}`` references, then parse with shell quoting, as users type it.
+
+    IPython's own ``parse_argstring`` splits in non-POSIX mode: quotes stay inside the
+    values (``--metric "loss=loss: (.+)"`` gave a metric named ``"loss``) and an unclosed
+    quote raised ``ValueError``. Here quotes group and are removed, backslashes are kept
+    as typed (regexes, Windows paths), ``#`` is not a comment, and unbalanced quotes are
+    a ``UsageError``.
+    """
+    if namespace is not None:
+        line = expand_names(line, namespace)
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split = True
+    lexer.escape = ""
+    lexer.commenters = ""
+    try:
+        argv = list(lexer)
+    except ValueError as exc:
+        raise UsageError(f"Cannot read the arguments: {exc} (unbalanced quotes?).") from None
+    args: argparse.Namespace = magic.parser.parse_args(argv)
+    return args
+
+
+def parse_key_values(
+    items: list[list[str]] | None, flag: str, *, json_values: bool
+) -> dict[str, Any]:
+    """Return ``{"k": v}`` from ``--flag k=v`` occurrences (each may carry several pairs).
+
+    With ``json_values``, a value that is valid JSON is decoded (``3`` → int, ``true`` →
+    bool, ``[1,2]`` → list); anything else stays a string.
+    """
+    result: dict[str, Any] = {}
+    for group in items or []:
+        for item in group:
+            key, sep, value = item.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise UsageError(f"{flag} expects KEY=VALUE, got {item!r}.")
+            if json_values:
+                try:
+                    result[key] = json.loads(value)
+                except ValueError:
+                    result[key] = value
+            else:
+                result[key] = value
+    return result
+
+
+def backend_option(func: F) -> F:
+    """Add the shared ``-b/--backend`` option."""
+    return argument(  # type: ignore[no-any-return]
+        "-b",
+        "--backend",
+        choices=None,
+        default=None,
+        help="Backend to use: local (default) or sagemaker.",
+    )(func)
+
+
+def force_option(func: F) -> F:
+    """Add the shared ``--force`` option: go ahead over the budget guard's limit."""
+    return argument(  # type: ignore[no-any-return]
+        "--force",
+        action="store_true",
+        help="Go ahead even over SageMakerMagics.max_hourly_cost (the budget guard).",
+    )(func)
+
+
+def out_option(func: F) -> F:
+    """Add the shared ``-o/--out VAR`` option."""
+    return argument(  # type: ignore[no-any-return]
+        "-o",
+        "--out",
+        metavar="VAR",
+        default=None,
+        help="Also bind the returned handle to this variable.",
+    )(func)
+
+
+def check_out(name: str | None) -> None:
+    """Reject a bad ``-o`` name before anything is created or changed."""
+    if name and not name.isidentifier():
+        raise UsageError(f"-o/--out expects a Python name, got {name!r}.")
+
+
+def bind_out(shell: Any, name: str | None, value: object) -> None:
+    """Bind ``value`` to the user's ``-o`` variable, if one was given."""
+    if name:
+        check_out(name)
+        assert shell is not None  # magics are only called through a shell
+        shell.user_ns[name] = value
+
+
+def user_namespace(shell: Any) -> dict[str, Any]:
+    """Return the notebook's namespace (empty outside a shell)."""
+    namespace: dict[str, Any] = getattr(shell, "user_ns", None) or {}
+    return namespace
+
+
+#: A magic's body: ``(self, args)`` or ``(self, args, cell)``, returning its result.
+Body = Callable[..., Any]
+
+
+def magic_call(*, expand: bool = True) -> Callable[[Body], Callable[..., Any]]:
+    """Make ``body(self, args[, cell])`` a magic taking ``(self, line[, cell])``.
+
+    The steps every magic repeats, once: the line is parsed with the parser that
+    ``@magic_arguments`` attaches (``{name}`` references expanded unless ``expand`` is
+    false, for a magic that expands some arguments itself); a bad ``-o`` name is refused
+    before the body runs; the package's errors become one ``UsageError`` line; and the
+    body's result is bound to ``-o VAR`` when the magic has that option. A body that
+    blocks after creating something (``--wait``) binds early with :func:`bind_out`, so a
+    failed wait still leaves the handle in the variable.
+    """
+
+    def decorate(body: Body) -> Callable[..., Any]:
+        @functools.wraps(body)
+        def magic(self: Any, line: str, cell: str | None = None) -> Any:
+            try:
+                namespace = user_namespace(self.shell) if expand else None
+                args = parse_line(magic, line, namespace)
+                args.raw_line = line  # as typed, for a magic that reads some of it itself
+                out = getattr(args, "out", None)
+                check_out(out)
+                result = body(self, args) if cell is None else body(self, args, cell)
+            except SmMagicsError as exc:
+                raise UsageError(str(exc)) from None
+            bind_out(self.shell, out, result)
+            return result
+
+        return magic
+
+    return decorate
+
+
+__all__ = [
+    "backend_option",
+    "bind_out",
+    "check_out",
+    "expand_names",
+    "force_option",
+    "magic_call",
+    "out_option",
+    "parse_key_values",
+    "parse_line",
+    "user_namespace",
+]
