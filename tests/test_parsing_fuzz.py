@@ -26,7 +26,7 @@ from sm_magics.api import JOB_NAME_RE, Job, generate_job_name, validate_job_name
 from sm_magics.durations import format_duration, parse_duration
 from sm_magics.errors import InvalidRequest
 from sm_magics.ledger import Ledger
-from sm_magics.magics import parse_key_values
+from sm_magics.magic_parsing import parse_key_values
 
 
 def snapshot() -> tuple[list[str], list[str]]:
