@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from sm_magics.backends import base
+from sm_magics.backends import base, processing
 from sm_magics.errors import AlreadyExists, InvalidRequest, ModelError, NotFound
 from sm_magics.ledger import Ledger
 
@@ -234,7 +234,7 @@ class Harness(abc.ABC):
 
     @abc.abstractmethod
     @contextlib.contextmanager
-    def nothing_created(self, name: str) -> Iterator[None]:
+    def nothing_created(self, name: str, kind: str = "training") -> Iterator[None]:
         """Check, when the block ends, that nothing of job ``name`` was made anywhere."""
 
     @abc.abstractmethod
@@ -254,6 +254,24 @@ class Harness(abc.ABC):
     @abc.abstractmethod
     def transform_outputs(self, output_uri: str) -> dict[str, str]:
         """Return ``{relative name: text}`` of what a transform wrote to ``output_uri``."""
+
+    # -- processing -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def processing_input(self, files: dict[str, str]) -> str:
+        """Write ``files`` as a processing input; return its URI (as a user would give it)."""
+
+    @abc.abstractmethod
+    def prepare_processing(self, spec: processing.ProcessingSpec, *, gated: bool) -> None:
+        """Make a gated job's script wait (until it is stopped) on this backend."""
+
+    def processing_outputs(self, output_uri: str) -> dict[str, str]:
+        """Return ``{relative name: text}`` of what a processing job stored at ``output_uri``.
+
+        The same reading as a transform's results (a folder or an S3 prefix; an output
+        URI names a folder, with or without its final ``/``).
+        """
+        return self.transform_outputs(output_uri.rstrip("/") + "/")
 
 
 class BackendFixtures:
@@ -284,7 +302,7 @@ def scenario_names() -> set[str]:
     """Return the name of every scenario of every mixin (for checking skip lists)."""
     return {
         name
-        for cls in (TrainingScenarios, EndpointScenarios, TransformScenarios)
+        for cls in (TrainingScenarios, EndpointScenarios, TransformScenarios, ProcessingScenarios)
         for name in vars(cls)
         if name.startswith("test_")
     }
@@ -912,3 +930,213 @@ class TransformScenarios:
             backend.describe_transform_job(name)
         with pytest.raises(NotFound):
             backend.stop_transform_job(name)
+
+
+# -- processing -------------------------------------------------------------------------------
+
+_PROCESSING_SCRIPT = '''\
+"""A conformance processing script: doubles every number of every input file."""
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--data")
+parser.add_argument("--out")
+parser.add_argument("--config")
+parser.add_argument("--fail")
+args = parser.parse_args()
+host = json.loads(Path(args.config).read_text())["current_host"]
+data = Path(args.data)
+files = sorted(p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file())
+print(f"SEEN {host} {json.dumps(files)}", flush=True)
+gate = os.environ.get("__GATE_ENV__")
+if gate:
+    while not Path(gate).exists():
+        time.sleep(0.02)
+if args.fail:
+    raise ValueError(args.fail)
+out = Path(args.out)
+out.mkdir(parents=True, exist_ok=True)
+for name in files:
+    rows = [[float(v) * 2 for v in line.split(",")] for line in (data / name).read_text().split()]
+    (out / name).write_text("".join(",".join(str(v) for v in row) + "\\n" for row in rows))
+(out / f"{host}.txt").write_text("\\n".join(files))
+'''
+#: Where the conformance processing script reads, writes and finds its host name.
+PROCESSING_ARGS = (
+    "--data",
+    "/opt/ml/processing/input/data",
+    "--out",
+    "/opt/ml/processing/output/result",
+    "--config",
+    "/opt/ml/config/resourceconfig.json",
+)
+
+
+def processing_spec(
+    harness: Harness,
+    input_uri: str,
+    *,
+    hosts: int = 1,
+    distribution: str = processing.FULLY_REPLICATED,
+    fail: str | None = None,
+    gated: bool = False,
+) -> processing.ProcessingSpec:
+    """Return the spec of a conformance processing job over ``input_uri``."""
+    spec = processing.ProcessingSpec.create(
+        name=unique_name("conf-pj"),
+        entry_point="process.py",
+        script=_PROCESSING_SCRIPT.replace("__GATE_ENV__", GATE_ENV),
+        inputs=[processing.ProcessingInput("data", input_uri, "input/data", distribution)],
+        outputs=[processing.ProcessingOutput("result", "output/result")],
+        arguments=[*PROCESSING_ARGS, *(("--fail", fail) if fail else ())],
+        instance_count=hosts,
+    )
+    harness.prepare_processing(spec, gated=gated)
+    return spec
+
+
+def wait_processing(backend: base.Backend, name: str) -> dict[str, Any]:
+    """Describe a processing job until it ended, checking the contract's words; return it."""
+
+    def ended() -> dict[str, Any] | None:
+        description = backend.describe_processing_job(name)
+        assert description["ProcessingJobName"] == name
+        assert description["ProcessingJobStatus"] in TRAINING_STATUSES, description
+        return description if base.job_status(description) in base.TERMINAL_STATUSES else None
+
+    result: dict[str, Any] = wait_for(ended, f"processing job {name} to end")
+    return result
+
+
+def processing_logs(backend: base.Backend, name: str) -> list[base.LogEvent]:
+    """Read an ended processing job's logs to the end."""
+    events: list[base.LogEvent] = []
+    cursor = None
+    for _ in range(100):
+        batch = backend.read_processing_logs(name, cursor)
+        cursor = batch.cursor
+        if not batch.events:
+            return events
+        events += batch.events
+    raise AssertionError(f"the logs of {name} never ended")
+
+
+DATA = {"a.csv": "1,2\n3,4\n", "b.csv": "0.5,0.5\n", "c.csv": "10,0\n", "d.csv": "2,2\n"}
+
+
+def doubled(text: str) -> list[list[float]]:
+    return [[float(v) * 2 for v in line.split(",")] for line in text.split()]
+
+
+def as_rows(text: str) -> list[list[float]]:
+    return [[float(v) for v in line.split(",")] for line in text.split()]
+
+
+class ProcessingScenarios:
+    """``create/describe/stop_processing_job`` and ``read_processing_logs``."""
+
+    def test_a_processing_job_stores_its_outputs_where_the_next_step_reads(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec = processing_spec(harness, harness.processing_input(DATA))
+        backend.create_processing_job(spec)
+        record = ledger_of(backend).get_job(spec.name)
+        assert (record.kind, record.backend, record.status) == (
+            "processing",
+            backend.name,
+            base.IN_PROGRESS,
+        )
+        description = wait_processing(backend, spec.name)
+        assert description["ProcessingJobStatus"] == base.COMPLETED, description
+        uri = processing.output_uris(description)["result"]
+        outputs = harness.processing_outputs(uri)
+        assert sorted(outputs) == sorted([*DATA, "algo-1.txt"])
+        for name, text in DATA.items():
+            assert as_rows(outputs[name]) == doubled(text)
+        record = ledger_of(backend).get_job(spec.name)
+        assert record.status == base.COMPLETED and record.ended_at
+        assert base.job_resources(description) == (spec.instance_type, 1)
+        seen = [e for e in processing_logs(backend, spec.name) if e.message.startswith("SEEN")]
+        assert [(e.host, e.message) for e in seen] == [
+            ("algo-1", f"SEEN algo-1 {json.dumps(sorted(DATA))}")
+        ]
+        backend.stop_processing_job(spec.name)  # ended: nothing to do
+        assert base.job_status(backend.describe_processing_job(spec.name)) == base.COMPLETED
+
+    def test_a_sharded_input_gives_each_host_its_share_and_logs_name_the_host(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec = processing_spec(
+            harness,
+            harness.processing_input(DATA),
+            hosts=2,
+            distribution=processing.SHARDED_BY_S3_KEY,
+        )
+        backend.create_processing_job(spec)
+        description = wait_processing(backend, spec.name)
+        assert description["ProcessingJobStatus"] == base.COMPLETED, description
+        outputs = harness.processing_outputs(processing.output_uris(description)["result"])
+        shares = {h: outputs[f"{h}.txt"].split() for h in ("algo-1", "algo-2")}
+        assert all(shares.values()), shares
+        assert sorted(shares["algo-1"] + shares["algo-2"]) == sorted(DATA)  # each file once
+        assert sorted(n for n in outputs if n.endswith(".csv")) == sorted(DATA)
+        hosts = {
+            e.host for e in processing_logs(backend, spec.name) if e.message.startswith("SEEN")
+        }
+        assert hosts == {"algo-1", "algo-2"}
+
+    def test_a_fully_replicated_input_reaches_every_host(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec = processing_spec(harness, harness.processing_input(DATA), hosts=2)
+        backend.create_processing_job(spec)
+        description = wait_processing(backend, spec.name)
+        assert description["ProcessingJobStatus"] == base.COMPLETED, description
+        outputs = harness.processing_outputs(processing.output_uris(description)["result"])
+        assert outputs["algo-1.txt"].split() == outputs["algo-2.txt"].split() == sorted(DATA)
+
+    def test_a_failing_processing_job_fails_stores_nothing_and_logs_the_error(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec = processing_spec(harness, harness.processing_input(DATA), fail="bad rows")
+        backend.create_processing_job(spec)
+        description = wait_processing(backend, spec.name)
+        assert description["ProcessingJobStatus"] == base.FAILED
+        assert description["FailureReason"]
+        assert harness.processing_outputs(processing.output_uris(description)["result"]) == {}
+        assert any("ValueError: bad rows" in e.message for e in processing_logs(backend, spec.name))
+        assert ledger_of(backend).get_job(spec.name).status == base.FAILED
+
+    def test_stop_ends_a_processing_job_stopped_and_is_idempotent(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec = processing_spec(harness, harness.processing_input(DATA), gated=True)
+        backend.create_processing_job(spec)
+        backend.stop_processing_job(spec.name)
+        status = base.job_status(backend.describe_processing_job(spec.name))
+        assert status in (base.STOPPING, base.STOPPED)
+        assert wait_processing(backend, spec.name)["ProcessingJobStatus"] == base.STOPPED
+        backend.stop_processing_job(spec.name)
+        assert ledger_of(backend).get_job(spec.name).status == base.STOPPED
+
+    def test_an_unknown_processing_job_is_not_found(self, backend: base.Backend) -> None:
+        name = unique_name("ghost-pj")
+        with pytest.raises(NotFound):
+            backend.describe_processing_job(name)
+        with pytest.raises(NotFound):
+            backend.stop_processing_job(name)
+
+    def test_a_missing_input_is_refused_and_leaves_nothing(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec = processing_spec(harness, harness.processing_input(DATA))
+        spec.inputs = [
+            processing.ProcessingInput("data", "/no/such/data", "/opt/ml/processing/input/data")
+        ]
+        with harness.nothing_created(spec.name, kind="processing"), pytest.raises(InvalidRequest):
+            backend.create_processing_job(spec)

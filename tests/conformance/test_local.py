@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import pytest
 from helpers import path_from_uri, tar_members
 
-from sm_magics.backends import base
+from sm_magics.backends import base, processing
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.backends.local.jobdir import JobDir
 from sm_magics.errors import NotFound
@@ -31,6 +31,7 @@ from .abstract import (
     Behaviour,
     EndpointScenarios,
     Harness,
+    ProcessingScenarios,
     TrainingScenarios,
     TransformScenarios,
     ledger_of,
@@ -122,7 +123,7 @@ class LocalHarness(Harness):
         }
 
     @contextlib.contextmanager
-    def nothing_created(self, name: str) -> Iterator[None]:
+    def nothing_created(self, name: str, kind: str = "training") -> Iterator[None]:
         """No job folder (so no supervisor or host process) and no ledger row."""
         yield
         assert not JobDir.for_job(name).root.exists()
@@ -162,6 +163,19 @@ class LocalHarness(Harness):
             if path.is_file()
         }
 
+    def processing_input(self, files: dict[str, str]) -> str:
+        """A local folder, as a user names one."""
+        source = self.folder / "processing-in"
+        source.mkdir(exist_ok=True)
+        for relative, text in files.items():
+            (source / relative).write_text(text)
+        return str(source)
+
+    def prepare_processing(self, spec: processing.ProcessingSpec, *, gated: bool) -> None:
+        """A gated job's script waits for a file that is never created."""
+        if gated:
+            spec.environment = {**spec.environment, GATE_ENV: str(self.folder / "never")}
+
 
 class LocalFixtures(BackendFixtures):
     """The local backend on the test's own home, and its :class:`LocalHarness`."""
@@ -192,6 +206,10 @@ class TestLocalEndpoints(EndpointScenarios, LocalFixtures):
 
 
 class TestLocalTransforms(TransformScenarios, LocalFixtures):
+    pass
+
+
+class TestLocalProcessing(ProcessingScenarios, LocalFixtures):
     pass
 
 

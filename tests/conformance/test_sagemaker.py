@@ -33,9 +33,10 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.validate import validate_parameters
+from processing_container import ProcessingContainer
 from sm_fakes import ACCOUNT, ScriptedSageMaker, client_error
 
-from sm_magics.backends import base
+from sm_magics.backends import base, processing
 from sm_magics.backends.local import inference
 from sm_magics.backends.sagemaker import SageMakerBackend
 from sm_magics.backends.sagemaker.aws import AwsSession
@@ -49,6 +50,7 @@ from .abstract import (
     Behaviour,
     EndpointScenarios,
     Harness,
+    ProcessingScenarios,
     TrainingScenarios,
     TransformScenarios,
     scenario_names,
@@ -162,6 +164,11 @@ class SageMakerSimulator(ScriptedSageMaker):
         self.containers: dict[str, Container] = {}
         self.random = random.Random(0)
         self.on_describe = self._advance
+        self.processing: dict[str, dict[str, Any]] = {}
+        self.gated_processing: set[str] = set()
+        self.processing_container = ProcessingContainer(
+            aws.client("s3"), aws.client("logs"), folder / "processing"
+        )
 
     # -- training ---------------------------------------------------------------------------
 
@@ -380,6 +387,72 @@ class SageMakerSimulator(ScriptedSageMaker):
             "ResponseMetadata": {"HTTPStatusCode": 200},
         }
 
+    # -- processing -------------------------------------------------------------------------
+
+    def gate_processing(self, name: str) -> None:
+        """Keep the processing job ``name`` running until it is stopped."""
+        with self.lock:
+            self.gated_processing.add(name)
+
+    def create_processing_job(self, **params: Any) -> dict[str, Any]:
+        validate_parameters(params, _SM_MODEL.operation_model("CreateProcessingJob").input_shape)
+        name = params["ProcessingJobName"]
+        with contextlib.suppress(ClientError):
+            found = self.real.describe_processing_job(ProcessingJobName=name)
+            raise client_error(
+                "ResourceInUse",
+                f"Job with name {name} already exists ({found['ProcessingJobArn']})",
+                "CreateProcessingJob",
+            )
+        response: dict[str, Any] = self.real.create_processing_job(**params)
+        with self.lock:
+            self.processing[name] = {"request": params, "describes": 0, "status": base.IN_PROGRESS}
+        return response
+
+    def describe_processing_job(self, **params: Any) -> dict[str, Any]:
+        response: dict[str, Any] = self.real.describe_processing_job(**params)
+        name = params["ProcessingJobName"]
+        with self.lock:
+            state = self.processing.get(name)
+            if state is None:
+                return _valid_answer("DescribeProcessingJob", response)
+            state["describes"] += 1
+            if state["status"] == base.STOPPING and state["describes"] > state["stopped_at"]:
+                state["status"] = base.STOPPED
+            elif (
+                state["status"] == base.IN_PROGRESS
+                and state["describes"] >= 2
+                and name not in self.gated_processing
+            ):
+                state["status"], state["reason"] = self.processing_container.run(state["request"])
+            request = state["request"]
+            status, reason = state["status"], state.get("reason")
+        # moto keeps neither the resources nor the environment; SageMaker answers both.
+        response["ProcessingResources"] = request["ProcessingResources"]
+        if request.get("Environment"):
+            response["Environment"] = request["Environment"]
+        response["ProcessingJobStatus"] = status
+        if status not in base.TERMINAL_STATUSES:
+            response.pop("ProcessingEndTime", None)
+        if reason:
+            response["FailureReason"] = reason
+            response["ExitMessage"] = reason
+        return _valid_answer("DescribeProcessingJob", response)
+
+    def stop_processing_job(self, **params: Any) -> dict[str, Any]:
+        validate_parameters(params, _SM_MODEL.operation_model("StopProcessingJob").input_shape)
+        name = params["ProcessingJobName"]
+        with self.lock:
+            state = self.processing[name]
+            if state["status"] != base.IN_PROGRESS:
+                raise client_error(
+                    "ValidationException",
+                    f"The request was rejected because the job is in status {state['status']}.",
+                    "StopProcessingJob",
+                )
+            state["status"], state["stopped_at"] = base.STOPPING, state["describes"]
+        return {"ResponseMetadata": {"HTTPStatusCode": 200}}
+
     # -- transform --------------------------------------------------------------------------
 
     def describe_transform_job(self, **params: Any) -> dict[str, Any]:
@@ -539,13 +612,29 @@ class SageMakerHarness(Harness):
         }
 
     @contextlib.contextmanager
-    def nothing_created(self, name: str) -> Iterator[None]:
+    def nothing_created(self, name: str, kind: str = "training") -> Iterator[None]:
         """Not a single AWS request was sent, and SageMaker has no such job."""
         before = len(self.aws.requests)
         yield
         assert self.aws.requests[before:] == [], "a refused spec made AWS calls"
         with pytest.raises(ClientError):
-            self.simulator.real.describe_training_job(TrainingJobName=name)
+            if kind == "processing":
+                self.simulator.real.describe_processing_job(ProcessingJobName=name)
+            else:
+                self.simulator.real.describe_training_job(TrainingJobName=name)
+
+    def processing_input(self, files: dict[str, str]) -> str:
+        """A local folder: the backend uploads it by content hash, as a user's would be."""
+        source = self.folder / "processing-in"
+        source.mkdir(exist_ok=True)
+        for relative, text in files.items():
+            (source / relative).write_text(text)
+        return str(source)
+
+    def prepare_processing(self, spec: processing.ProcessingSpec, *, gated: bool) -> None:
+        """Run in the default container; a gated job waits in the simulator until stopped."""
+        if gated:
+            self.simulator.gate_processing(spec.name)
 
     def model_files(self, uri: str) -> dict[str, bytes]:
         """The members of the ``model.tar.gz`` object in moto S3."""
@@ -648,6 +737,20 @@ class SageMakerFixtures(BackendFixtures):
           in a :class:`Container` over every input object in moto S3 (``SplitType`` and
           ``BatchStrategy`` as requested), writes ``<object>.out`` under the output prefix,
           and answers ``Completed`` (``Failed`` if a handler raised).
+        * ``CreateProcessingJob``: moto stores the job but forgets ``Environment`` and
+          ``ProcessingResources``, marks it ``Completed`` at birth, runs nothing and
+          silently replaces a job of a taken name. The simulator keeps the request
+          (validated against the service model), answers ``ResourceInUse`` for a taken
+          name, and ``DescribeProcessingJob`` answers ``InProgress`` first; the next
+          describe runs the request in ``tests/sagemaker/processing_container.py``'s
+          :class:`ProcessingContainer` (inputs downloaded from moto S3 per host,
+          ``ShardedByS3Key`` split, the ``ContainerEntrypoint`` and arguments run, lines put
+          to ``/aws/sagemaker/ProcessingJobs``, outputs uploaded to moto S3) and answers
+          ``Completed`` or ``Failed``, with the resources and environment of the request.
+          A gated job stays ``InProgress`` until stopped.
+        * ``StopProcessingJob``: moto marks even an ended job ``Stopped``. The simulator
+          answers ``Stopping`` once, then ``Stopped``; ``ValidationException`` for a job
+          that ended.
         """
         aws = SimulatedAws(moto_url, tmp_path / "containers")
         aws.client("s3").create_bucket(Bucket=BUCKET)
@@ -675,6 +778,10 @@ class TestSageMakerEndpoints(EndpointScenarios, SageMakerFixtures):
 
 
 class TestSageMakerTransforms(TransformScenarios, SageMakerFixtures):
+    pass
+
+
+class TestSageMakerProcessing(ProcessingScenarios, SageMakerFixtures):
     pass
 
 
