@@ -198,14 +198,7 @@ class SageMakerTraining:
         vpc = self._training_vpc_config()
         with tempfile.TemporaryDirectory(prefix="sm-magics-code-") as tmp:
             code = Path(tmp) / "code"
-            source_hash = packaging.stage_source(
-                code,
-                entry_point=spec.entry_point,
-                script=spec.script,
-                source_dir=spec.source_dir,
-                requirements=spec.requirements,
-            )
-            role, bucket = self.aws.role, self.aws.bucket  # may discover / create, once
+            source_hash = self._stage_code(spec, code)
             self.ledger.insert_job(
                 JobRecord(
                     name=spec.name,
@@ -224,23 +217,8 @@ class SageMakerTraining:
                 )
             )
             try:
-                submit_dir = uploads.upload_source(self.aws, code, source_hash)
-                channels = {
-                    channel: (
-                        uploads.upload_path(self.aws, local_inputs[channel])
-                        if channel in local_inputs
-                        else uri
-                    )
-                    for channel, uri in sorted(spec.inputs.items())
-                }
-                request = self.training_job_request(
-                    spec,
-                    image=image,
-                    role=role,
-                    bucket=bucket,
-                    submit_dir=submit_dir,
-                    channels=channels,
-                    vpc=vpc,
+                request = self._upload_and_build(
+                    spec, code, source_hash, local_inputs, image=image, vpc=vpc
                 )
                 started = time.time()
                 try:
@@ -251,6 +229,66 @@ class SageMakerTraining:
             except BaseException:
                 self.ledger.delete_job(spec.name)
                 raise
+
+    def prepare_training_request(self, spec: base.TrainingSpec) -> tuple[dict[str, Any], str, str]:
+        """Check, stage and upload ``spec``; return ``(request, source hash, image)``.
+
+        The ``CreateTrainingJob`` request a job of this spec would send, everything
+        uploaded; what a tuning job's ``TrainingJobDefinition`` is made of, so the two
+        paths never build the request twice.
+        """
+        local_inputs = self._check_training_spec(spec)
+        image = resolve_image(spec, self.aws.region)
+        vpc = self._training_vpc_config()
+        with tempfile.TemporaryDirectory(prefix="sm-magics-code-") as tmp:
+            code = Path(tmp) / "code"
+            source_hash = self._stage_code(spec, code)
+            request = self._upload_and_build(
+                spec, code, source_hash, local_inputs, image=image, vpc=vpc
+            )
+        return request, source_hash, image
+
+    def _stage_code(self, spec: base.TrainingSpec, code: Path) -> str:
+        """Stage the code into ``code``; find the role and bucket (may discover, once)."""
+        source_hash = packaging.stage_source(
+            code,
+            entry_point=spec.entry_point,
+            script=spec.script,
+            source_dir=spec.source_dir,
+            requirements=spec.requirements,
+        )
+        _ = self.aws.role, self.aws.bucket
+        return source_hash
+
+    def _upload_and_build(
+        self,
+        spec: base.TrainingSpec,
+        code: Path,
+        source_hash: str,
+        local_inputs: dict[str, Path],
+        *,
+        image: str,
+        vpc: dict[str, list[str]] | None,
+    ) -> dict[str, Any]:
+        """Upload the code and local channels by content hash; return the request."""
+        submit_dir = uploads.upload_source(self.aws, code, source_hash)
+        channels = {
+            channel: (
+                uploads.upload_path(self.aws, local_inputs[channel])
+                if channel in local_inputs
+                else uri
+            )
+            for channel, uri in sorted(spec.inputs.items())
+        }
+        return self.training_job_request(
+            spec,
+            image=image,
+            role=self.aws.role,
+            bucket=self.aws.bucket,
+            submit_dir=submit_dir,
+            channels=channels,
+            vpc=vpc,
+        )
 
     def _created_anyway(self, request: dict[str, Any], started: float) -> bool:
         """Whether a ``CreateTrainingJob`` that seemed to fail created the job after all.

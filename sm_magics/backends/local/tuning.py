@@ -1,0 +1,373 @@
+"""Local hyperparameter tuning jobs, kernel side: create, describe, stop, list trials.
+
+A tuning job is a folder ``SM_MAGICS_HOME/tuning/<name>/`` (``spec.json``, ``state.json``
+written by the tuner process, ``tuner.log``) and a detached tuner process
+(:mod:`~sm_magics.backends.local.tuner`) that runs trials as local training jobs. Describe
+answers SageMaker's ``DescribeHyperParameterTuningJob`` shape and the trial list
+``ListTrainingJobsForHyperParameterTuningJob``'s, so the widget, the tables and the panel
+read one shape from either backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sm_magics import config
+from sm_magics.backends import base
+from sm_magics.backends.local import processes
+from sm_magics.backends.local.jobdir import StateFolder, read_json, write_json_atomic
+from sm_magics.errors import InvalidRequest, NotFound
+from sm_magics.ledger import JobRecord, Ledger
+from sm_magics.tuning import ranges as ranges_mod
+from sm_magics.tuning.spec import TuningSpec
+
+KIND = "tuning"
+_LOCAL_ACCOUNT = "000000000000"
+_SPAWN_GRACE_SECONDS = 30.0
+TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
+
+
+def tuning_root() -> Path:
+    """Return the folder that holds every local tuning job folder."""
+    return config.home_dir() / "tuning"
+
+
+@dataclass(frozen=True)
+class TuningDir(StateFolder):
+    """The folder of one local tuning job."""
+
+    @classmethod
+    def for_tuning(cls, name: str) -> TuningDir:
+        """Return the folder of tuning job ``name`` under the current home."""
+        return cls(tuning_root() / name)
+
+    @property
+    def spec_file(self) -> Path:
+        """The validated request, as :meth:`TuningSpec.to_json` wrote it."""
+        return self.root / "spec.json"
+
+    @property
+    def stop_marker(self) -> Path:
+        """Exists once a stop was asked for (read by a tuner that starts late)."""
+        return self.root / "stop-requested"
+
+    @property
+    def tuner_log(self) -> Path:
+        """The tuner process's own output (tracebacks, if it ever crashed)."""
+        return self.root / "tuner.log"
+
+    def read_spec(self) -> dict[str, Any]:
+        """Return the spec document."""
+        return read_json(self.spec_file)
+
+
+def sync_ledger(ledger: Ledger, name: str, state: dict[str, Any]) -> None:
+    """Mirror a tuning state into its ledger row (the folder is the truth)."""
+    done = sum(1 for t in state.get("trials", []) if t.get("status") in base.TERMINAL_STATUSES)
+    try:
+        ledger.update_job(
+            name,
+            status=state["status"],
+            secondary_status=f"{done}/{state.get('max_jobs', '?')} trials",
+            ended_at=state.get("ended"),
+            failure_reason=state.get("failure_reason"),
+        )
+    except Exception as exc:  # noqa: BLE001 - the tuning goes on without the index
+        print(f"ledger update failed: {exc}", file=sys.stderr)
+
+
+def _utc(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
+
+
+class LocalTuning:
+    """Tuning methods of the local backend (composed into it, sharing its ledger)."""
+
+    def __init__(self, ledger: Ledger, region: str | None) -> None:
+        self.ledger = ledger
+        self.region = region
+
+    # -- create -----------------------------------------------------------------------------
+
+    def create_tuning_job(self, spec: TuningSpec) -> None:
+        """Start a tuning job and return at once; see :meth:`Backend.create_tuning_job`."""
+        _require_optuna()
+        for parent in spec.warm_start:
+            if not TuningDir.for_tuning(parent).exists():
+                raise InvalidRequest(f"--warm-start {parent}: no local tuning job of that name.")
+        training = spec.training
+        if training.source_dir is not None and not training.source_dir.is_dir():
+            raise InvalidRequest(f"--source-dir {training.source_dir} is not a folder.")
+        self.ledger.insert_job(
+            JobRecord(
+                name=spec.name,
+                kind=KIND,
+                backend="local",
+                region=self.region,
+                status="InProgress",
+                secondary_status=f"0/{spec.max_jobs} trials",
+                instance_type=training.instance_type,
+                instance_count=training.instance_count,
+                created_at=time.time(),
+                notebook=training.notebook,
+                tags=dict(training.tags),
+                spec=_ledger_spec(spec),
+            )
+        )
+        folder = TuningDir.for_tuning(spec.name)
+        created = False
+        process = None
+        try:
+            folder.root.parent.mkdir(parents=True, exist_ok=True)
+            folder.root.mkdir()  # exclusive: never adopt (or later remove) a folder not ours
+            created = True
+            write_json_atomic(folder.spec_file, spec.to_json())
+            folder.write_state(
+                {"status": "InProgress", "created": time.time(), "max_jobs": spec.max_jobs}
+            )
+            process = processes.spawn_detached(
+                [sys.executable, "-m", "sm_magics.backends.local.tuner", str(folder.root)],
+                folder.tuner_log,
+            )
+            state = folder.read_state()
+            state.setdefault("tuner_pid", process.pid)
+            state.setdefault("tuner_start", processes.start_ticks(process.pid))
+            if state["tuner_pid"] == process.pid:
+                folder.write_state(state)
+        except BaseException:
+            if process is not None:
+                processes.terminate_groups([process.pid], grace=0)
+            if created:
+                shutil.rmtree(folder.root, ignore_errors=True)
+            self.ledger.delete_job(spec.name)
+            raise
+
+    # -- read -------------------------------------------------------------------------------
+
+    def _folder(self, name: str) -> TuningDir:
+        folder = TuningDir.for_tuning(name)
+        if not folder.exists():
+            raise NotFound(f"No local tuning job named {name!r}.")
+        return folder
+
+    def _checked_state(self, folder: TuningDir) -> dict[str, Any]:
+        """Return the state; a tuner that died mid-job ends it Failed (trials stopped)."""
+        processes.reap_children()
+        state = folder.read_state()
+        if state["status"] in TERMINAL:
+            return state
+        pid = state.get("tuner_pid")
+        if pid is None:
+            if time.time() - state["created"] < _SPAWN_GRACE_SECONDS:
+                return state
+            reason = "the local tuner never started"
+        elif processes.is_alive(pid, state.get("tuner_start")):
+            return state
+        else:
+            state = folder.read_state()
+            if state["status"] in TERMINAL:
+                return state
+            reason = f"the local tuner (pid {pid}) exited unexpectedly; see {folder.tuner_log}"
+        from sm_magics.backends.local.engine import LocalBackend
+
+        trainer = LocalBackend(ledger=self.ledger)
+        for trial in state.get("trials", []):
+            if trial.get("status") not in base.TERMINAL_STATUSES:
+                with contextlib.suppress(Exception):
+                    trainer.stop_training_job(trial["name"])
+        stopped = folder.stop_marker.exists()
+        state.update(
+            status="Stopped" if stopped else "Failed",
+            ended=time.time(),
+            failure_reason=None if stopped else f"InternalServerError: {reason}",
+        )
+        folder.write_state(state)
+        sync_ledger(self.ledger, folder.name, state)
+        return state
+
+    def describe_tuning_job(self, name: str) -> dict[str, Any]:
+        """Return the job as ``DescribeHyperParameterTuningJob`` would."""
+        folder = self._folder(name)
+        state = self._checked_state(folder)
+        spec = folder.read_spec()
+        sync_ledger(self.ledger, name, state)
+        return describe_from_state(name, spec, state, self.region, folder)
+
+    def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
+        """Return ``ListTrainingJobsForHyperParameterTuningJob``'s summaries, newest first."""
+        folder = self._folder(name)
+        state = self._checked_state(folder)
+        spec = folder.read_spec()
+        summaries = [
+            trial_summary(name, spec, trial, self.region) for trial in state.get("trials", [])
+        ]
+        return sorted(summaries, key=lambda s: s["CreationTime"], reverse=True)
+
+    def stop_tuning_job(self, name: str) -> None:
+        """Stop the tuner and its running trials; idempotent once the job ended."""
+        folder = self._folder(name)
+        state = self._checked_state(folder)
+        if state["status"] in TERMINAL:
+            return
+        folder.stop_marker.touch()
+        pid = state.get("tuner_pid")
+        if pid and processes.is_alive(pid, state.get("tuner_start")):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        if state["status"] == "InProgress":
+            self.ledger.update_job(name, status="Stopping")
+
+
+def _require_optuna() -> None:
+    import importlib.util
+
+    from sm_magics.errors import BackendUnavailable
+
+    if importlib.util.find_spec("optuna") is None:
+        raise BackendUnavailable(
+            "Local tuning searches with Optuna: pip install 'sm-magics[tuning]' "
+            "(or pip install optuna) into this kernel's environment."
+        )
+
+
+def _ledger_spec(spec: TuningSpec) -> dict[str, Any]:
+    data = spec.to_json()
+    training = data.pop("training")
+    data["training"] = {
+        key: training[key]
+        for key in ("entry_point", "hyperparameters", "inputs", "metric_definitions")
+        if key in training
+    }
+    return data
+
+
+def _metric(spec: dict[str, Any], value: float) -> dict[str, Any]:
+    return {"Type": spec["objective_type"], "MetricName": spec["objective"], "Value": value}
+
+
+def trial_summary(
+    tuning: str, spec: dict[str, Any], trial: dict[str, Any], region: str | None
+) -> dict[str, Any]:
+    """Return one trial as a ``HyperParameterTrainingJobSummary``."""
+    summary: dict[str, Any] = {
+        "TrainingJobName": trial["name"],
+        "TrainingJobArn": (
+            f"arn:aws:sagemaker:{region}:{_LOCAL_ACCOUNT}:training-job/{trial['name']}"
+        ),
+        "TuningJobName": tuning,
+        "CreationTime": _utc(trial["created"]),
+        "TrainingJobStatus": trial["status"],
+        "TunedHyperParameters": {
+            k: (v if isinstance(v, str) else repr(v) if isinstance(v, float) else str(v))
+            for k, v in trial["params"].items()
+        },
+        "ObjectiveStatus": trial.get("objective_status", "Pending"),
+    }
+    optional = {
+        "TrainingStartTime": _utc(trial.get("started")),
+        "TrainingEndTime": _utc(trial.get("ended")),
+        "FailureReason": trial.get("failure_reason"),
+        "FinalHyperParameterTuningJobObjectiveMetric": (
+            _metric(spec, trial["objective"]) if trial.get("objective") is not None else None
+        ),
+    }
+    summary.update({k: v for k, v in optional.items() if v is not None})
+    # Beyond SageMaker's shape: what the widget charts and the table sorts.
+    summary["LocalObjectiveSeries"] = trial.get("series", [])
+    summary["LocalEarlyStopped"] = bool(trial.get("early_stopped"))
+    return summary
+
+
+def describe_from_state(
+    name: str, spec: dict[str, Any], state: dict[str, Any], region: str | None, folder: TuningDir
+) -> dict[str, Any]:
+    """Return ``DescribeHyperParameterTuningJob``'s shape for a local tuning state."""
+    trials = state.get("trials", [])
+    counters = {"Completed": 0, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0}
+    counters["Stopped"] = 0
+    objectives = {"Succeeded": 0, "Pending": 0, "Failed": 0}
+    for trial in trials:
+        status = trial["status"]
+        key = {"Failed": "NonRetryableError", "Stopping": "InProgress"}.get(status, status)
+        counters[key] = counters.get(key, 0) + 1
+        objective_status = trial.get("objective_status", "Pending")
+        objectives[objective_status] = objectives.get(objective_status, 0) + 1
+    training = spec["training"]
+    description: dict[str, Any] = {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobArn": (
+            f"arn:aws:sagemaker:{region}:{_LOCAL_ACCOUNT}:hyper-parameter-tuning-job/{name}"
+        ),
+        "HyperParameterTuningJobStatus": state["status"],
+        "HyperParameterTuningJobConfig": {
+            "Strategy": spec["strategy"],
+            "HyperParameterTuningJobObjective": {
+                "Type": spec["objective_type"],
+                "MetricName": spec["objective"],
+            },
+            "ResourceLimits": {
+                "MaxNumberOfTrainingJobs": spec["max_jobs"],
+                "MaxParallelTrainingJobs": spec["max_parallel"],
+                **({"MaxRuntimeInSeconds": spec["max_runtime"]} if spec.get("max_runtime") else {}),
+            },
+            "ParameterRanges": spec["parameter_ranges"],
+            "TrainingJobEarlyStoppingType": spec["early_stopping"],
+        },
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": {
+                k: str(v) for k, v in (training.get("hyperparameters") or {}).items()
+            },
+            "AlgorithmSpecification": {
+                "TrainingImage": training.get("image") or "local",
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [
+                    {"Name": n, "Regex": r}
+                    for n, r in (training.get("metric_definitions") or {}).items()
+                ],
+            },
+            "ResourceConfig": {
+                "InstanceType": training["instance_type"],
+                "InstanceCount": training["instance_count"],
+                "VolumeSizeInGB": 30,
+            },
+        },
+        "CreationTime": _utc(state["created"]),
+        "LastModifiedTime": _utc(folder.state_file.stat().st_mtime),
+        "TrainingJobStatusCounters": counters,
+        "ObjectiveStatusCounters": objectives,
+        "LocalTuningDir": str(folder.root),
+        "LocalBestObjectiveHistory": state.get("best_history", []),
+        "LocalWarmStartedTrials": state.get("warm_started", 0),
+    }
+    if spec.get("warm_start"):
+        description["WarmStartConfig"] = {
+            "ParentHyperParameterTuningJobs": [
+                {"HyperParameterTuningJobName": p} for p in spec["warm_start"]
+            ],
+            "WarmStartType": "IdenticalDataAndAlgorithm",
+        }
+    if state.get("ended"):
+        description["HyperParameterTuningEndTime"] = _utc(state["ended"])
+    if state.get("failure_reason"):
+        description["FailureReason"] = state["failure_reason"]
+    best = state.get("best")
+    if best:
+        by_name = {t["name"]: t for t in trials}
+        trial = by_name.get(best["name"])
+        if trial is not None:
+            description["BestTrainingJob"] = trial_summary(name, spec, trial, region)
+    return description
+
+
+def decoded_params(summary: dict[str, Any]) -> dict[str, Any]:
+    """Return a trial summary's tuned values with their JSON types back."""
+    return {k: ranges_mod.decode_value(v) for k, v in summary["TunedHyperParameters"].items()}
