@@ -15,6 +15,7 @@ names the first trial and its real error, not "No training job succeeded".
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -143,7 +144,9 @@ class TuningLoop:
                 self._end_trial(entry, trial, base.FAILED, f"{type(exc).__name__}: {exc}")
                 self.save(self.state)
                 continue
-            running = _Running(trial, entry, parser=MetricParser({"objective": self.objective_regex}))
+            running = _Running(
+                trial, entry, parser=MetricParser({"objective": self.objective_regex})
+            )
             self.running[training.name] = running
             self.save(self.state)
 
@@ -192,8 +195,8 @@ class TuningLoop:
 
     def _report(self, running: _Running, value: float) -> None:
         """Give the pruner the step; stop the trial if it says so (early stopping)."""
-        if running.stop_sent or self.spec.early_stopping == "Off" and (
-            self.spec.strategy != "Hyperband"
+        if running.stop_sent or (
+            self.spec.early_stopping == "Off" and (self.spec.strategy != "Hyperband")
         ):
             return
         running.trial.report(value, running.steps)
@@ -206,10 +209,8 @@ class TuningLoop:
         running.early_reason = reason
         running.entry["early_stopped"] = True
         running.stop_sent = True
-        try:
+        with contextlib.suppress(SmMagicsError):
             self.backend.stop_training_job(running.entry["name"])
-        except SmMagicsError:
-            pass
         running.entry["status"] = base.STOPPING
 
     def _stop_all(self) -> None:
@@ -219,10 +220,8 @@ class TuningLoop:
         for name, running in self.running.items():
             if not running.stop_sent:
                 running.stop_sent = True
-                try:
+                with contextlib.suppress(SmMagicsError):
                     self.backend.stop_training_job(name)
-                except SmMagicsError:
-                    pass
 
     # -- ending -----------------------------------------------------------------------------
 
@@ -274,7 +273,11 @@ class TuningLoop:
     def _finish(self) -> None:
         trials = self.state["trials"]
         self.state["ended"] = _now()
-        succeeded = [t for t in trials if t["status"] == base.COMPLETED and t.get("objective_status") == "Succeeded"]
+        succeeded = [
+            t
+            for t in trials
+            if t["status"] == base.COMPLETED and t.get("objective_status") == "Succeeded"
+        ]
         if self.stop_requested.is_set() and self.state.get("stop_reason") != "MaxRuntimeExceeded":
             self.state["status"] = "Stopped"
             return

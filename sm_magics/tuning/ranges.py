@@ -152,7 +152,7 @@ def _check_scaling(
             raise InvalidRequest(
                 f"--range {option}: reverse-log applies to continuous ranges only (SageMaker)."
             )
-        if not (0 <= low and high < 1):
+        if not (low >= 0 and high < 1):
             raise InvalidRequest(
                 f"--range {option}: a reverse-log scale needs 0 <= LOW and HIGH < 1."
             )

@@ -4,7 +4,8 @@ Imported only by the local tuner process (never by the kernel): Optuna is an opt
 dependency, loaded when a local tuning job starts.
 
 * ``Bayesian`` → TPE (a Bayesian optimiser over the same mixed space SageMaker searches);
-* ``Random`` → random sampling; ``Grid`` → every combination of the categorical values;
+* ``Random`` → random sampling; ``Grid`` → every combination of the categorical values,
+  enqueued in order;
 * ``Hyperband`` → TPE with Optuna's Hyperband pruner over the objective's steps;
 * early stopping ``Auto`` → :class:`RunningAverageMedianPruner`, SageMaker's documented rule.
 """
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING
 import optuna
 from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
+
+from sm_magics.tuning.ranges import CategoricalRange
 
 if TYPE_CHECKING:
     from sm_magics.tuning.spec import TuningSpec
@@ -77,8 +80,9 @@ def create_study(spec: TuningSpec) -> optuna.Study:
     if spec.strategy == "Random":
         sampler = optuna.samplers.RandomSampler(seed=seed)
     elif spec.strategy == "Grid":
-        space = {rng.name: list(rng.distribution().choices) for rng in spec.ranges}  # type: ignore[attr-defined]
-        sampler = optuna.samplers.GridSampler(space, seed=seed)
+        # Every combination is enqueued below; Optuna's GridSampler would call
+        # ``study.stop()`` when the grid is exhausted, which ask-and-tell does not allow.
+        sampler = optuna.samplers.RandomSampler(seed=seed)
     else:  # Bayesian, Hyperband
         # A few random trials first, as SageMaker's Bayesian search starts; then TPE.
         startup = min(max(2, spec.max_jobs // 5), 10)
@@ -89,8 +93,18 @@ def create_study(spec: TuningSpec) -> optuna.Study:
         pruner = RunningAverageMedianPruner()
     else:
         pruner = optuna.pruners.NopPruner()
-    direction = "maximize" if spec.maximize else "minimize"
-    return optuna.create_study(direction=direction, sampler=sampler, pruner=pruner)
+    direction = optuna.study.StudyDirection.MAXIMIZE
+    if not spec.maximize:
+        direction = optuna.study.StudyDirection.MINIMIZE
+    study = optuna.create_study(direction=direction, sampler=sampler, pruner=pruner)
+    if spec.strategy == "Grid":
+        import itertools
+
+        names = [rng.name for rng in spec.ranges]
+        values = [list(rng.values) for rng in spec.ranges if isinstance(rng, CategoricalRange)]
+        for combination in itertools.product(*values):
+            study.enqueue_trial(dict(zip(names, combination, strict=True)))
+    return study
 
 
 def distributions(spec: TuningSpec) -> dict[str, optuna.distributions.BaseDistribution]:

@@ -207,10 +207,33 @@ class LocalTuning:
         folder = self._folder(name)
         state = self._checked_state(folder)
         spec = folder.read_spec()
+        if state["status"] in TERMINAL:
+            self._settle_trials(folder, state)
         summaries = [
             trial_summary(name, spec, trial, self.region) for trial in state.get("trials", [])
         ]
         return sorted(summaries, key=lambda s: s["CreationTime"], reverse=True)
+
+    def _settle_trials(self, folder: TuningDir, state: dict[str, Any]) -> None:
+        """Bring the trials of an ended job up to their own jobs' truth.
+
+        Only needed when the tuner died: its state stopped changing while the trials it
+        had asked to stop went on to end. Each trial's own job folder says how.
+        """
+        from sm_magics.backends.local.engine import LocalBackend
+
+        stale = [t for t in state.get("trials", []) if t["status"] not in base.TERMINAL_STATUSES]
+        if not stale:
+            return
+        trainer = LocalBackend(ledger=self.ledger)
+        for trial in stale:
+            with contextlib.suppress(Exception):
+                description = trainer.describe_training_job(trial["name"])
+                trial["status"] = base.job_status(description)
+                if description.get("FailureReason"):
+                    trial["failure_reason"] = description["FailureReason"]
+        if all(t["status"] in base.TERMINAL_STATUSES for t in stale):
+            folder.write_state(state)
 
     def stop_tuning_job(self, name: str) -> None:
         """Stop the tuner and its running trials; idempotent once the job ended."""

@@ -154,7 +154,9 @@ class SageMakerTuning:
                 HyperParameterTuningJobName=name,
             )
         except NotFound:
-            raise NotFound(f"No SageMaker tuning job named {name!r} in {self.aws.region}.") from None
+            raise NotFound(
+                f"No SageMaker tuning job named {name!r} in {self.aws.region}."
+            ) from None
         description.pop("ResponseMetadata", None)
         self._sync_row(name, description)
         return description
@@ -253,4 +255,4 @@ def best_trial_name(description: dict[str, Any]) -> str | None:
     return str(name) if name else None
 
 
-__all__ = ["SageMakerTuning", "best_trial_name", "tuning_job_request", "base"]
+__all__ = ["SageMakerTuning", "base", "best_trial_name", "tuning_job_request"]

@@ -1,0 +1,147 @@
+"""Local tuning with real processes: a detached tuner, trials as local training jobs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from sm_magics.backends.base import TrainingSpec
+from sm_magics.backends.local.tuning import LocalTuning, TuningDir
+from sm_magics.errors import InvalidRequest, NotFound
+from sm_magics.ledger import Ledger
+from sm_magics.tuning import ranges
+from sm_magics.tuning.spec import TuningSpec
+
+SCRIPT = """
+import argparse, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--xx", type=float)
+parser.add_argument("--kk", type=int)
+parser.add_argument("--cc")
+args, _ = parser.parse_known_args()
+for epoch in range(4):
+    score = 1 - (args.xx - 0.3) ** 2 - 0.01 * abs(args.kk - 4) + (0.05 if args.cc == "b" else 0)
+    print(f"epoch {epoch} score={score + epoch * 0.01:.5f}", flush=True)
+    time.sleep(%s)
+"""
+
+
+def _spec(name: str = "tune1", sleep: float = 0.02, **kw: Any) -> TuningSpec:
+    training = TrainingSpec(
+        name=name,
+        entry_point="train.py",
+        script=SCRIPT % sleep,
+        metric_definitions={"score": r"score=([-0-9.]+)"},
+    )
+    options: dict[str, Any] = {"max_jobs": 6, "max_parallel": 2, "random_seed": 1}
+    options.update(kw)
+    return TuningSpec(
+        name, training, "score", ranges.parse_ranges(["xx=0:1", "kk=1..8", "cc=a,b"]), **options
+    )
+
+
+def _wait(tuning: LocalTuning, name: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        description = tuning.describe_tuning_job(name)
+        if description["HyperParameterTuningJobStatus"] in ("Completed", "Failed", "Stopped"):
+            return description
+        time.sleep(0.2)
+    raise AssertionError(f"{name} did not end")
+
+
+def test_a_local_tuning_job_runs_its_trials_and_finds_the_best() -> None:
+    ledger = Ledger()
+    tuning = LocalTuning(ledger, "us-east-1")
+    tuning.create_tuning_job(_spec())
+    row = ledger.get_job("tune1")
+    assert row is not None and (row.kind, row.status) == ("tuning", "InProgress")
+    description = _wait(tuning, "tune1")
+    assert description["HyperParameterTuningJobStatus"] == "Completed"
+    assert description["TrainingJobStatusCounters"]["Completed"] == 6
+    trials = tuning.list_tuning_trials("tune1")
+    assert len(trials) == 6
+    values = {
+        t["TrainingJobName"]: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+        for t in trials
+    }
+    best = description["BestTrainingJob"]
+    assert best["TrainingJobName"] == max(values, key=lambda n: values[n])
+    # each trial is an ordinary local training job with its ledger row and hyperparameters
+    for trial in trials:
+        record = ledger.get_job(trial["TrainingJobName"])
+        assert record is not None
+        assert record.status == "Completed"
+        assert record.tags["sm-magics:tuning-job"] == "tune1"
+        assert set(record.spec["hyperparameters"]) == {"xx", "kk", "cc"}
+    final = ledger.get_job("tune1")
+    assert final is not None and final.status == "Completed"
+    assert final.secondary_status == "6/6 trials"
+
+
+def test_every_trial_failing_fails_the_job_with_the_first_error() -> None:
+    ledger = Ledger()
+    tuning = LocalTuning(ledger, "us-east-1")
+    spec = _spec("broken", max_jobs=2, max_parallel=2)
+    spec.training.script = "raise ValueError('the data has NaNs in column 3')\n"
+    tuning.create_tuning_job(spec)
+    description = _wait(tuning, "broken")
+    assert description["HyperParameterTuningJobStatus"] == "Failed"
+    assert description["FailureReason"].startswith(
+        "All 2 training jobs failed; the first, broken-001-"
+    )
+    assert "ValueError: the data has NaNs in column 3" in description["FailureReason"]
+
+
+def test_stop_ends_the_trials_and_the_job_stopped() -> None:
+    ledger = Ledger()
+    tuning = LocalTuning(ledger, "us-east-1")
+    tuning.create_tuning_job(_spec("slow", sleep=30, max_jobs=4, max_parallel=2))
+    deadline = time.time() + 60
+    while len(tuning.list_tuning_trials("slow")) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    tuning.stop_tuning_job("slow")
+    description = _wait(tuning, "slow")
+    assert description["HyperParameterTuningJobStatus"] == "Stopped"
+    for trial in tuning.list_tuning_trials("slow"):
+        assert trial["TrainingJobStatus"] == "Stopped"
+    tuning.stop_tuning_job("slow")  # idempotent
+
+
+def test_a_dead_tuner_fails_the_job_and_stops_its_trials() -> None:
+    ledger = Ledger()
+    tuning = LocalTuning(ledger, "us-east-1")
+    tuning.create_tuning_job(_spec("orphan", sleep=30, max_jobs=2, max_parallel=2))
+    folder = TuningDir.for_tuning("orphan")
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        state = folder.read_state()
+        if state.get("tuner_pid") and len(state.get("trials", [])) == 2:
+            break
+        time.sleep(0.1)
+    os.kill(state["tuner_pid"], signal.SIGKILL)
+    description = _wait(tuning, "orphan")
+    assert description["HyperParameterTuningJobStatus"] == "Failed"
+    assert "exited unexpectedly" in description["FailureReason"]
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        statuses = {t["TrainingJobStatus"] for t in tuning.list_tuning_trials("orphan")}
+        if statuses <= {"Stopped", "Completed", "Failed"}:
+            break
+        time.sleep(0.2)
+    assert statuses <= {"Stopped", "Completed", "Failed"}
+
+
+def test_bad_requests_leave_nothing() -> None:
+    ledger = Ledger()
+    tuning = LocalTuning(ledger, "us-east-1")
+    with pytest.raises(InvalidRequest, match="no local tuning job"):
+        tuning.create_tuning_job(_spec("child", warm_start=["missing"]))
+    assert ledger.get_job("child") is None
+    assert not TuningDir.for_tuning("child").root.exists()
+    with pytest.raises(NotFound):
+        tuning.describe_tuning_job("never")
