@@ -41,7 +41,7 @@ print(f"objective={-value:.6f}")
 
 def _run(strategy: str, seed: int, trials: int, parallel: int) -> tuple[float, float]:
     from sm_magics.backends.base import TrainingSpec
-    from sm_magics.backends.local.tuning import LocalTuning
+    from sm_magics.backends.local.engine import LocalBackend
     from sm_magics.ledger import Ledger
     from sm_magics.tuning import ranges
     from sm_magics.tuning.spec import TuningSpec
@@ -63,7 +63,7 @@ def _run(strategy: str, seed: int, trials: int, parallel: int) -> tuple[float, f
         max_parallel=parallel,
         random_seed=seed,
     )
-    tuning = LocalTuning(Ledger(), "us-east-1")
+    tuning = LocalBackend(ledger=Ledger())
     start = time.perf_counter()
     tuning.create_tuning_job(spec)
     while True:

@@ -18,11 +18,14 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sm_magics.backends import kinds
 from sm_magics.backends.processing import ProcessingSpec
 from sm_magics.ledger import TERMINAL_JOB_STATUSES
+
+if TYPE_CHECKING:
+    from sm_magics.tuning.spec import TuningSpec
 
 IN_PROGRESS = "InProgress"
 COMPLETED = "Completed"
@@ -491,3 +494,71 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """Return a processing job's log lines after ``cursor`` (every host, merged)."""
+
+    # -- tuning -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_tuning_job(self, spec: TuningSpec) -> None:
+        """Start a hyperparameter tuning job; return as soon as it is accepted.
+
+        Trials are training jobs of ``spec.training`` with each trial's sample of
+        ``spec.ranges`` added to its hyperparameters, at most ``spec.max_parallel`` at a
+        time, ``spec.max_jobs`` in all; each trial's objective is the last value of the
+        ``spec.objective`` metric in its logs.
+
+        Raises
+        ------
+        AlreadyExists
+            A job of that name exists.
+        InvalidRequest
+            A spec this backend cannot run; nothing is left behind.
+        BackendUnavailable
+            The local backend without Optuna (the optional ``tuning`` extra).
+        """
+
+    @abc.abstractmethod
+    def describe_tuning_job(self, name: str) -> dict[str, Any]:
+        """Return the job as ``DescribeHyperParameterTuningJob`` would; syncs its row.
+
+        Raises
+        ------
+        NotFound
+            No tuning job of that name on this backend.
+        """
+
+    @abc.abstractmethod
+    def stop_tuning_job(self, name: str) -> None:
+        """Stop the tuning job and every running trial; idempotent once it ended."""
+
+    @abc.abstractmethod
+    def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
+        """Return ``ListTrainingJobsForHyperParameterTuningJob``'s summaries, newest first.
+
+        Each trial is also a training job of this backend (describe it, read its logs,
+        deploy it) with a ledger row tagged ``sm-magics:tuning-job``.
+        """
+
+    def read_tuning_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+        """Return the trials' log lines after ``cursor``, merged, each host named by trial.
+
+        A line of host ``algo-1`` of trial ``tune-003-1a2b3c4d`` comes as host
+        ``003/algo-1``. Trials that ended and were read to their end are not read again.
+        """
+        cursor = dict(cursor or {})
+        per_trial: dict[str, Any] = dict(cursor.get("trials") or {})
+        done: set[str] = set(cursor.get("done") or [])
+        events: list[LogEvent] = []
+        for summary in reversed(self.list_tuning_trials(name)):
+            trial = summary["TrainingJobName"]
+            if trial in done:
+                continue
+            batch = self.read_training_logs(trial, per_trial.get(trial))
+            per_trial[trial] = batch.cursor
+            number = trial[len(name) + 1 :].split("-")[0] or trial
+            events.extend(
+                LogEvent(e.timestamp, f"{number}/{e.host}", e.message) for e in batch.events
+            )
+            if summary["TrainingJobStatus"] in TERMINAL_STATUSES and not batch.events:
+                done.add(trial)
+        events.sort(key=lambda e: e.timestamp)
+        return LogBatch(events, {"trials": per_trial, "done": sorted(done)})

@@ -107,8 +107,22 @@ PROCESSING = JobKind(
     name_prefix="sm-process",
 )
 
+#: A tuning job runs no instance of its own: its trials are training jobs, each with its
+#: own ledger row and cost; its description names the trials' resources.
+TUNING = JobKind(
+    name="tuning",
+    noun="HyperParameterTuningJob",
+    label="Tuning",
+    resources=("TrainingJobDefinition", "ResourceConfig"),
+    start_key="CreationTime",
+    end_key="HyperParameterTuningEndTime",
+    usage="training",
+    log_group="/aws/sagemaker/TrainingJobs",
+    name_prefix="sm-tune",
+)
+
 #: Every kind, by its ledger name.
-KINDS: dict[str, JobKind] = {k.name: k for k in (TRAINING, TRANSFORM, PROCESSING)}
+KINDS: dict[str, JobKind] = {k.name: k for k in (TRAINING, TRANSFORM, PROCESSING, TUNING)}
 
 
 def get(name: str) -> JobKind:

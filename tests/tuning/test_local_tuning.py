@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from sm_magics.backends.base import TrainingSpec
-from sm_magics.backends.local.tuning import LocalTuning, TuningDir
+from sm_magics.backends.local.engine import LocalBackend
+from sm_magics.backends.local.tuning import TuningDir
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import Ledger
 from sm_magics.tuning import ranges
@@ -44,7 +45,7 @@ def _spec(name: str = "tune1", sleep: float = 0.02, **kw: Any) -> TuningSpec:
     )
 
 
-def _wait(tuning: LocalTuning, name: str, timeout: float = 120) -> dict[str, Any]:
+def _wait(tuning: LocalBackend, name: str, timeout: float = 120) -> dict[str, Any]:
     deadline = time.time() + timeout
     while time.time() < deadline:
         description = tuning.describe_tuning_job(name)
@@ -56,7 +57,7 @@ def _wait(tuning: LocalTuning, name: str, timeout: float = 120) -> dict[str, Any
 
 def test_a_local_tuning_job_runs_its_trials_and_finds_the_best() -> None:
     ledger = Ledger()
-    tuning = LocalTuning(ledger, "us-east-1")
+    tuning = LocalBackend(ledger=ledger)
     tuning.create_tuning_job(_spec())
     row = ledger.get_job("tune1")
     assert row is not None and (row.kind, row.status) == ("tuning", "InProgress")
@@ -81,11 +82,17 @@ def test_a_local_tuning_job_runs_its_trials_and_finds_the_best() -> None:
     final = ledger.get_job("tune1")
     assert final is not None and final.status == "Completed"
     assert final.secondary_status == "6/6 trials"
+    # %sm_logs of a tuning job: every trial's lines, merged, each host named by its trial
+    batch = tuning.read_tuning_logs("tune1")
+    hosts = {event.host for event in batch.events}
+    assert hosts == {f"{n:03d}/algo-1" for n in range(1, 7)}
+    assert sum("score=" in e.message for e in batch.events) == 6 * 4
+    assert tuning.read_tuning_logs("tune1", batch.cursor).events == []
 
 
 def test_every_trial_failing_fails_the_job_with_the_first_error() -> None:
     ledger = Ledger()
-    tuning = LocalTuning(ledger, "us-east-1")
+    tuning = LocalBackend(ledger=ledger)
     spec = _spec("broken", max_jobs=2, max_parallel=2)
     spec.training.script = "raise ValueError('the data has NaNs in column 3')\n"
     tuning.create_tuning_job(spec)
@@ -99,7 +106,7 @@ def test_every_trial_failing_fails_the_job_with_the_first_error() -> None:
 
 def test_stop_ends_the_trials_and_the_job_stopped() -> None:
     ledger = Ledger()
-    tuning = LocalTuning(ledger, "us-east-1")
+    tuning = LocalBackend(ledger=ledger)
     tuning.create_tuning_job(_spec("slow", sleep=30, max_jobs=4, max_parallel=2))
     deadline = time.time() + 60
     while len(tuning.list_tuning_trials("slow")) < 2 and time.time() < deadline:
@@ -114,7 +121,7 @@ def test_stop_ends_the_trials_and_the_job_stopped() -> None:
 
 def test_a_dead_tuner_fails_the_job_and_stops_its_trials() -> None:
     ledger = Ledger()
-    tuning = LocalTuning(ledger, "us-east-1")
+    tuning = LocalBackend(ledger=ledger)
     tuning.create_tuning_job(_spec("orphan", sleep=30, max_jobs=2, max_parallel=2))
     folder = TuningDir.for_tuning("orphan")
     deadline = time.time() + 60
@@ -138,7 +145,7 @@ def test_a_dead_tuner_fails_the_job_and_stops_its_trials() -> None:
 
 def test_bad_requests_leave_nothing() -> None:
     ledger = Ledger()
-    tuning = LocalTuning(ledger, "us-east-1")
+    tuning = LocalBackend(ledger=ledger)
     with pytest.raises(InvalidRequest, match="no local tuning job"):
         tuning.create_tuning_job(_spec("child", warm_start=["missing"]))
     assert ledger.get_job("child") is None

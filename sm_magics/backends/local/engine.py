@@ -19,7 +19,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics import config, packaging
 from sm_magics.backends import base
@@ -29,9 +29,13 @@ from sm_magics.backends.local.environment import encode_hyperparameters
 from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
 from sm_magics.backends.local.processing_jobs import LocalProcessing
 from sm_magics.backends.local.transforms import LocalTransforms
+from sm_magics.backends.local.tuning import LocalTuning
 from sm_magics.backends.local.uris import resolve_input
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord, Ledger
+
+if TYPE_CHECKING:
+    from sm_magics.tuning.spec import TuningSpec
 
 #: How long a job may sit without a supervisor pid before it counts as never started.
 _SPAWN_GRACE_SECONDS = 30.0
@@ -50,6 +54,7 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
     def __init__(self, region: str | None = None, **options: Any) -> None:
         super().__init__(region=region or config.default_region(), **options)
         self.ledger: Ledger = options.get("ledger") or Ledger()
+        self._tuning = LocalTuning(self.ledger, self.region, self)
 
     # -- create -----------------------------------------------------------------------------
 
@@ -333,3 +338,21 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
     def log_stream_names(self, name: str) -> list[str]:
         """Return the CloudWatch-style stream names of a job (``<job>/algo-1-<epoch>``)."""
         return [f"{name}/{p.stem}" for p in sorted(self._job(name).logs.glob("*.log"))]
+
+    # -- tuning (kept in its own object: see local/tuning.py) ------------------------------
+
+    def create_tuning_job(self, spec: TuningSpec) -> None:
+        """See :meth:`Backend.create_tuning_job`: a detached tuner runs local trials."""
+        self._tuning.create_tuning_job(spec)
+
+    def describe_tuning_job(self, name: str) -> dict[str, Any]:
+        """See :meth:`Backend.describe_tuning_job`."""
+        return self._tuning.describe_tuning_job(name)
+
+    def stop_tuning_job(self, name: str) -> None:
+        """See :meth:`Backend.stop_tuning_job`."""
+        self._tuning.stop_tuning_job(name)
+
+    def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
+        """See :meth:`Backend.list_tuning_trials`."""
+        return self._tuning.list_tuning_trials(name)

@@ -92,9 +92,10 @@ def _utc(timestamp: float | None) -> datetime | None:
 class LocalTuning:
     """Tuning methods of the local backend (composed into it, sharing its ledger)."""
 
-    def __init__(self, ledger: Ledger, region: str | None) -> None:
+    def __init__(self, ledger: Ledger, region: str | None, trainer: base.Backend) -> None:
         self.ledger = ledger
         self.region = region
+        self.trainer = trainer  # the backend whose training jobs the trials are
 
     # -- create -----------------------------------------------------------------------------
 
@@ -177,13 +178,10 @@ class LocalTuning:
             if state["status"] in TERMINAL:
                 return state
             reason = f"the local tuner (pid {pid}) exited unexpectedly; see {folder.tuner_log}"
-        from sm_magics.backends.local.engine import LocalBackend
-
-        trainer = LocalBackend(ledger=self.ledger)
         for trial in state.get("trials", []):
             if trial.get("status") not in base.TERMINAL_STATUSES:
                 with contextlib.suppress(Exception):
-                    trainer.stop_training_job(trial["name"])
+                    self.trainer.stop_training_job(trial["name"])
         stopped = folder.stop_marker.exists()
         state.update(
             status="Stopped" if stopped else "Failed",
@@ -220,15 +218,12 @@ class LocalTuning:
         Only needed when the tuner died: its state stopped changing while the trials it
         had asked to stop went on to end. Each trial's own job folder says how.
         """
-        from sm_magics.backends.local.engine import LocalBackend
-
         stale = [t for t in state.get("trials", []) if t["status"] not in base.TERMINAL_STATUSES]
         if not stale:
             return
-        trainer = LocalBackend(ledger=self.ledger)
         for trial in stale:
             with contextlib.suppress(Exception):
-                description = trainer.describe_training_job(trial["name"])
+                description = self.trainer.describe_training_job(trial["name"])
                 trial["status"] = base.job_status(description)
                 if description.get("FailureReason"):
                     trial["failure_reason"] = description["FailureReason"]

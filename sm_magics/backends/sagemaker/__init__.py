@@ -12,7 +12,7 @@ with uploads by content hash in :mod:`.uploads`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import base
 from sm_magics.backends.sagemaker.aws import AwsSession
@@ -20,7 +20,11 @@ from sm_magics.backends.sagemaker.processing import SageMakerProcessing
 from sm_magics.backends.sagemaker.serving import SageMakerServing
 from sm_magics.backends.sagemaker.training import SageMakerTraining
 from sm_magics.backends.sagemaker.transform import SageMakerTransforms
+from sm_magics.backends.sagemaker.tuning import SageMakerTuning
 from sm_magics.ledger import Ledger
+
+if TYPE_CHECKING:
+    from sm_magics.tuning.spec import TuningSpec
 
 
 class SageMakerBackend(
@@ -55,6 +59,7 @@ class SageMakerBackend(
         )
         self.ledger: Ledger = options.pop("ledger", None) or Ledger()
         super().__init__(region=self.aws.region, **options)
+        self._tuning = SageMakerTuning(self.aws, self.ledger, self)
 
     def fetch(self, uri: str, dest: Path) -> None:
         """See :meth:`Backend.fetch`: ``s3://`` artifacts are downloaded."""
@@ -80,6 +85,24 @@ class SageMakerBackend(
             f"Variant {variant} of {name} scales between {min_capacity} and {max_capacity} "
             "instances on invocations per instance."
         )
+
+    # -- tuning (kept in its own object: see tuning.py) ------------------------------------
+
+    def create_tuning_job(self, spec: TuningSpec) -> None:
+        """See :meth:`Backend.create_tuning_job`: CreateHyperParameterTuningJob."""
+        self._tuning.create_tuning_job(spec)
+
+    def describe_tuning_job(self, name: str) -> dict[str, Any]:
+        """See :meth:`Backend.describe_tuning_job`."""
+        return self._tuning.describe_tuning_job(name)
+
+    def stop_tuning_job(self, name: str) -> None:
+        """See :meth:`Backend.stop_tuning_job`."""
+        self._tuning.stop_tuning_job(name)
+
+    def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
+        """See :meth:`Backend.list_tuning_trials` (each trial recorded in the ledger)."""
+        return self._tuning.list_tuning_trials(name)
 
 
 __all__ = ["SageMakerBackend"]
