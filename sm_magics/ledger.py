@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from sm_magics import config
 from sm_magics.errors import AlreadyExists
@@ -30,8 +30,11 @@ from sm_magics.errors import AlreadyExists
 #: are plain text, so a new kind (processing, tuning, ...) is one more name here.
 JOB_KINDS = ("training", "transform", "processing", "tuning")
 
-#: Training statuses after which nothing changes any more.
-TERMINAL_JOB_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+#: The status of a row whose resource its backend no longer has (deleted, or removed out
+#: of band); only the ledger keeps it, as history for cost totals.
+DELETED = "Deleted"
+#: Job statuses after which nothing changes any more.
+TERMINAL_JOB_STATUSES = frozenset({"Completed", "Failed", "Stopped", DELETED})
 
 # Each entry upgrades the schema by one version; ``PRAGMA user_version`` records how far a
 # file got, so an old ledger is upgraded in place and never recreated (rows are history).
@@ -101,11 +104,108 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX endpoints_by_notebook ON endpoints (notebook);
     CREATE INDEX endpoints_live ON endpoints (created_at) WHERE status != 'Deleted'
     """,
+    # 4: a job its backend no longer has is marked Deleted, and when it was seen gone;
+    # Deleted is terminal, so the partial index of running jobs leaves it out too.
+    """
+    ALTER TABLE jobs ADD COLUMN deleted_at REAL;
+    DROP INDEX jobs_active;
+    CREATE INDEX jobs_active ON jobs (created_at)
+        WHERE status NOT IN ('Completed', 'Deleted', 'Failed', 'Stopped')
+    """,
 )
 
 #: The statuses ``jobs_active`` leaves out, spelled as the index's predicate spells them
 #: (SQLite uses a partial index only for a query that repeats its ``WHERE`` term).
-_ACTIVE_JOBS = "status NOT IN ('Completed', 'Failed', 'Stopped')"
+_ACTIVE_JOBS = "status NOT IN ('Completed', 'Deleted', 'Failed', 'Stopped')"
+
+
+# -- the JSON columns, typed: each backend writes them (sm_magics.backends.rows) ------------
+
+
+class VariantJson(TypedDict):
+    """One variant as an endpoint's ``spec`` keeps it (``VariantSpec.to_json()``)."""
+
+    name: str
+    model_data: str | None
+    job: str | None
+    entry_point: str | None
+    instance_type: str
+    instance_count: int
+    weight: float
+    serverless_memory_mb: int | None
+    max_concurrency: int | None
+    environment: dict[str, str]
+
+
+class AsyncJson(TypedDict):
+    """An asynchronous endpoint's configuration (``AsyncInferenceSpec.to_json()``)."""
+
+    output_uri: str
+    failure_uri: str | None
+    max_concurrency: int | None
+
+
+#: The ``spec`` column of an endpoint row. ``ttl`` is in seconds; ``async`` is present
+#: only for an asynchronous endpoint (a keyword, hence the functional form).
+EndpointRowSpec = TypedDict(
+    "EndpointRowSpec",
+    {"variants": list[VariantJson], "ttl": "int | None", "async": AsyncJson},
+    total=False,
+)
+
+
+class VariantSummary(TypedDict):
+    """One entry of an endpoint row's ``variants`` column: what costs and lists read."""
+
+    VariantName: str
+    CurrentWeight: float
+    InstanceType: str | None
+    DesiredInstanceCount: int
+
+
+class TrainingRowSpec(TypedDict, total=False):
+    """The ``spec`` column of a training job row (``TrainingSpec.to_json()``)."""
+
+    name: str
+    entry_point: str
+    script: str | None
+    source_dir: str | None
+    hyperparameters: dict[str, Any]
+    inputs: dict[str, str]
+    instance_type: str
+    instance_count: int
+    requirements: str | None
+    image: str | None
+    framework: str | None
+    framework_version: str | None
+    py_version: str | None
+    metric_definitions: dict[str, str]
+    environment: dict[str, str]
+    spot: bool
+    max_wait: int | None
+    keep_alive: int | None
+    max_run: int | None
+    checkpoint_uri: str | None
+    tags: dict[str, str]
+    region: str | None
+    notebook: str | None
+    resolved_image: str  # sagemaker: the image the job runs
+
+
+class TransformRowSpec(TypedDict, total=False):
+    """The ``spec`` column of a transform job row."""
+
+    input: str
+    output: str
+    content_type: str
+    split_type: str
+    model_name: str  # sagemaker: the model made for the job, deleted once it ends
+    input_s3: str  # sagemaker: the input as uploaded
+    model_deleted: bool
+
+
+class JobRowSpec(TrainingRowSpec, TransformRowSpec, total=False):
+    """The ``spec`` column of a job row: a training or a transform job's (see ``kind``)."""
 
 
 @dataclass
@@ -131,6 +231,7 @@ class JobRecord:
     tags: dict[str, str] = field(default_factory=dict)
     spec: dict[str, Any] = field(default_factory=dict)
     updated_at: float = 0.0
+    deleted_at: float | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -161,7 +262,7 @@ class EndpointRecord:
     @property
     def is_live(self) -> bool:
         """Whether the endpoint may still be running or billing."""
-        return self.status not in ("Deleted",)
+        return self.status != DELETED
 
 
 _JSON_COLUMNS = {"tags", "spec", "variants"}
@@ -191,6 +292,22 @@ def _from_row(row: sqlite3.Row) -> JobRecord:
     values = _values(row)
     values["spot"] = bool(values["spot"])
     return JobRecord(**values)
+
+
+def job_taken_message(name: str) -> str:
+    """Return what a user is told when a job name is already in the ledger."""
+    return (
+        f"A training job named {name!r} already exists; pick another name "
+        "or leave the name out to get a generated one."
+    )
+
+
+def endpoint_taken_message(name: str) -> str:
+    """Return what a user is told when a live endpoint already has the name."""
+    return (
+        f"An endpoint named {name!r} already exists; delete it first "
+        "(%sm_delete), pick another name, or add a variant to it with --variant."
+    )
 
 
 def _enable_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
@@ -336,12 +453,7 @@ class Ledger:
         AlreadyExists
             A job of that name is already in the ledger (on any backend).
         """
-        self._insert(
-            "jobs",
-            record,
-            f"A training job named {record.name!r} already exists; pick another name "
-            "or leave the name out to get a generated one.",
-        )
+        self._insert("jobs", record, job_taken_message(record.name))
 
     def update_job(self, name: str, **changes: Any) -> None:
         """Set some columns of one job row; unknown column names are a programming error."""
@@ -406,12 +518,7 @@ class Ledger:
         AlreadyExists
             A live endpoint of that name is in the ledger.
         """
-        self._insert(
-            "endpoints",
-            record,
-            f"An endpoint named {record.name!r} already exists; delete it first "
-            "(%sm_delete), pick another name, or add a variant to it with --variant.",
-        )
+        self._insert("endpoints", record, endpoint_taken_message(record.name))
 
     def update_endpoint(self, name: str, **changes: Any) -> None:
         """Set columns of the live (not deleted) endpoint row called ``name``."""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sm_magics.backends import kinds
 from sm_magics.backends.processing import ProcessingSpec
-from sm_magics.ledger import TERMINAL_JOB_STATUSES
+from sm_magics.ledger import TERMINAL_JOB_STATUSES, AsyncJson, VariantJson
 
 if TYPE_CHECKING:
     from sm_magics.tuning.spec import TuningSpec
@@ -150,11 +150,20 @@ class VariantSpec:
     max_concurrency: int | None = None
     environment: dict[str, str] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        """Return the variant as JSON-safe data."""
-        data = dict(self.__dict__)
-        data["entry_point"] = str(self.entry_point) if self.entry_point else None
-        return data
+    def to_json(self) -> VariantJson:
+        """Return the variant as JSON-safe data (as an endpoint row's ``spec`` keeps it)."""
+        return {
+            "name": self.name,
+            "model_data": self.model_data,
+            "job": self.job,
+            "entry_point": str(self.entry_point) if self.entry_point else None,
+            "instance_type": self.instance_type,
+            "instance_count": self.instance_count,
+            "weight": self.weight,
+            "serverless_memory_mb": self.serverless_memory_mb,
+            "max_concurrency": self.max_concurrency,
+            "environment": dict(self.environment),
+        }
 
 
 @dataclass(frozen=True)
@@ -170,7 +179,7 @@ class AsyncInferenceSpec:
     failure_uri: str | None = None
     max_concurrency: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> AsyncJson:
         """Return the spec as the ledger stores it."""
         return {
             "output_uri": self.output_uri,

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -22,13 +20,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sm_magics.backends import base
+from sm_magics.backends import base, rows
 from sm_magics.backends.local import logstore, processes
+from sm_magics.backends.local.creation import creating
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.backends.local.jobdir import JobDir
 from sm_magics.backends.local.uris import model_path
 from sm_magics.errors import InvalidRequest, ModelError, NotFound
-from sm_magics.ledger import EndpointRecord, Ledger
+from sm_magics.ledger import Ledger
 
 _LOCAL_ACCOUNT = "000000000000"
 #: How long ``delete`` waits for the router to drain and exit before killing its group.
@@ -71,7 +70,7 @@ class LocalEndpoints:
             raise InvalidRequest("--instance-count must be at least 1.")
         if variant.weight < 0:
             raise InvalidRequest(f"Variant {variant.name}: weights must be 0 or more.")
-        data = variant.to_json()
+        data: dict[str, Any] = dict(variant.to_json())
         data.update(model_path=str(path), script_candidates=candidates, python=python)
         return data
 
@@ -82,69 +81,32 @@ class LocalEndpoints:
         if len(set(names)) != len(names):
             raise InvalidRequest(f"Variant names must be unique: {names}.")
         now = time.time()
-        ttl_at = now + spec.ttl if spec.ttl else None
-        self.ledger.insert_endpoint(
-            EndpointRecord(
-                name=spec.name,
-                backend="local",
-                region=self.region,
-                status=base.CREATING,
-                created_at=now,
-                ttl_at=ttl_at,
-                notebook=spec.notebook,
-                tags=spec.tags,
-                variants=[
-                    {
-                        "VariantName": v["name"],
-                        "CurrentWeight": v["weight"],
-                        "InstanceType": v["instance_type"],
-                        "DesiredInstanceCount": v["instance_count"],
-                    }
-                    for v in variants
-                ],
-                spec={
-                    "variants": variants,
-                    "ttl": spec.ttl,
-                    **(
-                        {"async": spec.async_inference.to_json()}
-                        if spec.async_inference is not None
-                        else {}
-                    ),
-                },
-            )
-        )
+        record = rows.endpoint_record(spec, backend="local", region=self.region, now=now)
         folder = EndpointDir.for_endpoint(spec.name)
-        process: subprocess.Popen[bytes] | None = None
-        try:
-            if folder.root.exists() and not self._archive_self_deleted(folder):
-                raise InvalidRequest(
-                    f"{folder.root} exists but no live ledger row does; remove it or pick "
-                    "another name."
-                )
+        with creating(
+            self.ledger,
+            record,
+            folder.root,
+            clear_stale=lambda: self._archive_self_deleted(folder),
+        ) as made:
             folder.logs.mkdir(parents=True)
             folder.write_config(
                 {
                     "name": spec.name,
                     "variants": variants,
-                    "ttl_at": ttl_at,
+                    "ttl_at": record.ttl_at,
                     "ttl": spec.ttl,  # as given, for the reason the router records
                     "region": self.region,
                 }
             )
-            folder.write_state({"status": base.CREATING, "created": now, "ttl_at": ttl_at})
-            process = processes.spawn_detached(
+            folder.write_state({"status": base.CREATING, "created": now, "ttl_at": record.ttl_at})
+            made.process = processes.spawn_detached(
                 [sys.executable, "-m", "sm_magics.backends.local.router", str(folder.root)],
                 folder.router_log,
             )
             (folder.root / "router.pid").write_text(
-                f"{process.pid} {processes.start_ticks(process.pid) or ''}"
+                f"{made.process.pid} {processes.start_ticks(made.process.pid) or ''}"
             )
-        except BaseException:
-            if process is not None:
-                processes.terminate_groups([process.pid], grace=0)
-            shutil.rmtree(folder.root, ignore_errors=True)
-            self.ledger.delete_endpoint_row(spec.name)
-            raise
 
     def _archive_self_deleted(self, folder: EndpointDir) -> bool:
         """Archive the folder of an endpoint that deleted itself (its TTL passed).

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -24,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sm_magics import config, packaging
 from sm_magics.backends import base
 from sm_magics.backends.local import logstore, processes
+from sm_magics.backends.local.creation import creating
 from sm_magics.backends.local.endpoints import LocalEndpoints
 from sm_magics.backends.local.environment import encode_hyperparameters
 from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
@@ -88,32 +87,22 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
         if spec.requirements is not None and not spec.requirements.is_file():
             raise InvalidRequest(f"--requirements {spec.requirements} does not exist.")
         now = time.time()
-        self.ledger.insert_job(
-            JobRecord(
-                name=spec.name,
-                backend=self.name,
-                region=self.region,
-                status=base.IN_PROGRESS,
-                secondary_status=base.STARTING,
-                instance_type=spec.instance_type,
-                instance_count=spec.instance_count,
-                spot=spec.spot,
-                created_at=now,
-                notebook=spec.notebook,
-                tags=spec.tags,
-                spec=spec.to_json(),
-            )
+        record = JobRecord(
+            name=spec.name,
+            backend=self.name,
+            region=self.region,
+            status=base.IN_PROGRESS,
+            secondary_status=base.STARTING,
+            instance_type=spec.instance_type,
+            instance_count=spec.instance_count,
+            spot=spec.spot,
+            created_at=now,
+            notebook=spec.notebook,
+            tags=spec.tags,
+            spec=spec.to_json(),
         )
         job = JobDir.for_job(spec.name)
-        process: subprocess.Popen[bytes] | None = None
-        created_root = False
-        try:
-            if job.root.exists():  # a folder left by a ledger that was deleted: not ours
-                raise InvalidRequest(
-                    f"{job.root} exists but no ledger row does; remove it or pick another name."
-                )
-            job.root.mkdir(parents=True)
-            created_root = True
+        with creating(self.ledger, record, job.root) as made:
             source_hash = packaging.stage_source(
                 job.code,
                 entry_point=spec.entry_point,
@@ -146,22 +135,15 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
                 ],
             }
             job.write_state(state)
-            process = processes.spawn_detached(
+            made.process = processes.spawn_detached(
                 [sys.executable, "-m", "sm_magics.backends.local.supervisor", str(job.root)],
                 job.supervisor_log,
             )
             # Record the identity now, not from the supervisor: it may die before writing.
-            state["supervisor_pid"] = process.pid
-            state["supervisor_start"] = processes.start_ticks(process.pid)
+            state["supervisor_pid"] = made.process.pid
+            state["supervisor_start"] = processes.start_ticks(made.process.pid)
             self._merge_state(job, state)
             self.ledger.update_job(spec.name, source_hash=source_hash)
-        except BaseException:
-            if process is not None:
-                processes.terminate_groups([process.pid], grace=0)
-            if created_root:  # never a folder that was there before us
-                shutil.rmtree(job.root, ignore_errors=True)
-            self.ledger.delete_job(spec.name)
-            raise
         processes.reap_children()
 
     @staticmethod

@@ -7,8 +7,6 @@ work as for training jobs; the model is resolved as for an endpoint variant.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import base
 from sm_magics.backends.local import logstore, processes
+from sm_magics.backends.local.creation import creating
 from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
 from sm_magics.backends.local.transform import input_files
 from sm_magics.backends.local.uris import local_path
+from sm_magics.backends.rows import transform_record
 from sm_magics.errors import InvalidRequest, NotFound
-from sm_magics.ledger import JobRecord, Ledger
+from sm_magics.ledger import Ledger
 
 _LOCAL_ACCOUNT = "000000000000"
 
@@ -58,33 +58,9 @@ class LocalTransforms:
         if spec.split_type not in ("Line", "None"):
             raise InvalidRequest("split type must be Line or None.")
         now = time.time()
-        self.ledger.insert_job(
-            JobRecord(
-                name=spec.name,
-                backend="local",
-                kind="transform",
-                region=self.region,
-                status=base.IN_PROGRESS,
-                secondary_status=base.IN_PROGRESS,
-                instance_type=spec.model.instance_type,
-                instance_count=spec.model.instance_count,
-                created_at=now,
-                notebook=spec.notebook,
-                tags=spec.tags,
-                model_data=spec.model.model_data,
-                spec={
-                    "input": spec.input_uri,
-                    "output": spec.output_uri,
-                    "content_type": spec.content_type,
-                    "split_type": spec.split_type,
-                },
-            )
-        )
+        record = transform_record(spec, backend="local", region=self.region, now=now)
         job = JobDir.for_job(spec.name)
-        process: subprocess.Popen[bytes] | None = None
-        try:
-            if job.root.exists():
-                raise InvalidRequest(f"{job.root} exists but no ledger row does.")
+        with creating(self.ledger, record, job.root) as made:
             job.logs.mkdir(parents=True)
             write_json_atomic(
                 job.spec_file,
@@ -108,16 +84,10 @@ class LocalTransforms:
                     "kind": "transform",
                 }
             )
-            process = processes.spawn_detached(
+            made.process = processes.spawn_detached(
                 [model["python"], "-m", "sm_magics.backends.local.transform", str(job.root)],
                 job.supervisor_log,
             )
-        except BaseException:
-            if process is not None:
-                processes.terminate_groups([process.pid], grace=0)
-            shutil.rmtree(job.root, ignore_errors=True)
-            self.ledger.delete_job(spec.name)
-            raise
 
     def _transform_job(self, name: str) -> JobDir:
         job = JobDir.for_job(name)

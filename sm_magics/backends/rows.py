@@ -1,0 +1,141 @@
+"""The ledger rows a backend writes, built in one place for both backends.
+
+The backend owns its rows (see :mod:`sm_magics.backends.base`): ``create_*`` inserts the
+whole row, ``describe_*`` syncs it, and a resource the service no longer has is marked
+``Deleted``. What a row holds at creation is decided here, once, so that the local and
+the sagemaker backend record the same fields in the same units (``ttl`` in seconds) and
+nobody above the backend needs to write to the row afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any, cast
+
+from sm_magics.backends import base
+from sm_magics.ledger import (
+    DELETED,
+    EndpointRecord,
+    EndpointRowSpec,
+    JobRecord,
+    Ledger,
+    TransformRowSpec,
+    VariantSummary,
+)
+
+
+def variant_summaries(variants: Iterable[base.VariantSpec]) -> list[VariantSummary]:
+    """Return the ledger's per-variant summary (the shape cost totals read)."""
+    return [
+        {
+            "VariantName": v.name,
+            "CurrentWeight": float(v.weight),
+            "InstanceType": None if v.serverless_memory_mb else v.instance_type,
+            "DesiredInstanceCount": 0 if v.serverless_memory_mb else v.instance_count,
+        }
+        for v in variants
+    ]
+
+
+def endpoint_row_spec(spec: base.EndpointSpec) -> EndpointRowSpec:
+    """Return the ``spec`` column of a new endpoint: its variants, TTL (seconds) and async."""
+    row: EndpointRowSpec = {
+        "variants": [v.to_json() for v in spec.variants],
+        "ttl": spec.ttl,
+    }
+    if spec.async_inference is not None:
+        row["async"] = spec.async_inference.to_json()
+    return row
+
+
+def endpoint_record(
+    spec: base.EndpointSpec, *, backend: str, region: str | None, now: float
+) -> EndpointRecord:
+    """Return the whole row of an endpoint being created, status ``Creating``."""
+    return EndpointRecord(
+        name=spec.name,
+        backend=backend,
+        region=region,
+        status=base.CREATING,
+        created_at=now,
+        ttl_at=now + spec.ttl if spec.ttl else None,
+        notebook=spec.notebook,
+        tags=dict(spec.tags),
+        variants=cast(list[dict[str, Any]], variant_summaries(spec.variants)),
+        spec=cast(dict[str, Any], endpoint_row_spec(spec)),
+    )
+
+
+def record_update(ledger: Ledger, name: str, variants: list[base.VariantSpec]) -> None:
+    """Record an accepted update: ``Updating``, the new summaries and desired variants."""
+    record = ledger.get_endpoint(name)
+    spec: EndpointRowSpec = dict(record.spec) if record is not None else {}  # type: ignore[assignment]
+    spec["variants"] = [v.to_json() for v in variants]
+    ledger.update_endpoint(
+        name, status=base.UPDATING, variants=variant_summaries(variants), spec=spec
+    )
+
+
+def transform_row_spec(spec: base.TransformSpec) -> TransformRowSpec:
+    """Return the ``spec`` column of a new transform job."""
+    return {
+        "input": spec.input_uri,
+        "output": spec.output_uri,
+        "content_type": spec.content_type,
+        "split_type": spec.split_type,
+    }
+
+
+def transform_record(
+    spec: base.TransformSpec, *, backend: str, region: str | None, now: float
+) -> JobRecord:
+    """Return the whole row of a transform job being created, status ``InProgress``."""
+    return JobRecord(
+        name=spec.name,
+        backend=backend,
+        kind="transform",
+        region=region,
+        status=base.IN_PROGRESS,
+        secondary_status=base.IN_PROGRESS,
+        instance_type=spec.model.instance_type,
+        instance_count=spec.model.instance_count,
+        created_at=now,
+        notebook=spec.notebook,
+        tags=dict(spec.tags),
+        model_data=spec.model.model_data,
+        spec=cast(dict[str, Any], transform_row_spec(spec)),
+    )
+
+
+def mark_job_deleted(ledger: Ledger, name: str, backend: str, why: str) -> None:
+    """Mark a job row ``Deleted``: its backend no longer has the job (once, idempotent).
+
+    Only a row of ``backend`` is touched: a job of that name on another backend is not
+    this backend's to judge. ``ended_at`` is kept if known (costs stop there), else now.
+    """
+    record = ledger.get_job(name)
+    if record is None or record.backend != backend or record.status == DELETED:
+        return
+    now = time.time()
+    ledger.update_job(
+        name,
+        status=DELETED,
+        secondary_status=DELETED,
+        ended_at=record.ended_at or now,
+        deleted_at=now,
+        failure_reason=record.failure_reason or why,
+    )
+
+
+def mark_endpoint_deleted(
+    ledger: Ledger, name: str, backend: str, *, reason: str | None = None
+) -> None:
+    """Mark the live row of endpoint ``name`` ``Deleted`` with ``deleted_at`` (idempotent)."""
+    record = ledger.get_endpoint(name)
+    if record is None or not record.is_live or record.backend != backend:
+        return
+    changes: dict[str, object] = {"status": DELETED, "deleted_at": time.time()}
+    if reason:
+        changes["failure_reason"] = reason
+    ledger.update_endpoint(name, **changes)
