@@ -27,10 +27,12 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     from sm_magics import reminders
     from sm_magics.magics import SageMakerMagics
     from sm_magics.serving_magics import ServingMagics
+    from sm_magics.tuning_magics import TuningMagics
 
     core = SageMakerMagics(shell=ipython)
     ipython.register_magics(core)
     ipython.register_magics(ServingMagics(shell=ipython, core=core))
+    ipython.register_magics(TuningMagics(shell=ipython, core=core))
     reminders.install(core)
 
 

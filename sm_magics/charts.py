@@ -7,7 +7,7 @@ matplotlib in the kernel, and follows JupyterLab's theme through CSS variables.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 WIDTH = 280
@@ -74,6 +74,88 @@ def line_chart_svg(title: str, points: Sequence[tuple[float, float]]) -> str:
             f"{_fmt(y0)}</text>",
             f'<text x="{WIDTH - _PAD_RIGHT}" y="{HEIGHT - 4}" text-anchor="end">'
             f"{_fmt_seconds(x1 - x0)}</text>",
+        ]
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+#: Colours of overlaid curves, cycled (JupyterLab's theme colours where it has them).
+SERIES_COLOURS = (
+    "var(--jp-brand-color1, #1976d2)",
+    "var(--jp-warn-color1, #f57c00)",
+    "var(--jp-success-color1, #388e3c)",
+    "var(--jp-error-color1, #d32f2f)",
+    "#7b1fa2",
+    "#00838f",
+    "#6d4c41",
+    "#c2185b",
+)
+
+
+def lines_chart_svg(title: str, series: Mapping[str, Sequence[tuple[float, float]]]) -> str:
+    """Return an SVG chart of several ``(x, y)`` curves on shared axes, one colour each.
+
+    For tuning: each trial's objective by step, overlaid, so a trial that lags the others
+    shows at a glance. Each curve ends in a dot with its label; one point is a dot.
+    """
+    width, height = WIDTH + 120, HEIGHT + 40
+    inner_w = width - _PAD_LEFT - _PAD_RIGHT - 40
+    inner_h = height - _PAD_TOP - _PAD_BOTTOM
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+        'style="font:11px var(--jp-ui-font-family, sans-serif);'
+        'fill:var(--jp-ui-font-color1, #333)">',
+        f'<text x="{_PAD_LEFT}" y="13" font-weight="600">{escape(title)}</text>',
+        f'<rect x="{_PAD_LEFT}" y="{_PAD_TOP}" width="{inner_w}" height="{inner_h}" '
+        'fill="none" stroke="var(--jp-border-color2, #ccc)"/>',
+    ]
+    clean = {
+        label: [(x, y) for x, y in points if math.isfinite(x) and math.isfinite(y)]
+        for label, points in series.items()
+    }
+    everything = [p for points in clean.values() for p in points]
+    if everything:
+        xs = [p[0] for p in everything]
+        ys = [p[1] for p in everything]
+        x0, x1 = min(xs), max(xs)
+        y0, y1 = min(ys), max(ys)
+        if x1 == x0:
+            x0, x1 = x0 - 1, x1 + 1
+        if y1 == y0:
+            margin = abs(y0) * 0.05 or 0.5
+            y0, y1 = y0 - margin, y1 + margin
+        x_span, y_span = (x1 - x0) or 1.0, (y1 - y0) or 1.0
+
+        def at(x: float, y: float) -> tuple[float, float]:
+            return (
+                _PAD_LEFT + (x - x0) / x_span * inner_w,
+                _PAD_TOP + (1 - (y - y0) / y_span) * inner_h,
+            )
+
+        for index, (label, points) in enumerate(sorted(clean.items())):
+            if not points:
+                continue
+            colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+            coords = [at(x, y) for x, y in points]
+            if len(coords) > 1:
+                joined = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
+                parts.append(
+                    f'<polyline points="{joined}" fill="none" stroke-width="1.4" '
+                    f'stroke="{colour}"/>'
+                )
+            last_x, last_y = coords[-1]
+            parts.append(f'<circle cx="{last_x:.1f}" cy="{last_y:.1f}" r="2.5" fill="{colour}"/>')
+            parts.append(
+                f'<text x="{last_x + 4:.1f}" y="{last_y + 3:.1f}" fill="{colour}">'
+                f"{escape(label)}</text>"
+            )
+        parts += [
+            f'<text x="{_PAD_LEFT - 4}" y="{_PAD_TOP + 9}" text-anchor="end">{_fmt(y1)}</text>',
+            f'<text x="{_PAD_LEFT - 4}" y="{_PAD_TOP + inner_h}" text-anchor="end">'
+            f"{_fmt(y0)}</text>",
+            f'<text x="{_PAD_LEFT + inner_w}" y="{height - 4}" text-anchor="end">'
+            f"step {_fmt(x1)}</text>",
         ]
     parts.append("</svg>")
     return "".join(parts)

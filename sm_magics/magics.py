@@ -13,7 +13,8 @@ import argparse
 import math
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import (
@@ -44,6 +45,98 @@ from sm_magics.magic_parsing import (
     out_option,
     parse_key_values,
 )
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_TRAINING_OPTIONS: tuple[Callable[[Any], Any], ...] = (
+    argument("-i", "--instance-type", default=None, help="Instance type, e.g. ml.m5.large."),
+    argument("-n", "--instance-count", type=int, default=1, help="Hosts algo-1..algo-N."),
+    argument(
+        "--hp",
+        action="append",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="Hyperparameters (repeatable; JSON values allowed).",
+    ),
+    argument(
+        "--input",
+        action="append",
+        nargs="+",
+        metavar="CHANNEL=URI",
+        help="Input channels: a local path, file://... or s3://...",
+    ),
+    argument("--source-dir", default=None, help="Folder packaged with the code."),
+    argument("--entry-point", default=None, help="Script inside --source-dir to run."),
+    argument("--requirements", default=None, help="pip requirements installed first."),
+    argument("--image", default=None, help="Training image URI (SageMaker)."),
+    argument("--framework", default=None, help="Framework container, e.g. sklearn, pytorch."),
+    argument("--framework-version", default=None, help="Framework version, e.g. 1.2-1."),
+    argument("--py-version", default=None, help="Python of the framework image, e.g. py3."),
+    argument(
+        "--metric",
+        action="append",
+        nargs="+",
+        metavar="NAME=REGEX",
+        help="Metrics parsed from the logs (first regex group) and charted live.",
+    ),
+    argument(
+        "--env",
+        action="append",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="Environment variables of the training script.",
+    ),
+    argument("--spot", action="store_true", help="Managed spot training (SageMaker)."),
+    argument("--max-wait", default=None, help="Spot: longest wait + run, e.g. 2h."),
+    argument("--max-run", default=None, help="Stop the job after this long: 30m, 2h, 86400."),
+    argument("--checkpoint-uri", default=None, help="Where checkpoints are synced."),
+    argument(
+        "--keep-alive",
+        default=None,
+        metavar="DURATION",
+        help="SageMaker warm pool: keep the instances this long (up to 1h) for the next job.",
+    ),
+    argument("--tag", action="append", nargs="+", metavar="KEY=VALUE", help="Tags."),
+)
+
+
+def training_options(func: F) -> F:
+    """Add every option of a training job (``%%sm_train``'s, which ``%%sm_tune`` shares).
+
+    Listed once: the magics that launch training jobs take the same flags, and
+    :func:`training_arguments` maps them to :func:`~sm_magics.api.specs.training_spec`.
+    """
+    for option in reversed(_TRAINING_OPTIONS):
+        func = option(func)
+    return func
+
+
+def training_arguments(core: SageMakerMagics, args: argparse.Namespace) -> dict[str, Any]:
+    """Return the ``training_spec`` options of a line parsed with :func:`training_options`.
+
+    A flag wins; else the ``%config`` default (an image and a framework exclude each other).
+    """
+    return {
+        "source_dir": args.source_dir,
+        "entry_point": args.entry_point,
+        "hyperparameters": parse_key_values(args.hp, "--hp", json_values=True),
+        "inputs": parse_key_values(args.input, "--input", json_values=False),
+        "instance_type": args.instance_type,
+        "instance_count": args.instance_count,
+        "requirements": args.requirements,
+        "image": args.image or (None if args.framework else core.image or None),
+        "framework": args.framework or (None if args.image else core.framework or None),
+        "framework_version": args.framework_version or core.framework_version or None,
+        "py_version": args.py_version or core.py_version or None,
+        "metric_definitions": parse_key_values(args.metric, "--metric", json_values=False),
+        "environment": parse_key_values(args.env, "--env", json_values=False),
+        "spot": args.spot,
+        "max_wait": args.max_wait,
+        "max_run": args.max_run,
+        "checkpoint_uri": args.checkpoint_uri,
+        "keep_alive": args.keep_alive,
+        "tags": parse_key_values(args.tag, "--tag", json_values=False),
+    }
 
 
 @magics_class
@@ -219,54 +312,7 @@ class SageMakerMagics(Magics):
     @magic_arguments()
     @argument("name", nargs="?", default=None, help="Job name; generated when left out.")
     @backend_option
-    @argument("-i", "--instance-type", default=None, help="Instance type, e.g. ml.m5.large.")
-    @argument("-n", "--instance-count", type=int, default=1, help="Hosts algo-1..algo-N.")
-    @argument(
-        "--hp",
-        action="append",
-        nargs="+",
-        metavar="KEY=VALUE",
-        help="Hyperparameters (repeatable; JSON values allowed).",
-    )
-    @argument(
-        "--input",
-        action="append",
-        nargs="+",
-        metavar="CHANNEL=URI",
-        help="Input channels: a local path, file://... or s3://...",
-    )
-    @argument("--source-dir", default=None, help="Folder packaged with the code.")
-    @argument("--entry-point", default=None, help="Script inside --source-dir to run.")
-    @argument("--requirements", default=None, help="pip requirements installed first.")
-    @argument("--image", default=None, help="Training image URI (SageMaker).")
-    @argument("--framework", default=None, help="Framework container, e.g. sklearn, pytorch.")
-    @argument("--framework-version", default=None, help="Framework version, e.g. 1.2-1.")
-    @argument("--py-version", default=None, help="Python of the framework image, e.g. py3.")
-    @argument(
-        "--metric",
-        action="append",
-        nargs="+",
-        metavar="NAME=REGEX",
-        help="Metrics parsed from the logs (first regex group) and charted live.",
-    )
-    @argument(
-        "--env",
-        action="append",
-        nargs="+",
-        metavar="KEY=VALUE",
-        help="Environment variables of the training script.",
-    )
-    @argument("--spot", action="store_true", help="Managed spot training (SageMaker).")
-    @argument("--max-wait", default=None, help="Spot: longest wait + run, e.g. 2h.")
-    @argument("--max-run", default=None, help="Stop the job after this long: 30m, 2h, 86400.")
-    @argument("--checkpoint-uri", default=None, help="Where checkpoints are synced.")
-    @argument(
-        "--keep-alive",
-        default=None,
-        metavar="DURATION",
-        help="SageMaker warm pool: keep the instances this long (up to 1h) for the next job.",
-    )
-    @argument("--tag", action="append", nargs="+", metavar="KEY=VALUE", help="Tags.")
+    @training_options
     @argument(
         "--wait",
         action="store_true",
@@ -304,27 +350,8 @@ class SageMakerMagics(Magics):
             cell,
             name=args.name,
             backend=args.backend,
-            source_dir=args.source_dir,
-            entry_point=args.entry_point,
-            hyperparameters=parse_key_values(args.hp, "--hp", json_values=True),
-            inputs=parse_key_values(args.input, "--input", json_values=False),
-            instance_type=args.instance_type,
-            instance_count=args.instance_count,
-            requirements=args.requirements,
-            # A flag wins; else the %config default (an image and a framework exclude each other).
-            image=args.image or (None if args.framework else self.image or None),
-            framework=args.framework or (None if args.image else self.framework or None),
-            framework_version=args.framework_version or self.framework_version or None,
-            py_version=args.py_version or self.py_version or None,
-            metric_definitions=parse_key_values(args.metric, "--metric", json_values=False),
-            environment=parse_key_values(args.env, "--env", json_values=False),
-            spot=args.spot,
-            max_wait=args.max_wait,
-            max_run=args.max_run,
-            checkpoint_uri=args.checkpoint_uri,
-            keep_alive=args.keep_alive,
-            tags=parse_key_values(args.tag, "--tag", json_values=False),
             force=args.force,
+            **training_arguments(self, args),
         )
         bind_out(self.shell, args.out, job)  # before --wait: a failed wait keeps the handle
         for note in job.notes:

@@ -6,6 +6,7 @@ test can do without IPython. The package's modules, each with one job:
 - :mod:`~sm_magics.api.session`: ``Session`` (defaults, backends, the budget guard);
 - :mod:`~sm_magics.api.specs`: specs of new resources, built and validated once;
 - :mod:`~sm_magics.api.job`: the ``Job`` handle (training and transform jobs);
+- :mod:`~sm_magics.api.tuning`: the ``Tuning`` handle and ``Session.tune``;
 - :mod:`~sm_magics.api.deploy`: deploy planning (create an endpoint or update its variants);
 - :mod:`~sm_magics.api.names`: SageMaker's naming rule and generated names.
 
@@ -25,6 +26,7 @@ from sm_magics.api.names import (
     validate_job_name,
 )
 from sm_magics.api.session import CostWarning, Session
+from sm_magics.api.tuning import Tuning
 from sm_magics.display import STATUS_COLOURS, format_log_line, widgets_available
 from sm_magics.display.jobs import JobRow, JobTable
 from sm_magics.errors import NotFound
@@ -41,6 +43,7 @@ __all__ = [
     "JobTable",
     "NotFound",
     "Session",
+    "Tuning",
     "format_log_line",
     "generate_job_name",
     "validate_job_name",

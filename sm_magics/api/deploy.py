@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 def resolve_model(session: Session, model: str, backend: str | None) -> tuple[str, str | None, str]:
     """Return ``(model URI, source job or None, backend)`` for a job name or a URI."""
     record = session.ledger.get_job(model)
+    if record is not None and record.kind == "tuning":
+        from sm_magics.api.tuning import best_trial_of
+
+        model = best_trial_of(session, record.name, record.backend)
+        record = session.ledger.get_job(model)
     if record is not None and record.kind == "training":
         job = Job(session, model, record.backend)
         description = job.describe()

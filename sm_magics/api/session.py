@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sm_magics import config, pricing
 from sm_magics.api import deploy as _deploy
+from sm_magics.api import tuning as _tuning
 from sm_magics.api.deploy import resolve_model
 from sm_magics.api.job import Job
 from sm_magics.api.names import DEFAULT_JOB_PREFIX, generate_job_name, validate_job_name
@@ -209,6 +210,10 @@ class Session:
 
     deploy = _deploy.deploy
 
+    # -- tuning -----------------------------------------------------------------------------
+
+    tune = _tuning.tune
+
     def endpoint(self, name: str) -> Endpoint:
         """Return the handle of a live endpoint, on whichever backend serves it."""
         record = self.ledger.get_endpoint(name)
@@ -365,6 +370,8 @@ class Session:
             Neither the ledger nor this session's backend knows the name.
         """
         record = self.ledger.get_job(name)
+        if record is not None and record.kind == _tuning.KIND:
+            return _tuning.Tuning(self, name, record.backend)
         if record is not None:
             return Job(self, name, record.backend, kind=record.kind)
         try:

@@ -1,0 +1,113 @@
+"""Tuning trials as rows: what ``tuning.results()``, the tuning widget and its table show.
+
+One place turns a trial summary (``HyperParameterTrainingJobSummary``, the same shape from
+both backends) into a row, so the DataFrame, the widget's table and the text repr agree.
+A trial's cost is its own training job's, asked of its ledger row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from sm_magics.durations import format_duration
+
+if TYPE_CHECKING:
+    from sm_magics.ledger import Ledger
+
+#: The keys every row has, before the tuned hyperparameters'.
+BASE_COLUMNS = ("trial", "status", "objective")
+TAIL_COLUMNS = ("duration_s", "cost_usd", "early_stopped", "failure")
+
+
+def failure_line(reason: str | None) -> str | None:
+    """Return the line of a failure reason that says what went wrong.
+
+    The local backend's reasons quote the script's own error as ``ErrorMessage "..."``
+    (as SageMaker's AlgorithmError does); that line is what a table needs, not the
+    exit-code boilerplate around it.
+    """
+    if not reason:
+        return None
+    for line in reason.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("ErrorMessage"):
+            return stripped.removeprefix("ErrorMessage").strip().strip('"') or stripped
+    return reason.strip().splitlines()[0] if reason.strip() else None
+
+
+def _seconds(summary: dict[str, Any]) -> float | None:
+    start = summary.get("TrainingStartTime") or summary.get("CreationTime")
+    if start is None:
+        return None
+    end = summary.get("TrainingEndTime") or datetime.now(tz=timezone.utc)
+    return float((end - start).total_seconds())
+
+
+def trial_rows(
+    summaries: list[dict[str, Any]], description: dict[str, Any], ledger: Ledger
+) -> list[dict[str, Any]]:
+    """Return one dict per trial, best objective first (unfinished and failed last)."""
+    from sm_magics.display.jobs import JobRow
+    from sm_magics.tuning.ranges import decode_value
+
+    objective = description.get("HyperParameterTuningJobConfig", {}).get(
+        "HyperParameterTuningJobObjective", {}
+    )
+    maximize = objective.get("Type", "Maximize") == "Maximize"
+    rows: list[dict[str, Any]] = []
+    for summary in summaries:
+        metric = summary.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
+        record = ledger.get_job(summary["TrainingJobName"])
+        cost = JobRow.from_record(record).cost if record is not None else None
+        row: dict[str, Any] = {
+            "trial": summary["TrainingJobName"],
+            "status": summary["TrainingJobStatus"],
+            "objective": metric.get("Value"),
+        }
+        for key, value in sorted((summary.get("TunedHyperParameters") or {}).items()):
+            row[key] = decode_value(value)
+        row.update(
+            duration_s=_seconds(summary),
+            cost_usd=cost,
+            early_stopped=bool(summary.get("LocalEarlyStopped"))
+            or "early stopping" in (summary.get("FailureReason") or "").lower(),
+            failure=failure_line(summary.get("FailureReason"))
+            if summary["TrainingJobStatus"] == "Failed"
+            else None,
+        )
+        rows.append(row)
+
+    def order(row: dict[str, Any]) -> tuple[int, float]:
+        value = row["objective"]
+        if value is None:
+            return (1, 0.0)
+        return (0, -value if maximize else value)
+
+    rows.sort(key=order)
+    return rows
+
+
+def format_row_cells(row: dict[str, Any], params: list[str]) -> list[str]:
+    """Return a row's cells as text, for the widget's table and the text repr."""
+    from sm_magics import pricing
+
+    objective = row["objective"]
+    cells = [row["trial"], row["status"], "" if objective is None else f"{objective:.6g}"]
+    for key in params:
+        value = row.get(key)
+        cells.append(f"{value:.4g}" if isinstance(value, float) else str(value))
+    duration = row["duration_s"]
+    cells.append(format_duration(duration) if duration is not None else "")
+    cells.append(pricing.format_usd(row["cost_usd"]) if row["cost_usd"] is not None else "n/a")
+    note = "early stop" if row["early_stopped"] else (row["failure"] or "")
+    cells.append(note)
+    return cells
+
+
+def trials_progress(description: dict[str, Any]) -> str:
+    """Return ``"<ended>/<max> trials"`` of a tuning description."""
+    counters = description.get("TrainingJobStatusCounters") or {}
+    ended = sum(v for k, v in counters.items() if k != "InProgress")
+    limits = description.get("HyperParameterTuningJobConfig", {}).get("ResourceLimits", {})
+    return f"{ended}/{limits.get('MaxNumberOfTrainingJobs', '?')} trials"
