@@ -1,7 +1,7 @@
 # Everything a fresh machine needs comes from here: `make demo` and `make test` create the
 # virtualenv, install the package with its test extras, and run.
 .PHONY: demo test lint typecheck unit ui chromium labextension labextension-check notebooks \
-	screenshots bench clean
+	screenshots bench clean jstest
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -22,7 +22,7 @@ demo: $(STAMP)
 	@echo "Executed notebook: $(CURDIR)/build/quickstart.ipynb"
 
 ## Lint, type check, the committed side panel build, the whole test suite and the notebooks.
-test: lint typecheck labextension-check unit ui notebooks
+test: lint typecheck labextension-check jstest unit ui notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CHECKED)
@@ -47,8 +47,8 @@ chromium:
 ## Rebuild the side panel (labextension/ -> sm_magics/labextension) with the venv's jlpm,
 ## then reinstall so the venv's share/jupyter/labextensions holds the new build (a copy).
 labextension: $(STAMP)
-	cd labextension && PATH="$(CURDIR)/$(BIN):$$PATH" jlpm install && \
-		PATH="$(CURDIR)/$(BIN):$$PATH" jlpm build:prod
+	cd labextension && PATH="$(abspath $(BIN)):$$PATH" jlpm install && \
+		PATH="$(abspath $(BIN)):$$PATH" jlpm build:prod
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 
 ## Fail when the committed build differs from what the sources build (skipped without node).
@@ -60,6 +60,13 @@ labextension-check: $(STAMP)
 	if [ -n "$$changes" ]; then \
 		echo "sm_magics/labextension differs from a build of labextension/:"; \
 		echo "$$changes"; echo "Run 'make labextension' and commit the result."; exit 1; fi
+
+## The side panel's jest tests (model, log reader, formatting; requestAPI mocked).
+jstest: $(STAMP)
+	@if ! command -v node >/dev/null 2>&1; then \
+		echo "jstest: node not found, not running the side panel's unit tests"; exit 0; fi; \
+	cd labextension && PATH="$(abspath $(BIN)):$$PATH" jlpm install && \
+		PATH="$(abspath $(BIN)):$$PATH" jlpm test
 
 ## docs/images/panel-{light,dark}.png and notebook-widget.png from a real JupyterLab.
 screenshots: $(STAMP) chromium

@@ -198,8 +198,9 @@ class RunningItem:
 
 
 def _rounded(value: float | None) -> float | None:
-    # Six decimals: exact to a ten-thousandth of a cent, without float noise in the JSON.
-    return None if value is None or not math.isfinite(value) else round(value, 6)
+    # Six significant digits, without float noise in the JSON: what format_usd shows of a
+    # tiny amount (two significant digits) survives, so the panel and the widget agree.
+    return None if value is None or not math.isfinite(value) else float(f"{value:.6g}")
 
 
 class RunningTable(StatusTable[RunningItem]):

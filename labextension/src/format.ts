@@ -63,7 +63,7 @@ export function formatDuration(seconds: number | null | undefined): string {
   return `${secs}s`;
 }
 
-/** `ml.m5.large` or `ml.m5.large ×2`; `-` when unknown. */
+/** `ml.m5.large` or `ml.m5.large ×2` (as display.format_instance); `-` when unknown. */
 export function formatInstance(
   type: string | null | undefined,
   count: number | null | undefined
@@ -79,4 +79,83 @@ export function formatClock(ms: number): string {
   const date = new Date(ms);
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+/** `1 job`, `2 jobs`: a count with its noun, plural when it is not 1. */
+export function plural(count: number, noun: string, nouns = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : nouns}`;
+}
+
+/**
+ * Shorten `text` to about `max` characters by cutting its middle, so both the prefix and
+ * the end of a generated name (`sm-train-2026-12-01-…-08-31-07-123`) stay readable: the
+ * end is usually what tells two jobs apart.
+ */
+export function middleEllipsis(text: string, max: number): string {
+  if (text.length <= max || max < 5) {
+    return text;
+  }
+  const tail = Math.ceil((max - 1) * 0.55);
+  const head = max - 1 - tail;
+  return `${text.slice(0, head)}…${text.slice(text.length - tail)}`;
+}
+
+/** Matches the line of a Python traceback that names the exception. */
+const EXCEPTION_LINE = /^([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning|Failure)|[A-Z]\w*Error)\b.*$/;
+
+/**
+ * The one line of a failure reason worth a notification: the exception (`ValueError: …`)
+ * rather than SageMaker's wrapper (`AlgorithmError: ExecuteUserScriptError: … Command
+ * "python train.py", exit code: 1`), whose `ErrorMessage "…"` holds the script's own error.
+ */
+export function failureSummary(reason: string | null | undefined, max = 200): string {
+  if (!reason) {
+    return '';
+  }
+  let text = reason.trim();
+  const quoted = /ErrorMessage "([\s\S]*?)"\s*(\n|Command|$)/.exec(text);
+  if (quoted && quoted[1].trim()) {
+    text = quoted[1].trim();
+  }
+  const lines = text
+    .split('\n')
+    .map(line => line.trim())
+    .filter(line => line && !/^(ExitCode \d+|Command ".*", exit code: -?\d+)$/.test(line));
+  let line = '';
+  for (let i = lines.length - 1; i >= 0 && !line; i--) {
+    if (EXCEPTION_LINE.test(lines[i])) {
+      line = lines[i];
+    }
+  }
+  if (!line) {
+    line = lines.length ? lines[lines.length - 1] : text;
+  }
+  line = line.replace(/^AlgorithmError:\s*(ExecuteUserScriptError:\s*)?/, '');
+  return line.length > max ? `${line.slice(0, max)}…` : line;
+}
+
+/**
+ * The text a terminal would show for `message`: each `\r` moves back to the start of the
+ * line, so a tqdm bar that redraws itself is its latest state (sm_magics/display.py
+ * collapse_carriage_returns does the same for the widget and %sm_logs).
+ */
+export function collapseCarriageReturns(message: string): string {
+  if (!message.includes('\r')) {
+    return message;
+  }
+  const parts = message.replace(/\r+$/, '').split('\r');
+  let line = '';
+  for (const part of parts) {
+    line = part + line.slice(part.length);
+  }
+  return line;
+}
+
+/** `in 1h 59m` until a deadline in epoch seconds, `due` once it passed; `` for none. */
+export function formatTtl(ttlAt: number | null | undefined, now: number): string {
+  if (ttlAt === null || ttlAt === undefined) {
+    return '';
+  }
+  const left = ttlAt - now;
+  return left > 0 ? `deletes itself in ${formatDuration(left)}` : 'TTL due, deleting';
 }

@@ -4,6 +4,7 @@
  * notifications. It talks only to the server extension's REST API (docs/rest-api.md).
  */
 import {
+  ILabShell,
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
@@ -14,13 +15,16 @@ import {
   MainAreaWidget,
   Notification
 } from '@jupyterlab/apputils';
+import { Session } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { Widget } from '@lumino/widgets';
 
 import { smMagicsIcon } from './icons';
 import { createLogView, LogContent } from './logview';
 import { SmMagicsModel } from './model';
 import { confirmDelete, SmMagicsPanel } from './panel';
-import { CommandIDs, IEndpoint, ISmMagicsModel, PLUGIN_ID } from './tokens';
+import { failureSummary, formatDuration, formatUsd, plural } from './format';
+import { CommandIDs, IEndpoint, IJob, ISmMagicsModel, JOB_KINDS, PLUGIN_ID } from './tokens';
 
 const PALETTE_CATEGORY = 'sm-magics';
 
@@ -29,12 +33,13 @@ const plugin: JupyterFrontEndPlugin<ISmMagicsModel> = {
   description: 'Side panel for sm-magics training jobs and endpoints, with their cost.',
   autoStart: true,
   provides: ISmMagicsModel,
-  optional: [ICommandPalette, ISettingRegistry, ILayoutRestorer],
+  optional: [ICommandPalette, ISettingRegistry, ILayoutRestorer, ILabShell],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    labShell: ILabShell | null
   ): ISmMagicsModel => {
     const { commands, shell } = app;
     const logViews = new Map<string, MainAreaWidget<LogContent>>();
@@ -64,10 +69,28 @@ const plugin: JupyterFrontEndPlugin<ISmMagicsModel> = {
 
     let panel: SmMagicsPanel | null = null;
     const model = new SmMagicsModel({
-      isVisible: () => !!panel && panel.isVisible,
-      openLogs,
-      deleteEndpoint: endpoint => void deleteEndpoint(endpoint)
+      isVisible: () => !!panel && panel.isVisible
     });
+    connectNotifications(model, openLogs, endpoint => void deleteEndpoint(endpoint));
+
+    // `%sm_watch NAME` in a new cell of the notebook in focus, run at once.
+    const watch = async (name: string): Promise<void> => {
+      const line = `%sm_watch ${name}`;
+      const notebook = panel?.currentNotebook;
+      try {
+        if (!notebook) {
+          throw new Error('no notebook open');
+        }
+        await commands.execute('notebook:insert-cell-below');
+        await commands.execute('notebook:replace-selection', { text: line });
+        await commands.execute('notebook:run-cell');
+      } catch {
+        Clipboard.copyToSystem(line);
+        Notification.info(`Copied ${line}: paste it into a notebook cell to watch ${name}.`, {
+          autoClose: 5000
+        });
+      }
+    };
 
     panel = new SmMagicsPanel({
       model,
@@ -82,6 +105,7 @@ const plugin: JupyterFrontEndPlugin<ISmMagicsModel> = {
         }
       },
       deleteEndpoint,
+      watch: name => void watch(name),
       copySnippet: endpoint => {
         if (endpoint.snippet) {
           Clipboard.copyToSystem(endpoint.snippet);
@@ -90,6 +114,19 @@ const plugin: JupyterFrontEndPlugin<ISmMagicsModel> = {
       }
     });
     shell.add(panel, 'left', { rank: 950 });
+
+    // The notebook in focus: its jobs and endpoints are listed first.
+    const followFocus = (widget: Widget | null): void => {
+      const path = (widget as unknown as { context?: { path?: string } } | null)?.context?.path;
+      if (path && path.endsWith('.ipynb')) {
+        panel!.currentNotebook = path;
+      }
+    };
+    if (labShell) {
+      followFocus(labShell.currentWidget);
+      labShell.currentChanged.connect((_, change) => followFocus(change.newValue));
+    }
+    watchKernels(app, model);
     if (restorer) {
       restorer.add(panel, 'sm-magics-panel');
     }
@@ -104,6 +141,14 @@ const plugin: JupyterFrontEndPlugin<ISmMagicsModel> = {
       label: 'sm-magics: refresh',
       caption: 'Refresh the SageMaker jobs and endpoints panel now',
       execute: () => model.refresh()
+    });
+    commands.addCommand(CommandIDs.watch, {
+      label: args =>
+        args['name'] ? `sm-magics: watch ${args['name']} in the notebook` : 'sm-magics: watch',
+      execute: args => {
+        const name = args['name'] as string | undefined;
+        return name ? watch(name) : undefined;
+      }
     });
     commands.addCommand(CommandIDs.openLogs, {
       label: args => (args['name'] ? `sm-magics: logs of ${args['name']}` : 'sm-magics: open logs'),
@@ -140,6 +185,96 @@ const plugin: JupyterFrontEndPlugin<ISmMagicsModel> = {
     return model;
   }
 };
+
+/** The notifications: the model says what happened, the view says it to the user. */
+function connectNotifications(
+  model: SmMagicsModel,
+  openLogs: (name: string) => void,
+  deleteEndpoint: (endpoint: IEndpoint) => void
+): void {
+  model.jobEnded.connect((_, job) => notifyJobEnd(job, openLogs));
+  model.endpointIdle.connect((_, { endpoint, idle, invoked }) => {
+    const what = invoked
+      ? `has not been invoked for ${formatDuration(idle)}`
+      : `has been running for ${formatDuration(idle)} without a request`;
+    Notification.warning(
+      `Endpoint ${endpoint.name} ${what} and costs ${formatUsd(endpoint.cost_per_hour)}/h.`,
+      {
+        autoClose: false,
+        actions: [
+          { label: 'Delete…', displayType: 'warn', callback: () => deleteEndpoint(endpoint) }
+        ]
+      }
+    );
+  });
+  model.kernelEnded.connect((_, reminder) => {
+    const names = reminder.endpoints.map(e => e.name).join(', ');
+    const notebook = reminder.path.split('/').pop();
+    const event = reminder.restarted ? 'restarted' : 'shut down';
+    const rate = reminder.perHour === null ? '' : ` (${formatUsd(reminder.perHour)}/h)`;
+    const count = plural(reminder.endpoints.length, 'endpoint');
+    const actions: Notification.IAction[] = reminder.endpoints.map(endpoint => ({
+      label: reminder.endpoints.length > 1 ? `Delete ${endpoint.name}…` : 'Delete…',
+      displayType: 'warn',
+      callback: () => deleteEndpoint(endpoint)
+    }));
+    Notification.warning(
+      `The kernel of ${notebook} ${event}; ${count} it made still ${reminder.endpoints.length === 1 ? 'bills' : 'bill'}${rate}: ${names}.`,
+      { autoClose: false, actions }
+    );
+  });
+}
+
+function notifyJobEnd(job: IJob, openLogs: (name: string) => void): void {
+  const actions: Notification.IAction[] = [
+    { label: 'Show logs', callback: () => openLogs(job.name) }
+  ];
+  const kind = JOB_KINDS.find(k => k.kind === job.kind)?.title.replace(/s$/, '') ?? 'Job';
+  const what = `${kind.charAt(0).toUpperCase()}${kind.slice(1).toLowerCase()} ${job.name}`;
+  const cost = job.cost === null ? '' : `, ${formatUsd(job.cost)}`;
+  const summary = `(${formatDuration(job.duration)}${cost})`;
+  if (job.status === 'Completed') {
+    Notification.success(`${what} completed ${summary}`, { autoClose: 8000, actions });
+  } else if (job.status === 'Failed') {
+    const reason = failureSummary(job.failure_reason);
+    Notification.error(`${what} failed${reason ? `: ${reason}` : ''}`, {
+      autoClose: false,
+      actions
+    });
+  } else {
+    Notification.info(`${what} stopped ${summary}`, { autoClose: 5000, actions });
+  }
+}
+
+/**
+ * The browser side of the shutdown reminder: when a notebook's kernel goes away (shut
+ * down from Lab, or its session closed), ask the model whether endpoints that notebook
+ * made still bill. The kernel's own atexit reminder only reaches the server log.
+ */
+function watchKernels(app: JupyterFrontEnd, model: SmMagicsModel): void {
+  const sessions = app.serviceManager.sessions;
+  const known = new Map<string, { path: string; kernel: string | null }>();
+  const update = (models: Iterable<Session.IModel>): void => {
+    const now = new Map<string, { path: string; kernel: string | null }>();
+    for (const session of models) {
+      now.set(session.id, { path: session.path, kernel: session.kernel?.id ?? null });
+    }
+    for (const [id, before] of known) {
+      const after = now.get(id);
+      if (before.kernel && (!after || !after.kernel)) {
+        void model.onKernelEnded(before.path, false);
+      }
+    }
+    known.clear();
+    for (const [id, value] of now) {
+      known.set(id, value);
+    }
+  };
+  void sessions.ready.then(() => {
+    update(sessions.running());
+    sessions.runningChanged.connect((_, models) => update(models));
+  });
+}
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

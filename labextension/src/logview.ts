@@ -1,24 +1,18 @@
 /**
- * A job's logs in the main area, followed live through `/jobs/<name>/logs?cursor=`.
- *
- * It polls fast while lines arrive and backs off when none do, stops once the server says
- * `done`, keeps the view at the bottom unless the user scrolled up, and keeps at most
- * MAX_LINES lines in the page.
+ * A job's logs in the main area, followed live (the reading is `LogModel`'s). The view
+ * keeps itself at the bottom unless the user scrolled up, and keeps at most MAX_LINES
+ * lines in the page.
  */
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { LabIcon } from '@jupyterlab/ui-components';
-import { Poll } from '@lumino/polling';
 import { Widget } from '@lumino/widgets';
 
-import { ApiError, requestAPI } from './handler';
 import { formatClock, statusColour } from './format';
-import { IJob, ILogPage } from './tokens';
+import { LogModel } from './logmodel';
+import { ILogEvent } from './tokens';
 
 /** Lines kept in the page; older ones are dropped (the full log stays on disk / in CloudWatch). */
 const MAX_LINES = 10000;
-
-/** Lines per request. */
-const PAGE_SIZE = 1000;
 
 export class LogContent extends Widget {
   constructor(readonly jobName: string) {
@@ -36,71 +30,38 @@ export class LogContent extends Widget {
     this._scroller.addEventListener('scroll', () => {
       this._stick = this._atBottom();
     });
-
-    this._poll = new Poll({
-      auto: true,
-      factory: () => this._fetch(),
-      frequency: { interval: 250, backoff: true, max: 10_000 },
-      name: `sm-magics:logs:${jobName}`,
-      standby: 'when-hidden'
+    this.model = new LogModel(jobName);
+    this.model.appended.connect((_, events) => this._append(events));
+    this.model.statusChanged.connect((_, status) => {
+      this._status.textContent = status.text;
+      this._status.style.color = statusColour(status.status);
+      if (this.model.done) {
+        this.node.dataset.done = 'true';
+      }
     });
   }
 
+  readonly model: LogModel;
+
   /** True once every line was read and the job ended. */
   get done(): boolean {
-    return this._done;
+    return this.model.done;
   }
 
   /** Number of lines shown (the tests read it through the DOM instead). */
   get lineCount(): number {
-    return this._lineCount;
+    return this.model.lineCount;
   }
 
   dispose(): void {
     if (this.isDisposed) {
       return;
     }
-    this._poll.dispose();
+    this.model.dispose();
     super.dispose();
   }
 
-  private async _fetch(): Promise<void> {
-    const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
-    if (this._cursor !== null) {
-      query.set('cursor', String(this._cursor));
-    }
-    let page: ILogPage;
-    try {
-      page = await requestAPI<ILogPage>(
-        `jobs/${encodeURIComponent(this.jobName)}/logs?${query.toString()}`
-      );
-    } catch (error) {
-      const message = error instanceof ApiError ? error.message : `${error}`;
-      if (error instanceof ApiError && error.status === 404 && error.code === 'NotFound') {
-        this._finish(`Not found: ${message}`);
-        return;
-      }
-      this._setStatus(`Retrying: ${message}`, 'Failed');
-      throw error; // the Poll backs off
-    }
-    this._cursor = page.cursor;
-    this._append(page.events ?? []);
-    if (page.done) {
-      const job = await requestAPI<IJob>(`jobs/${encodeURIComponent(this.jobName)}`).catch(
-        () => null
-      );
-      this._finish(job ? `Job ${job.status}. ${this._lineCount} lines.` : 'Job ended.', job?.status);
-      return;
-    }
-    const full = (page.events ?? []).length >= PAGE_SIZE;
-    // More lines waiting: ask again at once; lines came: soon; nothing: back off to 2 s.
-    this._idle = page.events && page.events.length ? 0 : this._idle + 1;
-    const interval = full ? 0 : this._idle === 0 ? 250 : Math.min(2000, 250 * 2 ** this._idle);
-    this._poll.frequency = { ...this._poll.frequency, interval };
-    this._setStatus(`Following… ${this._lineCount} lines`, 'InProgress');
-  }
-
-  private _append(events: ILogPage['events']): void {
+  private _append(events: ILogEvent[]): void {
     if (!events.length) {
       return;
     }
@@ -127,7 +88,6 @@ export class LogContent extends Widget {
       fragment.append(line);
     }
     this._pre.append(fragment);
-    this._lineCount += events.length;
     const extra = this._pre.childElementCount - MAX_LINES;
     for (let i = 0; i < extra; i++) {
       this._pre.firstElementChild?.remove();
@@ -137,29 +97,12 @@ export class LogContent extends Widget {
     }
   }
 
-  private _finish(text: string, status?: string): void {
-    this._done = true;
-    this._setStatus(text, status ?? 'Stopped');
-    this.node.dataset.done = 'true';
-    this._poll.dispose();
-  }
-
-  private _setStatus(text: string, status: string): void {
-    this._status.textContent = text;
-    this._status.style.color = statusColour(status);
-  }
-
   private _atBottom(): boolean {
     const s = this._scroller;
     return s.scrollHeight - s.scrollTop - s.clientHeight < 8;
   }
 
-  private _poll: Poll;
-  private _cursor: string | number | null = null;
-  private _done = false;
-  private _idle = 0;
   private _stick = true;
-  private _lineCount = 0;
   private _hosts = new Set<string>();
   private _status: HTMLElement;
   private _scroller: HTMLElement;

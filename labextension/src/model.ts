@@ -1,27 +1,29 @@
 /**
  * The panel's model: jobs, endpoints and cost, kept fresh by a `Poll` and a long poll on
- * `/changes`; it also raises the notifications (job ended, endpoint left idle).
+ * `/changes`. It says what happened through signals (`jobEnded`, `endpointIdle`,
+ * `kernelEnded`); the view turns them into notifications, so the model has no DOM and is
+ * unit-tested with `requestAPI` mocked (labextension/test/model.spec.ts).
  */
-import { Notification } from '@jupyterlab/apputils';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { ApiError, requestAPI } from './handler';
-import { formatDuration, formatUsd } from './format';
 import {
   IChanges,
   ICostSummary,
   IEndpoint,
   IEndpointList,
+  IIdleEndpoint,
   IJob,
+  IKernelEndedReminder,
   IJobList,
   ISmMagicsModel,
   TERMINAL_JOB_STATUSES,
   TRANSITIONAL_ENDPOINT_STATUSES
 } from './tokens';
 
-/** How many jobs the panel lists (newest first). */
-const JOB_LIMIT = 50;
+/** How many jobs the panel reads (newest first): the server's maximum. */
+export const JOB_LIMIT = 1000;
 
 /** The slowest refresh while nothing runs; `/changes` still sees new jobs at once. */
 const IDLE_MAX_INTERVAL = 60 * 1000;
@@ -37,10 +39,6 @@ export namespace SmMagicsModel {
     refreshInterval?: number;
     /** Warn about an endpoint idle (or, if never invoked, alive) longer than this. */
     idleWarningMinutes?: number;
-    /** Called by the "Show logs" action of a job notification. */
-    openLogs?: (name: string) => void;
-    /** Called by the "Delete…" action of an idle endpoint warning. */
-    deleteEndpoint?: (endpoint: IEndpoint) => void;
   }
 }
 
@@ -49,8 +47,6 @@ export class SmMagicsModel implements ISmMagicsModel {
     this._isVisible = options.isVisible;
     this._refreshInterval = options.refreshInterval ?? 2000;
     this._idleWarningMinutes = options.idleWarningMinutes ?? 60;
-    this._openLogs = options.openLogs;
-    this._onDeleteEndpoint = options.deleteEndpoint;
     this._interval = this._refreshInterval;
     this._poll = new Poll({
       auto: true,
@@ -84,6 +80,18 @@ export class SmMagicsModel implements ISmMagicsModel {
 
   get changed(): ISignal<this, void> {
     return this._changed;
+  }
+
+  get jobEnded(): ISignal<this, IJob> {
+    return this._jobEnded;
+  }
+
+  get endpointIdle(): ISignal<this, IIdleEndpoint> {
+    return this._endpointIdle;
+  }
+
+  get kernelEnded(): ISignal<this, IKernelEndedReminder> {
+    return this._kernelEnded;
   }
 
   get isDisposed(): boolean {
@@ -259,7 +267,33 @@ export class SmMagicsModel implements ISmMagicsModel {
     }
   }
 
-  // -- notifications ------------------------------------------------------------------------
+  // -- what the view turns into notifications ---------------------------------------------
+
+  /**
+   * A notebook's kernel went away (shut down, or restarted when `restarted`): emit
+   * `kernelEnded` when endpoints that notebook made still bill, so the browser shows the
+   * reminder the kernel could only write to the server log.
+   */
+  async onKernelEnded(path: string, restarted = false): Promise<void> {
+    let endpoints: IEndpoint[];
+    try {
+      // Fresh: a hidden panel stands by, so what the model holds may be minutes old.
+      endpoints = (await requestAPI<IEndpointList>('endpoints')).endpoints;
+    } catch {
+      endpoints = this._endpoints;
+    }
+    const left = endpoints.filter(
+      e => e.billing && e.notebook !== null && samePath(e.notebook, path)
+    );
+    if (!left.length || this._isDisposed) {
+      return;
+    }
+    const rates = left.map(e => e.cost_per_hour);
+    const perHour = rates.some(r => r === null)
+      ? null
+      : rates.reduce<number>((sum, r) => sum + (r ?? 0), 0);
+    this._kernelEnded.emit({ path, restarted, endpoints: left, perHour });
+  }
 
   private _notifyJobs(jobs: IJob[]): void {
     const first = this._previous === null;
@@ -276,37 +310,10 @@ export class SmMagicsModel implements ISmMagicsModel {
       const newSinceStart =
         before === undefined && (job.created_at ?? 0) * 1000 >= this._startedAt;
       if (seenRunning || newSinceStart) {
-        this._notifyJobEnd(job);
+        this._jobEnded.emit(job);
       }
     }
     this._previous = next;
-  }
-
-  private _notifyJobEnd(job: IJob): void {
-    const actions: Notification.IAction[] = [];
-    if (this._openLogs) {
-      const open = this._openLogs;
-      actions.push({ label: 'Show logs', callback: () => open(job.name) });
-    }
-    const cost = job.cost === null ? '' : `, ${formatUsd(job.cost)}`;
-    const summary = `(${formatDuration(job.duration)}${cost})`;
-    if (job.status === 'Completed') {
-      Notification.success(`Training job ${job.name} completed ${summary}`, {
-        autoClose: 8000,
-        actions
-      });
-    } else if (job.status === 'Failed') {
-      const reason = job.failure_reason ? `: ${lastLine(job.failure_reason)}` : '';
-      Notification.error(`Training job ${job.name} failed${reason}`, {
-        autoClose: false,
-        actions
-      });
-    } else {
-      Notification.info(`Training job ${job.name} stopped ${summary}`, {
-        autoClose: 5000,
-        actions
-      });
-    }
   }
 
   private _warnIdleEndpoints(): void {
@@ -319,31 +326,13 @@ export class SmMagicsModel implements ISmMagicsModel {
       if (!endpoint.billing || this._warned.has(endpoint.name)) {
         continue;
       }
-      const idle =
-        endpoint.last_invoked_at !== null && endpoint.last_invoked_at !== undefined
-          ? now - endpoint.last_invoked_at
-          : endpoint.age;
+      const invoked = endpoint.last_invoked_at !== null && endpoint.last_invoked_at !== undefined;
+      const idle = invoked ? now - (endpoint.last_invoked_at as number) : endpoint.age;
       if (idle === null || idle === undefined || idle < limit) {
         continue;
       }
       this._warned.add(endpoint.name);
-      const what =
-        endpoint.last_invoked_at !== null && endpoint.last_invoked_at !== undefined
-          ? `has not been invoked for ${formatDuration(idle)}`
-          : `has been running for ${formatDuration(idle)}`;
-      const actions: Notification.IAction[] = [];
-      if (this._onDeleteEndpoint) {
-        const remove = this._onDeleteEndpoint;
-        actions.push({
-          label: 'Delete…',
-          displayType: 'warn',
-          callback: () => remove(endpoint)
-        });
-      }
-      Notification.warning(
-        `Endpoint ${endpoint.name} ${what} and costs ${formatUsd(endpoint.cost_per_hour)}/h.`,
-        { autoClose: false, actions }
-      );
+      this._endpointIdle.emit({ endpoint, idle, invoked });
     }
   }
 
@@ -351,14 +340,12 @@ export class SmMagicsModel implements ISmMagicsModel {
   private _refreshInterval: number;
   private _idleWarningMinutes: number;
   private _interval: number;
-  private _openLogs?: (name: string) => void;
-  private _onDeleteEndpoint?: (endpoint: IEndpoint) => void;
   private _poll: Poll;
   private _longPoll: AbortController | null = null;
   private _jobs: IJob[] = [];
   private _endpoints: IEndpoint[] = [];
   private _cost: ICostSummary | null = null;
-  private _version: number | string | null = null;
+  private _version: string | null = null;
   private _error: string | null = null;
   private _loaded = false;
   private _previous: Map<string, string> | null = null;
@@ -366,12 +353,19 @@ export class SmMagicsModel implements ISmMagicsModel {
   private _startedAt = Date.now();
   private _isDisposed = false;
   private _changed = new Signal<this, void>(this);
+  private _jobEnded = new Signal<this, IJob>(this);
+  private _endpointIdle = new Signal<this, IIdleEndpoint>(this);
+  private _kernelEnded = new Signal<this, IKernelEndedReminder>(this);
 }
 
-/** The last line of a failure reason (a traceback's last line says what went wrong). */
-function lastLine(text: string): string {
-  const line = text.trim().split('\n').pop() ?? '';
-  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+/**
+ * Whether the ledger's notebook path (the kernel's `__session__`: absolute, or relative to
+ * the server root) names the notebook at contents path `path` (always relative).
+ */
+export function samePath(recorded: string, path: string): boolean {
+  const a = recorded.replace(/\\/g, '/');
+  const b = path.replace(/\\/g, '/').replace(/^\/+/, '');
+  return a === b || a.endsWith(`/${b}`);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -15,6 +15,7 @@ export namespace CommandIDs {
   export const open = 'sm-magics:open';
   export const refresh = 'sm-magics:refresh';
   export const openLogs = 'sm-magics:open-logs';
+  export const watch = 'sm-magics:watch';
 }
 
 /** SageMaker's training statuses after which nothing changes any more. */
@@ -23,7 +24,23 @@ export const TERMINAL_JOB_STATUSES = ['Completed', 'Failed', 'Stopped'];
 /** Endpoint statuses that move on by themselves (the panel refreshes fast meanwhile). */
 export const TRANSITIONAL_ENDPOINT_STATUSES = ['Creating', 'Updating', 'Deleting'];
 
-/** A training or transform job, as `GET /jobs` lists it. */
+/**
+ * The job kinds the panel knows, in the order of its sections. `GET /jobs` may name others
+ * (a newer server): they get a section of their own after these.
+ */
+export const JOB_KINDS: ReadonlyArray<{ kind: string; title: string }> = [
+  { kind: 'training', title: 'Training jobs' },
+  { kind: 'tuning', title: 'Tuning jobs' },
+  { kind: 'processing', title: 'Processing jobs' },
+  { kind: 'transform', title: 'Batch transforms' }
+];
+
+/*
+ * The REST objects below mirror sm_magics/server/serialize.py field by field;
+ * tests/test_rest_types.py compares them (names, and whether a field can be null).
+ */
+
+/** A job of any kind (training, transform, processing, tuning), as `GET /jobs` lists it. */
 export interface IJob {
   name: string;
   kind: string;
@@ -32,9 +49,9 @@ export interface IJob {
   status: string;
   secondary_status: string | null;
   instance_type: string | null;
-  instance_count: number | null;
+  instance_count: number;
   spot: boolean;
-  created_at: number | null;
+  created_at: number;
   started_at: number | null;
   ended_at: number | null;
   duration: number | null;
@@ -50,8 +67,8 @@ export interface IJob {
 export interface IVariant {
   name: string;
   instance_type: string | null;
-  instance_count: number | null;
-  weight: number | null;
+  instance_count: number;
+  weight: number;
   serverless_memory_mb: number | null;
 }
 
@@ -63,27 +80,28 @@ export interface IEndpoint {
   status: string;
   url: string | null;
   variants: IVariant[];
-  created_at: number | null;
+  created_at: number;
   deleted_at: number | null;
   ttl_at: number | null;
-  age: number | null;
+  age: number;
   last_invoked_at: number | null;
   cost: number | null;
   cost_per_hour: number | null;
   billing: boolean;
   failure_reason: string | null;
   notebook: string | null;
-  snippet: string | null;
+  snippet: string;
 }
 
 export interface IJobList {
   jobs: IJob[];
-  version: number | string;
+  /** Opaque: compare for equality only. */
+  version: string;
 }
 
 export interface IEndpointList {
   endpoints: IEndpoint[];
-  version: number | string;
+  version: string;
 }
 
 /** `GET /cost`. */
@@ -104,13 +122,33 @@ export interface ILogEvent {
 
 export interface ILogPage {
   events: ILogEvent[];
-  cursor: string | number | null;
+  /** Opaque: pass it back as `?cursor=`; null only before the first line. */
+  cursor: string | null;
   done: boolean;
 }
 
 /** `GET /changes`. */
 export interface IChanges {
-  version: number | string;
+  version: string;
+}
+
+/** An endpoint still billing when the kernel of the notebook that made it went away. */
+export interface IKernelEndedReminder {
+  /** The notebook's path (as the server's contents API names it). */
+  path: string;
+  /** True for a restart, false for a shutdown. */
+  restarted: boolean;
+  endpoints: IEndpoint[];
+  /** What they bill together, per hour (null when a price is unknown). */
+  perHour: number | null;
+}
+
+/** An endpoint nobody invoked for a while (or never, since it started). */
+export interface IIdleEndpoint {
+  endpoint: IEndpoint;
+  /** Seconds since the last invocation, or since it started when never invoked. */
+  idle: number;
+  invoked: boolean;
 }
 
 /** What the panel shows; other extensions may require it to read the same state. */
@@ -122,6 +160,12 @@ export interface ISmMagicsModel {
   readonly error: string | null;
   /** Emitted after every refresh (and on errors). */
   readonly changed: ISignal<ISmMagicsModel, void>;
+  /** A job the model saw running (or start) has ended: Completed, Failed or Stopped. */
+  readonly jobEnded: ISignal<ISmMagicsModel, IJob>;
+  /** An endpoint bills while idle for longer than the setting (once per endpoint). */
+  readonly endpointIdle: ISignal<ISmMagicsModel, IIdleEndpoint>;
+  /** A notebook's kernel went away with endpoints of that notebook still billing. */
+  readonly kernelEnded: ISignal<ISmMagicsModel, IKernelEndedReminder>;
   refresh(): Promise<void>;
   stopJob(name: string): Promise<IJob>;
   deleteEndpoint(name: string): Promise<IEndpoint>;

@@ -78,8 +78,9 @@ class EndpointJSON(TypedDict):
 
 
 def _money(value: float | None) -> float | None:
-    # Six decimals, as the cost summary rounds: no float noise in the JSON.
-    return None if value is None else round(value, 6)
+    # Six significant digits, as the cost summary rounds: no float noise in the JSON, and
+    # the two significant digits format_usd shows of a tiny amount survive.
+    return None if value is None else float(f"{value:.6g}")
 
 
 def job_json(

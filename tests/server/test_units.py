@@ -139,7 +139,7 @@ def test_job_json_of_a_failed_job_does_not_bill() -> None:
     assert data["billing"] is False
     assert data["duration"] == 60.0
     assert data["failure_reason"] == "AlgorithmError: boom"
-    assert data["cost"] == round(data["cost_per_hour"] * 60 / 3600, 6)  # type: ignore[operator]
+    assert data["cost"] == pytest.approx(data["cost_per_hour"] * 60 / 3600, rel=1e-5)  # type: ignore[operator]
 
 
 def test_job_json_of_an_unpriced_instance_has_no_cost() -> None:

@@ -576,3 +576,21 @@ def test_an_endpoint_with_a_ttl_deletes_itself(endpoints: Endpoints) -> None:
     # The name is free again without anyone calling delete.
     assert endpoints.deploy(name=name) == name
     assert invoke(endpoints.url(name)).json() == [ROW_CLASS]
+
+
+def test_a_model_with_no_files_deploys(endpoints: Endpoints, tmp_path: Path) -> None:
+    # A model_fn that builds (or downloads) its model writes nothing to SM_MODEL_DIR: the
+    # job packs an empty model.tar.gz, which must serve all the same.
+    from sm_magics.packaging import write_tar_gz
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    archive = tmp_path / "model.tar.gz"
+    write_tar_gz(empty, archive)
+    script = endpoints.script(
+        "def model_fn(model_dir):\n    return 'built'\n\n\n"
+        "def predict_fn(data, model):\n    return {'model': model}\n"
+    )
+    name = endpoints.deploy(endpoints.variant(script=script, model=archive))
+    reply = invoke(endpoints.describe(name)["Url"], b"[[1]]")
+    assert (reply.status, reply.json()) == (200, {"model": "built"}), reply.body

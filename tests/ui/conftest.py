@@ -195,6 +195,8 @@ def page(browser: Any, lab: Lab) -> Iterator[Any]:
     page = context.new_page()
     page.goto(lab.lab_url())
     page.locator("#jp-main-dock-panel").wait_for()
+    # The side panel's tab: the plugins have activated (keys pressed earlier are lost).
+    page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="sm-magics-panel"]').wait_for()
     yield page
     context.close()
 

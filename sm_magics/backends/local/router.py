@@ -210,6 +210,9 @@ class Router:
             if not model_dir.exists():
                 staging = model_dir.with_name(f".{model_dir.name}.extracting")
                 shutil.rmtree(staging, ignore_errors=True)
+                # A model_fn that builds or downloads its model packs an empty archive,
+                # which extracts nothing: the folder must exist all the same.
+                staging.mkdir(parents=True)
                 with tarfile.open(archive, "r:gz") as tar:
                     tar.extractall(staging, filter="data")
                 staging.rename(model_dir)

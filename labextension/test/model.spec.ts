@@ -1,0 +1,188 @@
+/**
+ * The panel's model with `requestAPI` mocked: what it asks the server, and the signals the
+ * view turns into notifications (job ended, endpoint idle, kernel gone with endpoints
+ * still billing).
+ */
+import { requestAPI } from '../src/handler';
+import { JOB_LIMIT, samePath, SmMagicsModel } from '../src/model';
+import { IEndpoint, IJob } from '../src/tokens';
+
+jest.mock('../src/handler', () => {
+  class ApiError extends Error {
+    constructor(
+      readonly code: string,
+      message: string,
+      readonly status: number
+    ) {
+      super(message);
+    }
+  }
+  return { ApiError, requestAPI: jest.fn() };
+});
+
+const mocked = requestAPI as jest.MockedFunction<typeof requestAPI>;
+const NOW = 1_800_000_000;
+
+function job(name: string, status: string, extra: Partial<IJob> = {}): IJob {
+  return {
+    name,
+    kind: 'training',
+    backend: 'local',
+    region: null,
+    status,
+    secondary_status: null,
+    instance_type: 'ml.m5.large',
+    instance_count: 1,
+    spot: false,
+    created_at: NOW,
+    started_at: NOW,
+    ended_at: null,
+    duration: 12,
+    cost: 0.0004,
+    cost_per_hour: 0.115,
+    billing: status === 'InProgress',
+    failure_reason: null,
+    model_data: null,
+    notebook: '/home/me/work/quickstart.ipynb',
+    ...extra
+  };
+}
+
+function endpoint(name: string, extra: Partial<IEndpoint> = {}): IEndpoint {
+  return {
+    name,
+    backend: 'local',
+    region: null,
+    status: 'InService',
+    url: 'http://127.0.0.1:1234',
+    variants: [],
+    created_at: NOW - 7200,
+    deleted_at: null,
+    ttl_at: null,
+    age: 7200,
+    last_invoked_at: null,
+    cost: 0.23,
+    cost_per_hour: 0.115,
+    billing: true,
+    failure_reason: null,
+    notebook: '/home/me/work/serving.ipynb',
+    snippet: `%sm_invoke ${name} '[[0.0]]'`,
+    ...extra
+  };
+}
+
+/** Serve `state` for the three list routes (and `endpoints` alone for the reminder). */
+function serve(state: { jobs: IJob[]; endpoints: IEndpoint[] }): void {
+  mocked.mockImplementation(async (route = '') => {
+    if (route.startsWith('jobs')) {
+      return { jobs: state.jobs, version: 'v1' } as any;
+    }
+    if (route.startsWith('endpoints')) {
+      return { endpoints: state.endpoints, version: 'v1' } as any;
+    }
+    if (route.startsWith('cost')) {
+      return {
+        currency: 'USD',
+        generated_at: NOW,
+        billing_per_hour: 0.115,
+        running: [],
+        totals: { today: 0.5, month: 1.5, notebook: null }
+      } as any;
+    }
+    return new Promise(() => undefined); // /changes: a long poll that never answers
+  });
+}
+
+function newModel(): SmMagicsModel {
+  return new SmMagicsModel({ isVisible: () => true, idleWarningMinutes: 60 });
+}
+
+afterEach(() => {
+  mocked.mockReset();
+});
+
+describe('SmMagicsModel', () => {
+  it('reads up to JOB_LIMIT jobs, the endpoints and the cost', async () => {
+    serve({ jobs: [job('a', 'InProgress')], endpoints: [] });
+    const model = newModel();
+    await model.refresh();
+    const routes = mocked.mock.calls.map(call => call[0]);
+    expect(routes).toEqual(expect.arrayContaining([`jobs?limit=${JOB_LIMIT}`, 'endpoints', 'cost']));
+    expect(model.jobs.map(j => j.name)).toEqual(['a']);
+    expect(model.loaded).toBe(true);
+    model.dispose();
+  });
+
+  it('emits jobEnded for a job it saw running, not for jobs that ended before', async () => {
+    const state = { jobs: [job('old', 'Completed'), job('run', 'InProgress')], endpoints: [] };
+    serve(state);
+    const model = newModel();
+    const ended: string[] = [];
+    model.jobEnded.connect((_, j) => ended.push(`${j.name}:${j.status}`));
+    await model.refresh();
+    expect(ended).toEqual([]);
+    state.jobs = [job('old', 'Completed'), job('run', 'Failed', { failure_reason: 'x' })];
+    await model.refresh();
+    expect(ended).toEqual(['run:Failed']);
+    await model.refresh();
+    expect(ended).toEqual(['run:Failed']); // once
+    model.dispose();
+  });
+
+  it('emits endpointIdle once per endpoint idle longer than the setting', async () => {
+    const state = {
+      jobs: [],
+      endpoints: [endpoint('idle'), endpoint('busy', { last_invoked_at: NOW - 60 })]
+    };
+    serve(state);
+    const model = newModel();
+    const idle: string[] = [];
+    model.endpointIdle.connect((_, e) => idle.push(`${e.endpoint.name}:${e.invoked}:${e.idle}`));
+    await model.refresh();
+    await model.refresh();
+    expect(idle).toEqual(['idle:false:7200']);
+    model.dispose();
+  });
+
+  it('reminds of endpoints still billing when their notebook’s kernel ends', async () => {
+    serve({
+      jobs: [],
+      endpoints: [
+        endpoint('mine-1', { cost_per_hour: 0.1 }),
+        endpoint('mine-2', { cost_per_hour: 0.2 }),
+        endpoint('gone', { billing: false, status: 'Failed' }),
+        endpoint('theirs', { notebook: '/home/me/other.ipynb' })
+      ]
+    });
+    const model = newModel();
+    const reminders: Array<{ names: string[]; perHour: number | null }> = [];
+    model.kernelEnded.connect((_, r) =>
+      reminders.push({ names: r.endpoints.map(e => e.name), perHour: r.perHour })
+    );
+    await model.onKernelEnded('work/serving.ipynb');
+    await model.onKernelEnded('work/nothing.ipynb');
+    expect(reminders).toHaveLength(1);
+    expect(reminders[0].names).toEqual(['mine-1', 'mine-2']);
+    expect(reminders[0].perHour).toBeCloseTo(0.3);
+    model.dispose();
+  });
+
+  it('keeps the refresh error for the view and recovers', async () => {
+    mocked.mockRejectedValue(new Error('server down'));
+    const model = newModel();
+    await model.refresh().catch(() => undefined);
+    expect(model.error).toContain('server down');
+    serve({ jobs: [], endpoints: [] });
+    await model.refresh();
+    expect(model.error).toBeNull();
+    model.dispose();
+  });
+});
+
+describe('samePath', () => {
+  it('matches the kernel’s absolute path to the contents path', () => {
+    expect(samePath('/srv/root/work/a.ipynb', 'work/a.ipynb')).toBe(true);
+    expect(samePath('work/a.ipynb', 'work/a.ipynb')).toBe(true);
+    expect(samePath('/srv/root/work/ba.ipynb', 'a.ipynb')).toBe(false);
+  });
+});
