@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sm_magics import limits
 from sm_magics.backends import base
 from sm_magics.display import widget_bundle, widgets_available
 from sm_magics.display.endpoints import EndpointRow
 from sm_magics.durations import parse_duration
-from sm_magics.errors import InvalidRequest, ModelError, NotFound, WaitTimeout
+from sm_magics.errors import InvalidRequest, ModelError, NotFound, SmMagicsError, WaitTimeout
 
 if TYPE_CHECKING:
     from sm_magics.api import Session
@@ -120,6 +121,10 @@ class Endpoint:
         self.backend_name = backend
         #: Remarks from the last deploy (autoscaling set up, options recorded, ...).
         self.notes: list[str] = []
+        #: ``(asynchronous, serverless)`` as the ledger said at the first invocation: read
+        #: once, not per request (an endpoint's kind never changes under its name while
+        #: it lives); dropped whenever an invocation fails, so a re-created one is re-read.
+        self._kind: tuple[bool, bool] | None = None
 
     @property
     def backend(self) -> base.Backend:
@@ -189,23 +194,45 @@ class Endpoint:
 
         On an asynchronous endpoint (deployed with ``--async-output``) the request is
         queued instead and an :class:`AsyncInference` is returned at once.
+
+        Raises
+        ------
+        PayloadTooLarge
+            The body is over SageMaker's limit for this kind of endpoint (6 MB real-time,
+            4 MB serverless): refused here, before anything is sent, as SageMaker would.
         """
         body, kind = encode_payload(data, content_type)
-        if self.is_async:
-            queued = self.backend.invoke_endpoint_async(
-                self.name, body, content_type=kind, accept=accept
+        asynchronous, serverless = self._kind or self._read_kind()
+        try:
+            if asynchronous:
+                queued = self.backend.invoke_endpoint_async(
+                    self.name, body, content_type=kind, accept=accept
+                )
+                return AsyncInference(self.backend, queued)
+            limits.check_payload(len(body), serverless=serverless)
+            result = self.backend.invoke_endpoint(
+                self.name, body, content_type=kind, accept=accept, target_variant=variant
             )
-            return AsyncInference(self.backend, queued)
-        result = self.backend.invoke_endpoint(
-            self.name, body, content_type=kind, accept=accept, target_variant=variant
-        )
+        except SmMagicsError:
+            self._kind = None
+            raise
         return result if raw else decode_response(result)
+
+    def _read_kind(self) -> tuple[bool, bool]:
+        """Read (and remember) whether the endpoint is asynchronous, and serverless."""
+        record = self.session.ledger.get_endpoint(self.name)
+        spec = (record.spec if record is not None else None) or {}
+        variants = spec.get("variants") if isinstance(spec, dict) else None
+        serverless = any(
+            isinstance(v, dict) and v.get("serverless_memory_mb") for v in variants or []
+        )
+        self._kind = (bool(spec.get("async")), serverless)
+        return self._kind
 
     @property
     def is_async(self) -> bool:
         """Whether the endpoint was deployed asynchronous (``--async-output``), per the ledger."""
-        record = self.session.ledger.get_endpoint(self.name)
-        return bool(record is not None and (record.spec or {}).get("async"))
+        return self._read_kind()[0]
 
     def delete(self) -> None:
         """Delete the endpoint; when this returns, nothing of it runs or listens."""

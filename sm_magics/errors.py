@@ -78,3 +78,14 @@ class JobFailed(SmMagicsError):
         self.reason = reason
         detail = f": {reason}" if reason else ""
         super().__init__(f"Training job {name!r} ended {status}{detail}")
+
+
+class PayloadTooLarge(InvalidRequest):
+    """A request body over SageMaker's limit for the endpoint (HTTP 413, ``ValidationError``)."""
+
+
+class InvocationTimeout(ModelError):
+    """The model did not answer within SageMaker's 60 seconds (the REST API answers 504)."""
+
+    def __init__(self, message: str, variant: str | None = None) -> None:
+        super().__init__(message, status=0, variant=variant)

@@ -23,6 +23,7 @@ from sm_magics import pricing
 from sm_magics.api import Job
 from sm_magics.display.endpoints import EndpointTable
 from sm_magics.endpoint import Endpoint, content_type_for_file
+from sm_magics.errors import SmMagicsError
 from sm_magics.magic_parsing import (
     backend_option,
     bind_out,
@@ -53,6 +54,10 @@ class ServingMagics(Magics):
     def __init__(self, shell: Any = None, *, core: SageMakerMagics, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.core = core
+        #: Endpoint handles ``%sm_invoke`` used, by name: a handle remembers what it read
+        #: (is the endpoint asynchronous, serverless), so a loop of invocations reads the
+        #: ledger once. Dropped when an invocation fails or the session changes.
+        self._handles: dict[str, Endpoint] = {}
 
     @magic_arguments()
     @argument(
@@ -148,6 +153,7 @@ class ServingMagics(Magics):
             In [2]: %sm_deploy my-job-2 -e iris --variant b=0.2     # A/B: 1/6 of traffic
             In [3]: %sm_deploy -e iris --variant AllTraffic=0 b=1   # shift all to b
         """
+        self._handles.clear()  # a new endpoint may take a name a handle remembers
         weights: dict[str, float] = {}
         for name, value in parse_key_values(args.variant, "--variant", json_values=True).items():
             if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -237,9 +243,16 @@ class ServingMagics(Magics):
             data = text if _is_json(text) else typed
         else:
             data = expand_names(text, namespace)
-        answer = self.core.session.endpoint(args.endpoint).invoke(
-            data, content_type=content_type, accept=args.accept, variant=args.variant
-        )
+        handle = self._handles.get(args.endpoint)
+        if handle is None or handle.session is not self.core.session:
+            handle = self._handles[args.endpoint] = self.core.session.endpoint(args.endpoint)
+        try:
+            answer = handle.invoke(
+                data, content_type=content_type, accept=args.accept, variant=args.variant
+            )
+        except SmMagicsError:
+            self._handles.pop(args.endpoint, None)
+            raise
         return answer
 
     def _data_as_typed(self, line: str) -> str:
@@ -299,6 +312,7 @@ class ServingMagics(Magics):
             if answer.strip().lower() not in ("y", "yes"):
                 print("Nothing deleted.")
                 return
+        self._handles.pop(endpoint.name, None)
         endpoint.delete()
         print(f"Endpoint {endpoint.name} deleted: nothing of it runs or listens any more.")
 

@@ -1,9 +1,12 @@
 """What the extension's handlers share: the Session, the worker threads, the ledger version.
 
 One :class:`ServerContext` lives in the tornado settings for the life of the Jupyter
-server. Everything that blocks (SQLite, a backend's describe, boto3, an invocation) runs
-on its own small thread pool, so neither the server's event loop nor its default executor
-(which Jupyter's contents and kernels use) ever waits for a slow backend.
+server. Everything that blocks (SQLite, a backend's describe, boto3) runs on its own small
+thread pool, so neither the server's event loop nor its default executor (which Jupyter's
+contents and kernels use) ever waits for a slow backend. Invocations have a pool of their
+own: a model may take SageMaker's whole 60 s to answer, and eight slow ones sharing the
+panel's threads froze ``/jobs``, ``/cost`` and ``/changes`` for as long. At most
+:data:`MAX_QUEUED_INVOCATIONS` wait for that pool; more are refused (429) at once.
 """
 
 from __future__ import annotations
@@ -15,10 +18,14 @@ from pathlib import Path
 
 from sm_magics import config
 from sm_magics.api import Session
+from sm_magics.errors import ResourceLimitExceeded
 from sm_magics.server.changes import LedgerVersion
 
-#: Worker threads: enough for a few panels plus a slow invocation or SageMaker describe.
+#: Worker threads: enough for a few panels plus a slow SageMaker describe.
 MAX_WORKERS = 8
+#: Threads that run invocations, and how many invocations may wait for one.
+MAX_INVOCATIONS = 8
+MAX_QUEUED_INVOCATIONS = 64
 #: A running job or live endpoint is described at most this often (seconds), however
 #: many panels and routes ask: the ledger is fresh enough for a table between two calls.
 REFRESH_INTERVAL = 1.0
@@ -29,6 +36,9 @@ class ServerContext:
 
     def __init__(self, max_workers: int = MAX_WORKERS) -> None:
         self.executor = ThreadPoolExecutor(max_workers, thread_name_prefix="sm-magics")
+        self.invocations = ThreadPoolExecutor(MAX_INVOCATIONS, thread_name_prefix="sm-invoke")
+        #: Invocations handed to :attr:`invocations` and not finished (running or queued).
+        self.invocations_pending = 0
         self._lock = threading.Lock()
         self._home: Path | None = None
         self._session: Session | None = None
@@ -73,9 +83,31 @@ class ServerContext:
                 self._refreshed = {k: v for k, v in self._refreshed.items() if now - v < 60}
             return True
 
+    def take_invocation_slot(self) -> None:
+        """Count one more invocation in flight, or refuse it when too many wait already.
+
+        Raises
+        ------
+        ResourceLimitExceeded
+            :data:`MAX_QUEUED_INVOCATIONS` are waiting for a thread already.
+        """
+        with self._lock:
+            if self.invocations_pending >= MAX_INVOCATIONS + MAX_QUEUED_INVOCATIONS:
+                raise ResourceLimitExceeded(
+                    f"{self.invocations_pending} invocations are in flight or waiting; "
+                    "try again when some have answered."
+                )
+            self.invocations_pending += 1
+
+    def release_invocation_slot(self) -> None:
+        """Count one invocation finished."""
+        with self._lock:
+            self.invocations_pending -= 1
+
     def close(self) -> None:
         """Stop the worker threads and close the ledger connections."""
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.invocations.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             if self._session is not None:
                 self._session.ledger.close()

@@ -32,11 +32,43 @@ def decode(text: str | None) -> dict[str, Any] | None:
     """
     if not text:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        cursor = json.loads(raw)
-    except (binascii.Error, ValueError):
-        cursor = None
-    if not isinstance(cursor, dict):
+    cursor: Any = None
+    if len(text) <= MAX_CURSOR_CHARS:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            cursor = json.loads(raw, parse_constant=_no_constant)
+        except (binascii.Error, ValueError, RecursionError):
+            cursor = None
+    if not isinstance(cursor, dict) or not _plausible(cursor, 0):
         raise InvalidRequest("Invalid log cursor: pass back the 'cursor' of the last answer.")
     return cursor
+
+
+#: A cursor is a few offsets or tokens per stream: anything longer was not handed out here.
+MAX_CURSOR_CHARS = 1 << 20
+_MAX_DEPTH = 8
+_MAX_NUMBER = 1 << 62
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a cursor value")
+
+
+def _plausible(value: Any, depth: int) -> bool:
+    """Whether ``value`` could be a cursor a backend handed out.
+
+    Backends keep byte offsets, timestamps and tokens: no number is negative or beyond
+    any file's size, and nesting is shallow. A forged cursor (``-1``, ``1e300``, a deep
+    nest) is refused here, before any backend seeks or sleeps on it.
+    """
+    if depth > _MAX_DEPTH:
+        return False
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    if isinstance(value, (int, float)):
+        return 0 <= value <= _MAX_NUMBER
+    if isinstance(value, list):
+        return all(_plausible(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(_plausible(item, depth + 1) for item in value.values())
+    return False

@@ -18,6 +18,8 @@ INTERNAL_ERROR = "InternalError"
 
 #: The status of each error class; a subclass takes its nearest listed ancestor's.
 STATUS: dict[type[errors.SmMagicsError], int] = {
+    errors.PayloadTooLarge: 413,  # SageMaker's answer to a body over its limit
+    errors.InvocationTimeout: 504,  # the model did not answer in 60 s
     errors.InvalidRequest: 400,
     errors.AccessDenied: 403,
     errors.NotFound: 404,

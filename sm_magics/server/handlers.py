@@ -2,8 +2,9 @@
 
 Every verb is ``@tornado.web.authenticated`` (Jupyter's token or cookie + XSRF), answers
 JSON, and hands its blocking work (SQLite, backend calls, boto3) to the extension's
-worker threads with :meth:`ApiHandler.blocking`, so a slow AWS call never stalls the
-Jupyter server. The contract is ``docs/rest-api.md``.
+worker threads with :meth:`ApiHandler.blocking` (invocations to threads of their own with
+:meth:`ApiHandler.invoking`), so a slow AWS call or model never stalls the Jupyter server
+or the rest of the panel. The contract is ``docs/rest-api.md``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,16 @@ class ApiHandler(APIHandler):
         """Run ``func(*args)`` on the extension's threads and return its result."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.context.executor, functools.partial(func, *args))
+
+    async def invoking(self, func: Callable[..., T], *args: Any) -> T:
+        """Run an invocation ``func(*args)`` on the invocation threads (never the panel's)."""
+        context = self.context
+        context.take_invocation_slot()
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(context.invocations, functools.partial(func, *args))
+        finally:
+            context.release_invocation_slot()
 
     def query(self, name: str) -> str | None:
         """Return a query parameter, or ``None`` when absent."""
@@ -150,7 +161,7 @@ class EndpointInvokeHandler(ApiHandler):
     async def post(self, name: str) -> None:
         """Send the body's payload to the endpoint and relay its answer."""
         request = params.InvokeRequest.parse(self.request.body)
-        self.reply(await self.blocking(endpoints.invoke, self.context, name, request))
+        self.reply(await self.invoking(endpoints.invoke, self.context, name, request))
 
 
 class CostHandler(ApiHandler):

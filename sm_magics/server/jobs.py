@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 
 from sm_magics.api import Job
 from sm_magics.backends import base
-from sm_magics.errors import NotFound
+from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord
 from sm_magics.server import cursors
 from sm_magics.server.context import ServerContext
@@ -127,6 +127,21 @@ def stop_job(ctx: ServerContext, name: str) -> JobJSON:
     return data
 
 
+def _first_read(job: Job, position: dict[str, Any]) -> base.LogBatch:
+    """Read with a cursor the client sent: a cursor the backend cannot use is a 400.
+
+    :func:`cursors.decode` refused what no backend hands out; what is left is a cursor of
+    another backend or a forged one of the right shape (a text where an offset goes), on
+    which the backend's reader raises a type or value error.
+    """
+    try:
+        return job.read_logs(position)
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        raise InvalidRequest(
+            f"Invalid log cursor ({type(exc).__name__}): pass back the 'cursor' of the last answer."
+        ) from None
+
+
 def read_logs(ctx: ServerContext, name: str, cursor: str | None, limit: int) -> LogPage:
     """Return the log lines after ``cursor``: about ``limit`` of them, each exactly once.
 
@@ -140,8 +155,11 @@ def read_logs(ctx: ServerContext, name: str, cursor: str | None, limit: int) -> 
     ended = base.job_status(job.describe()) in base.TERMINAL_STATUSES
     events: list[EventJSON] = []
     exhausted = False
-    for _ in range(MAX_LOG_READS):
-        batch = job.read_logs(position)
+    for attempt in range(MAX_LOG_READS):
+        if attempt == 0 and position is not None:
+            batch = _first_read(job, position)
+        else:
+            batch = job.read_logs(position)
         position = batch.cursor
         if not batch.events:
             exhausted = True

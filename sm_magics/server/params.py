@@ -130,6 +130,8 @@ class InvokeRequest:
         """
         try:
             data = json.loads(raw or b"null")
+        except RecursionError:
+            raise InvalidRequest("The request body nests too deeply to be read.") from None
         except ValueError as exc:
             raise InvalidRequest(f"The request body is not JSON: {exc}.") from None
         if not isinstance(data, dict):
@@ -142,9 +144,18 @@ class InvokeRequest:
             raise InvalidRequest(f"Unknown field(s) in the request body: {', '.join(unknown)}.")
         if not isinstance(data.get("body"), str):
             raise InvalidRequest('"body" is required: the payload to send, as text.')
+        try:
+            data["body"].encode("utf-8")
+        except UnicodeEncodeError:
+            # JSON may escape a lone surrogate ("\ud800"); no UTF-8 text holds one.
+            raise InvalidRequest('"body" holds a lone surrogate: it is not valid text.') from None
         for key in ("content_type", "accept", "variant"):
-            if data.get(key) is not None and not isinstance(data[key], str):
+            value = data.get(key)
+            if value is not None and not isinstance(value, str):
                 raise InvalidRequest(f'"{key}" must be a string or null.')
+            # Sent as an HTTP header: printable ASCII only (no CR/LF, no header injection).
+            if value and (len(value) > 1024 or not all(" " <= c <= "~" for c in value)):
+                raise InvalidRequest(f'"{key}" must be printable ASCII of at most 1024 characters.')
         return cls(
             body=data["body"],
             content_type=data.get("content_type") or "application/json",

@@ -131,3 +131,90 @@ async def test_bad_endpoint_filters_are_400(api: Call) -> None:
         reply = await api("GET", "endpoints", params=params)
         assert reply.status == 400
         assert reply.body["code"] == "InvalidRequest"
+
+
+#: Waits (up to 50 s) for a gate file named by the request before answering.
+GATED = (
+    MODEL_FN
+    + """
+
+import json
+import os
+import time
+
+
+def transform_fn(model, body, content_type, accept):
+    gate = json.loads(body)
+    deadline = time.monotonic() + 50
+    while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if gate == "sleep":
+        time.sleep(30)
+    return b"[0]", "application/json"
+"""
+)
+
+
+async def test_slow_invocations_never_block_the_rest_of_the_panel(
+    api: Call, endpoints: Endpoints, tmp_path: Any
+) -> None:
+    name = endpoints.deploy(endpoints.variant(script=endpoints.script(GATED), count=2))
+    gate = tmp_path / "gate"
+    body = {"body": json.dumps(str(gate))}
+    slow = [
+        asyncio.ensure_future(
+            api("POST", "endpoints", name, "invoke", body=body, request_timeout=90)
+        )
+        for _ in range(10)  # more than the extension has threads
+    ]
+    try:
+        await asyncio.sleep(1)  # let them reach the endpoint (not a timing: see below)
+        assert not any(task.done() for task in slow)
+        # While every invocation hangs, the rest of the API answers at once. (Before, the
+        # invocations held all 8 threads and these waited until the gate opened.)
+        for route, params in (
+            (("jobs",), None),
+            (("cost",), None),
+            (("endpoints",), None),
+            (("changes",), {"timeout": "0"}),
+        ):
+            reply = await api("GET", *route, params=params, request_timeout=20)
+            assert reply.status == 200, (route, reply.body)
+        assert not any(task.done() for task in slow)
+    finally:
+        gate.touch()
+    answers = await asyncio.gather(*slow)
+    assert [a.status for a in answers] == [200] * 10, [a.body for a in answers]
+
+
+async def test_an_invocation_timeout_is_504_and_a_large_body_413(
+    api: Call, endpoints: Endpoints, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("SM_MAGICS_INVOCATION_TIMEOUT", "2")
+    name = endpoints.deploy(endpoints.variant(script=endpoints.script(GATED)))
+
+    timed_out = await api("POST", "endpoints", name, "invoke", body={"body": '"sleep"'})
+    assert timed_out.status == 504, timed_out.body
+    assert timed_out.body["code"] == "InvocationTimeout"
+    assert "timed out" in timed_out.body["message"]
+
+    too_large = await api(
+        "POST", "endpoints", name, "invoke", body={"body": "1" * 6_291_457}, request_timeout=120
+    )
+    assert too_large.status == 413, too_large.body
+    assert too_large.body["code"] == "PayloadTooLarge"
+    assert "6,291,456" in too_large.body["message"]
+
+
+async def test_hostile_invoke_bodies_are_400(api: Call, endpoints: Endpoints) -> None:
+    name = endpoints.deploy()
+    for hostile in (
+        b'{"body": "\\ud800"}',  # a lone surrogate, escaped as JSON allows
+        b'{"body": "[]", "content_type": "text/csv\\r\\nX-Evil: 1"}',
+        b'{"body": "[]", "accept": "\\u00e9t\\u00e9"}',
+        b"[" * 100_000 + b"]" * 100_000,  # nesting beyond the JSON parser's recursion
+        b'{"body": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ):
+        reply = await api("POST", "endpoints", name, "invoke", body=hostile)
+        assert reply.status == 400, (hostile[:60], reply.status, reply.body)
+        assert reply.body["code"] == "InvalidRequest"

@@ -8,20 +8,17 @@ so the kernel never imports tornado, numpy or boto3 for serving.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
+from sm_magics import config, limits
 from sm_magics.backends import base, rows
-from sm_magics.backends.local import logstore, processes
+from sm_magics.backends.local import client, logstore, processes
 from sm_magics.backends.local.creation import creating
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.backends.local.jobdir import JobDir
@@ -32,8 +29,6 @@ from sm_magics.ledger import Ledger
 _LOCAL_ACCOUNT = "000000000000"
 #: How long ``delete`` waits for the router to drain and exit before killing its group.
 DELETE_GRACE_SECONDS = 30.0
-#: How long an invocation may take (SageMaker's limit is 60 s).
-INVOKE_TIMEOUT_SECONDS = 65.0
 
 
 def _utc(timestamp: float | None) -> datetime | None:
@@ -321,6 +316,9 @@ class LocalEndpoints:
                 f"Endpoint {name} is a real-time endpoint; deploy it with --async-output URI "
                 "to invoke it asynchronously."
             )
+        # The emulation sends the payload inline (it has no S3 input location): SageMaker's
+        # limit of an inline asynchronous payload applies.
+        limits.check_payload(len(body), asynchronous=True)
         inference_id = str(uuid.uuid4())
         output = local_path(str(config["output_uri"]), "--async-output")
         failure_uri = str(config.get("failure_uri") or config["output_uri"])
@@ -348,49 +346,27 @@ class LocalEndpoints:
         accept: str | None = None,
         target_variant: str | None = None,
     ) -> base.InvokeResult:
-        """See :meth:`Backend.invoke_endpoint`: one POST to the Runtime route."""
-        state = self._checked_endpoint_state(self._endpoint_folder(name))
-        url = state.get("url")
-        if not url or state["status"] not in (base.IN_SERVICE, base.UPDATING):
-            raise InvalidRequest(
-                f"Endpoint {name} is {state['status']}, not InService"
-                + (f": {state['failure_reason']}" if state.get("failure_reason") else ".")
-            )
+        """See :meth:`Backend.invoke_endpoint`: one POST to the Runtime route.
+
+        On a kept-alive connection, to a URL read once (see :mod:`.client`).
+        """
         headers = {"Content-Type": content_type}
         if accept:
             headers["Accept"] = accept
         if target_variant:
             headers["X-Amzn-SageMaker-Target-Variant"] = target_variant
-        request = urllib.request.Request(  # noqa: S310 - our own router's loopback URL
-            f"{url}/endpoints/{quote(name)}/invocations",
-            data=body,
-            headers=headers,
-            method="POST",
-        )
-        try:
-            opened = urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_SECONDS)  # noqa: S310
-            with opened as response:
-                return base.InvokeResult(
-                    body=response.read(),
-                    content_type=response.headers.get("Content-Type", ""),
-                    variant=response.headers.get("X-Amzn-Invoked-Production-Variant", ""),
+
+        def read_url() -> str:
+            state = self._checked_endpoint_state(self._endpoint_folder(name))
+            url = state.get("url")
+            if not url or state["status"] not in (base.IN_SERVICE, base.UPDATING):
+                raise InvalidRequest(
+                    f"Endpoint {name} is {state['status']}, not InService"
+                    + (f": {state['failure_reason']}" if state.get("failure_reason") else ".")
                 )
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")
-            try:
-                payload = json.loads(detail)
-            except ValueError:
-                payload = {"message": detail}
-            message = payload.get("OriginalMessage") or payload.get("message") or detail
-            if exc.code == 424:
-                raise ModelError(
-                    str(message),
-                    status=int(payload.get("OriginalStatusCode", 500)),
-                    variant=exc.headers.get("X-Amzn-Invoked-Production-Variant"),
-                ) from None
-            raise InvalidRequest(str(message)) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            raise InvalidRequest(f"Endpoint {name} did not answer: {exc}") from None
+            return str(url)
+
+        return client.invoke(config.home_dir(), name, body, headers, read_url)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

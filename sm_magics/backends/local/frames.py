@@ -2,7 +2,9 @@
 
 A frame is ``!II`` (header length, body length), a JSON header, then the raw body. One
 request in flight per worker connection; the router queues the rest. No HTTP between
-processes on the same machine: one ``sendall`` and two ``recv``s per request.
+processes on the same machine: one ``sendall`` and two ``recv``s per request. The router
+reads frames with :class:`FrameBuffer` inside an ``asyncio.Protocol`` (no stream reader,
+no task per read); the worker reads them with blocking ``recv``.
 """
 
 from __future__ import annotations
@@ -50,3 +52,24 @@ async def read_async(reader: asyncio.StreamReader) -> tuple[dict[str, Any], byte
     except asyncio.IncompleteReadError as exc:
         raise EOFError("worker closed the connection") from exc
     return header, body
+
+
+class FrameBuffer:
+    """Bytes received so far from one connection, cut into frames as they complete."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[dict[str, Any], bytes]]:
+        """Add ``data``; return the frames it completed (usually none or one)."""
+        self._data += data
+        done = []
+        while len(self._data) >= _PREFIX.size:
+            head_len, body_len = _PREFIX.unpack_from(self._data)
+            end = _PREFIX.size + head_len + body_len
+            if len(self._data) < end:
+                break
+            header: dict[str, Any] = json.loads(self._data[_PREFIX.size : _PREFIX.size + head_len])
+            done.append((header, bytes(self._data[_PREFIX.size + head_len : end])))
+            del self._data[:end]
+        return done

@@ -6,13 +6,16 @@ Started detached by the local backend (it survives the kernel), it:
   variant's workers (``instance_count`` processes each, see :mod:`.worker`); status goes
   ``Creating`` → ``InService``, or ``Failed`` with the reason (``model_fn`` raised, ...);
 * answers the SageMaker container routes ``GET /ping`` and ``POST /invocations`` and the
-  SageMaker Runtime route ``POST /endpoints/<name>/invocations``, so an unchanged
-  ``boto3.client("sagemaker-runtime", endpoint_url=url)`` reaches it (signature headers
-  are ignored; errors have the Runtime API's shapes: ``ModelError`` is HTTP 424);
+  SageMaker Runtime route ``POST /endpoints/<name>/invocations`` (see :mod:`.routes`), so
+  an unchanged ``boto3.client("sagemaker-runtime", endpoint_url=url)`` reaches it;
 * routes each request to a variant by weight, or to ``X-Amzn-SageMaker-Target-Variant``,
-  then to an idle worker of that variant; if the worker dies mid-request it retries once
-  on another, and it respawns dead workers (the endpoint heals, or goes ``Failed`` after
-  repeated crashes, never hangs: every wait has a timeout);
+  then to an idle worker of that variant, all within one deadline (SageMaker's 60 s): a
+  worker that does not answer (or stopped reading) in time is killed and replaced; if a
+  worker dies mid-request the request is retried once on another;
+* respawns dead workers. A worker that had served requests and then died was killed from
+  outside (the OOM killer, a user's ``kill``) and is simply replaced, as SageMaker
+  replaces an instance; only workers that die before serving anything count as a crash
+  loop, which marks the endpoint ``Failed`` (more than 5 in a minute);
 * on ``SIGHUP`` re-reads its config: new variants are started and ready *before* traffic
   moves, then weights switch in one step and retired variants drain (no failed request);
 * on ``SIGTERM`` (delete) or when ``--ttl`` expires: stops taking requests, drains, stops
@@ -41,18 +44,17 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
-import tornado.httpserver
-import tornado.web
-
-from sm_magics.backends.local import frames, inference, logstore
+from sm_magics import limits
+from sm_magics.backends.local import inference, logstore
 from sm_magics.backends.local.endpoint_dir import EndpointDir
+from sm_magics.backends.local.httpwire import HttpServer
+from sm_magics.backends.local.pool import Channel, IdlePool, WorkerDied
 from sm_magics.durations import format_duration
 from sm_magics.ledger import Ledger
 
 #: SageMaker's limits: a model must answer within 60 s and load within 10 minutes.
-INVOCATION_TIMEOUT = 60.0
+INVOCATION_TIMEOUT = limits.invocation_timeout()
 STARTUP_TIMEOUT = float(os.environ.get("SM_MAGICS_STARTUP_TIMEOUT", "600"))
 #: More crashes than this within CRASH_WINDOW seconds and the endpoint goes Failed.
 MAX_CRASHES = 5
@@ -60,36 +62,32 @@ CRASH_WINDOW = 60.0
 STATS_INTERVAL = 1.0
 
 
-class WorkerDied(Exception):
-    """The worker's connection closed mid-request."""
-
-
 @dataclass
 class Worker:
-    """One worker process and the router's end of its socketpair."""
+    """One worker process and the router's channel to it."""
 
     variant: str
     index: int
     process: asyncio.subprocess.Process
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+    channel: Channel
     retired: bool = False
-
-    async def call(self, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
-        """Send one request frame and wait for its answer."""
-        try:
-            self.writer.write(frames.encode(header, body))
-            await self.writer.drain()
-            return await asyncio.wait_for(frames.read_async(self.reader), INVOCATION_TIMEOUT)
-        except (EOFError, ConnectionError) as exc:
-            raise WorkerDied(str(exc)) from exc
+    #: Requests it answered: a worker that dies after serving is not crash-looping.
+    served: int = 0
+    #: The router killed it (it missed a deadline): replaced, never counted as a crash.
+    killed: bool = False
 
     def close(self) -> None:
-        """Close the socket (the worker exits at EOF) and make sure the process ends."""
+        """Close the channel (the worker exits at EOF) and make sure the process ends."""
         self.retired = True
-        self.writer.close()
+        self.channel.close()
         with contextlib.suppress(ProcessLookupError):
             self.process.terminate()
+
+    def kill(self) -> None:
+        """Kill a stuck worker (SIGKILL also ends a stopped one); its watcher replaces it."""
+        self.killed = True
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
 
 
 @dataclass
@@ -100,7 +98,7 @@ class Variant:
     spec: dict[str, Any]
     weight: float
     workers: list[Worker] = field(default_factory=list)
-    idle: asyncio.Queue[Worker] = field(default_factory=asyncio.Queue)
+    pool: IdlePool = field(default_factory=IdlePool)
     invocations: int = 0
     errors: int = 0
     #: Requests routed here and not answered yet, waiting for a worker or in flight.
@@ -145,7 +143,7 @@ class Router:
         self.name: str = self.config["name"]
         self.variants: dict[str, Variant] = {}
         self.ledger = Ledger()
-        self.server: tornado.httpserver.HTTPServer | None = None
+        self.server: HttpServer | None = None
         self.done = asyncio.Event()
         self.in_flight = 0
         self._reconfigure_lock = asyncio.Lock()
@@ -259,20 +257,26 @@ class Router:
         child.close()
         assert process.stdout is not None
         self.background(_pump(process.stdout, log))
-        reader, writer = await asyncio.open_connection(sock=parent)
+        loop = asyncio.get_running_loop()
+        _, channel = await loop.create_unix_connection(Channel, sock=parent)
         try:
-            hello, _ = await asyncio.wait_for(frames.read_async(reader), STARTUP_TIMEOUT)
-        except (EOFError, asyncio.TimeoutError) as exc:
-            writer.close()
+            hello, _ = await asyncio.wait_for(channel.next_frame(), STARTUP_TIMEOUT)
+        except (WorkerDied, asyncio.TimeoutError) as exc:
+            channel.close()
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
-            raise StartFailed(
-                f"Worker {variant.name}-{index} did not start: {exc or 'timed out'}"
-            ) from None
+            why = str(exc) if isinstance(exc, WorkerDied) else f"timed out ({STARTUP_TIMEOUT:g} s)"
+            raise StartFailed(f"Worker {variant.name}-{index} did not start: {why}") from None
         if not hello.get("ready"):
-            writer.close()
+            channel.close()
+            # It exits by itself after saying so; wait for that (briefly), so a failed
+            # start leaves no process behind when the update or create reports it.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(process.wait(), 5)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
             raise StartFailed(str(hello.get("error") or "the worker could not load the model"))
-        worker = Worker(variant.name, index, process, reader, writer)
+        worker = Worker(variant.name, index, process, channel)
         self.background(self._watch(variant, worker))
         return worker
 
@@ -282,10 +286,22 @@ class Router:
         if worker.retired or self.done.is_set():
             return
         worker.retired = True
-        variant.crashes.append(time.monotonic())
+        worker.channel.close()
+        # Only a worker that never served counts toward a crash loop: one that served and
+        # died was killed from outside (OOM killer, kill) or by us for missing a deadline.
+        crashed = worker.served == 0 and not worker.killed
+        if crashed:
+            variant.crashes.append(time.monotonic())
+        why = (
+            ""
+            if crashed
+            else " (killed after missing its deadline)"
+            if worker.killed
+            else f" (it had served {worker.served} requests: not a crash loop)"
+        )
         print(
             f"worker {variant.name}-{worker.index} exited ({worker.process.returncode}); "
-            "restarting",
+            f"restarting{why}",
             file=sys.stderr,
             flush=True,
         )
@@ -302,7 +318,7 @@ class Router:
             await self.fail(f"Variant {variant.name}: a worker could not restart: {exc}")
             return
         variant.workers = [w for w in variant.workers if w is not worker] + [replacement]
-        variant.idle.put_nowait(replacement)
+        variant.pool.put(replacement)
         self.save()
 
     async def _start_variant(self, spec: dict[str, Any]) -> Variant:
@@ -325,10 +341,11 @@ class Router:
             raise error if isinstance(error, StartFailed) else StartFailed(repr(error))
         variant.workers = workers
         for worker in workers:
-            variant.idle.put_nowait(worker)
+            variant.pool.put(worker)
         return variant
 
-    def _retire(self, variant: Variant) -> None:
+    def _retire(self, variant: Variant, reason: str = "the variant was removed") -> None:
+        variant.pool.break_all(reason)
         for worker in variant.workers:
             worker.close()
 
@@ -349,10 +366,16 @@ class Router:
 
     async def start(self) -> None:
         """Bind, start every variant, go InService (or Failed)."""
-        sockets = tornado.netutil.bind_sockets(int(self.config.get("port") or 0), "127.0.0.1")
-        port = sockets[0].getsockname()[1]
-        self.server = tornado.httpserver.HTTPServer(make_app(self), xheaders=False)
-        self.server.add_sockets(sockets)
+        from sm_magics.backends.local.routes import RouterApp
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", int(self.config.get("port") or 0)))
+        sock.listen(1024)
+        sock.setblocking(False)
+        port = sock.getsockname()[1]
+        self.server = HttpServer(RouterApp(self, port))
+        await self.server.start(sock)
         self.save(
             status="Creating", url=f"http://127.0.0.1:{port}", port=port, router_pid=os.getpid()
         )
@@ -372,7 +395,7 @@ class Router:
         """Mark the endpoint Failed with ``reason``, stop its workers and end."""
         print(f"endpoint failed: {reason}", file=sys.stderr, flush=True)
         for variant in self.variants.values():
-            self._retire(variant)
+            self._retire(variant, f"Endpoint {self.name} failed: {reason}")
         self.save(status="Failed", failure_reason=reason)
         self.done.set()
 
@@ -438,7 +461,7 @@ class Router:
         while self.in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         for variant in self.variants.values():
-            self._retire(variant)
+            self._retire(variant, f"Endpoint {self.name} is being deleted.")
         why = {"failure_reason": reason} if expired else {}
         self.save(status="Deleted", deleted=time.time(), deleted_reason=reason, **why)
         self.done.set()
@@ -481,36 +504,40 @@ class Router:
     async def invoke(
         self, variant: Variant, body: bytes, content_type: str, accept: str
     ) -> tuple[dict[str, Any], bytes]:
-        """Run one request on an idle worker of ``variant``; retry once if it dies."""
+        """Run one request on an idle worker of ``variant``; retry once if it dies.
+
+        The caller bounds the whole call with the request's one deadline: when it passes,
+        the task is cancelled here, and a worker still holding the request is killed (it
+        is stuck, or stopped reading) so that its watcher starts a fresh one.
+        """
         started = time.perf_counter()
         self.in_flight += 1
         variant.pending += 1
+        header = {"content_type": content_type, "accept": accept}
+        deaths = 0
         try:
-            for attempt in (1, 2):
-                worker = await asyncio.wait_for(variant.idle.get(), INVOCATION_TIMEOUT)
+            while True:
+                worker: Worker = await variant.pool.get()
                 if worker.retired:
                     continue
                 try:
-                    reply, payload = await worker.call(
-                        {"content_type": content_type, "accept": accept}, body
-                    )
+                    reply, payload = await worker.channel.call(header, body)
                 except WorkerDied:
-                    if attempt == 2:
+                    deaths += 1
+                    if deaths == 2:
                         raise
                     continue  # the watcher respawns it; try another worker
-                except asyncio.TimeoutError:
-                    # Stuck: kill it rather than wait for it; its watcher starts a new one.
-                    with contextlib.suppress(ProcessLookupError):
-                        worker.process.kill()
+                except asyncio.CancelledError:
+                    worker.kill()
                     raise
-                variant.idle.put_nowait(worker)
+                worker.served += 1
+                variant.pool.put(worker)
                 variant.invocations += 1
                 self.answered += 1
                 if reply.get("status", 500) >= 400:
                     variant.errors += 1
                 variant.latencies.append((time.perf_counter() - started) * 1000)
                 return reply, payload
-            raise WorkerDied("no live worker")
         finally:
             self.in_flight -= 1
             variant.pending -= 1
@@ -529,139 +556,6 @@ async def _pump(stream: asyncio.StreamReader, log: logstore.HostLog) -> None:
         splitter.feed(data)
 
 
-# -- HTTP ------------------------------------------------------------------------------------
-
-
-class _Base(tornado.web.RequestHandler):
-    router: Router
-
-    def initialize(self, router: Router) -> None:
-        self.router = router
-
-    def check_xsrf_cookie(self) -> None:
-        """No cookies, no browsers: the endpoint is an API on loopback."""
-
-    def set_default_headers(self) -> None:
-        self.clear_header("Server")
-
-    def aws_error(self, status: int, code: str, message: str, **extra: Any) -> None:
-        """Answer as the SageMaker Runtime API does, so boto3 raises the right error."""
-        self.set_status(status)
-        self.set_header("x-amzn-ErrorType", f"{code}:")
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message, "Message": message, **extra}))
-
-
-class PingHandler(_Base):
-    """``GET /ping``: 200 once every variant is loaded, 503 before (the health check)."""
-
-    def get(self) -> None:
-        """Answer the health check."""
-        status = self.router.state.get("status")
-        self.set_status(200 if status in ("InService", "Updating") else 503)
-        self.finish(b"" if status in ("InService", "Updating") else str(status).encode())
-
-
-class InvocationsHandler(_Base):
-    """``POST /invocations``: the container contract (plain status codes and text)."""
-
-    runtime_api = False
-
-    async def post(self, endpoint_name: str | None = None) -> None:
-        """Route one request to a variant's worker and relay its answer."""
-        router = self.router
-        if self.runtime_api and unquote(endpoint_name or "") != router.name:
-            self.aws_error(
-                400,
-                "ValidationError",
-                f"Endpoint {unquote(endpoint_name or '')} of account local not found.",
-            )
-            return
-        if router.state.get("status") not in ("InService", "Updating"):
-            self.error(
-                400,
-                "ValidationError",
-                f"Endpoint {router.name} is {router.state.get('status')}, not InService.",
-            )
-            return
-        try:
-            variant = router.choose(self.request.headers.get("X-Amzn-SageMaker-Target-Variant"))
-        except LookupError as exc:
-            self.error(400, "ValidationError", str(exc))
-            return
-        content_type = self.request.headers.get("Content-Type", inference.JSON)
-        accept = self.request.headers.get("Accept", "")
-        try:
-            reply, payload = await router.invoke(variant, self.request.body, content_type, accept)
-        except (WorkerDied, asyncio.TimeoutError) as exc:
-            self.error(
-                500,
-                "ModelError",
-                f"The model did not answer: {exc or 'timed out'}",
-                variant=variant.name,
-            )
-            return
-        status = int(reply.get("status", 500))
-        self.set_header("X-Amzn-Invoked-Production-Variant", variant.name)
-        if status >= 400:
-            self.error(
-                status,
-                str(reply.get("code", "ModelError")),
-                payload.decode(errors="replace"),
-                variant=variant.name,
-            )
-            return
-        self.set_header("Content-Type", reply.get("content_type", inference.JSON))
-        self.finish(payload)
-
-    def error(self, status: int, code: str, message: str, variant: str | None = None) -> None:
-        """Answer an error in the shape of the route the client called."""
-        if not self.runtime_api:
-            self.set_status(status)
-            self.set_header("Content-Type", "text/plain")
-            self.finish(message.encode())
-            return
-        if variant is not None and code in (
-            "ModelError",
-            "UnsupportedMediaType",
-            "NotAcceptable",
-            "ValidationError",
-        ):
-            stream = f"{variant}/{self.router.name}"
-            self.aws_error(
-                424,
-                "ModelError",
-                f"Received {'server' if status >= 500 else 'client'} error ({status}) from "
-                f'{variant} with message "{message}". See the endpoint\'s logs '
-                f"(%sm_logs {self.router.name}).",
-                OriginalStatusCode=status,
-                OriginalMessage=message,
-                LogStreamArn=f"arn:aws:logs:local:000000000000:log-group:/aws/sagemaker/"
-                f"Endpoints/{self.router.name}:log-stream:{stream}",
-            )
-            return
-        self.aws_error(status, code, message)
-
-
-class RuntimeInvocationsHandler(InvocationsHandler):
-    """``POST /endpoints/<name>/invocations``: the SageMaker Runtime API."""
-
-    runtime_api = True
-
-
-def make_app(router: Router) -> tornado.web.Application:
-    """Return the tornado application of one endpoint."""
-    args = {"router": router}
-    return tornado.web.Application(
-        [
-            (r"/ping", PingHandler, args),
-            (r"/invocations", InvocationsHandler, args),
-            (r"/endpoints/([^/]+)/invocations", RuntimeInvocationsHandler, args),
-        ],
-        log_function=lambda _handler: None,  # no access log: it would cost more than serving
-    )
-
-
 async def run(folder: EndpointDir) -> None:
     """Run the endpoint until it is deleted, expires or fails."""
     router = Router(folder)
@@ -673,6 +567,11 @@ async def run(folder: EndpointDir) -> None:
     housekeeping = asyncio.ensure_future(router.housekeeping())
     await router.done.wait()
     housekeeping.cancel()
+    # Answer the requests still in flight (a failed endpoint answers them at once) before
+    # the process ends, so no client is left with a reset connection.
+    deadline = time.monotonic() + 5
+    while router.in_flight and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
     if router.server is not None:
         router.server.stop()
     router.save()
