@@ -190,12 +190,12 @@ def wait_group_gone(pgid: int, timeout: float = 30) -> None:
 
 def process_running(pid: int) -> bool:
     """Whether ``pid`` exists and is not a zombie."""
+    import psutil
+
     try:
-        with open(f"/proc/{pid}/stat") as handle:
-            stat = handle.read()
-    except OSError:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
         return False
-    return stat[stat.rfind(")") + 2 :].split()[0] not in {"Z", "X"}
 
 
 def catches_signal(pid: int, signum: int) -> bool:

@@ -15,6 +15,8 @@ import os
 import signal
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,7 @@ from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.creation import creating
 from sm_magics.backends.local.endpoints import LocalEndpoints
 from sm_magics.backends.local.environment import encode_hyperparameters
-from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
+from sm_magics.backends.local.jobdir import JobDir, disk_full, write_json_atomic
 from sm_magics.backends.local.processing_jobs import LocalProcessing
 from sm_magics.backends.local.transforms import LocalTransforms
 from sm_magics.backends.local.tuning import LocalTuning
@@ -39,6 +41,17 @@ if TYPE_CHECKING:
 #: How long a job may sit without a supervisor pid before it counts as never started.
 _SPAWN_GRACE_SECONDS = 30.0
 _LOCAL_ACCOUNT = "000000000000"
+
+
+@contextlib.contextmanager
+def _unless_disk_full() -> Iterator[None]:
+    """Skip a write the disk has no room for, with a warning; raise anything else."""
+    try:
+        yield
+    except Exception as exc:
+        if not disk_full(exc):
+            raise
+        warnings.warn(f"not recorded, the disk is full: {exc}", RuntimeWarning, stacklevel=3)
 
 
 def _utc(timestamp: float | None) -> datetime | None:
@@ -141,7 +154,7 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
             )
             # Record the identity now, not from the supervisor: it may die before writing.
             state["supervisor_pid"] = made.process.pid
-            state["supervisor_start"] = processes.start_ticks(made.process.pid)
+            state["supervisor_start"] = processes.start_time(made.process.pid)
             self._merge_state(job, state)
             self.ledger.update_job(spec.name, source_hash=source_hash)
         processes.reap_children()
@@ -186,6 +199,7 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
                 f"{job.supervisor_log}"
             )
         processes.terminate_groups(state.get("host_pgids") or [], grace=0)
+        processes.sweep_marked(state.get("job_mark"), grace=0)  # daemons it started too
         now = time.time()
         if job.stop_marker.exists():
             # Stopped before it could install its SIGTERM handler: the stop killed it.
@@ -199,14 +213,16 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
         state.setdefault("transitions", []).append(
             {"Status": outcome, "StartTime": now, "EndTime": now, "StatusMessage": reason}
         )
-        job.write_state(state)
-        self.ledger.update_job(
-            job.name,
-            status=outcome,
-            secondary_status=outcome,
-            ended_at=now,
-            failure_reason=failure_reason,
-        )
+        with _unless_disk_full():  # the outcome is known: describe it even if not stored
+            job.write_state(state)
+        with _unless_disk_full():
+            self.ledger.update_job(
+                job.name,
+                status=outcome,
+                secondary_status=outcome,
+                ended_at=now,
+                failure_reason=failure_reason,
+            )
         return state
 
     def describe_training_job(self, name: str) -> dict[str, Any]:
@@ -283,7 +299,9 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
         record = self.ledger.get_job(name)
         if record is None:
             return
-        if (record.status, record.secondary_status) != (state["status"], state["secondary_status"]):
+        if (record.status, record.secondary_status) == (state["status"], state["secondary_status"]):
+            return
+        with _unless_disk_full():  # the job folder is the truth; the index catches up later
             self.ledger.update_job(
                 name,
                 status=state["status"],

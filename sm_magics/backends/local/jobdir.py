@@ -17,6 +17,7 @@ atomically, so a reader always sees a whole document.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -25,6 +26,20 @@ from pathlib import Path
 from typing import Any
 
 from sm_magics import config
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the disk or the quota is full."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _DISK_FULL:
+            return True
+        if "database or disk is full" in str(seen):  # sqlite3.OperationalError
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def jobs_root() -> Path:

@@ -72,6 +72,9 @@ class HostLog:
         self._lock = threading.Lock()
         #: The last lines, for the failure reason when a script dies without writing one.
         self.tail: deque[str] = deque(maxlen=20)
+        #: The first write that failed (a full disk): the pump goes on, so the script never
+        #: blocks on a full pipe, and the supervisor reports the reason.
+        self.error: OSError | None = None
 
     @property
     def stream_name(self) -> str:
@@ -106,10 +109,16 @@ class HostLog:
         stamp = f"{int(time.time() * 1000)}\t{stream}\t"
         record = "".join(f"{stamp}{line}\n" for line in lines).encode(errors="replace")
         with self._lock:
+            if self.error is not None:
+                return  # the disk was full: the space freed later is for the final state
             view = memoryview(record)
-            while view:  # a regular file takes it whole; loop in case a signal cut it short
-                written = os.write(self._fd, view)
-                view = view[written:]
+            try:
+                while view:  # a regular file takes it whole; loop if a signal cut it short
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+            except OSError as exc:  # a full disk: keep reading the pipe, say why at the end
+                if self.error is None:
+                    self.error = exc
 
     def close(self) -> None:
         """Close the descriptor; later writes raise."""

@@ -18,6 +18,13 @@ says only what differs, by overriding the hooks :attr:`Supervisor.label`,
 :attr:`Supervisor.running_phase`, :meth:`Supervisor._prepare_inputs`,
 :meth:`Supervisor._host_launch`, :meth:`Supervisor._script_args` and
 :meth:`Supervisor._upload` (processing jobs: :mod:`.processor`).
+
+The first line matters: the hosts start before anything slow is imported (the ledger and
+sqlite3, tar, metrics, venvs); the ledger learns of the early transitions right after the
+hosts run. Every host carries the job's mark (``SM_MAGICS_JOB_ID``), dies with the
+supervisor (``PR_SET_PDEATHSIG`` on Linux) and is swept with all it started by the job's
+watchdog if the supervisor dies anyway. A full disk ends the job ``Failed`` with "No space
+left on device": a small reserve file is given back to write that last state.
 """
 
 from __future__ import annotations
@@ -32,21 +39,23 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics import config
 from sm_magics.backends import base
-from sm_magics.backends.local import environment, logstore, slots, venvs
-from sm_magics.backends.local.jobdir import JobDir
-from sm_magics.backends.local.processes import start_ticks, terminate_groups
-from sm_magics.ledger import Ledger
-from sm_magics.metrics import MetricParser, MetricPoint
-from sm_magics.packaging import write_tar_gz
+from sm_magics.backends.local import environment, logstore, processes, slots
+from sm_magics.backends.local.jobdir import JobDir, disk_full
+
+if TYPE_CHECKING:  # imported once the hosts run: the first line comes first
+    from sm_magics.ledger import Ledger
+    from sm_magics.metrics import MetricPoint
 
 #: Seconds between SIGTERM and SIGKILL on stop (SageMaker gives 120; local users wait).
 ENV_STOP_GRACE = "SM_MAGICS_STOP_GRACE"
 DEFAULT_STOP_GRACE = 10.0
 FAILURE_REASON_LIMIT = 1024  # SageMaker's FailureReason maximum length
+#: Bytes set aside at start, given back when the disk fills so the last state can be written.
+RESERVE_BYTES = 256 * 1024
 
 
 @dataclass
@@ -87,25 +96,81 @@ class Supervisor:
         self.spec: dict[str, Any] = job.read_spec()
         self.state: dict[str, Any] = job.read_state()
         self.hosts_names = environment.host_names(int(self.spec["instance_count"]))
-        self.ledger = Ledger()
+        self._ledger: Ledger | None = None
+        #: Ledger changes made before the hosts started, written once they run.
+        self._pending: dict[str, Any] | None = {}
         self.stop_requested = threading.Event()
         self.hosts: list[Host] = []
         self.grace = float(os.environ.get(ENV_STOP_GRACE, DEFAULT_STOP_GRACE))
+        self.mark: str = self.state.get("job_mark") or os.urandom(12).hex()
+        self.reserve = job.root / ".reserve"
+        #: Set when a write met a full disk: the job ends Failed with this reason.
+        self.disk_error: str | None = None
+        self._watchdog: int | None = None
 
     # -- state ------------------------------------------------------------------------------
 
+    def _write_state(self) -> None:
+        """Replace state.json; on a full disk give back the reserve and try once more.
+
+        If even that fails (something else took the space), the document is written over
+        the old one in place, padded with spaces: no new block is needed, and JSON allows
+        the trailing blanks. A reader may then meet a half-written document for a moment,
+        which is better than a job that never ends.
+        """
+        try:
+            self.job.write_state(self.state)
+            return
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
+            self._note_disk_full(str(self.job.state_file))
+        if self.reserve.exists():
+            self.reserve.unlink()
+            with contextlib.suppress(OSError):
+                self.job.write_state(self.state)
+                return
+        import json
+
+        data = json.dumps(self.state, indent=1, sort_keys=True, default=str).encode()
+        with open(self.job.state_file, "r+b") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.write(data + b" " * max(0, size - len(data)))
+
+    def _note_disk_full(self, where: str) -> None:
+        if self.disk_error is None:
+            self.disk_error = f"No space left on device (writing {where})"
+
     def _save(self, **ledger_changes: Any) -> None:
         # The job folder first: it is the truth; the ledger is re-synced from it by readers.
-        self.job.write_state(self.state)
+        self._write_state()
+        if self._pending is not None:  # the hosts are not running yet: write it then
+            self._pending.update(ledger_changes)
+            return
+        self._update_ledger(ledger_changes)
+
+    def _update_ledger(self, changes: dict[str, Any]) -> None:
         try:
-            self.ledger.update_job(
+            if self._ledger is None:
+                from sm_magics.ledger import Ledger
+
+                self._ledger = Ledger()
+            self._ledger.update_job(
                 self.job.name,
                 status=self.state["status"],
                 secondary_status=self.state["secondary_status"],
-                **ledger_changes,
+                **changes,
             )
         except Exception as exc:  # noqa: BLE001 - the job must go on without the index
-            print(f"ledger update failed: {exc}", file=sys.stderr)
+            if disk_full(exc):
+                self._note_disk_full("the ledger")
+            _say(f"ledger update failed: {exc}")
+
+    def _flush_ledger(self) -> None:
+        """Write the transitions held back while the hosts started."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._update_ledger(pending)
 
     def _transition(self, secondary: str, message: str, **ledger_changes: Any) -> None:
         now = time.time()
@@ -125,21 +190,26 @@ class Supervisor:
         # Our own identity, the same the engine records: whichever write lands last, the
         # (pid, start time) pair stays in the state for dead-supervisor detection.
         self.state["supervisor_pid"] = os.getpid()
-        self.state["supervisor_start"] = start_ticks(os.getpid())
-        self.job.write_state(self.state)
+        self.state["supervisor_start"] = processes.start_time(os.getpid())
+        self.state["job_mark"] = self.mark
+        with contextlib.suppress(OSError), open(self.reserve, "wb") as handle:
+            handle.write(b"\0" * RESERVE_BYTES)  # none on a disk already full: run anyway
         try:
+            self._write_state()
             outcome = self._run_phases()
-        except Exception:  # noqa: BLE001 - whatever broke, the job must end Failed, not hang
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the job must end Failed
             detail = traceback.format_exc()
-            print(detail, file=sys.stderr)
+            _say(detail)
             self._kill_hosts(grace=0)
-            outcome = Outcome(
-                base.FAILED,
-                base.FAILED,
-                f"{self.label} job failed",
-                f"InternalServerError: the local supervisor failed: {detail.splitlines()[-1]}",
-            )
+            if disk_full(exc):
+                self._note_disk_full(getattr(exc, "filename", None) or "the job folder")
+                reason = f"InternalServerError: {self.disk_error}"
+            else:
+                last = detail.splitlines()[-1]
+                reason = f"InternalServerError: the local supervisor failed: {last}"
+            outcome = Outcome(base.FAILED, base.FAILED, f"{self.label} job failed", reason)
         self._finish(outcome)
+        self.reserve.unlink(missing_ok=True)
         return 0
 
     def _run_phases(self) -> Outcome:
@@ -188,6 +258,8 @@ class Supervisor:
         requirements = self.spec.get("requirements")
         if not requirements:
             return str(self.spec.get("python") or sys.executable)
+        from sm_magics.backends.local import venvs
+
         log = logstore.HostLog(self.job.logs, "algo-1", self.state["training_start"])
         try:
             return str(venvs.ensure_venv(Path(requirements), lambda line: log.write(line, "s")))
@@ -211,8 +283,11 @@ class Supervisor:
 
     def _start_hosts(self, python: str) -> None:
         started = self.state["training_start"]
+        mark = processes.mark_env(self.job.name, self.mark)
+        preexec = processes.die_with_parent()
         for host in self.hosts_names:
             command, env, cwd = self._host_launch(host, python)
+            env = {**env, **mark}
             log = logstore.HostLog(self.job.logs, host, started)
             if host == "algo-1":
                 log.write(f"Invoking script with the following command: {' '.join(command)}", "s")
@@ -226,6 +301,7 @@ class Supervisor:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own group: stop signals reach its children too
+                preexec_fn=preexec,  # dies with us (Linux); the watchdog covers the rest
             )
             entry = Host(host, process, log)
             assert process.stdout is not None
@@ -234,10 +310,32 @@ class Supervisor:
             entry.readers.append(reader)
             self.hosts.append(entry)
         self.state["host_pgids"] = [h.process.pid for h in self.hosts]
-        self.job.write_state(self.state)
+        self._write_state()
+
+    def _start_watchdog(self) -> None:
+        """Start the process that sweeps the job's processes if we die (see watchdog)."""
+        read_end, write_end = os.pipe()  # not inheritable: only we hold the write end
+        try:
+            subprocess.Popen(
+                [sys.executable, "-m", "sm_magics.backends.local.watchdog", self.mark],
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a stop's group signal must not end it first
+                close_fds=True,
+            )
+        except OSError as exc:
+            os.close(write_end)
+            _say(f"watchdog not started: {exc}")
+        else:
+            self._watchdog = write_end
+        finally:
+            os.close(read_end)
 
     def _train(self, python: str) -> Outcome:
         self._start_hosts(python)
+        self._flush_ledger()
+        self._start_watchdog()
         max_run = self.spec.get("max_run")
         deadline = self.state["training_start"] + max_run if max_run else None
         outcome: Outcome | None = None
@@ -271,20 +369,29 @@ class Supervisor:
         return outcome
 
     def _kill_hosts(self, grace: float) -> None:
-        terminate_groups([h.process.pid for h in self.hosts], grace)
+        processes.terminate_groups([h.process.pid for h in self.hosts], grace)
+        processes.sweep_marked(self.mark, grace=min(grace, 1.0))
         for host in self.hosts:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 host.process.wait(timeout=5)
 
     def _drain(self, outcome: Outcome) -> None:
-        # The script is gone; a grandchild it left in its group may still hold the pipes.
-        terminate_groups([h.process.pid for h in self.hosts], grace=1.0)
+        # The script is gone; a grandchild it left in its group, or a daemon it started in
+        # a session of its own, may still run and hold the pipes: the job's end ends them.
+        processes.terminate_groups([h.process.pid for h in self.hosts], grace=1.0)
+        processes.sweep_marked(self.mark, grace=1.0)
         for host in self.hosts:
             for reader in host.readers:
                 reader.join(timeout=5)
+            if host.log.error is not None and disk_full(host.log.error):
+                self._note_disk_full(str(host.log.path))
             if host.name == "algo-1":
                 host.log.write(outcome.message, "s")
             host.log.close()
+        if self.disk_error is not None and outcome.status == base.COMPLETED:
+            outcome.status = outcome.secondary = base.FAILED
+            outcome.message = "Training job failed"
+            outcome.failure_reason = f"InternalServerError: {self.disk_error}"
 
     def _failure_reason(self, host: Host, code: int) -> str:
         failure_file = self.job.host_root(host.name) / "output" / "failure"
@@ -302,6 +409,8 @@ class Supervisor:
 
     def _upload(self, outcome: Outcome) -> None:
         """Pack what the job made (training: ``model.tar.gz``, ``output.tar.gz``)."""
+        from sm_magics.packaging import write_tar_gz
+
         artifacts = self.job.artifacts
         model_dirs = environment.model_dirs(self.job, self.hosts_names)
         model_tar = artifacts / "model.tar.gz"
@@ -316,6 +425,8 @@ class Supervisor:
         definitions = self.spec.get("metric_definitions") or {}
         if not definitions:
             return []
+        from sm_magics.metrics import MetricParser
+
         parser = MetricParser(definitions)
         last: dict[str, MetricPoint] = {}
         batch = logstore.read_new(self.job.logs, None)
@@ -328,6 +439,7 @@ class Supervisor:
         ]
 
     def _finish(self, outcome: Outcome) -> None:
+        self._flush_ledger()
         now = time.time()
         self.state["final_metrics"] = self._final_metrics()
         self.state["status"] = outcome.status
@@ -344,7 +456,16 @@ class Supervisor:
         )
         transitions = self.state["transitions"]
         transitions[-1]["EndTime"] = now
-        self.job.write_state(self.state)
+        self._write_state()
+        if self._watchdog is not None:  # a clean end: the watchdog has nothing to sweep
+            with contextlib.suppress(OSError):
+                os.write(self._watchdog, b"done")
+
+
+def _say(text: str) -> None:
+    """Note something in supervisor.log; never fail for it (the disk may be full)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr, flush=True)
 
 
 def _error_summary(tail: list[str]) -> str:
