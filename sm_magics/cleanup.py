@@ -20,7 +20,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import pricing
-from sm_magics.backends import base, registry
+from sm_magics.backends import base, kinds, registry
 from sm_magics.costs import endpoint_rate, job_rate
 from sm_magics.display import StatusTable
 from sm_magics.errors import NotFound
@@ -210,10 +210,7 @@ def backend_for(session: Session, backend: str, region: str | None) -> base.Back
 def _describe_job(
     session: Session, kind: str, backend: str, region: str | None, name: str
 ) -> dict[str, Any]:
-    target = backend_for(session, backend, region)
-    if kind == "transform":
-        return target.describe_transform_job(name)
-    return target.describe_training_job(name)
+    return kinds.describe(backend_for(session, backend, region), kind, name)
 
 
 def find_leftovers(session: Session, *, all: bool = False) -> list[CleanupItem]:
@@ -325,11 +322,7 @@ def clean(
         if item.kind == "endpoint":
             continue
         try:
-            target = backend_for(session, item.backend, item.region)
-            if item.kind == "transform":
-                target.stop_transform_job(item.name)
-            else:
-                target.stop_training_job(item.name)
+            kinds.stop(backend_for(session, item.backend, item.region), item.kind, item.name)
             item.outcome = STOPPING
         except Exception as exc:  # noqa: BLE001 - recorded; the others go on
             item.outcome, item.error = FAILED, f"stop failed: {_reason(exc)}"

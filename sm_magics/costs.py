@@ -64,6 +64,10 @@ def job_rate(record: JobRecord) -> Rate:
     instance_type = record.instance_type or ""
     count = max(0, int(record.instance_count or 0))
     instance = instance_type + (f" x{count}" if count > 1 else "") if instance_type else "?"
+    if record.kind == "tuning":
+        # Its trials are training jobs with rows and rates of their own: counting the
+        # tuning job too would bill every trial twice.
+        return Rate(0.0, f"trials on {instance}", ("billed as its trials",))
     if record.kind == "transform":
         per_hour = pricing.hourly_cost(instance_type, count, record.region, usage="hosting")
     else:

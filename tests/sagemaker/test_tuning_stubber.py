@@ -207,6 +207,12 @@ def _summary(name: str, status: str, value: float | None = None, **extra: Any) -
     return summary
 
 
+def _no_trials(stubs: Stubs) -> None:
+    stubs["sagemaker"].add_response(
+        "list_training_jobs_for_hyper_parameter_tuning_job", {"TrainingJobSummaries": []}
+    )
+
+
 def _created(backend: Any, stubs: Stubs, ledger: Ledger) -> SageMakerTuning:
     tuning = SageMakerTuning(backend.aws, ledger, backend)
     expect_source_upload(stubs, source_hash(), present=True)
@@ -227,11 +233,6 @@ def test_describe_syncs_progress_and_trials_become_ledger_rows(
         _describe("InProgress", BestTrainingJob=best),
         {"HyperParameterTuningJobName": "tune-1"},
     )
-    description = tuning.describe_tuning_job("tune-1")
-    assert best_trial_name(description) == "tune-1-002-aaaaaaaa"
-    record = ledger.get_job("tune-1")
-    assert record is not None and record.secondary_status == "4/20 trials"
-
     first_page = [best, _summary("tune-1-001-bbbbbbbb", "Failed", FailureReason="boom")]
     stubs["sagemaker"].add_response(
         "list_training_jobs_for_hyper_parameter_tuning_job",
@@ -254,6 +255,15 @@ def test_describe_syncs_progress_and_trials_become_ledger_rows(
             "NextToken": "page-2",
         },
     )
+    # the row moved (0/20 -> 4/20 trials): describe also lists the trials, recording them
+    description = tuning.describe_tuning_job("tune-1")
+    assert best_trial_name(description) == "tune-1-002-aaaaaaaa"
+    record = ledger.get_job("tune-1")
+    assert record is not None and record.secondary_status == "4/20 trials"
+    stubs["sagemaker"].add_response(
+        "list_training_jobs_for_hyper_parameter_tuning_job",
+        {"TrainingJobSummaries": [*first_page, _summary("tune-1-003-cccccccc", "InProgress")]},
+    )
     trials = tuning.list_tuning_trials("tune-1")
     assert [t["TrainingJobName"] for t in trials] == [
         "tune-1-002-aaaaaaaa",
@@ -273,12 +283,14 @@ def test_stop_of_an_ended_job_does_nothing(
 ) -> None:
     tuning = _created(backend, stubs, ledger)
     stubs["sagemaker"].add_response("describe_hyper_parameter_tuning_job", _describe(status))
+    _no_trials(stubs)  # the row moved: its trials are listed (and recorded) once
     tuning.stop_tuning_job("tune-1")
 
 
 def test_stop_a_running_tuning_job(backend: Any, stubs: Stubs, ledger: Ledger) -> None:
     tuning = _created(backend, stubs, ledger)
     stubs["sagemaker"].add_response("describe_hyper_parameter_tuning_job", _describe("InProgress"))
+    _no_trials(stubs)
     stubs["sagemaker"].add_response(
         "stop_hyper_parameter_tuning_job", {}, {"HyperParameterTuningJobName": "tune-1"}
     )

@@ -152,3 +152,40 @@ def test_bad_requests_leave_nothing() -> None:
     assert not TuningDir.for_tuning("child").root.exists()
     with pytest.raises(NotFound):
         tuning.describe_tuning_job("never")
+
+
+def test_cleanup_stops_the_tuning_job_and_its_trials_and_costs_count_trials_once() -> None:
+    from sm_magics.api import Session
+    from sm_magics.costs import job_rate
+
+    session = Session("local", notebook="nb.ipynb")
+    backend = session.backend()
+    spec = _spec("costly", sleep=30, max_jobs=4, max_parallel=2)
+    spec.training.notebook = "nb.ipynb"
+    backend.create_tuning_job(spec)
+    deadline = time.time() + 60
+    while len(backend.list_tuning_trials("costly")) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    tuning_row = session.ledger.get_job("costly")
+    assert tuning_row is not None
+    assert job_rate(tuning_row).per_hour == 0.0  # its trials bill, not it
+    trial_rows = [r for r in session.ledger.list_jobs(limit=10) if r.kind == "training"]
+    assert len(trial_rows) == 2 and all(job_rate(r).per_hour for r in trial_rows)
+    report = session.cleanup()
+    names = {item.name for item in report.rows}
+    assert "costly" in names
+    description = _wait(backend, "costly")
+    assert description["HyperParameterTuningJobStatus"] == "Stopped"
+    assert {t["TrainingJobStatus"] for t in backend.list_tuning_trials("costly")} == {"Stopped"}
+
+
+def test_a_folder_not_ours_is_left_alone() -> None:
+    ledger = Ledger()
+    tuning = LocalBackend(ledger=ledger)
+    folder = TuningDir.for_tuning("squatted")
+    folder.root.mkdir(parents=True)
+    (folder.root / "keep.txt").write_text("mine")
+    with pytest.raises(InvalidRequest, match="exists but no ledger row"):
+        tuning.create_tuning_job(_spec("squatted"))
+    assert (folder.root / "keep.txt").read_text() == "mine"
+    assert ledger.get_job("squatted") is None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import Any
 from sm_magics import config
 from sm_magics.backends import base
 from sm_magics.backends.local import processes
+from sm_magics.backends.local.creation import creating
 from sm_magics.backends.local.jobdir import StateFolder, read_json, write_json_atomic
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord, Ledger
@@ -108,49 +108,35 @@ class LocalTuning:
         training = spec.training
         if training.source_dir is not None and not training.source_dir.is_dir():
             raise InvalidRequest(f"--source-dir {training.source_dir} is not a folder.")
-        self.ledger.insert_job(
-            JobRecord(
-                name=spec.name,
-                kind=KIND,
-                backend="local",
-                region=self.region,
-                status="InProgress",
-                secondary_status=f"0/{spec.max_jobs} trials",
-                instance_type=training.instance_type,
-                instance_count=training.instance_count,
-                created_at=time.time(),
-                notebook=training.notebook,
-                tags=dict(training.tags),
-                spec=_ledger_spec(spec),
-            )
+        record = JobRecord(
+            name=spec.name,
+            kind=KIND,
+            backend="local",
+            region=self.region,
+            status="InProgress",
+            secondary_status=f"0/{spec.max_jobs} trials",
+            instance_type=training.instance_type,
+            instance_count=training.instance_count,
+            created_at=time.time(),
+            notebook=training.notebook,
+            tags=dict(training.tags),
+            spec=_ledger_spec(spec),
         )
         folder = TuningDir.for_tuning(spec.name)
-        created = False
-        process = None
-        try:
-            folder.root.parent.mkdir(parents=True, exist_ok=True)
-            folder.root.mkdir()  # exclusive: never adopt (or later remove) a folder not ours
-            created = True
+        with creating(self.ledger, record, folder.root) as made:
             write_json_atomic(folder.spec_file, spec.to_json())
             folder.write_state(
                 {"status": "InProgress", "created": time.time(), "max_jobs": spec.max_jobs}
             )
-            process = processes.spawn_detached(
+            made.process = processes.spawn_detached(
                 [sys.executable, "-m", "sm_magics.backends.local.tuner", str(folder.root)],
                 folder.tuner_log,
             )
             state = folder.read_state()
-            state.setdefault("tuner_pid", process.pid)
-            state.setdefault("tuner_start", processes.start_ticks(process.pid))
-            if state["tuner_pid"] == process.pid:
+            state.setdefault("tuner_pid", made.process.pid)
+            state.setdefault("tuner_start", processes.start_ticks(made.process.pid))
+            if state["tuner_pid"] == made.process.pid:
                 folder.write_state(state)
-        except BaseException:
-            if process is not None:
-                processes.terminate_groups([process.pid], grace=0)
-            if created:
-                shutil.rmtree(folder.root, ignore_errors=True)
-            self.ledger.delete_job(spec.name)
-            raise
 
     # -- read -------------------------------------------------------------------------------
 

@@ -158,13 +158,17 @@ class SageMakerTuning:
                 f"No SageMaker tuning job named {name!r} in {self.aws.region}."
             ) from None
         description.pop("ResponseMetadata", None)
-        self._sync_row(name, description)
+        if self._sync_row(name, description):
+            # The trials bill as training jobs of their own: whenever the tuning job
+            # moved, their rows are brought up too, so costs and cleanup see them.
+            self.list_tuning_trials(name)
         return description
 
-    def _sync_row(self, name: str, description: dict[str, Any]) -> None:
+    def _sync_row(self, name: str, description: dict[str, Any]) -> bool:
+        """Bring the tuning job's row up to ``description``; return whether it moved."""
         record = self.ledger.get_job(name)
         if record is None or record.backend != BACKEND_NAME:
-            return
+            return False
         counters = description.get("TrainingJobStatusCounters") or {}
         done = sum(v for k, v in counters.items() if k != "InProgress")
         limits = description["HyperParameterTuningJobConfig"].get("ResourceLimits", {})
@@ -177,6 +181,8 @@ class SageMakerTuning:
         }
         if any(getattr(record, key) != value for key, value in changes.items()):
             self.ledger.update_job(name, **changes)
+            return True
+        return False
 
     def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
         """Return every trial's summary (newest first), each recorded in the ledger."""
