@@ -86,8 +86,9 @@ class Job:
         InvalidRequest
             The job has no model (yet).
         """
-        import tarfile
         import tempfile
+
+        from sm_magics.packaging import safe_extract
 
         uri = self.model_data
         if uri is None:
@@ -99,8 +100,7 @@ class Job:
         with tempfile.TemporaryDirectory() as tmp:
             archive = Path(tmp) / "model.tar.gz"
             self.backend.fetch(uri, archive)
-            with tarfile.open(archive, "r:gz") as tar:
-                tar.extractall(target, filter="data")
+            safe_extract(archive, target)
         return target
 
     def read_logs(self, cursor: dict[str, Any] | None = None) -> base.LogBatch:

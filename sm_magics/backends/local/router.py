@@ -52,6 +52,7 @@ from sm_magics.backends.local.httpwire import HttpServer
 from sm_magics.backends.local.pool import Channel, IdlePool, WorkerDied
 from sm_magics.durations import format_duration
 from sm_magics.ledger import Ledger
+from sm_magics.packaging import UnsafeArchive, safe_extract
 
 #: SageMaker's limits: a model must answer within 60 s and load within 10 minutes.
 INVOCATION_TIMEOUT = limits.invocation_timeout()
@@ -211,10 +212,9 @@ class Router:
                 # A model_fn that builds or downloads its model packs an empty archive,
                 # which extracts nothing: the folder must exist all the same.
                 staging.mkdir(parents=True)
-                with tarfile.open(archive, "r:gz") as tar:
-                    tar.extractall(staging, filter="data")
+                safe_extract(archive, staging)
                 staging.rename(model_dir)
-        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        except (tarfile.TarError, OSError, EOFError, zlib.error, UnsafeArchive) as exc:
             # A StartFailed, so that create fails and update keeps the old config.
             raise StartFailed(f"Could not extract {archive}: {exc}") from None
         candidates = [Path(p) for p in spec.get("script_candidates", [])]

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import tarfile
 import threading
 import time
 import traceback
@@ -35,6 +34,7 @@ from sm_magics.backends.local import inference, logstore
 from sm_magics.backends.local.jobdir import JobDir
 from sm_magics.backends.local.processes import start_ticks
 from sm_magics.ledger import Ledger
+from sm_magics.packaging import safe_extract
 
 MAX_RECORDS_PER_REQUEST = 1000
 JSON_LINES = ("application/jsonlines", "application/jsonl", "application/x-jsonlines")
@@ -160,8 +160,7 @@ class TransformRunner:
 
     def _load(self) -> tuple[inference.Handlers, Any]:
         model_dir = self.job.root / "model"
-        with tarfile.open(self.spec["model_path"], "r:gz") as tar:
-            tar.extractall(model_dir, filter="data")
+        safe_extract(Path(self.spec["model_path"]), model_dir)
         candidates = [Path(p) for p in self.spec.get("script_candidates", [])]
         candidates.append(model_dir / "code" / "inference.py")
         script = inference.find_entry_point(candidates)
