@@ -71,7 +71,7 @@ def test_without_the_data_filter_our_check_still_refuses(
 
     def no_filter(
         self: tarfile.TarFile, path: str = ".", members=None, *, numeric_owner=False, filter=None
-    ):  # noqa: E501
+    ):
         return original(self, path, members, numeric_owner=numeric_owner, filter="fully_trusted")
 
     monkeypatch.setattr(tarfile.TarFile, "extractall", no_filter)
