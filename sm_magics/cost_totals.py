@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sm_magics.ledger import Ledger
+from sm_magics.ledger import ACTIVE_JOBS_SQL, TERMINAL_JOBS_SQL, Ledger
 
 _JOB_BILLING = "('InProgress', 'Stopping')"
 _ENDPOINT_BILLING = (
@@ -53,9 +53,9 @@ _ENDPOINT_ROWS = f"""
 # ended ones over the index on the end of their billing (``+status`` keeps SQLite off the
 # status index there, which would read every ended row). Each row is in one branch.
 _JOBS_IN_MONTH = f"""
-    {_JOB_ROWS} WHERE status NOT IN ('Completed', 'Failed', 'Stopped') AND started_at > 0
+    {_JOB_ROWS} WHERE {ACTIVE_JOBS_SQL} AND started_at > 0
     UNION ALL
-    {_JOB_ROWS} WHERE +status IN ('Completed', 'Failed', 'Stopped') AND started_at > 0
+    {_JOB_ROWS} WHERE +status IN {TERMINAL_JOBS_SQL} AND started_at > 0
         AND coalesce(ended_at, updated_at, started_at) >= :month"""
 _ENDPOINTS_IN_MONTH = f"""
     {_ENDPOINT_ROWS} WHERE status != 'Deleted'

@@ -56,6 +56,19 @@ class BackendUnavailable(SmMagicsError):
     """The backend cannot be used here: a missing extra, no credentials, no region."""
 
 
+class StorageError(BackendUnavailable):
+    """A file sm-magics keeps cannot be used: damaged, unreadable, or the disk is full.
+
+    The message names the file and says what to do (free space, move the file aside,
+    ``python -m sm_magics.ledger rebuild``), so no ``sqlite3`` or ``OSError`` traceback
+    reaches a notebook or a REST client.
+    """
+
+    def __init__(self, message: str, path: object = None) -> None:
+        self.path = path
+        super().__init__(message)
+
+
 class ModelError(SmMagicsError):
     """The model's handlers failed on a request (SageMaker Runtime's ``ModelError``)."""
 

@@ -17,14 +17,16 @@ import json
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypedDict
 
-from sm_magics import config
+from sm_magics import config, storage
 from sm_magics.errors import AlreadyExists
+from sm_magics.storage import file_identity, secure_file
 
 #: Every kind of job the ledger's ``kind`` column holds; the column and the filters on it
 #: are plain text, so a new kind (processing, tuning, ...) is one more name here.
@@ -117,6 +119,9 @@ _MIGRATIONS: tuple[str, ...] = (
 #: The statuses ``jobs_active`` leaves out, spelled as the index's predicate spells them
 #: (SQLite uses a partial index only for a query that repeats its ``WHERE`` term).
 _ACTIVE_JOBS = "status NOT IN ('Completed', 'Deleted', 'Failed', 'Stopped')"
+#: The same list, for queries that read the ended jobs (cost totals).
+TERMINAL_JOBS_SQL = "('Completed', 'Deleted', 'Failed', 'Stopped')"
+ACTIVE_JOBS_SQL = _ACTIVE_JOBS
 
 
 # -- the JSON columns, typed: each backend writes them (sm_magics.backends.rows) ------------
@@ -208,6 +213,10 @@ class JobRowSpec(TrainingRowSpec, TransformRowSpec, total=False):
     """The ``spec`` column of a job row: a training or a transform job's (see ``kind``)."""
 
 
+class LedgerWarning(UserWarning):
+    """The ledger file changed under a running process (deleted, replaced, rebuilt)."""
+
+
 @dataclass
 class JobRecord:
     """One row of the ``jobs`` table: what the ledger knows of a training or transform job."""
@@ -270,8 +279,26 @@ _JOB_COLUMNS = tuple(f.name for f in fields(JobRecord))
 _ENDPOINT_COLUMNS = tuple(f.name for f in fields(EndpointRecord))
 
 
+def without_secrets(spec: Any) -> Any:
+    """Return a job spec with its ``environment`` values replaced by their names only.
+
+    ``--env`` values may be credentials; the ledger is read by every process and the side
+    panel, so it keeps which variables were set and the job folder (``spec.json``, mode
+    0600) keeps their values.
+    """
+    if isinstance(spec, dict) and isinstance(spec.get("environment"), dict):
+        return {**spec, "environment": dict.fromkeys(sorted(spec["environment"]), REDACTED)}
+    return spec
+
+
+#: What the ledger stores in place of an ``--env`` value.
+REDACTED = "(set)"
+
+
 def _to_row(record: JobRecord | EndpointRecord) -> dict[str, Any]:
     row = asdict(record)
+    if isinstance(record, JobRecord):
+        row["spec"] = without_secrets(row["spec"])
     for column in _JSON_COLUMNS & row.keys():
         row[column] = json.dumps(row[column], sort_keys=True)
     if isinstance(record, JobRecord):
@@ -347,20 +374,55 @@ class Ledger:
         self.path = path or config.home_dir() / "ledger.sqlite"
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
 
     def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None and file_identity(self.path) != self._identity:
+            # Deleted, replaced or rebuilt under us: writing on would go to a file nobody
+            # else reads any more. Reopen by name, so every process shares one ledger.
+            self._conn.close()
+            self._conn = None
+            warnings.warn(
+                f"The ledger {self.path} was deleted or replaced while in use; it was "
+                "reopened. If it was deleted, the rows of earlier jobs are missing from it: "
+                f"{storage.REBUILD} brings them back from the job and endpoint folders.",
+                LedgerWarning,
+                stacklevel=4,
+            )
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            storage.secure_dir(self.path.parent)
+            secure_file(self.path)
             conn = sqlite3.connect(
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 30000")
-            _enable_wal(conn)
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(conn)
+            try:
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA busy_timeout = 30000")
+                _enable_wal(conn)
+                conn.execute("PRAGMA synchronous = NORMAL")
+                self._migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._identity = file_identity(self.path)
             self._conn = conn
         return self._conn
+
+    @contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        """Turn a failing file (damaged, full disk, no permission) into a StorageError."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            error = storage.from_sqlite_error(exc, self.path)
+            if error is None:
+                raise
+            raise error from None
+        except OSError as exc:
+            error = storage.from_os_error(exc, self.path)
+            if error is None:
+                raise
+            raise error from None
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
@@ -383,20 +445,21 @@ class Ledger:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, self._storage_errors():
             conn = self._connect()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 
     def _read(
         self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()
     ) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, self._storage_errors():
             return self._connect().execute(sql, params).fetchall()
 
     def query(
@@ -457,6 +520,8 @@ class Ledger:
 
     def update_job(self, name: str, **changes: Any) -> None:
         """Set some columns of one job row; unknown column names are a programming error."""
+        if "spec" in changes:
+            changes["spec"] = without_secrets(changes["spec"])
         self._update("jobs", _JOB_COLUMNS, "name = :_name", name, changes)
 
     def delete_job(self, name: str) -> None:
@@ -567,3 +632,9 @@ class Ledger:
             sql += " LIMIT :limit"
             params["limit"] = int(limit)
         return [EndpointRecord(**_values(row)) for row in self._read(sql, params)]
+
+
+if __name__ == "__main__":  # python -m sm_magics.ledger rebuild
+    from sm_magics.ledger_rebuild import main
+
+    raise SystemExit(main())

@@ -160,6 +160,30 @@ def user_namespace(shell: Any) -> dict[str, Any]:
 Body = Callable[..., Any]
 
 
+def _file_error(exc: Exception) -> Exception:
+    """Return the ``UsageError`` for a file the magic could not use, else ``exc`` itself.
+
+    A full disk, a damaged ledger, a path the file system refuses (too long, a loop of
+    links, a NUL byte): one line naming the file and what to do, not a traceback from
+    ``sqlite3`` or ``os``. Anything else is re-raised as it was: a bug must stay visible.
+    """
+    from sm_magics import config, storage
+
+    if isinstance(exc, ValueError):
+        if "null byte" in str(exc) or "null character" in str(exc):
+            return UsageError("A path or name contains a NUL byte (\\x00); remove it.")
+        return exc
+    if isinstance(exc, OSError):
+        error = storage.from_os_error(exc)
+        if error is not None:
+            return UsageError(str(error))
+        if exc.filename is not None:
+            return UsageError(f"Cannot use {exc.filename!r}: {exc.strerror or exc}.")
+        return exc
+    error = storage.from_sqlite_error(exc, config.home_dir() / "ledger.sqlite")  # type: ignore[arg-type]
+    return exc if error is None else UsageError(str(error))
+
+
 def magic_call(*, expand: bool = True) -> Callable[[Body], Callable[..., Any]]:
     """Make ``body(self, args[, cell])`` a magic taking ``(self, line[, cell])``.
 
@@ -184,6 +208,12 @@ def magic_call(*, expand: bool = True) -> Callable[[Body], Callable[..., Any]]:
                 result = body(self, args) if cell is None else body(self, args, cell)
             except SmMagicsError as exc:
                 raise UsageError(str(exc)) from None
+            except (OSError, ValueError) as exc:
+                raise _file_error(exc) from None
+            except Exception as exc:
+                if type(exc).__module__ != "sqlite3":
+                    raise
+                raise _file_error(exc) from None
             bind_out(self.shell, out, result)
             return result
 

@@ -24,21 +24,13 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from sm_magics import storage
+from sm_magics.storage import file_identity
+
 #: The version of a ledger that has no rows yet (or no file).
 EMPTY = "0"
 
 _ANY_ROW = "SELECT EXISTS (SELECT 1 FROM jobs) OR EXISTS (SELECT 1 FROM endpoints)"
-
-
-def file_identity(path: Path) -> tuple[int, int] | None:
-    """Return ``(device, inode)`` of a linked file, ``None`` when missing or unlinked."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    if stat.st_nlink == 0:
-        return None
-    return stat.st_dev, stat.st_ino
 
 
 class LedgerVersion:
@@ -95,10 +87,14 @@ class LedgerVersion:
                 if data_version == self._seen:
                     return self._answer
                 empty = not conn.execute(_ANY_ROW).fetchone()[0]
-            except sqlite3.DatabaseError as exc:
+            except sqlite3.Error as exc:
                 if "no such table" in str(exc):  # created this instant, not migrated yet
                     return EMPTY
-                raise
+                error = storage.from_sqlite_error(exc, self.path)
+                if error is None:
+                    raise
+                self._reconnect(None)  # a rebuilt file is picked up by the next read
+                raise error from None
             self._seen = data_version
             self._generation += 1
             self._answer = EMPTY if empty else f"{self._prefix}.{self._generation}"

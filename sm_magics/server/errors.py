@@ -27,6 +27,7 @@ STATUS: dict[type[errors.SmMagicsError], int] = {
     errors.ResourceLimitExceeded: 429,
     errors.ModelError: 424,
     errors.BackendUnavailable: 503,
+    errors.StorageError: 503,
 }
 
 #: Codes of the HTTP errors Jupyter or tornado raise themselves (authentication, routing).

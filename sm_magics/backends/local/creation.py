@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sm_magics import storage
 from sm_magics.backends.local import processes
 from sm_magics.errors import AlreadyExists, InvalidRequest
 from sm_magics.ledger import (
@@ -84,9 +85,9 @@ def creating(
     """
     if root.exists() and clear_stale is not None:
         clear_stale()
-    root.parent.mkdir(parents=True, exist_ok=True)
+    storage.secure_dir(root.parent)  # jobs/ or endpoints/: private, as the home
     try:
-        root.mkdir()
+        root.mkdir(mode=storage.DIR_MODE)
     except FileExistsError:
         raise _conflict(ledger, record, root) from None
     try:

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sm_magics import config, limits
+from sm_magics import config, limits, storage
 from sm_magics.backends import base, rows
 from sm_magics.backends.local import client, logstore, processes
 from sm_magics.backends.local.creation import creating
@@ -84,7 +84,7 @@ class LocalEndpoints:
             folder.root,
             clear_stale=lambda: self._archive_self_deleted(folder),
         ) as made:
-            folder.logs.mkdir(parents=True)
+            folder.logs.mkdir(parents=True, mode=storage.DIR_MODE)
             folder.write_config(
                 {
                     "name": spec.name,
@@ -102,6 +102,7 @@ class LocalEndpoints:
             (folder.root / "router.pid").write_text(
                 f"{made.process.pid} {processes.start_ticks(made.process.pid) or ''}"
             )
+            storage.secure_tree(folder.root)
 
     def _archive_self_deleted(self, folder: EndpointDir) -> bool:
         """Archive the folder of an endpoint that deleted itself (its TTL passed).

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sm_magics import config, packaging
+from sm_magics import config, packaging, storage
 from sm_magics.backends import base
 from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.creation import creating
@@ -156,6 +156,7 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
             state["supervisor_pid"] = made.process.pid
             state["supervisor_start"] = processes.start_time(made.process.pid)
             self._merge_state(job, state)
+            storage.secure_tree(job.root)  # the staged code keeps its source's mode
             self.ledger.update_job(spec.name, source_hash=source_hash)
         processes.reap_children()
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sm_magics import config
+from sm_magics import config, storage
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -65,9 +65,21 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """Read a JSON object written by :func:`write_json_atomic`."""
-    with open(path) as handle:
-        data: dict[str, Any] = json.load(handle)
+    """Read a JSON object written by :func:`write_json_atomic`.
+
+    Raises
+    ------
+    StorageError
+        The file is not a JSON object (damaged by a crash of the disk, a sync tool or a
+        hand edit): the message names it and says what to do, instead of a traceback.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise storage.damaged_json(path, exc) from None
+    if not isinstance(data, dict):
+        raise storage.damaged_json(path, TypeError(f"a JSON {type(data).__name__}, not an object"))
     return data
 
 

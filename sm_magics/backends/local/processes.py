@@ -244,7 +244,7 @@ def spawn_detached(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     """
     from sm_magics import config
 
-    with open(log_path, "ab") as log:
+    with open(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
         process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -252,6 +252,7 @@ def spawn_detached(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            umask=0o077,  # logs, models and outputs private, as the home (issue 12 #11)
             env={**os.environ, config.ENV_HOME: str(config.home_dir())},
         )
     track_child(process)
