@@ -1,17 +1,25 @@
 """Following a job's logs: incremental reads, adaptive polling, one thread per job.
 
 Reading is cursor-based (the backend returns only new lines), so following costs nothing
-while a job is quiet but the poll itself. The interval adapts: fast while lines arrive,
-doubling up to a ceiling while idle, so a chatty job feels live and a silent one costs
-almost nothing. After the job ends there is always one more read, so lines written just
-before the end are never lost (the SDK's ``logs_for_job`` does the same).
+while a job is quiet but the poll itself. The interval adapts: every
+:data:`FAST_INTERVAL` until the first line (or for :data:`FAST_SECONDS`), so the first line
+shows as soon as it exists; then fast while lines arrive, doubling up to a ceiling while
+idle. Where the backend has a cheap status token (locally: the state file's identity),
+it is compared every :data:`TOKEN_INTERVAL`, so the job's end is seen within tens of
+milliseconds instead of at the next status poll. After the job ends there is always one
+more read, so lines written just before the end are never lost (the SDK's
+``logs_for_job`` does the same).
+
+Memory stays bounded however fast a job prints: each batch is handed over as soon as it
+is read (a batch is at most one read chunk per host), never gathered first.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import base
@@ -22,24 +30,76 @@ if TYPE_CHECKING:
 
 MIN_INTERVAL = 0.2
 MAX_INTERVAL = 2.0
+#: Poll pace before the first line, for at most :data:`FAST_SECONDS`.
+FAST_INTERVAL = 0.01
+FAST_SECONDS = 3.0
+#: Pace of the status-token check (one ``stat`` locally).
+TOKEN_INTERVAL = 0.02
 
 
 class LogTail:
-    """Reads a job's new log lines and its status, remembering where it stopped."""
+    """Reads a job's new log lines, remembering where it stopped."""
 
     def __init__(self, job: Job) -> None:
         self.job = job
         self.cursor: dict[str, Any] | None = None
+        #: Lines passed over by :meth:`skip_to_end` (what :meth:`earlier` can bring back).
+        self.skipped = 0
 
-    def read(self) -> list[base.LogEvent]:
-        """Return every line written since the last call (all of them at first)."""
-        events: list[base.LogEvent] = []
+    def batches(self) -> Iterator[list[base.LogEvent]]:
+        """Yield each non-empty batch written since the last call, as it is read."""
         while True:
             batch = self.job.read_logs(self.cursor)
             self.cursor = batch.cursor
             if not batch.events:
-                return events
-            events.extend(batch.events)
+                return
+            yield batch.events
+
+    def read(self) -> list[base.LogEvent]:
+        """Return every line written since the last call (all of them at first).
+
+        Holds them all: for a bounded read, iterate :meth:`batches` instead.
+        """
+        return [event for events in self.batches() for event in events]
+
+    def skip_to_end(
+        self, keep: int, on_batch: Callable[[list[base.LogEvent]], None] | None = None
+    ) -> list[base.LogEvent]:
+        """Move past every line written so far; return only the last ``keep`` of them.
+
+        A view opened on a long log starts from its end at the cost of one pass, holding
+        ``keep`` lines, not the log. :meth:`earlier` brings back the lines before them.
+        ``on_batch`` sees every line passed over, once (a view's metric curves need them).
+        """
+        last: deque[base.LogEvent] = deque(maxlen=keep)
+        count = 0
+        for events in self.batches():
+            count += len(events)
+            overflow = len(last) + len(events) - keep
+            if on_batch is not None and overflow > 0:
+                on_batch([*last, *events][:overflow])
+            last.extend(events)
+        self.skipped = count - len(last)
+        return list(last)
+
+    def earlier(self, count: int, before: int | None = None) -> list[base.LogEvent]:
+        """Return up to ``count`` lines before line number ``before`` (default: the skip).
+
+        Reads from the start with its own cursor (backends' cursors only go forward), so
+        it costs one pass up to ``before`` and holds ``count`` lines.
+        """
+        end = self.skipped if before is None else before
+        wanted: deque[base.LogEvent] = deque(maxlen=max(0, count))
+        seen = 0
+        cursor: dict[str, Any] | None = None
+        while seen < end:
+            batch = self.job.read_logs(cursor)
+            cursor = batch.cursor
+            if not batch.events:
+                break
+            wanted.extend(batch.events[: end - seen])
+            seen += len(batch.events)
+        return list(wanted)
 
 
 class LogFollower(threading.Thread):
@@ -50,10 +110,15 @@ class LogFollower(threading.Thread):
     job
         The job to follow.
     on_events
-        Called with each non-empty list of new lines.
+        Called with each non-empty list of new lines (one read batch at a time).
     on_status
-        Called with each ``DescribeTrainingJob`` response (about once a second), and once
-        more after the final read.
+        Called with each ``DescribeTrainingJob`` response (when the status token changes,
+        at least every ``status_interval``), and once more after the final read.
+    tail_lines
+        Start from the end of the log: hand over only its last ``tail_lines`` lines at
+        first (``tail.earlier`` brings back the rest); ``None``: from its start.
+    on_skipped
+        With ``tail_lines``: called with each batch passed over, before the last lines.
     """
 
     def __init__(
@@ -65,6 +130,8 @@ class LogFollower(threading.Thread):
         min_interval: float = MIN_INTERVAL,
         max_interval: float = MAX_INTERVAL,
         status_interval: float | None = None,
+        tail_lines: int | None = None,
+        on_skipped: Callable[[list[base.LogEvent]], None] | None = None,
     ) -> None:
         super().__init__(name=f"sm-magics-follow-{job.name}", daemon=True)
         self.tail = LogTail(job)
@@ -72,6 +139,8 @@ class LogFollower(threading.Thread):
         self.on_status = on_status
         self.min_interval = min_interval
         self.max_interval = max_interval
+        self.tail_lines = tail_lines
+        self.on_skipped = on_skipped
         #: Default: the backend's own pace (1 s locally, 5 s on SageMaker).
         self.status_interval = (
             status_interval if status_interval is not None else job.backend.status_poll_interval
@@ -91,29 +160,53 @@ class LogFollower(threading.Thread):
         except BaseException as exc:  # noqa: BLE001 - a dead thread must say why
             self.error = exc
 
+    def _emit_new(self) -> bool:
+        """Hand over each new batch as it is read; return whether there was any."""
+        got = False
+        for events in self.tail.batches():
+            got = True
+            self.on_events(events)
+        return got
+
+    def _token(self) -> object | None:
+        return self.tail.job.backend.status_token(self.tail.job.name)
+
     def _follow(self) -> None:
+        job = self.tail.job
+        started = time.monotonic()
+        if self.tail_lines is not None:
+            last = self.tail.skip_to_end(self.tail_lines, self.on_skipped)
+            if last:
+                self.on_events(last)
+        token = self._token()
+        watch = token is not None
+        seen_line = False
         interval = self.min_interval
-        next_status = 0.0
+        next_read = next_status = 0.0
         while not self._stop_event.is_set():
-            events = self.tail.read()
-            if events:
-                self.on_events(events)
-                interval = self.min_interval
-            else:
-                interval = min(interval * 2, self.max_interval)
             now = time.monotonic()
-            if now >= next_status:
-                description = self.tail.job.describe()
-                next_status = now + self.status_interval
+            if now >= next_read:
+                if self._emit_new():
+                    seen_line = True
+                    interval = self.min_interval
+                else:
+                    interval = min(interval * 2, self.max_interval)
+                early = not seen_line and now - started < FAST_SECONDS
+                next_read = time.monotonic() + (FAST_INTERVAL if early else interval)
+            current = self._token() if watch else None
+            if now >= next_status or current != token:
+                token = current
+                description = job.describe()
+                next_status = time.monotonic() + self.status_interval
                 if base.job_status(description) in base.TERMINAL_STATUSES:
-                    final = self.tail.read()  # lines written between our read and the end
-                    if final:
-                        self.on_events(final)
+                    self._emit_new()  # lines written between our read and the end
                     self.on_status(description)
                     return
                 self.on_status(description)
-                interval = min(interval, self.status_interval)
-            self._stop_event.wait(interval)
+            wake = min(next_read, next_status)
+            if watch:
+                wake = min(wake, time.monotonic() + TOKEN_INTERVAL)
+            self._stop_event.wait(max(0.0, wake - time.monotonic()))
 
 
 def has_several_hosts(job: Job) -> bool:

@@ -96,7 +96,13 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         self._render_charts()
         self.follower: LogFollower | None = None
         if follow:
-            self.follower = LogFollower(job, self._on_events, self._on_status)
+            self.follower = LogFollower(
+                job,
+                self._on_events,
+                self._on_status,
+                tail_lines=LOG_TAIL_LINES,  # a long log: its end; follower.tail.earlier()
+                on_skipped=self._on_skipped,
+            )
             self.follower.start()
 
     # -- follower callbacks (background thread) ---------------------------------------------
@@ -117,6 +123,17 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         self.log_view.value = f"<pre style='{_LOG_STYLE}'><span>{escape(text)}</span></pre>"
         if self._parser.patterns:
             self._render_charts()
+
+    def _on_skipped(self, events: list[base.LogEvent]) -> None:
+        """Lines before the shown tail: only their metric points are kept."""
+        with self._lock:
+            for event in events:
+                if self._start_ms is None:
+                    self._start_ms = event.timestamp
+                for point in self._parser.parse(event.timestamp, event.message):
+                    series = self._series.setdefault(point.name, [])
+                    series.append(point)
+                    del series[:-MAX_POINTS]
 
     def _on_status(self, description: dict[str, Any]) -> None:
         self._description = description

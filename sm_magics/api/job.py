@@ -149,9 +149,10 @@ class Job:
         JobFailed
             With ``raise_on_failure``, when the job ended ``Failed``.
         """
-        if poll is None:  # half a second locally; the backend's slower pace on SageMaker
-            poll = max(0.5, self.backend.status_poll_interval / 2)
+        if poll is None:  # the backend's pace (1 s locally, 5 s on SageMaker)
+            poll = self.backend.status_poll_interval
         deadline = time.monotonic() + parse_duration(timeout) if timeout is not None else None
+        token = self.backend.status_token(self.name)
         while True:
             description = self.describe()
             if on_poll is not None:
@@ -166,7 +167,31 @@ class Job:
                     f"{self.kind.capitalize()} job {self.name!r} is still {status} after "
                     f"{timeout}; it goes on."
                 )
-            time.sleep(poll)
+            token = self._sleep_until_change(token, poll, deadline)
+
+    def _sleep_until_change(
+        self, token: object | None, poll: float, deadline: float | None
+    ) -> object | None:
+        """Sleep until the status may have changed, ``poll`` passed, or ``deadline``.
+
+        Where the backend has a cheap status token (locally: the state file's identity) it
+        is checked every :data:`~sm_magics.logs.TOKEN_INTERVAL` seconds, so the end is seen
+        within tens of milliseconds; elsewhere this is a plain sleep of ``poll``.
+        """
+        from sm_magics.logs import TOKEN_INTERVAL
+
+        until = time.monotonic() + poll
+        if deadline is not None:
+            until = min(until, deadline)
+        if token is None:
+            time.sleep(max(0.0, until - time.monotonic()))
+            return self.backend.status_token(self.name)
+        while time.monotonic() < until:
+            time.sleep(TOKEN_INTERVAL)
+            current = self.backend.status_token(self.name)
+            if current != token:
+                return current
+        return token
 
     def stop(self) -> Job:
         """Ask the job to stop (``Stopping``, then ``Stopped``); return ``self`` at once."""

@@ -293,6 +293,15 @@ class Backend(abc.ABC):
         """
         return []
 
+    def status_token(self, name: str) -> object | None:
+        """Return a cheap value that changes whenever job ``name``'s status may have.
+
+        Followers and waits compare it every few tens of milliseconds and describe the job
+        only when it changed (or at :attr:`status_poll_interval`), so a job's end is seen at
+        once. ``None`` (the default, and on SageMaker): the backend cannot tell cheaply.
+        """
+        return None
+
     @abc.abstractmethod
     def describe_training_job(self, name: str) -> dict[str, Any]:
         """Return the job as SageMaker's ``DescribeTrainingJob`` would.

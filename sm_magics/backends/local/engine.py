@@ -332,6 +332,19 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
+    def status_token(self, name: str) -> object | None:
+        """See :meth:`Backend.status_token`: the state file's identity (replaced on change).
+
+        One ``stat`` of ``state.json``, which the supervisor replaces atomically on every
+        transition; covers every job kind kept in a job folder (training, transform,
+        processing).
+        """
+        try:
+            stat = JobDir.for_job(name).state_file.stat()
+        except OSError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
     def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
         """See :meth:`Backend.read_training_logs`."""
         return logstore.read_new(self._job(name).logs, cursor)

@@ -1,0 +1,75 @@
+"""Issue 13 items 1 and 4: the end is seen from the status token, memory stays bounded.
+
+No timing is asserted: a follower or a wait whose status pace is an hour must still
+return when the job ends (only the status token can tell it), and a long log must reach
+the callbacks batch by batch, never gathered whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sm_magics.backends import base
+from sm_magics.logs import LogFollower
+
+MANY_LINES = "for i in range(200000):\n    print('line', i)\n"
+
+
+def _train(ip: Any, script: str) -> Any:
+    return ip.run_cell_magic("sm_train", "--wait", script)
+
+
+def test_the_follower_sees_the_end_without_a_status_poll(ip) -> None:
+    from sm_magics.api import Session
+
+    job = Session(backend="local").train("import time\ntime.sleep(0.5)\nprint('bye')\n")
+    statuses: list[str] = []
+    lines: list[str] = []
+    follower = LogFollower(
+        job,
+        lambda events: lines.extend(e.message for e in events),
+        lambda d: statuses.append(base.job_status(d)),
+        status_interval=3600,  # only the state file's change can end this follower
+    )
+    follower.start()
+    follower.join(timeout=120)
+    assert not follower.is_alive() and follower.error is None
+    assert statuses[-1] == "Completed"
+    assert "bye" in lines
+
+
+def test_wait_returns_at_the_end_without_a_status_poll(ip) -> None:
+    from sm_magics.api import Session
+
+    job = Session(backend="local").train("import time\ntime.sleep(0.5)\n")
+    assert job.wait(timeout=120, poll=3600).status == "Completed"
+
+
+def test_a_long_log_is_handed_over_batch_by_batch(ip, capsys) -> None:
+    job = _train(ip, MANY_LINES)
+    capsys.readouterr()
+    sizes: list[int] = []
+    follower = LogFollower(job, lambda events: sizes.append(len(events)), lambda d: None)
+    follower._follow()
+    assert sum(sizes) >= 200000
+    assert len(sizes) > 1 and max(sizes) < 200000
+
+
+def test_a_view_starts_from_the_end_with_earlier_lines_on_request(ip, capsys) -> None:
+    job = _train(ip, "for i in range(1000):\n    print('n', i)\n")
+    capsys.readouterr()
+    first: list[list[str]] = []
+    skipped: list[str] = []
+    follower = LogFollower(
+        job,
+        lambda events: first.append([e.message for e in events]),
+        lambda d: None,
+        tail_lines=10,
+        on_skipped=lambda events: skipped.extend(e.message for e in events),
+    )
+    follower._follow()
+    numbered = [m for m in first[0] if m.startswith("n ")]
+    assert numbered[-1] == "n 999" and len(first[0]) <= 10
+    assert "n 0" in skipped and "n 999" not in skipped  # each line seen once
+    earlier = [e.message for e in follower.tail.earlier(3)]
+    assert len(earlier) == 3 and earlier[-1] not in first[0]
