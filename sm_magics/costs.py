@@ -36,6 +36,7 @@ from html import escape
 from typing import Any
 
 from sm_magics import cost_totals, pricing
+from sm_magics.backends import kinds
 from sm_magics.display import StatusTable
 from sm_magics.durations import format_duration
 from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
@@ -60,7 +61,11 @@ class Rate:
 
 
 def job_rate(record: JobRecord) -> Rate:
-    """Return a training or transform job's hourly rate (on-demand, or the spot estimate)."""
+    """Return a job's hourly rate (on-demand, or the spot estimate), at its kind's prices.
+
+    The kind says which price list (:attr:`~sm_magics.backends.kinds.JobKind.usage`):
+    training and processing instances bill at training rates, transform at hosting ones.
+    """
     instance_type = record.instance_type or ""
     count = max(0, int(record.instance_count or 0))
     instance = instance_type + (f" x{count}" if count > 1 else "") if instance_type else "?"
@@ -68,11 +73,12 @@ def job_rate(record: JobRecord) -> Rate:
         # Its trials are training jobs with rows and rates of their own: counting the
         # tuning job too would bill every trial twice.
         return Rate(0.0, f"trials on {instance}", ("billed as its trials",))
-    if record.kind == "transform":
+    kind = kinds.KINDS.get(record.kind, kinds.TRAINING)
+    if kind.usage == "hosting":
         per_hour = pricing.hourly_cost(instance_type, count, record.region, usage="hosting")
     else:
         per_hour = pricing.hourly_cost(
-            instance_type, count, record.region, usage="training", spot=record.spot
+            instance_type, count, record.region, usage=kind.usage, spot=record.spot
         )
     notes: list[str] = []
     if per_hour is None:

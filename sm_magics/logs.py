@@ -211,7 +211,8 @@ class LogFollower(threading.Thread):
 
 def has_several_hosts(job: Job) -> bool:
     """Whether the job runs on more than one host (its lines then carry ``[algo-N]``)."""
-    return base.job_resources(job.describe())[1] > 1 and job.kind == "training"
+    # A transform's streams are per instance id, not algo-N; every other kind names hosts.
+    return base.job_resources(job.describe())[1] > 1 and job.kind != "transform"
 
 
 def stream_until_done(

@@ -29,7 +29,7 @@ from traitlets import Float, Int, List, TraitError, Unicode, default, observe, v
 
 from sm_magics import config, pricing
 from sm_magics.api import Job, Session
-from sm_magics.backends import base
+from sm_magics.backends import base, kinds, processing
 from sm_magics.cleanup import CleanupReport
 from sm_magics.costs import CostSummary
 from sm_magics.display import widgets_available
@@ -366,8 +366,8 @@ class SageMakerMagics(Magics):
 
     def wait_streaming(self, job: Job) -> None:
         """Stream a job's logs in this cell until it ends; raise if it failed."""
-        kind = "Training" if job.kind == "training" else "Transform"
-        print(f"{kind} job {job.name} on {job.backend_name}: waiting (logs follow).")
+        label = kinds.get(job.kind).label
+        print(f"{label} job {job.name} on {job.backend_name}: waiting (logs follow).")
         try:
             final = stream_until_done(job, print)
         except KeyboardInterrupt:
@@ -384,15 +384,23 @@ class SageMakerMagics(Magics):
         help="Only jobs with this status (InProgress, Completed, Failed, ...).",
     )
     @backend_option
+    @argument(
+        "--kind",
+        default=None,
+        choices=sorted(kinds.KINDS),
+        help="Only jobs of this kind (training, processing, transform, ...).",
+    )
     @argument("--limit", type=int, default=50, help="At most this many jobs (newest first).")
     @line_magic
     @no_var_expand
     @magic_call()
     def sm_jobs(self, args: argparse.Namespace) -> JobTable:
-        """List training jobs: name, backend, status, instance, duration, cost."""
+        """List jobs of every kind: name, kind, backend, status, instance, duration, cost."""
         if args.limit is not None and args.limit < 1:
             raise UsageError("--limit must be at least 1.")
-        return self.session.jobs(status=args.status, backend=args.backend, limit=args.limit)
+        return self.session.jobs(
+            status=args.status, backend=args.backend, kind=args.kind, limit=args.limit
+        )
 
     @magic_arguments()
     @argument("job", help="Job or endpoint name.")
@@ -534,4 +542,11 @@ def _summary(job: Job, description: dict[str, Any]) -> str:
         f"{format_duration(row.duration)}, {verb} {cost}{where} on {row.instance}."
     )
     model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
-    return line + (f"\nModel: {model}" if model else "")
+    outputs = processing.output_uris(description)
+    if base.job_status(description) != base.COMPLETED:
+        outputs = {}
+    return (
+        line
+        + (f"\nModel: {model}" if model else "")
+        + "".join(f"\nOutput {name}: {uri}" for name, uri in outputs.items())
+    )

@@ -388,7 +388,7 @@ def test_job_table_text() -> None:
     lines = repr(table).splitlines()
     assert len(lines) == 3 and len(table) == 2
     header = lines[0]
-    assert header.split() == ["name", "backend", "status", "instance", "duration", "cost"]
+    assert header.split() == ["name", "kind", "backend", "status", "instance", "duration", "cost"]
     # Columns are aligned: every column starts where its header does.
     for column in ("backend", "status", "instance"):
         start = header.index(column)
@@ -421,8 +421,8 @@ def test_job_table_html_colours_and_escapes() -> None:
 
 
 def test_empty_job_table() -> None:
-    assert repr(JobTable([])) == "No training jobs yet."
-    assert JobTable([])._repr_html_() == "<p>No training jobs yet.</p>"
+    assert repr(JobTable([])) == "No jobs yet."
+    assert JobTable([])._repr_html_() == "<p>No jobs yet.</p>"
 
 
 def test_session_jobs_filters(session: Session) -> None:

@@ -51,7 +51,7 @@ def test_load_ext_imports_nothing_heavy(sm_home: Path) -> None:
     assert report["after_listing"] == []
     assert "sm_train" in report["cell"]
     assert {"sm_train", "sm_jobs", "sm_logs", "sm_wait", "sm_stop"} <= set(report["line"])
-    assert report["table"] == "No training jobs yet."
+    assert report["table"] == "No jobs yet."
 
 
 def test_import_sm_magics_imports_no_ipython() -> None:

@@ -388,10 +388,10 @@ def test_sm_jobs_lists_filters_and_limits(ip: InteractiveShell) -> None:
         "listed-bad": "Failed",
     }
     text = repr(table).splitlines()
-    assert text[0].split() == ["name", "backend", "status", "instance", "duration", "cost"]
+    assert text[0].split() == ["name", "kind", "backend", "status", "instance", "duration", "cost"]
     rows = {line.split()[0]: line.split() for line in text[1:]}
-    assert rows["listed-good"][1:3] == ["local", "Completed"]
-    assert rows["listed-bad"][1:3] == ["local", "Failed"]
+    assert rows["listed-good"][1:4] == ["training", "local", "Completed"]
+    assert rows["listed-bad"][1:4] == ["training", "local", "Failed"]
     assert "listed-good" in table._repr_html_()
 
     completed = ip.run_line_magic("sm_jobs", "--status Completed")
@@ -406,7 +406,7 @@ def test_sm_jobs_lists_filters_and_limits(ip: InteractiveShell) -> None:
 def test_sm_jobs_empty(ip: InteractiveShell) -> None:
     table = ip.run_line_magic("sm_jobs", "")
     assert len(table) == 0
-    assert repr(table) == "No training jobs yet."
+    assert repr(table) == "No jobs yet."
 
 
 def test_sm_logs_prints_every_line(

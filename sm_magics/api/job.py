@@ -1,4 +1,4 @@
-"""The ``Job`` handle: one training or transform job, by name, on its backend.
+"""The ``Job`` handle: one job of any kind (training, transform, processing), by name.
 
 A ``Job`` is a light handle (a name and a backend): it holds no state of its own, so two
 handles of one job never disagree, and a handle made after a kernel restart works.
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import display
-from sm_magics.backends import base
+from sm_magics.backends import base, kinds, processing
 from sm_magics.display.jobs import JobRow
 from sm_magics.durations import parse_duration
 from sm_magics.errors import InvalidRequest, JobFailed, WaitTimeout
@@ -23,8 +23,27 @@ if TYPE_CHECKING:
     from sm_magics.api.session import Session
 
 
+class JobOutputs(dict[str, str]):
+    """A processing job's outputs: ``{name: URI}``, also read as attributes.
+
+    ``prep.outputs.train`` is the URI the next step reads, e.g.
+    ``%%sm_train --input train={prep.outputs.train}``.
+    """
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(
+                f"No output named {name!r}; the job has: {', '.join(self) or 'none'}."
+            ) from None
+
+
 class Job:
-    """A handle on one training job; every property asks the backend, never a cache.
+    """A handle on one job; every property asks the backend, never a cache.
+
+    ``kind`` (the ledger's: ``training``, ``transform``, ``processing``, ...) chooses the
+    backend methods, through :mod:`sm_magics.backends.kinds`; nothing else differs.
 
     Displayed in a notebook, a ``Job`` is a live widget (status, elapsed time, cost, metric
     curves, log tail, a Stop button); elsewhere it is one line of text.
@@ -36,7 +55,7 @@ class Job:
         self.session = session
         self.name = name
         self.backend_name = backend
-        #: ``"training"`` or ``"transform"`` (a batch transform job).
+        #: The job's kind (:data:`sm_magics.backends.kinds.KINDS`): ``"training"``, ...
         self.kind = kind
         #: Remarks from the backend at creation (options it recorded but did not use).
         self.notes: list[str] = []
@@ -47,10 +66,8 @@ class Job:
         return self.session.backend(self.backend_name)
 
     def describe(self) -> dict[str, Any]:
-        """Return the backend's ``DescribeTrainingJob`` (or ``DescribeTransformJob``) response."""
-        if self.kind == "transform":
-            return self.backend.describe_transform_job(self.name)
-        return self.backend.describe_training_job(self.name)
+        """Return the backend's ``Describe<Kind>Job`` response (``DescribeTrainingJob``, ...)."""
+        return kinds.describe(self.backend, self.kind, self.name)
 
     @property
     def status(self) -> str:
@@ -60,7 +77,8 @@ class Job:
     @property
     def secondary_status(self) -> str:
         """SageMaker's finer status: ``Starting``, ``Downloading``, ``Training``, ..."""
-        return str(self.describe()["SecondaryStatus"])
+        description = self.describe()
+        return str(description.get("SecondaryStatus") or base.job_status(description))
 
     @property
     def failure_reason(self) -> str | None:
@@ -103,11 +121,21 @@ class Job:
             safe_extract(archive, target)
         return target
 
+    @property
+    def outputs(self) -> JobOutputs:
+        """A processing job's outputs, ``{name: URI}`` (``job.outputs.train`` reads one).
+
+        Known from the moment the job is created (the ledger has them), so the next
+        step can be written at once; the files are there once the job has completed.
+        """
+        record = self.session.ledger.get_job(self.name)
+        if record is not None and record.spec.get("outputs"):
+            return JobOutputs({o["name"]: o["uri"] for o in record.spec["outputs"]})
+        return JobOutputs(processing.output_uris(self.describe()))
+
     def read_logs(self, cursor: dict[str, Any] | None = None) -> base.LogBatch:
         """Return log lines after ``cursor``; pass the returned cursor back for more."""
-        if self.kind == "transform":
-            return self.backend.read_transform_logs(self.name, cursor)
-        return self.backend.read_training_logs(self.name, cursor)
+        return kinds.read_logs(self.backend, self.kind, self.name, cursor)
 
     def iter_log_events(self) -> Iterator[base.LogEvent]:
         """Yield every log line written so far, all hosts merged by time."""
@@ -164,7 +192,7 @@ class Job:
                 return self
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimeout(
-                    f"{self.kind.capitalize()} job {self.name!r} is still {status} after "
+                    f"{kinds.get(self.kind).label} job {self.name!r} is still {status} after "
                     f"{timeout}; it goes on."
                 )
             token = self._sleep_until_change(token, poll, deadline)
@@ -195,10 +223,7 @@ class Job:
 
     def stop(self) -> Job:
         """Ask the job to stop (``Stopping``, then ``Stopped``); return ``self`` at once."""
-        if self.kind == "transform":
-            self.backend.stop_transform_job(self.name)
-        else:
-            self.backend.stop_training_job(self.name)
+        kinds.stop(self.backend, self.kind, self.name)
         return self
 
     def row(self) -> JobRow:

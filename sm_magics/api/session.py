@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import config, pricing
 from sm_magics.api import deploy as _deploy
+from sm_magics.api import specs
 from sm_magics.api import tuning as _tuning
 from sm_magics.api.deploy import resolve_model
 from sm_magics.api.job import Job
 from sm_magics.api.names import DEFAULT_JOB_PREFIX, generate_job_name, validate_job_name
 from sm_magics.api.specs import training_spec
-from sm_magics.backends import base, registry
+from sm_magics.backends import base, kinds, registry
 from sm_magics.display.endpoints import EndpointRow, EndpointTable
 from sm_magics.display.jobs import JobRow, JobTable
 from sm_magics.durations import parse_duration
@@ -190,20 +192,114 @@ class Session:
                 unpriced=[spec.instance_type],
             )
         target = self.backend(backend)
-        generated = name is None
+        self._create(target.create_training_job, spec, generated=name is None)
+        job = Job(self, spec.name, target.name)
+        job.notes = target.notes_for(spec)
+        return job
+
+    @staticmethod
+    def _create(create: Callable[[Any], None], spec: Any, *, generated: bool) -> None:
+        """Call ``create(spec)``; a generated name that is taken gets a new one and a retry.
+
+        Two jobs submitted in the same millisecond get the same generated name; a name the
+        user chose is never changed. The prefix is kept from the first name.
+        """
+        prefix = spec.name.rsplit("-", 7)[0]
         attempts = 20
         for attempt in range(attempts):
             try:
-                target.create_training_job(spec)
-                break
+                create(spec)
+                return
             except AlreadyExists:
-                # Two jobs submitted in the same millisecond get the same generated name.
                 if not generated or attempt == attempts - 1:
                     raise  # never hand back a handle on a job that was not created
                 time.sleep(0.001)
-                spec.name = generate_job_name(self.job_prefix)
-        job = Job(self, spec.name, target.name)
-        job.notes = target.notes_for(spec)
+                spec.name = generate_job_name(prefix)
+
+    # -- processing -------------------------------------------------------------------------
+
+    def process(
+        self,
+        script: str | None = None,
+        *,
+        name: str | None = None,
+        backend: str | None = None,
+        inputs: specs.InputsArg = None,
+        outputs: specs.OutputsArg = None,
+        arguments: Sequence[str] | None = None,
+        shard: Sequence[str] = (),
+        source_dir: str | Path | None = None,
+        entry_point: str | None = None,
+        instance_type: str | None = None,
+        instance_count: int = 1,
+        requirements: str | Path | None = None,
+        image: str | None = None,
+        framework: str | None = None,
+        framework_version: str | None = None,
+        py_version: str | None = None,
+        environment: dict[str, str] | None = None,
+        max_run: str | int | None = None,
+        tags: dict[str, str] | None = None,
+        force: bool = False,
+    ) -> Job:
+        """Start a processing job (data preparation, evaluation) and return its handle at once.
+
+        ``inputs`` maps each source (a local path, ``file://`` or ``s3://``) to its folder
+        in the container (``input/raw`` is ``/opt/ml/processing/input/raw``), or lists
+        ``"SRC=DEST"`` strings; ``shard`` names the inputs split across hosts
+        (``ShardedByS3Key``). ``outputs`` maps each output's name to its container folder,
+        ``"SRC"`` or ``"SRC=>URI"``; ``job.outputs.NAME`` is where it lands. ``arguments``
+        are the script's command line. The code is ``script`` (it becomes ``process.py``)
+        or ``entry_point`` inside ``source_dir``.
+
+        Raises
+        ------
+        InvalidRequest
+            Anything malformed; nothing is created.
+        AlreadyExists
+            ``name`` is taken.
+        BudgetExceeded
+            The job would take billing over ``max_hourly_cost`` (``force`` skips the guard).
+        """
+        spec = specs.processing_spec(
+            self,
+            script=script,
+            name=name,
+            inputs=inputs,
+            outputs=outputs,
+            arguments=arguments,
+            shard=shard,
+            source_dir=source_dir,
+            entry_point=entry_point,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            requirements=requirements,
+            image=image,
+            framework=framework,
+            framework_version=framework_version,
+            py_version=py_version,
+            environment=environment,
+            max_run=max_run,
+            tags=tags,
+        )
+        backend_name = backend or self.backend_name
+        if not force:
+            self.check_budget(
+                f"processing job {spec.name}",
+                pricing.hourly_cost(
+                    spec.instance_type,
+                    spec.instance_count,
+                    spec.region,
+                    usage=kinds.PROCESSING.usage,
+                ),
+                backend_name,
+                unpriced=[spec.instance_type],
+            )
+        target = self.backend(backend)
+        self._create(target.create_processing_job, spec, generated=name is None)
+        job = Job(self, spec.name, target.name, kind=kinds.PROCESSING.name)
+        notes = getattr(target, "notes_for_processing", None)
+        job.notes = notes(spec) if notes is not None else []
         return job
 
     # -- serving ----------------------------------------------------------------------------
@@ -384,20 +480,32 @@ class Session:
         return Job(self, name, self.backend_name)
 
     def jobs(
-        self, *, status: str | None = None, backend: str | None = None, limit: int | None = 50
+        self,
+        *,
+        status: str | None = None,
+        backend: str | None = None,
+        kind: str | None = None,
+        limit: int | None = 50,
     ) -> JobTable:
-        """Return recent jobs from the ledger, with running ones refreshed from their backend."""
+        """Return recent jobs from the ledger, with running ones refreshed from their backend.
+
+        ``kind`` keeps one job kind (``training``, ``processing``, ...).
+        """
+        if kind is not None and kind not in kinds.KINDS:
+            raise InvalidRequest(
+                f"Unknown job kind {kind!r}; choose one of: {', '.join(kinds.KINDS)}."
+            )
         if backend is not None and backend not in registry.available_backends():
             raise InvalidRequest(
                 f"Unknown backend {backend!r}; choose one of: "
                 f"{', '.join(registry.available_backends())}."
             )
-        for record in self.ledger.list_jobs(active_only=True, backend=backend):
+        for record in self.ledger.list_jobs(active_only=True, backend=backend, kind=kind):
             try:
-                self.backend(record.backend).describe_training_job(record.name)
+                kinds.describe(self.backend(record.backend), record.kind, record.name)
             except Exception:  # noqa: BLE001, S112 - a table must show even if one job can't refresh
                 continue
-        records = self.ledger.list_jobs(status=status, backend=backend, limit=limit)
+        records = self.ledger.list_jobs(status=status, backend=backend, kind=kind, limit=limit)
         return JobTable([JobRow.from_record(r) for r in records])
 
 

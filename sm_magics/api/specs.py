@@ -8,11 +8,17 @@ or uploaded.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sm_magics.api.names import CELL_ENTRY_POINT, generate_job_name, validate_job_name
-from sm_magics.backends import base
+from sm_magics.api.names import (
+    CELL_ENTRY_POINT,
+    DEFAULT_JOB_PREFIX,
+    generate_job_name,
+    validate_job_name,
+)
+from sm_magics.backends import base, kinds, processing
 from sm_magics.durations import parse_duration
 from sm_magics.errors import InvalidRequest
 
@@ -34,9 +40,20 @@ def keep_alive_seconds(value: str | int | None) -> int | None:
     return seconds
 
 
-def training_spec(session: Session, **kw: Any) -> base.TrainingSpec:
-    """Return the spec of a new training job, its options checked; ``session`` gives defaults."""
-    script, source_dir, entry_point = kw["script"], kw["source_dir"], kw["entry_point"]
+def code_of(
+    script: str | None,
+    source_dir: str | Path | None,
+    entry_point: str | None,
+    *,
+    what: str,
+    cell_entry_point: str,
+) -> tuple[str | None, Path | None, str]:
+    """Return ``(script, source folder, entry point)`` of a job's code, checked.
+
+    The code is the cell (``script``, written as ``cell_entry_point`` next to the files of
+    ``source_dir``) or the file ``entry_point`` inside ``source_dir`` (default: the
+    working directory), run unchanged. ``what`` names the code in messages ("training").
+    """
     source = Path(source_dir).expanduser().resolve() if source_dir else None
     if source is not None and not source.is_dir():
         raise InvalidRequest(f"--source-dir {source_dir} is not a folder.")
@@ -44,13 +61,12 @@ def training_spec(session: Session, **kw: Any) -> base.TrainingSpec:
         script = None
     if script is None and entry_point is None:
         raise InvalidRequest(
-            "Nothing to run: give the training code as the cell, or --source-dir with "
-            "--entry-point."
+            f"Nothing to run: give the {what} code as the cell, or --source-dir with --entry-point."
         )
     if entry_point is not None:
         if script is not None:
             raise InvalidRequest(
-                "Give the training code either as the cell or as --entry-point, not both."
+                f"Give the {what} code either as the cell or as --entry-point, not both."
             )
         if source is None:
             source = Path.cwd()
@@ -58,13 +74,24 @@ def training_spec(session: Session, **kw: Any) -> base.TrainingSpec:
             raise InvalidRequest("--entry-point must be a path inside --source-dir.")
         if not (source / entry_point).is_file():
             raise InvalidRequest(f"--entry-point {entry_point} is not a file in {source}.")
-    else:
-        entry_point = CELL_ENTRY_POINT
-        if source is not None and (source / entry_point).exists():
-            raise InvalidRequest(
-                f"--source-dir {source} already has {entry_point}, which the cell would "
-                f"replace: run it with --entry-point {entry_point}, or rename it."
-            )
+        return script, source, entry_point
+    if source is not None and (source / cell_entry_point).exists():
+        raise InvalidRequest(
+            f"--source-dir {source} already has {cell_entry_point}, which the cell would "
+            f"replace: run it with --entry-point {cell_entry_point}, or rename it."
+        )
+    return script, source, cell_entry_point
+
+
+def training_spec(session: Session, **kw: Any) -> base.TrainingSpec:
+    """Return the spec of a new training job, its options checked; ``session`` gives defaults."""
+    script, source, entry_point = code_of(
+        kw["script"],
+        kw["source_dir"],
+        kw["entry_point"],
+        what="training",
+        cell_entry_point=CELL_ENTRY_POINT,
+    )
     requirements = Path(kw["requirements"]).expanduser() if kw["requirements"] else None
     if requirements is not None and not requirements.is_file():
         raise InvalidRequest(f"--requirements {kw['requirements']} is not a file.")
@@ -139,3 +166,117 @@ def async_spec(
     if max_concurrency is not None and max_concurrency < 1:
         raise InvalidRequest("--async-max-concurrency must be at least 1.")
     return base.AsyncInferenceSpec(output, failure, max_concurrency)
+
+
+# -- processing -------------------------------------------------------------------------------
+
+InputsArg = Mapping[str, str] | Sequence[str | processing.ProcessingInput] | None
+OutputsArg = Mapping[str, str] | Sequence[str | processing.ProcessingOutput] | None
+
+
+def parse_processing_input(text: str, shard: Sequence[str] = ()) -> processing.ProcessingInput:
+    """Read ``SRC=DEST`` (``--input``): a source URI or path, a container destination.
+
+    The input is named after the destination's last folder (``input/raw`` → ``raw``); it
+    is ``ShardedByS3Key`` when its name or destination is in ``shard``.
+    """
+    source, sep, destination = text.rpartition("=")
+    if not sep or not source.strip() or not destination.strip():
+        raise InvalidRequest(
+            f"--input {text!r}: expected SRC=DEST, e.g. data/raw.csv=input/raw "
+            "(DEST under /opt/ml/processing, or relative to it)."
+        )
+    full = processing.container_path(destination, f"--input {text}")
+    name = processing.input_name_for(full)
+    sharded = name in shard or full in {processing.container_path(d, "--shard") for d in shard}
+    distribution = processing.SHARDED_BY_S3_KEY if sharded else processing.FULLY_REPLICATED
+    return processing.ProcessingInput(name, source.strip(), full, distribution)
+
+
+def parse_processing_output(text: str) -> processing.ProcessingOutput:
+    """Read ``NAME=SRC[=>URI]`` (``--output``): a name, a container folder, a destination."""
+    head, arrow, uri = text.partition("=>")
+    name, sep, source = head.partition("=")
+    if not sep or not name.strip() or not source.strip() or (arrow and not uri.strip()):
+        raise InvalidRequest(
+            f"--output {text!r}: expected NAME=SRC or NAME=SRC=>URI, e.g. "
+            "train=output/train or train=output/train=>s3://bucket/prefix."
+        )
+    return processing.ProcessingOutput(name.strip(), source.strip(), uri.strip() or None)
+
+
+def _processing_inputs(inputs: InputsArg, shard: Sequence[str]) -> list[processing.ProcessingInput]:
+    if inputs is None:
+        return []
+    if isinstance(inputs, Mapping):
+        return [parse_processing_input(f"{src}={dest}", shard) for src, dest in inputs.items()]
+    return [
+        item
+        if isinstance(item, processing.ProcessingInput)
+        else parse_processing_input(item, shard)
+        for item in inputs
+    ]
+
+
+def _processing_outputs(outputs: OutputsArg) -> list[processing.ProcessingOutput]:
+    if outputs is None:
+        return []
+    if isinstance(outputs, Mapping):
+        return [parse_processing_output(f"{name}={src}") for name, src in outputs.items()]
+    return [
+        item if isinstance(item, processing.ProcessingOutput) else parse_processing_output(item)
+        for item in outputs
+    ]
+
+
+def processing_spec(session: Session, **kw: Any) -> processing.ProcessingSpec:
+    """Return the spec of a new processing job, its options checked; defaults from ``session``.
+
+    The code is checked as a training job's (:func:`code_of`, the cell becoming
+    ``process.py``); the rest by :meth:`ProcessingSpec.create`, the one validating
+    constructor both backends trust.
+    """
+    script, source, entry_point = code_of(
+        kw.get("script"),
+        kw.get("source_dir"),
+        kw.get("entry_point"),
+        what="processing",
+        cell_entry_point=processing.DEFAULT_ENTRY_POINT,
+    )
+    shard = list(kw.get("shard") or ())
+    inputs = _processing_inputs(kw.get("inputs"), shard)
+    known = {i.name for i in inputs} | {i.destination for i in inputs}
+    unknown = [
+        s for s in shard if s not in known and processing.container_path(s, "--shard") not in known
+    ]
+    if unknown:
+        raise InvalidRequest(f"--shard {', '.join(unknown)}: no --input of that name or path.")
+    requirements = Path(kw["requirements"]).expanduser() if kw.get("requirements") else None
+    if requirements is not None and not requirements.is_file():
+        raise InvalidRequest(f"--requirements {kw['requirements']} is not a file.")
+    name = kw.get("name")
+    prefix = session.job_prefix
+    if prefix == DEFAULT_JOB_PREFIX:  # the training default: processing jobs get their own
+        prefix = kinds.PROCESSING.name_prefix
+    max_run = kw.get("max_run")
+    return processing.ProcessingSpec.create(
+        name=validate_job_name(name) if name else generate_job_name(prefix),
+        entry_point=entry_point,
+        script=script,
+        source_dir=source,
+        inputs=inputs,
+        outputs=_processing_outputs(kw.get("outputs")),
+        arguments=[str(a) for a in kw.get("arguments") or ()],
+        environment=kw.get("environment"),
+        instance_type=kw.get("instance_type") or session.instance_type,
+        instance_count=int(kw.get("instance_count") or 1),
+        requirements=requirements,
+        image=kw.get("image"),
+        framework=kw.get("framework"),
+        framework_version=kw.get("framework_version"),
+        py_version=kw.get("py_version"),
+        max_run=parse_duration(max_run) if max_run else None,
+        tags=kw.get("tags"),
+        region=session.region,
+        notebook=session.notebook,
+    )

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sm_magics import pricing
-from sm_magics.backends import base
+from sm_magics.backends import base, kinds
 from sm_magics.display import StatusTable
 from sm_magics.durations import format_duration
 from sm_magics.ledger import JobRecord
@@ -27,6 +27,7 @@ class JobRow:
     duration: float | None
     cost: float | None
     spot: bool = False
+    kind: str = "training"
 
     @classmethod
     def from_record(cls, record: JobRecord) -> JobRow:
@@ -43,18 +44,24 @@ class JobRow:
             instance_count=record.instance_count,
             duration=duration,
             cost=_cost(
-                duration, record.instance_type, record.instance_count, record.region, record.spot
+                duration,
+                record.instance_type,
+                record.instance_count,
+                record.region,
+                record.spot,
+                record.kind,
             ),
             spot=record.spot,
+            kind=record.kind,
         )
 
     @classmethod
     def from_description(
         cls, description: dict[str, Any], backend: str, record: JobRecord | None
     ) -> JobRow:
-        """Build the row from a fresh ``DescribeTrainingJob``/``DescribeTransformJob``."""
-        start = description.get("TrainingStartTime") or description.get("TransformStartTime")
-        end = description.get("TrainingEndTime") or description.get("TransformEndTime")
+        """Build the row from a fresh ``Describe<Kind>Job`` response of any kind."""
+        kind = kinds.of_description(description)
+        start, end = description.get(kind.start_key), description.get(kind.end_key)
         duration = None
         if start is not None:
             duration = ((end or datetime.now(tz=timezone.utc)) - start).total_seconds()
@@ -63,15 +70,16 @@ class JobRow:
         instance_type, count = base.job_resources(description)
         status = base.job_status(description)
         return cls(
-            name=description.get("TrainingJobName") or description["TransformJobName"],
+            name=description[kind.name_key],
             backend=backend,
             status=status,
             secondary_status=description.get("SecondaryStatus", status),
             instance_type=instance_type,
             instance_count=count,
             duration=duration,
-            cost=_cost(duration, instance_type, count, region, spot),
+            cost=_cost(duration, instance_type, count, region, spot, kind.name),
             spot=spot,
+            kind=kind.name,
         )
 
     @property
@@ -82,18 +90,24 @@ class JobRow:
 
 
 def _cost(
-    seconds: float | None, instance_type: str | None, count: int, region: str | None, spot: bool
+    seconds: float | None,
+    instance_type: str | None,
+    count: int,
+    region: str | None,
+    spot: bool,
+    kind: str = "training",
 ) -> float | None:
     if not seconds or not instance_type:
         return None if not instance_type else 0.0
-    return pricing.cost_for(seconds, instance_type, count, region, spot=spot)
+    usage = kinds.KINDS[kind].usage if kind in kinds.KINDS else "training"
+    return pricing.cost_for(seconds, instance_type, count, region, usage=usage, spot=spot)
 
 
 class JobTable(StatusTable[JobRow]):
     """The result of ``%sm_jobs``: an HTML table in notebooks, aligned text elsewhere."""
 
-    columns = ("name", "backend", "status", "instance", "duration", "cost")
-    empty_text = "No training jobs yet."
+    columns = ("name", "kind", "backend", "status", "instance", "duration", "cost")
+    empty_text = "No jobs yet."
     css_class = "sm-magics-jobs"
 
     def cells(self, row: JobRow) -> list[str]:
@@ -101,6 +115,7 @@ class JobTable(StatusTable[JobRow]):
         status = row.status + (f" ({row.secondary_status})" if row.status == "InProgress" else "")
         return [
             row.name,
+            row.kind,
             row.backend,
             status,
             row.instance,

@@ -61,8 +61,7 @@ def _handle(ctx: ServerContext, name: str) -> tuple[Job, JobRecord]:
     record = ctx.session.ledger.get_job(name)
     if record is None:
         raise NotFound(
-            f"No training or transform job named {name!r} in the ledger; "
-            "GET /jobs (or %sm_jobs) lists the known ones."
+            f"No job named {name!r} in the ledger; GET /jobs (or %sm_jobs) lists the known ones."
         )
     return Job(ctx.session, name, record.backend, kind=record.kind), record
 
