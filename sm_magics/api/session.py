@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import config, pricing
 from sm_magics.api import deploy as _deploy
-from sm_magics.api import specs
+from sm_magics.api import processing as _processing
 from sm_magics.api import tuning as _tuning
 from sm_magics.api.deploy import resolve_model
 from sm_magics.api.job import Job
@@ -218,89 +218,7 @@ class Session:
 
     # -- processing -------------------------------------------------------------------------
 
-    def process(
-        self,
-        script: str | None = None,
-        *,
-        name: str | None = None,
-        backend: str | None = None,
-        inputs: specs.InputsArg = None,
-        outputs: specs.OutputsArg = None,
-        arguments: Sequence[str] | None = None,
-        shard: Sequence[str] = (),
-        source_dir: str | Path | None = None,
-        entry_point: str | None = None,
-        instance_type: str | None = None,
-        instance_count: int = 1,
-        requirements: str | Path | None = None,
-        image: str | None = None,
-        framework: str | None = None,
-        framework_version: str | None = None,
-        py_version: str | None = None,
-        environment: dict[str, str] | None = None,
-        max_run: str | int | None = None,
-        tags: dict[str, str] | None = None,
-        force: bool = False,
-    ) -> Job:
-        """Start a processing job (data preparation, evaluation) and return its handle at once.
-
-        ``inputs`` maps each source (a local path, ``file://`` or ``s3://``) to its folder
-        in the container (``input/raw`` is ``/opt/ml/processing/input/raw``), or lists
-        ``"SRC=DEST"`` strings; ``shard`` names the inputs split across hosts
-        (``ShardedByS3Key``). ``outputs`` maps each output's name to its container folder,
-        ``"SRC"`` or ``"SRC=>URI"``; ``job.outputs.NAME`` is where it lands. ``arguments``
-        are the script's command line. The code is ``script`` (it becomes ``process.py``)
-        or ``entry_point`` inside ``source_dir``.
-
-        Raises
-        ------
-        InvalidRequest
-            Anything malformed; nothing is created.
-        AlreadyExists
-            ``name`` is taken.
-        BudgetExceeded
-            The job would take billing over ``max_hourly_cost`` (``force`` skips the guard).
-        """
-        spec = specs.processing_spec(
-            self,
-            script=script,
-            name=name,
-            inputs=inputs,
-            outputs=outputs,
-            arguments=arguments,
-            shard=shard,
-            source_dir=source_dir,
-            entry_point=entry_point,
-            instance_type=instance_type,
-            instance_count=instance_count,
-            requirements=requirements,
-            image=image,
-            framework=framework,
-            framework_version=framework_version,
-            py_version=py_version,
-            environment=environment,
-            max_run=max_run,
-            tags=tags,
-        )
-        backend_name = backend or self.backend_name
-        if not force:
-            self.check_budget(
-                f"processing job {spec.name}",
-                pricing.hourly_cost(
-                    spec.instance_type,
-                    spec.instance_count,
-                    spec.region,
-                    usage=kinds.PROCESSING.usage,
-                ),
-                backend_name,
-                unpriced=[spec.instance_type],
-            )
-        target = self.backend(backend)
-        self._create(target.create_processing_job, spec, generated=name is None)
-        job = Job(self, spec.name, target.name, kind=kinds.PROCESSING.name)
-        notes = getattr(target, "notes_for_processing", None)
-        job.notes = notes(spec) if notes is not None else []
-        return job
+    process = _processing.process
 
     # -- serving ----------------------------------------------------------------------------
 

@@ -11,8 +11,6 @@ job's.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sm_magics import packaging
 from sm_magics.backends import base, processing
 from sm_magics.backends.local import logstore, processes
+from sm_magics.backends.local.creation import creating
 from sm_magics.backends.local.jobdir import JobDir, artifacts_root, write_json_atomic
 from sm_magics.backends.local.processor import ProcessingDir
 from sm_magics.backends.local.uris import existing_path, local_path
@@ -54,6 +53,9 @@ class LocalProcessing:
         def _signal_stop(self, job: JobDir) -> None: ...
 
         def _sync_ledger(self, name: str, state: dict[str, Any]) -> None: ...
+
+        @staticmethod
+        def _merge_state(job: JobDir, ours: dict[str, Any]) -> None: ...
 
     def notes_for_processing(self, spec: processing.ProcessingSpec) -> list[str]:
         """Return what the local backend records but does not act on, for the user."""
@@ -101,32 +103,22 @@ class LocalProcessing:
         """See :meth:`Backend.create_processing_job`."""
         resolved = self._resolve_processing(spec)
         now = time.time()
-        self.ledger.insert_job(
-            JobRecord(
-                name=spec.name,
-                backend="local",
-                kind=KIND,
-                region=self.region,
-                status=base.IN_PROGRESS,
-                secondary_status=base.STARTING,
-                instance_type=spec.instance_type,
-                instance_count=spec.instance_count,
-                created_at=now,
-                notebook=spec.notebook,
-                tags=spec.tags,
-                spec={**spec.to_json(), "outputs": resolved["outputs"]},
-            )
+        record = JobRecord(
+            name=spec.name,
+            backend="local",
+            kind=KIND,
+            region=self.region,
+            status=base.IN_PROGRESS,
+            secondary_status=base.STARTING,
+            instance_type=spec.instance_type,
+            instance_count=spec.instance_count,
+            created_at=now,
+            notebook=spec.notebook,
+            tags=spec.tags,
+            spec={**spec.to_json(), "outputs": resolved["outputs"]},
         )
         job = ProcessingDir(JobDir.for_job(spec.name).root)
-        process: subprocess.Popen[bytes] | None = None
-        created_root = False
-        try:
-            if job.root.exists():  # a folder left by a ledger that was deleted: not ours
-                raise InvalidRequest(
-                    f"{job.root} exists but no ledger row does; remove it or pick another name."
-                )
-            job.root.mkdir(parents=True)
-            created_root = True
+        with creating(self.ledger, record, job.root) as made:
             source_hash = packaging.stage_source(
                 job.code,
                 entry_point=spec.entry_point,
@@ -164,23 +156,14 @@ class LocalProcessing:
                 ],
             }
             job.write_state(state)
-            process = processes.spawn_detached(
+            made.process = processes.spawn_detached(
                 [sys.executable, "-m", "sm_magics.backends.local.processor", str(job.root)],
                 job.supervisor_log,
             )
-            current = job.read_state()
-            if current.get("supervisor_pid") in (None, process.pid):
-                current["supervisor_pid"] = process.pid
-                current["supervisor_start"] = processes.start_ticks(process.pid)
-                job.write_state(current)
+            state["supervisor_pid"] = made.process.pid
+            state["supervisor_start"] = processes.start_time(made.process.pid)
+            self._merge_state(job, state)
             self.ledger.update_job(spec.name, source_hash=source_hash)
-        except BaseException:
-            if process is not None:
-                processes.terminate_groups([process.pid], grace=0)
-            if created_root:  # never a folder that was there before us
-                shutil.rmtree(job.root, ignore_errors=True)
-            self.ledger.delete_job(spec.name)
-            raise
         processes.reap_children()
 
     def _processing_arn(self, name: str) -> str:
