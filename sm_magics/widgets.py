@@ -332,7 +332,8 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
                     v.get("VariantName"),
                     f"{v.get('CurrentWeight', 0):g}",
                     f"{v.get('CurrentInstanceCount', 0)}/{v.get('DesiredInstanceCount', 0)}",
-                    v.get("InstanceType") or "",
+                    (v.get("InstanceType") or "")
+                    + (f" ({v['ServingDefaults']} defaults)" if v.get("ServingDefaults") else ""),
                     v.get("Invocations", 0),
                     v.get("Errors", 0),
                     _ms(v.get("LatencyP50Ms")),

@@ -206,7 +206,7 @@ def test_scalar_variables_are_strings_as_the_toolkit_formats_them(
     assert env["SM_CURRENT_INSTANCE_TYPE"] == "ml.c5.xlarge"
     assert env["SM_MODULE_NAME"] == "train"
     assert env["SM_USER_ENTRY_POINT"] == "train.py"
-    assert Path(env["SM_MODULE_DIR"]) == contract.code
+    assert env["SM_MODULE_DIR"] == contract.code.as_uri()  # the submit directory, as given
     assert env["SM_CHANNELS"] == '["test","train","validation"]'
 
 

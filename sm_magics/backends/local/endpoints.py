@@ -224,6 +224,7 @@ class LocalEndpoints:
                     "Errors": current.get("Errors", 0),
                     "LatencyP50Ms": current.get("LatencyP50Ms"),
                     "LatencyP99Ms": current.get("LatencyP99Ms"),
+                    "ServingDefaults": current.get("ServingDefaults"),
                 }
             )
         description: dict[str, Any] = {

@@ -141,7 +141,8 @@ def training_env(
     input_dir = root / "input"
     output_dir = root / "output"
     hps: dict[str, Any] = spec["hyperparameters"]
-    channels = {name: str(job.input_data / name) for name in sorted(spec["inputs"])}
+    # Each host reads its channels under its own /opt/ml (hosts 2..N link to algo-1's data).
+    channels = {name: str(input_dir / "data" / name) for name in sorted(spec["inputs"])}
     entry_point: str = spec["entry_point"]
     module_name = entry_point[:-3] if entry_point.endswith(".py") else entry_point
     rc = resource_config(host, hosts, spec["instance_type"])
@@ -173,19 +174,31 @@ def training_env(
         "output_dir": str(output_dir),
         "num_cpus": os.cpu_count() or 1,
         "num_gpus": 0,
+        "num_neurons": 0,
         "model_dir": str(root / "model"),
-        "module_dir": str(job.code),
+        # The toolkit's module_dir is sagemaker_submit_directory as given (an s3:// URI of
+        # sourcedir.tar.gz on SageMaker); scripts read code from their working directory.
+        "module_dir": job.code.as_uri(),
         "user_args": cli_args(hps),
         "output_intermediate_dir": str(output_dir / "intermediate"),
     }
     # SM_TRAINING_ENV is the toolkit's Environment as a dict: the same keys, without the
     # per-channel and per-hyperparameter expansions, plus the job name.
+    # Per-property names where to_env_vars renames them (hps, framework_params, channels).
+    renamed = {"user_args", "hps", "framework_params", "channels"}
     values["training_env"] = {
-        **{k: v for k, v in values.items() if k not in {"user_args"}},
+        **{k: v for k, v in values.items() if k not in renamed},
         "job_name": spec["name"],
         "hyperparameters": hps,
         "channel_input_dirs": channels,
         "additional_framework_parameters": {},
+        "distribution_hosts": [],
+        "is_master": host == hosts[0],
+        "master_hostname": hosts[0],
+        "is_modelparallel_enabled": None,
+        "is_smddpmprun_installed": False,
+        "is_smddprun_installed": False,
+        "topology": [],
     }
     for name, path in channels.items():
         values[f"channel_{name}"] = path

@@ -26,7 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sm_magics.backends.local.serving_defaults import ServingDefaults
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -234,13 +237,14 @@ def import_module_from(path: Path, name: str = "sm_magics_user_inference") -> Mo
     return module
 
 
-def find_entry_point(candidates: list[Path]) -> Path:
+def find_entry_point(candidates: list[Path], *, required: bool = True) -> Path | None:
     """Return the first script that defines ``model_fn`` (or ``transform_fn``).
 
     The order is the caller's: ``--entry-point``, then the training cell, then
     ``code/inference.py`` inside ``model.tar.gz``; a candidate that exists but defines
     neither is skipped, so a training script without handlers falls through to
-    ``inference.py``.
+    ``inference.py``. With ``required=False`` (the framework has a default ``model_fn``)
+    the first existing script is returned for its other handlers, or ``None``.
     """
     tried = []
     for candidate in candidates:
@@ -250,6 +254,8 @@ def find_entry_point(candidates: list[Path]) -> Path:
         text = candidate.read_text(errors="replace")
         if "def model_fn" in text or "def transform_fn" in text:
             return candidate
+    if not required:
+        return next((c for c in candidates if c.is_file()), None)
     where = ", ".join(tried) if tried else "no script found"
     raise LoadError(
         f"No model_fn found ({where}). Define model_fn(model_dir) in the training cell, "
@@ -257,27 +263,47 @@ def find_entry_point(candidates: list[Path]) -> Path:
     )
 
 
-def load_handlers(script: Path) -> Handlers:
-    """Import ``script`` and resolve its handlers, filling in the defaults."""
-    module = import_module_from(script)
+def load_handlers(script: Path | None, defaults: ServingDefaults | None = None) -> Handlers:
+    """Import ``script`` and resolve its handlers, filling in the framework's defaults.
+
+    ``defaults`` are the serving container's (default: scikit-learn's, which has no
+    ``model_fn``); with no script at all, every handler is the container's.
+    """
+    module = import_module_from(script) if script is not None else None
+    name = script.name if script is not None else "the model"
     model_fn = getattr(module, "model_fn", None)
     transform_fn = getattr(module, "transform_fn", None)
     pipeline = [getattr(module, n, None) for n in ("input_fn", "predict_fn", "output_fn")]
     if transform_fn is not None and any(f is not None for f in pipeline):
         raise LoadError(
-            f"{script.name} defines transform_fn and input_fn/predict_fn/output_fn; "
+            f"{name} defines transform_fn and input_fn/predict_fn/output_fn; "
             "define one or the other, not both."
         )
+    framework = defaults.name if defaults is not None else "sklearn"
+    if model_fn is None and defaults is not None:
+        model_fn = defaults.model_fn
     if model_fn is None:
-        raise LoadError(f"{script.name} has no model_fn(model_dir); it is required.")
+        raise LoadError(
+            f"{name} has no model_fn(model_dir); it is required "
+            f"(the {framework} container has no default model_fn)."
+        )
     input_fn, predict_fn, output_fn = pipeline
+    if defaults is None:
+        return Handlers(
+            model_fn=model_fn,
+            input_fn=input_fn or default_input_fn,
+            predict_fn=predict_fn or default_predict_fn,
+            output_fn=output_fn,
+            transform_fn=transform_fn,
+            source=str(script),
+        )
     return Handlers(
         model_fn=model_fn,
-        input_fn=input_fn or default_input_fn,
-        predict_fn=predict_fn or default_predict_fn,
-        output_fn=output_fn,
+        input_fn=input_fn or defaults.input_fn,
+        predict_fn=predict_fn or defaults.predict_fn,
+        output_fn=output_fn or defaults.output_fn,
         transform_fn=transform_fn,
-        source=str(script),
+        source=str(script) if script is not None else f"{framework} defaults",
     )
 
 

@@ -46,11 +46,12 @@ from pathlib import Path
 from typing import Any
 
 from sm_magics import limits
-from sm_magics.backends.local import inference, logstore
+from sm_magics.backends.local import inference, logstore, serving_defaults
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.backends.local.httpwire import HttpServer
 from sm_magics.backends.local.pool import Channel, IdlePool, WorkerDied
 from sm_magics.durations import format_duration
+from sm_magics.errors import InvalidRequest
 from sm_magics.ledger import Ledger
 from sm_magics.packaging import UnsafeArchive, safe_extract
 
@@ -127,6 +128,8 @@ class Variant:
             "LatencyP50Ms": pct(0.5),
             "LatencyP99Ms": pct(0.99),
             "ModelData": self.spec.get("model_data"),
+            "ServingDefaults": self.spec.get("framework"),
+            "ServingDefaultsReason": self.spec.get("framework_reason"),
         }
 
 
@@ -193,8 +196,10 @@ class Router:
 
     # -- workers ----------------------------------------------------------------------------
 
-    def _prepare_model(self, variant: str, spec: dict[str, Any]) -> tuple[Path, Path]:
-        """Extract the variant's model.tar.gz and find its handler script.
+    def _prepare_model(
+        self, variant: str, spec: dict[str, Any]
+    ) -> tuple[Path, Path | None, str, str]:
+        """Extract the variant's model.tar.gz, choose its serving defaults, find its script.
 
         The folder is named after the archive too: an update that gives a variant another
         model must not find the previous model's folder and serve that.
@@ -220,20 +225,22 @@ class Router:
         candidates = [Path(p) for p in spec.get("script_candidates", [])]
         candidates.append(model_dir / "code" / "inference.py")
         try:
-            script = inference.find_entry_point(candidates)
-        except inference.LoadError as exc:
+            framework, why = serving_defaults.for_variant(spec, model_dir)
+            required = framework not in serving_defaults.HAS_DEFAULT_MODEL_FN
+            script = inference.find_entry_point(candidates, required=required)
+        except (inference.LoadError, InvalidRequest) as exc:
             raise StartFailed(str(exc)) from None
-        return model_dir, script
+        return model_dir, script, framework, why
 
     async def _spawn(self, variant: Variant, index: int) -> Worker:
         model_dir = Path(variant.spec["model_dir"])
-        script = Path(variant.spec["script"])
+        script = Path(variant.spec["script"]) if variant.spec.get("script") else None
         parent, child = socket.socketpair()
         log = logstore.HostLog(self.folder.logs, f"{variant.name}-{index}")
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
-            "SAGEMAKER_PROGRAM": script.name,
+            "SAGEMAKER_PROGRAM": script.name if script is not None else "",
             "SM_MODEL_DIR": str(model_dir),
         }
         env.update(variant.spec.get("environment") or {})
@@ -243,16 +250,17 @@ class Router:
             "sm_magics.backends.local.worker",
             "--fd",
             str(child.fileno()),
-            "--script",
-            str(script),
+            *(["--script", str(script)] if script is not None else []),
             "--model-dir",
             str(model_dir),
+            "--framework",
+            str(variant.spec.get("framework") or serving_defaults.SKLEARN),
             pass_fds=[child.fileno()],
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
-            cwd=script.parent,
+            cwd=script.parent if script is not None else model_dir,
         )
         child.close()
         assert process.stdout is not None
@@ -323,10 +331,16 @@ class Router:
 
     async def _start_variant(self, spec: dict[str, Any]) -> Variant:
         loop = asyncio.get_running_loop()
-        model_dir, script = await loop.run_in_executor(
+        model_dir, script, framework, why = await loop.run_in_executor(
             None, self._prepare_model, spec["name"], spec
         )
-        spec = {**spec, "model_dir": str(model_dir), "script": str(script)}
+        spec = {
+            **spec,
+            "model_dir": str(model_dir),
+            "script": str(script) if script is not None else None,
+            "framework": framework,
+            "framework_reason": why,
+        }
         variant = Variant(spec["name"], spec, float(spec.get("weight", 1.0)))
         count = max(1, int(spec.get("instance_count", 1)))
         results = await asyncio.gather(

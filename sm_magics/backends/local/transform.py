@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sm_magics.backends import base
-from sm_magics.backends.local import inference, logstore
+from sm_magics.backends.local import inference, logstore, serving_defaults
 from sm_magics.backends.local.jobdir import JobDir
 from sm_magics.backends.local.processes import start_ticks
 from sm_magics.ledger import Ledger
@@ -163,10 +163,17 @@ class TransformRunner:
         safe_extract(Path(self.spec["model_path"]), model_dir)
         candidates = [Path(p) for p in self.spec.get("script_candidates", [])]
         candidates.append(model_dir / "code" / "inference.py")
-        script = inference.find_entry_point(candidates)
-        os.chdir(script.parent)
-        handlers = inference.load_handlers(script)
-        self.log.write(f"Loaded the model with the handlers of {script.name}", "s")
+        framework, why = serving_defaults.for_variant(self.spec, model_dir)
+        required = framework not in serving_defaults.HAS_DEFAULT_MODEL_FN
+        script = inference.find_entry_point(candidates, required=required)
+        os.chdir(script.parent if script is not None else model_dir)
+        handlers = inference.load_handlers(script, serving_defaults.defaults_for(framework))
+        source = script.name if script is not None else "no script"
+        self.log.write(
+            f"Loaded the model with the handlers of {source} and the {framework} "
+            f"container's serving defaults (chosen from {why})",
+            "s",
+        )
         return handlers, inference.load_model(handlers, model_dir)
 
     def _transform(self) -> None:

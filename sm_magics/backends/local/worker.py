@@ -6,7 +6,9 @@ It loads the handlers and the model, sends ``{"ready": true}`` (or ``{"ready": f
 closes the socket. A handler that raises answers an error frame; the worker lives on.
 Its stdout and stderr are the variant's log stream for this worker.
 
-Run as ``python -m sm_magics.backends.local.worker --fd N --script S --model-dir D``.
+Run as ``python -m sm_magics.backends.local.worker --fd N [--script S] --model-dir D
+[--framework F]``: ``F`` names the container whose serving defaults fill in the handlers
+the script leaves out (all of them without ``--script``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from sm_magics.backends.local import frames, inference
+from sm_magics.backends.local import frames, inference, serving_defaults
 
 
 def serve(sock: socket.socket, handlers: inference.Handlers, model: object) -> None:
@@ -47,22 +49,29 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fd", type=int, required=True)
-    parser.add_argument("--script", type=Path, required=True)
+    parser.add_argument("--script", type=Path, default=None)
     parser.add_argument("--model-dir", type=Path, required=True)
+    parser.add_argument("--framework", default=serving_defaults.SKLEARN)
     args = parser.parse_args(argv)
     # The router stops us by closing the socket or with SIGTERM; Ctrl-C in a terminal that
     # started the kernel must not reach us (we are in the router's session anyway).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=args.fd)
     try:
-        os.chdir(args.script.parent)
-        handlers = inference.load_handlers(args.script)
+        os.chdir(args.script.parent if args.script is not None else args.model_dir)
+        defaults = serving_defaults.defaults_for(args.framework)
+        handlers = inference.load_handlers(args.script, defaults)
         model = inference.load_model(handlers, args.model_dir)
     except inference.LoadError as exc:
         print(str(exc), file=sys.stderr, flush=True)
         sock.sendall(frames.encode({"ready": False, "error": str(exc)}))
         return 1
-    print(f"Model loaded from {args.model_dir} with handlers of {args.script.name}", flush=True)
+    source = args.script.name if args.script is not None else "no script"
+    print(
+        f"Model loaded from {args.model_dir} with handlers of {source} "
+        f"and the {defaults.name} container's serving defaults",
+        flush=True,
+    )
     sock.sendall(frames.encode({"ready": True, "pid": os.getpid()}))
     serve(sock, handlers, model)
     return 0
