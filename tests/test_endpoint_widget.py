@@ -104,7 +104,8 @@ def test_refresh_renders_status_url_and_variants(
     rows = table_rows(widget.variants_view.value)
     assert len(rows) == 1
     name, weight, instances, instance_type, invocations, errors, *_ = rows[0]
-    assert (name, weight, instances, instance_type) == ("AllTraffic", "1", "2/2", "ml.c5.xlarge")
+    assert (name, weight, instances) == ("AllTraffic", "1", "2/2")
+    assert instance_type == "ml.c5.xlarge (sklearn defaults)"  # the serving container named
     assert (invocations, errors) == ("0", "0")
     assert widget.invoke_button.disabled is False
     assert widget.delete_button.disabled is False
