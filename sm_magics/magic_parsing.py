@@ -24,6 +24,7 @@ from sm_magics.errors import SmMagicsError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_NEGATIVE_VALUE = re.compile(r"^-\.?\d")
 _NAME_REF = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
 
 
@@ -76,7 +77,12 @@ def parse_line(
         argv = list(lexer)
     except ValueError as exc:
         raise UsageError(f"Cannot read the arguments: {exc} (unbalanced quotes?).") from None
-    args: argparse.Namespace = magic.parser.parse_args(argv)
+    parser = magic.parser
+    # argparse takes "-1.2," (a negative number inside a JSON or CSV literal) for an
+    # unknown option, since only a bare "-1.2" looks like a number to it; no option of
+    # ours starts with a digit, so anything that does is a value.
+    parser._negative_number_matcher = _NEGATIVE_VALUE
+    args: argparse.Namespace = parser.parse_args(argv)
     return args
 
 

@@ -116,10 +116,8 @@ class Tuning(Job):
         record = self.session.ledger.get_job(self.name)
         if record is None:
             return f"<Tuning {self.name} ({self.backend_name})>"
-        return (
-            f"<Tuning {self.name} ({self.backend_name}) {record.status}/"
-            f"{record.secondary_status or ''}>"
-        )
+        progress = f", {record.secondary_status}" if record.secondary_status else ""
+        return f"<Tuning {self.name} ({self.backend_name}) {record.status}{progress}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         make_widget = None
