@@ -85,12 +85,12 @@ class WaitTimeout(SmMagicsError):
 class JobFailed(SmMagicsError):
     """A job that was waited on ended ``Failed`` (or ``Stopped`` when that was not asked)."""
 
-    def __init__(self, name: str, status: str, reason: str | None) -> None:
+    def __init__(self, name: str, status: str, reason: str | None, label: str = "Training") -> None:
         self.name = name
         self.status = status
         self.reason = reason
         detail = f": {reason}" if reason else ""
-        super().__init__(f"Training job {name!r} ended {status}{detail}")
+        super().__init__(f"{label} job {name!r} ended {status}{detail}")
 
 
 class PayloadTooLarge(InvalidRequest):

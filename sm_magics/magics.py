@@ -375,7 +375,8 @@ class SageMakerMagics(Magics):
             return
         print(_summary(job, final))
         if base.job_status(final) == base.FAILED:
-            raise UsageError(str(JobFailed(job.name, base.FAILED, final.get("FailureReason"))))
+            reason = final.get("FailureReason")
+            raise UsageError(str(JobFailed(job.name, base.FAILED, reason, label)))
 
     @magic_arguments()
     @argument(

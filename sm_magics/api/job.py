@@ -133,6 +133,32 @@ class Job:
             return JobOutputs({o["name"]: o["uri"] for o in record.spec["outputs"]})
         return JobOutputs(processing.output_uris(self.describe()))
 
+    def download_output(self, name: str, filename: str, dest: str | Path | None = None) -> Path:
+        """Copy one file of a processing job's output ``name`` here; return its path.
+
+        Works the same for a local output (``file://``) and one in S3, so a notebook reads
+        what a job wrote (an ``evaluation.json``) the same way on both backends.
+
+        Raises
+        ------
+        InvalidRequest
+            The job has no output of that name.
+        NotFound
+            The output has no such file (yet: outputs are stored when the job completes).
+        """
+        outputs = self.outputs
+        if name not in outputs:
+            raise InvalidRequest(
+                f"{self.name} has no output named {name!r}; it has: {', '.join(outputs) or 'none'}."
+            )
+        uri = outputs[name]
+        target = Path(dest).expanduser() if dest is not None else Path(Path(filename).name)
+        if target.is_dir():
+            target = target / Path(filename).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.backend.fetch(f"{uri.rstrip('/')}/{filename}", target)
+        return target
+
     def read_logs(self, cursor: dict[str, Any] | None = None) -> base.LogBatch:
         """Return log lines after ``cursor``; pass the returned cursor back for more."""
         return kinds.read_logs(self.backend, self.kind, self.name, cursor)
@@ -188,7 +214,12 @@ class Job:
             status = base.job_status(description)
             if status in base.TERMINAL_STATUSES:
                 if raise_on_failure and status == base.FAILED:
-                    raise JobFailed(self.name, status, description.get("FailureReason"))
+                    raise JobFailed(
+                        self.name,
+                        status,
+                        description.get("FailureReason"),
+                        kinds.get(self.kind).label,
+                    )
                 return self
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimeout(

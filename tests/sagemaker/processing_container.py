@@ -56,7 +56,9 @@ class ProcessingContainer:
         self.bin.mkdir(parents=True, exist_ok=True)
         python3 = self.bin / "python3"
         if not python3.exists():
-            python3.symlink_to(sys.executable)
+            # A script, not a symlink: a symlinked venv interpreter would not find its venv.
+            python3.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+            python3.chmod(0o755)
 
     def run(self, request: dict[str, Any]) -> tuple[str, str | None]:
         """Run the job to its end; return ``(status, failure reason)``."""

@@ -1,4 +1,4 @@
-"""The quickstart notebook, unchanged, on the sagemaker backend against moto.
+"""The quickstart and processing notebooks, unchanged, on the sagemaker backend against moto.
 
 The notebook (``notebooks/quickstart.ipynb``) is executed by nbclient in a real kernel
 with one cell inserted after ``%load_ext sm_magics``:
@@ -60,6 +60,7 @@ import nbformat
 import pytest
 from botocore.config import Config
 from botocore.validate import validate_parameters
+from processing_container import ProcessingContainer
 
 from sm_magics.backends.local import environment
 from sm_magics.backends.local.jobdir import JobDir
@@ -197,6 +198,29 @@ class FakeContainer:
             self.logs.create_log_group(logGroupName=LOG_GROUP)
         self.logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
 
+    def start_processing(self, job: Any, request: dict[str, Any]) -> None:
+        """Take over a processing job moto just created; run it as its instances would."""
+        job.processing_job_status = "InProgress"
+        job.processing_end_time = None
+        thread = threading.Thread(target=self._process, args=(job, request), daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _process(self, job: Any, request: dict[str, Any]) -> None:
+        from moto.core.utils import utcnow
+
+        job.processing_start_time = utcnow()
+        try:
+            runner = ProcessingContainer(self.s3, self.logs, self.workdir / "processing")
+            status, reason = runner.run(request)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            self.errors.append(exc)
+            status, reason = "Failed", f"fake container: {exc!r}"
+        if reason:
+            job.failure_reason = reason
+        job.processing_job_status = status
+        job.processing_end_time = job.last_modified_time = utcnow()
+
     def join(self) -> None:
         for thread in self.threads:
             thread.join(timeout=300)
@@ -224,6 +248,32 @@ def container(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         return job
 
     monkeypatch.setattr(SageMakerModelBackend, "create_training_job", create_training_job)
+
+    # moto's CreateProcessingJob drops the resources and the environment; the request the
+    # kernel sent (its JSON body) is what SageMaker would run, so it is kept here.
+    from moto.sagemaker.responses import SageMakerResponse
+
+    requests: dict[str, dict[str, Any]] = {}
+    respond = SageMakerResponse.create_processing_job
+
+    def create_processing_response(self: Any) -> Any:
+        request = json.loads(self.body)
+        requests[request["ProcessingJobName"]] = request
+        return respond(self)
+
+    created = SageMakerModelBackend.create_processing_job
+
+    def create_processing_job(self: Any, *args: Any, **kwargs: Any) -> Any:
+        job = created(self, *args, **kwargs)  # moto: stored, and "Completed" at once
+        request = requests.pop(job.processing_job_name)
+        job.processing_resources = request["ProcessingResources"]  # described, as SageMaker does
+        if request.get("Environment"):
+            job.environment = request["Environment"]
+        fake.start_processing(job, request)
+        return job
+
+    monkeypatch.setattr(SageMakerResponse, "create_processing_job", create_processing_response)
+    monkeypatch.setattr(SageMakerModelBackend, "create_processing_job", create_processing_job)
     return fake
 
 
@@ -279,38 +329,9 @@ def test_quickstart_runs_unchanged_on_the_sagemaker_backend(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from nbclient import NotebookClient
-
-    credentials = _assumed_role_credentials(moto_url)
-    role_arn = credentials.pop("role_arn")
-    for name, value in {
-        **credentials,
-        "AWS_ENDPOINT_URL": moto_url,
-        "AWS_DEFAULT_REGION": REGION,
-        "SM_MAGICS_HOME": str(tmp_path / "home"),
-    }.items():
-        monkeypatch.setenv(name, value)  # the kernel inherits this process's environment
-    for name in ("SM_MAGICS_BACKEND", "SM_MAGICS_ROLE", "SM_MAGICS_BUCKET"):
-        monkeypatch.delenv(name, raising=False)
-
-    original = nbformat.read(NOTEBOOK, as_version=4)
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    load = next(
-        i for i, c in enumerate(notebook.cells) if c.source.strip() == "%load_ext sm_magics"
+    notebook, original, load, workdir, role_arn = _run_on_moto(
+        NOTEBOOK, moto_url, container, tmp_path, monkeypatch
     )
-    notebook.cells.insert(
-        load + 1, nbformat.v4.new_code_cell('%config SageMakerMagics.backend = "sagemaker"')
-    )
-    workdir = tmp_path / "notebook"
-    workdir.mkdir()
-    NotebookClient(
-        notebook,
-        timeout=240,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(workdir)}},
-    ).execute()
-    container.join()
-    assert not container.errors
 
     # 1. Every cell ran, and nothing but the inserted cell differs from the notebook.
     code = [c for c in notebook.cells if c.cell_type == "code"]
@@ -359,6 +380,116 @@ def test_quickstart_runs_unchanged_on_the_sagemaker_backend(
     assert {"Name": "test_accuracy", "Regex": "test_accuracy=([0-9.]+)"} in create[
         "AlgorithmSpecification"
     ]["MetricDefinitions"]
+
+
+PROCESSING_NOTEBOOK = ROOT / "notebooks" / "processing.ipynb"
+
+
+def test_processing_notebook_runs_unchanged_on_the_sagemaker_backend(
+    moto_url: str,
+    container: FakeContainer,
+    recording: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``notebooks/processing.ipynb``: prepare, train on its output, evaluate; on moto.
+
+    moto stores the two processing jobs and the training job; the fake container runs
+    them (processing: :class:`~processing_container.ProcessingContainer`, from the exact
+    ``CreateProcessingJob`` body the kernel sent). Each step reads what the previous one
+    stored in moto's S3: the training channel is the prepare job's ``train`` output URI,
+    the evaluation's inputs the model and the ``test`` output.
+    """
+    notebook, original, load, _, role_arn = _run_on_moto(
+        PROCESSING_NOTEBOOK, moto_url, container, tmp_path, monkeypatch
+    )
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    for cell in code:
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, f"{cell.source[:60]!r} failed: {errors}"
+    assert [c.source for c in notebook.cells if c.source != notebook.cells[load + 1].source] == [
+        c.source for c in original.cells
+    ]
+    text = "\n".join(
+        o.get("text", "") or json.dumps(o.get("data", {}))
+        for cell in code
+        for o in cell.get("outputs", [])
+    )
+    assert '"accuracy"' in text and '"rows"' in text  # evaluation.json, read back from S3
+    assert "train: 426 rows, test: 143 rows" in text  # the prepare job's line, from CloudWatch
+
+    requests = _kernel_requests(recording)
+    creates = [params for op, params in requests if op == "CreateProcessingJob"]
+    assert len(creates) == 2
+    prepare, evaluate = creates
+    default_image = images.default_sklearn_image(REGION)
+    bucket = f"s3://sagemaker-{REGION}-{ACCOUNT}/"
+    for create in creates:
+        assert create["RoleArn"] == role_arn
+        assert create["AppSpecification"]["ImageUri"] == default_image
+        assert create["AppSpecification"]["ContainerEntrypoint"][:2] == ["/bin/sh", "-c"]
+        code_input = create["ProcessingInputs"][0]
+        assert code_input["InputName"] == "code"
+        assert code_input["S3Input"]["S3Uri"].startswith(bucket)
+    outputs = {
+        o["OutputName"]: o["S3Output"]["S3Uri"]
+        for o in prepare["ProcessingOutputConfig"]["Outputs"]
+    }
+    assert set(outputs) == {"train", "test"} and all(u.startswith(bucket) for u in outputs.values())
+    training = next(params for op, params in requests if op == "CreateTrainingJob")
+    channel = training["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert channel == outputs["train"]
+    evaluated = {i["InputName"]: i["S3Input"]["S3Uri"] for i in evaluate["ProcessingInputs"]}
+    assert evaluated["test"] == outputs["test"]
+    assert evaluated["model"].endswith("model.tar.gz")
+
+
+def _run_on_moto(
+    path: Path,
+    moto_url: str,
+    container: FakeContainer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Any, Any, int, Path, str]:
+    """Execute the notebook at ``path`` with only the backend line added, against moto.
+
+    Returns the executed notebook, the original, the index of ``%load_ext``, the working
+    folder and the execution role's ARN.
+    """
+    from nbclient import NotebookClient
+
+    credentials = _assumed_role_credentials(moto_url)
+    role_arn = credentials.pop("role_arn")
+    for name, value in {
+        **credentials,
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_DEFAULT_REGION": REGION,
+        "SM_MAGICS_HOME": str(tmp_path / "home"),
+    }.items():
+        monkeypatch.setenv(name, value)  # the kernel inherits this process's environment
+    for name in ("SM_MAGICS_BACKEND", "SM_MAGICS_ROLE", "SM_MAGICS_BUCKET"):
+        monkeypatch.delenv(name, raising=False)
+
+    original = nbformat.read(path, as_version=4)
+    notebook = nbformat.read(path, as_version=4)
+    load = next(
+        i for i, c in enumerate(notebook.cells) if c.source.strip() == "%load_ext sm_magics"
+    )
+    notebook.cells.insert(
+        load + 1, nbformat.v4.new_code_cell('%config SageMakerMagics.backend = "sagemaker"')
+    )
+    workdir = tmp_path / "notebook"
+    workdir.mkdir()
+    NotebookClient(
+        notebook,
+        timeout=240,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+    ).execute()
+    container.join()
+    assert not container.errors
+
+    return notebook, original, load, workdir, role_arn
 
 
 def _kernel_requests(recording: Path) -> list[tuple[str, dict[str, Any]]]:
