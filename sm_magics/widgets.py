@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from sm_magics import pricing
-from sm_magics.backends import base
+from sm_magics.backends import base, processing
 from sm_magics.charts import line_chart_svg
 from sm_magics.display import STATUS_COLOURS, format_log_line
 from sm_magics.display.jobs import JobRow
@@ -163,6 +163,11 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         )
         model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
         model_html = f"<div>model: <code>{escape(model)}</code></div>" if model else ""
+        if status == base.COMPLETED:  # a processing job's outputs, where the next step reads
+            model_html += "".join(
+                f"<div>output {escape(name)}: <code>{escape(uri)}</code></div>"
+                for name, uri in processing.output_uris(description).items()
+            )
         self.header.value = (
             f"<div style='font-size:13px'><b>{escape(self.job.name)}</b> "
             f"<span style='color:var(--jp-ui-font-color2,#666)'>"

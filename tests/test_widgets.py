@@ -297,3 +297,30 @@ def test_chart_is_always_well_formed(title: str, data: list[tuple[float, float]]
     for points in lines:
         assert len(points) == len(data)
         assert all(0 <= x <= WIDTH and 0 <= y <= HEIGHT for x, y in points)
+
+
+def test_widget_of_a_processing_job_names_its_outputs_and_hosts(
+    session: Session, widgets: list[JobWidget]
+) -> None:
+    script = (
+        "import sys\nfrom pathlib import Path\n"
+        "Path(sys.argv[1]).mkdir(parents=True, exist_ok=True)\n"
+        "Path(sys.argv[1], 'a.txt').write_text('x')\nprint('processed', flush=True)\n"
+    )
+    job = session.process(
+        script,
+        name="widget-processing",
+        outputs={"result": "output/result"},
+        arguments=["/opt/ml/processing/output/result"],
+        instance_count=2,
+    )
+    widget = JobWidget(job)
+    widgets.append(widget)
+    widget.wait_idle(TIMEOUT)
+    lines = log_lines(widget)
+    assert "[algo-1] processed" in lines and "[algo-2] processed" in lines
+    assert lines[-1] == "[algo-1] Processing job completed"
+    header = widget.header.value
+    assert "Completed" in header and "x2" in header
+    assert f"output result: <code>{job.outputs.result}</code>" in header
+    assert widget.deploy_button.layout.display == "none"  # no model to deploy

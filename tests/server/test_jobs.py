@@ -200,3 +200,18 @@ async def test_a_running_job_is_listed_as_billing(api: Call) -> None:
     assert reply.body["jobs"][0]["billing"] is True
     assert reply.body["jobs"][0]["status"] == "InProgress"
     job.stop()
+
+
+async def test_a_processing_job_is_listed_by_kind_read_and_stopped(api: Call) -> None:
+    job = Session().process(SLEEPER, name="rest-processing")
+    for _ in range(2000):
+        reply = await api("GET", "jobs", job.name, "logs")
+        if any(e["message"] == "sleeping" for e in reply.body["events"]):
+            break
+        await asyncio.sleep(0.05)
+    listed = await api("GET", "jobs", params={"kind": "processing"})
+    assert [(r["name"], r["kind"]) for r in listed.body["jobs"]] == [(job.name, "processing")]
+    assert (await api("GET", "jobs", params={"kind": "training"})).body["jobs"] == []
+    reply = await api("POST", "jobs", job.name, "stop")
+    assert reply.status == 200 and reply.body["kind"] == "processing"
+    assert job.wait(timeout=120).status == "Stopped"
