@@ -27,19 +27,39 @@ from sm_magics.ledger import TERMINAL_JOB_STATUSES, AsyncJson, VariantJson
 if TYPE_CHECKING:
     from sm_magics.tuning.spec import TuningSpec
 
-IN_PROGRESS = "InProgress"
-COMPLETED = "Completed"
-FAILED = "Failed"
-STOPPING = "Stopping"
-STOPPED = "Stopped"
-TERMINAL_STATUSES = TERMINAL_JOB_STATUSES
+# Re-exported: the statuses are spelled once, in statuses (which imports nothing).
+from sm_magics.backends.statuses import (
+    COMPLETED as COMPLETED,
+)
+from sm_magics.backends.statuses import (
+    DOWNLOADING as DOWNLOADING,
+)
+from sm_magics.backends.statuses import (
+    FAILED as FAILED,
+)
+from sm_magics.backends.statuses import (
+    IN_PROGRESS as IN_PROGRESS,
+)
+from sm_magics.backends.statuses import (
+    MAX_RUNTIME_EXCEEDED as MAX_RUNTIME_EXCEEDED,
+)
+from sm_magics.backends.statuses import (
+    STARTING as STARTING,
+)
+from sm_magics.backends.statuses import (
+    STOPPED as STOPPED,
+)
+from sm_magics.backends.statuses import (
+    STOPPING as STOPPING,
+)
+from sm_magics.backends.statuses import (
+    TRAINING as TRAINING,
+)
+from sm_magics.backends.statuses import (
+    UPLOADING as UPLOADING,
+)
 
-# Secondary statuses, as SageMaker reports them.
-STARTING = "Starting"
-DOWNLOADING = "Downloading"
-TRAINING = "Training"
-UPLOADING = "Uploading"
-MAX_RUNTIME_EXCEEDED = "MaxRuntimeExceeded"
+TERMINAL_STATUSES = TERMINAL_JOB_STATUSES
 
 
 @dataclass

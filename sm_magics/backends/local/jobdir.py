@@ -20,12 +20,11 @@ from __future__ import annotations
 import errno
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sm_magics import config, storage
+from sm_magics import config
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -53,8 +52,13 @@ def artifacts_root() -> Path:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write JSON to ``path`` through a temporary file and a rename.
+
+    The temporary name is made here (``O_EXCL``, mode 0600) rather than by ``tempfile``,
+    which the job supervisor would otherwise import before its hosts start.
+    """
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle, indent=1, sort_keys=True, default=str)
@@ -77,8 +81,12 @@ def read_json(path: Path) -> dict[str, Any]:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        from sm_magics import storage  # sqlite3 with it: only on this path
+
         raise storage.damaged_json(path, exc) from None
     if not isinstance(data, dict):
+        from sm_magics import storage  # sqlite3 with it: only on this path
+
         raise storage.damaged_json(path, TypeError(f"a JSON {type(data).__name__}, not an object"))
     return data
 

@@ -16,9 +16,10 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from sm_magics.backends.base import LogBatch, LogEvent
+if TYPE_CHECKING:  # imported when read: the writers (supervisor, router) never need them
+    from sm_magics.backends.base import LogBatch, LogEvent
 
 #: Bytes read from one stream per call; a follower calls again at once when lines came.
 READ_CHUNK = 1 << 20
@@ -195,6 +196,8 @@ def host_of(path: Path) -> str:
 
 def parse_line(line: str, host: str) -> LogEvent | None:
     """Return the event of one stored line, or ``None`` for a line that is not ours."""
+    from sm_magics.backends.base import LogEvent
+
     stamp, sep, rest = line.partition("\t")
     if not sep or not stamp.isdigit():
         return None
@@ -218,6 +221,8 @@ def read_new(logs_dir: Path, cursor: dict[str, Any] | None) -> LogBatch:
     never make one; a file from elsewhere might) is delivered a chunk at a time, marked
     :data:`CONTINUED`, its timestamp kept in the cursor, so the cursor always moves on.
     """
+    from sm_magics.backends.base import LogBatch, LogEvent
+
     offsets: dict[str, Any] = dict(cursor or {})
     events: list[LogEvent] = []
     try:

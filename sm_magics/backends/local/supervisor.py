@@ -36,13 +36,12 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import config
-from sm_magics.backends import base
+from sm_magics.backends import statuses as base  # constants only: no heavy imports
 from sm_magics.backends.local import environment, logstore, processes, slots
 from sm_magics.backends.local.jobdir import JobDir, disk_full
 
@@ -198,6 +197,8 @@ class Supervisor:
             self._write_state()
             outcome = self._run_phases()
         except Exception as exc:  # noqa: BLE001 - whatever broke, the job must end Failed
+            import traceback
+
             detail = traceback.format_exc()
             _say(detail)
             self._kill_hosts(grace=0)

@@ -1,0 +1,199 @@
+"""The edit-run loop on the local backend, each figure a ratio against a baseline of the same run.
+
+1. Loop: ten ``%%sm_train --wait`` cells of a tiny scikit-learn script through a real
+   ``InteractiveShell`` vs ``python train.py`` ten times (target: within 1.15x).
+2. ``--wait`` return: from the job's end (``ended`` in its state file) to the cell's return
+   (target: within 50 ms).
+3. First line: from ``%%sm_train`` to the first script line through the widget's own
+   ``LogFollower`` (default pacing) and through ``--wait``, vs a bare ``python -c pass``
+   measured between the attempts (target: within 3x).
+4. Start-up: ``%load_ext`` + first ``%%sm_train`` + first widget in a fresh interpreter,
+   vs ``import boto3``.
+5. Kernel memory while a widget-like follower (last 400 lines kept) follows 10k, 100k and
+   1M lines printed at full speed (target: under 30 MB added for 1M).
+
+Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_loop.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+TRAIN = """\
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+X, y = load_iris(return_X_y=True)
+print("accuracy", LogisticRegression(max_iter=200).fit(X, y).score(X, y))
+"""
+FIRST_LINE = "print('first', flush=True)\nimport time\ntime.sleep(0.3)\n"
+
+
+def _shell() -> Any:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "sm_magics")
+    return ip
+
+
+def _bare_python() -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - start
+
+
+def bench_loop(ip: Any, iterations: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "train.py"
+        script.write_text(TRAIN)
+        start = time.perf_counter()
+        for _ in range(iterations):
+            subprocess.run([sys.executable, str(script)], check=True, capture_output=True)
+        plain = time.perf_counter() - start
+    gaps = []
+    start = time.perf_counter()
+    for _ in range(iterations):
+        with contextlib.redirect_stdout(io.StringIO()):
+            job = ip.run_cell_magic("sm_train", "--wait", TRAIN)
+        returned = time.time()
+        gaps.append(returned - _ended(job.name))
+    magic = time.perf_counter() - start
+    print(
+        f"1. loop x{iterations}: %%sm_train --wait {magic:.2f} s vs python train.py {plain:.2f} s"
+        f" = {magic / plain:.2f}x (target 1.15x)"
+    )
+    print(
+        f"2. --wait returns after the job's end: median {statistics.median(gaps) * 1000:.0f} ms,"
+        f" max {max(gaps) * 1000:.0f} ms (target 50 ms)"
+    )
+
+
+def _ended(name: str) -> float:
+    from sm_magics.backends.local.jobdir import JobDir
+
+    return float(JobDir.for_job(name).read_state()["ended"])
+
+
+def bench_first_line(ip: Any, attempts: int) -> None:
+    from sm_magics.logs import LogFollower
+
+    widget, waited, bare = [], [], []
+    for _ in range(attempts):
+        bare.append(_bare_python())
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            job = ip.run_cell_magic("sm_train", "", FIRST_LINE)
+        seen: list[float] = []
+
+        def on_events(events: list[Any], seen: list[float] = seen) -> None:
+            if not seen and any(e.message == "first" for e in events):
+                seen.append(time.perf_counter())
+
+        follower = LogFollower(job, on_events, lambda d: None)  # the widget's own pacing
+        follower.start()
+        follower.join(60)
+        widget.append(seen[0] - start)
+        bare.append(_bare_python())
+        out = _FirstLine()
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(out):
+            ip.run_cell_magic("sm_train", "--wait", FIRST_LINE)
+        waited.append(out.first - start)
+    b = statistics.median(bare)
+    w, v = statistics.median(widget), statistics.median(waited)
+    print(
+        f"3. first line: widget follower {w * 1000:.0f} ms, --wait {v * 1000:.0f} ms, bare python"
+        f" start {b * 1000:.0f} ms = {w / b:.1f}x / {v / b:.1f}x (target 3x)"
+    )
+
+
+class _FirstLine(io.StringIO):
+    first = 0.0
+
+    def write(self, text: str) -> int:
+        if not self.first and "first" in text:
+            self.first = time.perf_counter()
+        return super().write(text)
+
+
+def bench_startup() -> None:
+    code = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "import contextlib, io\n"
+        "ip = InteractiveShell.instance()\n"
+        "ip.run_line_magic('load_ext', 'sm_magics')\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    job = ip.run_cell_magic('sm_train', '', 'print(1)')\n"
+        "from sm_magics.widgets import JobWidget\n"
+        "JobWidget(job, follow=False)\n"
+    )
+    ours, boto = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import boto3"], check=True, capture_output=True)
+        boto.append(time.perf_counter() - start)
+    o, b = statistics.median(ours), statistics.median(boto)
+    print(
+        f"4. %load_ext + first %%sm_train + first widget {o:.2f} s vs import boto3 {b:.2f} s"
+        f" = {o / b:.2f}x (both in a fresh interpreter)"
+    )
+
+
+def bench_memory(ip: Any, counts: list[int]) -> None:
+    import psutil
+
+    from sm_magics.logs import LogFollower
+
+    me = psutil.Process()
+    for count in counts:
+        script = (
+            f"import sys\nfor i in range({count}):\n"
+            "    sys.stdout.write(f'line {i} loss=0.5\\n')\n"
+        )
+        with contextlib.redirect_stdout(io.StringIO()):
+            job = ip.run_cell_magic("sm_train", "", script)
+        kept: deque[str] = deque(maxlen=400)
+        peak = [me.memory_info().rss]
+        before = peak[0]
+
+        def on_events(events: list[Any], kept: deque[str] = kept, peak: list[int] = peak) -> None:
+            kept.extend(e.message for e in events)
+            peak[0] = max(peak[0], me.memory_info().rss)
+
+        follower = LogFollower(job, on_events, lambda d: None)
+        follower.start()
+        follower.join(600)
+        print(
+            f"5. following {count:,} lines: +{(peak[0] - before) / 2**20:.1f} MB peak RSS"
+            " (target < 30 MB for 1M)"
+        )
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    home = tempfile.mkdtemp(prefix="bench-loop-")
+    os.environ["SM_MAGICS_HOME"] = home
+    ip = _shell()
+    bench_memory(ip, [10_000, 100_000, 1_000_000])
+    bench_loop(ip, 3 if quick else 10)
+    bench_first_line(ip, 3 if quick else 7)
+    bench_startup()
+    print(json.dumps({"home": home}))
+
+
+if __name__ == "__main__":
+    main()
