@@ -26,6 +26,7 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     """
     from sm_magics import reminders
     from sm_magics.magics import SageMakerMagics
+    from sm_magics.mlops_magics import MLOpsMagics
     from sm_magics.processing_magics import ProcessingMagics
     from sm_magics.serving_magics import ServingMagics
     from sm_magics.tuning_magics import TuningMagics
@@ -34,6 +35,7 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     ipython.register_magics(core)
     ipython.register_magics(ServingMagics(shell=ipython, core=core))
     ipython.register_magics(TuningMagics(shell=ipython, core=core))
+    ipython.register_magics(MLOpsMagics(shell=ipython, core=core))
     ipython.register_magics(ProcessingMagics(shell=ipython, core=core))
     reminders.install(core)
 

@@ -92,7 +92,9 @@ SERIES_COLOURS = (
 )
 
 
-def lines_chart_svg(title: str, series: Mapping[str, Sequence[tuple[float, float]]]) -> str:
+def lines_chart_svg(
+    title: str, series: Mapping[str, Sequence[tuple[float, float]]], *, x_label: str = "step"
+) -> str:
     """Return an SVG chart of several ``(x, y)`` curves on shared axes, one colour each.
 
     For tuning: each trial's objective by step, overlaid, so a trial that lags the others
@@ -155,7 +157,7 @@ def lines_chart_svg(title: str, series: Mapping[str, Sequence[tuple[float, float
             f'<text x="{_PAD_LEFT - 4}" y="{_PAD_TOP + inner_h}" text-anchor="end">'
             f"{_fmt(y0)}</text>",
             f'<text x="{_PAD_LEFT + inner_w}" y="{height - 4}" text-anchor="end">'
-            f"step {_fmt(x1)}</text>",
+            f"{escape(x_label)} {_fmt(x1)}</text>",
         ]
     parts.append("</svg>")
     return "".join(parts)

@@ -114,6 +114,30 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_active ON jobs (created_at)
         WHERE status NOT IN ('Completed', 'Deleted', 'Failed', 'Stopped')
     """,
+    # 5: a job's final metrics (what %sm_runs sorts and filters by), and the model registry:
+    # versioned model packages per group, with their approval history. On the local
+    # backend these rows are the registry; on SageMaker they mirror what was registered.
+    """
+    ALTER TABLE jobs ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}';
+    CREATE TABLE model_packages (
+        arn TEXT PRIMARY KEY,
+        group_name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        backend TEXT NOT NULL,
+        region TEXT,
+        status TEXT NOT NULL,
+        model_data TEXT NOT NULL,
+        source_job TEXT,
+        description TEXT,
+        metrics TEXT NOT NULL DEFAULT '{}',
+        spec TEXT NOT NULL DEFAULT '{}',
+        history TEXT NOT NULL DEFAULT '[]',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (backend, group_name, version)
+    );
+    CREATE INDEX model_packages_by_job ON model_packages (source_job)
+    """,
 )
 
 #: The statuses ``jobs_active`` leaves out, spelled as the index's predicate spells them
@@ -241,6 +265,8 @@ class JobRecord:
     spec: dict[str, Any] = field(default_factory=dict)
     updated_at: float = 0.0
     deleted_at: float | None = None
+    #: Final value of each ``--metric`` (``FinalMetricDataList``), written when it ends.
+    metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def is_terminal(self) -> bool:
@@ -274,7 +300,7 @@ class EndpointRecord:
         return self.status != DELETED
 
 
-_JSON_COLUMNS = {"tags", "spec", "variants"}
+_JSON_COLUMNS = {"tags", "spec", "variants", "metrics"}
 _JOB_COLUMNS = tuple(f.name for f in fields(JobRecord))
 _ENDPOINT_COLUMNS = tuple(f.name for f in fields(EndpointRecord))
 

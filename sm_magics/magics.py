@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -97,6 +98,12 @@ _TRAINING_OPTIONS: tuple[Callable[[Any], Any], ...] = (
         help="SageMaker warm pool: keep the instances this long (up to 1h) for the next job.",
     ),
     argument("--tag", action="append", nargs="+", metavar="KEY=VALUE", help="Tags."),
+    argument(
+        "--experiment",
+        default=None,
+        metavar="NAME",
+        help="Group this run with others (%%sm_runs --experiment NAME, MLflow's experiment).",
+    ),
 )
 
 
@@ -135,8 +142,21 @@ def training_arguments(core: SageMakerMagics, args: argparse.Namespace) -> dict[
         "max_run": args.max_run,
         "checkpoint_uri": args.checkpoint_uri,
         "keep_alive": args.keep_alive,
-        "tags": parse_key_values(args.tag, "--tag", json_values=False),
+        "tags": _with_experiment(parse_key_values(args.tag, "--tag", json_values=False), args),
     }
+
+
+def _with_experiment(tags: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Add ``--experiment`` as the run's ``sm-magics:experiment`` tag."""
+    if args.experiment:
+        from sm_magics.api.runs import EXPERIMENT_TAG
+
+        if not re.fullmatch(r"[\w.:/=+@ -]{1,128}", args.experiment):
+            raise UsageError(
+                "--experiment: 1-128 letters, digits, spaces and _.:/=+-@ (a tag value)."
+            )
+        tags[EXPERIMENT_TAG] = args.experiment
+    return tags
 
 
 @magics_class
@@ -193,6 +213,12 @@ class SageMakerMagics(Magics):
         help="Budget guard, USD per hour: %%sm_train and %sm_deploy refuse (before creating "
         "anything) a job or endpoint that would take the backend's billing over this; "
         "--force goes ahead. 0 turns it off. Environment: SM_MAGICS_MAX_HOURLY_COST."
+    ).tag(config=True)
+    mlflow_tracking_uri = Unicode(
+        "",
+        help="Also log every run that ended to this MLflow tracking server (file:..., "
+        "http(s)://..., or a SageMaker managed MLflow ARN with the sagemaker-mlflow plug-in). "
+        "Environment: SM_MAGICS_MLFLOW_TRACKING_URI.",
     ).tag(config=True)
     default_ttl = Unicode(
         help="TTL of every new endpoint deployed without --ttl, e.g. '2h' ('' for none): "
@@ -266,6 +292,7 @@ class SageMakerMagics(Magics):
         "security_group_ids",
         "max_hourly_cost",
         "default_ttl",
+        "mlflow_tracking_uri",
     )
     def _settings_changed(self, _change: Any) -> None:
         self._session = None  # the next magic builds a session with the new settings
@@ -298,6 +325,7 @@ class SageMakerMagics(Magics):
                 job_prefix=self.job_prefix,
                 max_hourly_cost=self.max_hourly_cost,
                 default_ttl=self.default_ttl,
+                mlflow_tracking_uri=self.mlflow_tracking_uri or None,
                 **options,
             )
         return self._session

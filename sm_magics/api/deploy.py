@@ -86,9 +86,19 @@ def deploy(
     URI (failures under ``async_failure``), each instance taking at most
     ``async_max_concurrency`` requests at a time.
     """
-    uri, source_job, backend_name = (
-        resolve_model(session, model, backend) if model else (None, None, None)
-    )
+    from sm_magics.api.registry import PACKAGE_TAG, resolve_package
+
+    package = resolve_package(session, model, approved_only=not force) if model else None
+    uri: str | None
+    source_job: str | None
+    backend_name: str | None
+    if package is not None:  # GROUP, GROUP/VERSION or a package ARN: what the registry says
+        uri, source_job, backend_name = package.model_data, package.source_job, package.backend
+        tags = {**(tags or {}), PACKAGE_TAG: package.arn}
+    else:
+        uri, source_job, backend_name = (
+            resolve_model(session, model, backend) if model else (None, None, None)
+        )
     if endpoint is not None:
         validate_job_name(endpoint)
     weights = dict(variants or {})

@@ -15,6 +15,7 @@ and its view (:mod:`sm_magics.display`, :mod:`sm_magics.widgets`).
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -23,7 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from sm_magics import config, pricing
 from sm_magics.api import deploy as _deploy
+from sm_magics.api import lineage as _lineage
 from sm_magics.api import processing as _processing
+from sm_magics.api import registry as _registry
+from sm_magics.api import runs as _runs
 from sm_magics.api import tuning as _tuning
 from sm_magics.api.deploy import resolve_model
 from sm_magics.api.job import Job
@@ -59,6 +63,9 @@ class Session:
         The budget guard: refuse a new job or endpoint that would take this backend's
         billing over this many USD per hour (``0``: off; ``None``: from
         ``SM_MAGICS_MAX_HOURLY_COST``). See :meth:`check_budget`.
+    mlflow_tracking_uri
+        Also log every run that ended to this MLflow tracking server (``file:``,
+        ``http(s)://`` or a SageMaker MLflow ARN); else ``SM_MAGICS_MLFLOW_TRACKING_URI``.
     default_ttl
         TTL (``"2h"``) given to every new endpoint deployed without one (``""``/``None``
         from ``SM_MAGICS_DEFAULT_TTL``, which may be empty: none).
@@ -77,9 +84,14 @@ class Session:
         ledger: Ledger | None = None,
         max_hourly_cost: float | None = None,
         default_ttl: str | None = None,
+        mlflow_tracking_uri: str | None = None,
         **backend_options: Any,
     ) -> None:
         self.backend_name = backend or config.default_backend()
+        #: Where ended runs are also logged as MLflow runs (:meth:`sync_tracking`).
+        self.mlflow_tracking_uri = mlflow_tracking_uri or os.environ.get(
+            "SM_MAGICS_MLFLOW_TRACKING_URI"
+        )
         limit = config.max_hourly_cost() if max_hourly_cost is None else float(max_hourly_cost)
         if not limit >= 0 or limit == float("inf"):  # also NaN
             raise InvalidRequest(f"max_hourly_cost must be a number >= 0, not {limit!r}.")
@@ -227,6 +239,29 @@ class Session:
     # -- tuning -----------------------------------------------------------------------------
 
     tune = _tuning.tune
+
+    # -- runs, registry, lineage (the MLOps half: api/runs.py, registry.py, lineage.py) ----
+
+    runs = _runs.runs
+    runs_table = _runs.runs_table
+    compare = _runs.compare
+    register = _registry.register
+    models = _registry.models
+    approve = _registry.approve
+    reject = _registry.reject
+    lineage = _lineage.lineage
+
+    def sync_tracking(self) -> list[str]:
+        """Log every ended run not yet in MLflow (``mlflow_tracking_uri``); return new ids.
+
+        Does nothing without a tracking URI. Runs are found again by their job's name, so
+        calling it often logs nothing twice.
+        """
+        if not self.mlflow_tracking_uri:
+            return []
+        from sm_magics.tracking.mlflow_export import export_runs
+
+        return export_runs(self, self.mlflow_tracking_uri, _runs.run_rows(self))
 
     def endpoint(self, name: str) -> Endpoint:
         """Return the handle of a live endpoint, on whichever backend serves it."""

@@ -25,6 +25,8 @@ from sm_magics.backends.processing import ProcessingSpec
 from sm_magics.ledger import TERMINAL_JOB_STATUSES, AsyncJson, VariantJson
 
 if TYPE_CHECKING:
+    from sm_magics.backends.packages import PackageSpec
+    from sm_magics.model_registry import PackageRecord
     from sm_magics.tuning.spec import TuningSpec
 
 # Re-exported: the statuses are spelled once, in statuses (which imports nothing).
@@ -600,3 +602,35 @@ class Backend(abc.ABC):
                 done.add(trial)
         events.sort(key=lambda e: e.timestamp)
         return LogBatch(events, {"trials": per_trial, "done": sorted(done)})
+
+    # -- model registry ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def register_model(self, spec: PackageSpec, *, by: str) -> PackageRecord:
+        """Register a new version of ``spec.group`` (the group is made on first use).
+
+        Returns the version as the ledger records it (ARN, version number, status, the
+        approval history starting with ``by``). Nothing registered is ever deleted by
+        ``%sm_cleanup``.
+
+        Raises
+        ------
+        InvalidRequest
+            No model at ``spec.model_data``, or one this backend cannot register.
+        """
+
+    @abc.abstractmethod
+    def set_model_approval(
+        self, arn: str, status: str, *, by: str, note: str | None = None
+    ) -> PackageRecord:
+        """Set a version's approval status (``Approved``, ``Rejected``, ...), recording who.
+
+        Raises
+        ------
+        NotFound
+            No model package with that ARN.
+        """
+
+    @abc.abstractmethod
+    def list_model_packages(self, group: str | None = None) -> list[PackageRecord]:
+        """Return the versions of ``group`` (every group's when ``None``), newest first."""

@@ -28,6 +28,7 @@ from sm_magics.backends.local.creation import creating
 from sm_magics.backends.local.endpoints import LocalEndpoints
 from sm_magics.backends.local.environment import encode_hyperparameters
 from sm_magics.backends.local.jobdir import JobDir, disk_full, write_json_atomic
+from sm_magics.backends.local.packages import LocalPackages
 from sm_magics.backends.local.processing_jobs import LocalProcessing
 from sm_magics.backends.local.transforms import LocalTransforms
 from sm_magics.backends.local.tuning import LocalTuning
@@ -36,6 +37,8 @@ from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord, Ledger
 
 if TYPE_CHECKING:
+    from sm_magics.backends.packages import PackageSpec
+    from sm_magics.model_registry import PackageRecord
     from sm_magics.tuning.spec import TuningSpec
 
 #: How long a job may sit without a supervisor pid before it counts as never started.
@@ -67,6 +70,7 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
         super().__init__(region=region or config.default_region(), **options)
         self.ledger: Ledger = options.get("ledger") or Ledger()
         self._tuning = LocalTuning(self.ledger, self.region, self)
+        self._packages = LocalPackages(self.ledger, self.region, self)
 
     # -- create -----------------------------------------------------------------------------
 
@@ -311,6 +315,7 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
                 failure_reason=state.get("failure_reason"),
                 model_data=state.get("model_data"),
                 started_at=state.get("training_start"),
+                metrics={m["MetricName"]: m["Value"] for m in state.get("final_metrics", [])},
             )
 
     def stop_training_job(self, name: str) -> None:
@@ -370,3 +375,19 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
     def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
         """See :meth:`Backend.list_tuning_trials`."""
         return self._tuning.list_tuning_trials(name)
+
+    # -- model registry (kept in its own object: see local/packages.py) ---------------------
+
+    def register_model(self, spec: PackageSpec, *, by: str) -> PackageRecord:
+        """See :meth:`Backend.register_model`: the artifact kept by content hash."""
+        return self._packages.register_model(spec, by=by)
+
+    def set_model_approval(
+        self, arn: str, status: str, *, by: str, note: str | None = None
+    ) -> PackageRecord:
+        """See :meth:`Backend.set_model_approval`."""
+        return self._packages.set_model_approval(arn, status, by=by, note=note)
+
+    def list_model_packages(self, group: str | None = None) -> list[PackageRecord]:
+        """See :meth:`Backend.list_model_packages`."""
+        return self._packages.list_model_packages(group)

@@ -454,6 +454,7 @@ class Supervisor:
             ended_at=now,
             failure_reason=outcome.failure_reason,
             model_data=self.state.get("model_data"),
+            metrics={m["MetricName"]: m["Value"] for m in self.state["final_metrics"]},
         )
         transitions = self.state["transitions"]
         transitions[-1]["EndTime"] = now

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import base
 from sm_magics.backends.sagemaker.aws import AwsSession
+from sm_magics.backends.sagemaker.packages import SageMakerPackages
 from sm_magics.backends.sagemaker.processing import SageMakerProcessing
 from sm_magics.backends.sagemaker.serving import SageMakerServing
 from sm_magics.backends.sagemaker.training import SageMakerTraining
@@ -24,6 +25,8 @@ from sm_magics.backends.sagemaker.tuning import SageMakerTuning
 from sm_magics.ledger import Ledger
 
 if TYPE_CHECKING:
+    from sm_magics.backends.packages import PackageSpec
+    from sm_magics.model_registry import PackageRecord
     from sm_magics.tuning.spec import TuningSpec
 
 
@@ -60,6 +63,7 @@ class SageMakerBackend(
         self.ledger: Ledger = options.pop("ledger", None) or Ledger()
         super().__init__(region=self.aws.region, **options)
         self._tuning = SageMakerTuning(self.aws, self.ledger, self)
+        self._packages = SageMakerPackages(self.aws, self.ledger, self)
 
     def fetch(self, uri: str, dest: Path) -> None:
         """See :meth:`Backend.fetch`: ``s3://`` artifacts are downloaded."""
@@ -103,6 +107,22 @@ class SageMakerBackend(
     def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
         """See :meth:`Backend.list_tuning_trials` (each trial recorded in the ledger)."""
         return self._tuning.list_tuning_trials(name)
+
+    # -- model registry (kept in its own object: see packages.py) --------------------------
+
+    def register_model(self, spec: PackageSpec, *, by: str) -> PackageRecord:
+        """See :meth:`Backend.register_model`: CreateModelPackage."""
+        return self._packages.register_model(spec, by=by)
+
+    def set_model_approval(
+        self, arn: str, status: str, *, by: str, note: str | None = None
+    ) -> PackageRecord:
+        """See :meth:`Backend.set_model_approval`: UpdateModelPackage."""
+        return self._packages.set_model_approval(arn, status, by=by, note=note)
+
+    def list_model_packages(self, group: str | None = None) -> list[PackageRecord]:
+        """See :meth:`Backend.list_model_packages`: ListModelPackages, mirrored."""
+        return self._packages.list_model_packages(group)
 
 
 __all__ = ["SageMakerBackend"]

@@ -40,6 +40,7 @@ from sm_magics.backends.sagemaker.training import (
     OUTPUT_PREFIX,
     RESERVED_TAG_PREFIX,
     TAG_CREATED_BY,
+    USER_SET_TAGS,
     created_by,
     resolve_image,
 )
@@ -125,7 +126,9 @@ class SageMakerProcessing:
             raise InvalidRequest(f"--source-dir {spec.source_dir} is not a folder.")
         if spec.requirements is not None and not spec.requirements.is_file():
             raise InvalidRequest(f"--requirements {spec.requirements} does not exist.")
-        reserved = sorted(k for k in spec.tags if k.startswith(RESERVED_TAG_PREFIX))
+        reserved = sorted(
+            k for k in spec.tags if k.startswith(RESERVED_TAG_PREFIX) and k not in USER_SET_TAGS
+        )
         if reserved:
             raise InvalidRequest(
                 f"Tag keys starting {RESERVED_TAG_PREFIX!r} are set by sm-magics: {reserved}."

@@ -51,6 +51,9 @@ CONTAINER_LOG_LEVEL = 20
 TAG_NOTEBOOK = "sm-magics:notebook"
 TAG_CREATED_BY = "sm-magics:created-by"
 RESERVED_TAG_PREFIX = "sm-magics:"
+#: The reserved tags that come from the user's own options (``--experiment``), set by the
+#: Session: allowed through, unlike a hand-written ``--tag sm-magics:...``.
+USER_SET_TAGS = frozenset({"sm-magics:experiment", "sm-magics:tuning-job"})
 # SageMaker's tag value alphabet; anything else (a notebook path's commas, brackets, ...)
 # would fail the whole CreateTrainingJob, so it is replaced.
 _TAG_VALUE_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
@@ -344,7 +347,9 @@ class SageMakerTraining:
                 f"--max-wait ({spec.max_wait} s) must be at least --max-run ({max_run} s): "
                 "it counts the time waiting for spot capacity plus the training itself."
             )
-        reserved = sorted(k for k in spec.tags if k.startswith(RESERVED_TAG_PREFIX))
+        reserved = sorted(
+            k for k in spec.tags if k.startswith(RESERVED_TAG_PREFIX) and k not in USER_SET_TAGS
+        )
         if reserved:
             raise InvalidRequest(
                 f"Tag keys starting {RESERVED_TAG_PREFIX!r} are set by sm-magics: {reserved}."
@@ -483,6 +488,10 @@ class SageMakerTraining:
             return
         artifacts = description.get("ModelArtifacts") or {}
         changes = {
+            "metrics": {
+                m["MetricName"]: float(m["Value"])
+                for m in description.get("FinalMetricDataList") or []
+            },
             "status": base.job_status(description),
             "secondary_status": description.get("SecondaryStatus"),
             "started_at": _timestamp(description.get("TrainingStartTime")),
