@@ -187,3 +187,16 @@ def test_the_rest_json_names_the_kind(ip: InteractiveShell) -> None:
     assert record is not None
     data: dict[str, Any] = json.loads(json.dumps(serialize.job_json(record, now=0.0), default=str))
     assert data["kind"] == "processing"
+
+
+def test_the_budget_guard_refuses_a_processing_job_before_anything(
+    ip: InteractiveShell, sm_home: Path
+) -> None:
+    ip.run_line_magic("config", "SageMakerMagics.max_hourly_cost = 1.0")
+    with pytest.raises(UsageError, match="processing job big"):
+        ip.run_cell_magic("sm_process", "big -i ml.p3.16xlarge -n 2", "print(1)\n")
+    session: Session = ip.magics_manager.registry["SageMakerMagics"].session
+    assert session.ledger.get_job("big") is None
+    assert not (sm_home / "jobs" / "big").exists()
+    forced = ip.run_cell_magic("sm_process", "big -i ml.p3.16xlarge -n 2 --force", "print(1)\n")
+    assert forced.wait(timeout=60).status == "Completed"
