@@ -18,6 +18,7 @@ answers on random ledgers.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,16 +53,15 @@ _ENDPOINT_ROWS = f"""
 # The rows that may overlap the month: the running ones over the partial index, the
 # ended ones over the index on the end of their billing (``+status`` keeps SQLite off the
 # status index there, which would read every ended row). Each row is in one branch.
-_JOBS_IN_MONTH = f"""
-    {_JOB_ROWS} WHERE {ACTIVE_JOBS_SQL} AND started_at > 0
-    UNION ALL
-    {_JOB_ROWS} WHERE +status IN {TERMINAL_JOBS_SQL} AND started_at > 0
+# INDEXED BY: alone, SQLite may prefer walking an index in GROUP BY order over all rows.
+_JOBS_RUNNING = f"{_JOB_ROWS} INDEXED BY jobs_active WHERE {ACTIVE_JOBS_SQL} AND started_at > 0"
+_JOBS_ENDED = f"""{_JOB_ROWS} WHERE +status IN {TERMINAL_JOBS_SQL} AND started_at > 0
         AND coalesce(ended_at, updated_at, started_at) >= :month"""
-_ENDPOINTS_IN_MONTH = f"""
-    {_ENDPOINT_ROWS} WHERE status != 'Deleted'
-    UNION ALL
-    {_ENDPOINT_ROWS} WHERE +status = 'Deleted'
+_JOBS_IN_MONTH = f"{_JOBS_RUNNING} UNION ALL {_JOBS_ENDED}"
+_ENDPOINTS_RUNNING = f"{_ENDPOINT_ROWS} INDEXED BY endpoints_live WHERE status != 'Deleted'"
+_ENDPOINTS_ENDED = f"""{_ENDPOINT_ROWS} WHERE +status = 'Deleted'
         AND coalesce(deleted_at, updated_at, created_at) >= :month"""
+_ENDPOINTS_IN_MONTH = f"{_ENDPOINTS_RUNNING} UNION ALL {_ENDPOINTS_ENDED}"
 
 _WINDOWS = """total(max(0.0, min(e, :now) - max(s, :day))) AS today,
     total(max(0.0, min(e, :now) - max(s, :month))) AS month,
@@ -71,9 +71,13 @@ _WINDOWS = """total(max(0.0, min(e, :now) - max(s, :day))) AS today,
 # name lookups: either one left plain lets SQLite walk a whole index (backend, or the
 # primary key in name order) instead of the running and month branches.
 _SQL = {
-    "jobs": f"SELECT {_JOB_KEY}, {_WINDOWS} FROM ({_JOBS_IN_MONTH}) GROUP BY {_JOB_KEY}",
-    "endpoints": (
-        f"SELECT {_ENDPOINT_KEY}, {_WINDOWS} FROM ({_ENDPOINTS_IN_MONTH}) GROUP BY {_ENDPOINT_KEY}"
+    "jobs_running": f"SELECT {_JOB_KEY}, {_WINDOWS} FROM ({_JOBS_RUNNING}) GROUP BY {_JOB_KEY}",
+    "jobs_ended": f"SELECT {_JOB_KEY}, {_WINDOWS} FROM ({_JOBS_ENDED}) GROUP BY {_JOB_KEY}",
+    "endpoints_running": (
+        f"SELECT {_ENDPOINT_KEY}, {_WINDOWS} FROM ({_ENDPOINTS_RUNNING}) GROUP BY {_ENDPOINT_KEY}"
+    ),
+    "endpoints_ended": (
+        f"SELECT {_ENDPOINT_KEY}, {_WINDOWS} FROM ({_ENDPOINTS_ENDED}) GROUP BY {_ENDPOINT_KEY}"
     ),
     "jobs_notebook": (
         f"SELECT {_JOB_KEY}, total(e - s) AS seconds FROM ({_JOB_ROWS} "
@@ -149,11 +153,40 @@ def window_groups(ledger: Ledger, now: float, day: float, month: float) -> list[
     params = {"now": now, "day": day, "month": month}
     groups = []
     for table in ("jobs", "endpoints"):
-        keys = _keys(table)
-        for row in ledger.query(_SQL[table], params):
-            groups.append(
-                Group(table, {k: row[k] for k in keys}, row["today"], row["month"], row["rows"])
-            )
+        groups += _query_groups(ledger, table, "running", params)
+        groups += _ended_groups(ledger, table, params)
+    return groups
+
+
+def _query_groups(ledger: Ledger, table: str, part: str, params: dict[str, Any]) -> list[Group]:
+    keys = _keys(table)
+    return [
+        Group(table, {k: row[k] for k in keys}, row["today"], row["month"], row["rows"])
+        for row in ledger.query(_SQL[f"{table}_{part}"], params)
+    ]
+
+
+#: ``ledger -> {table: (ledger generation, day, month, groups)}``: the ended rows'
+#: seconds, which change only when the ledger does or a window starts anew.
+_ENDED: weakref.WeakKeyDictionary[Ledger, dict[str, tuple[object, float, float, list[Group]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _ended_groups(ledger: Ledger, table: str, params: dict[str, Any]) -> list[Group]:
+    """Return the groups of the rows whose billing ended this month, once per change.
+
+    An ended row's interval no longer moves with ``now``; only a write to the ledger (the
+    generation) or a new day or month changes what they sum to. So ``%sm_cost`` and
+    ``GET /cost`` asked again and again read the running rows only.
+    """
+    generation = ledger.generation()
+    cache = _ENDED.setdefault(ledger, {})
+    cached = cache.get(table)
+    if cached is not None and cached[:3] == (generation, params["day"], params["month"]):
+        return cached[3]
+    groups = _query_groups(ledger, table, "ended", params)
+    cache[table] = (generation, params["day"], params["month"], groups)
     return groups
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,22 @@ _EXTENSION_TYPES = {".json": JSON, ".csv": CSV, ".npy": NPY, ".jsonl": "applicat
 def content_type_for_file(path: Path) -> str:
     """Guess a request's content type from a file's extension (JSON when unknown)."""
     return _EXTENSION_TYPES.get(path.suffix.lower(), JSON)
+
+
+_HEADER_VALUE = re.compile(r"[\x21-\x7e][\x20-\x7e]*")
+
+
+def _check_header(flag: str, value: str | None) -> None:
+    """Refuse a media type an HTTP header cannot carry (non-ASCII, control characters).
+
+    SageMaker's ``ContentType`` and ``Accept`` are header values; ``http.client`` would
+    raise ``UnicodeEncodeError`` or refuse a line break deep inside the request.
+    """
+    if value is not None and (len(value) > 1024 or not _HEADER_VALUE.fullmatch(value)):
+        raise InvalidRequest(
+            f"{flag} {value[:60]!r} is not a media type an HTTP header can carry: printable "
+            "ASCII only, such as text/csv or application/json."
+        )
 
 
 def encode_payload(data: Any, content_type: str | None = None) -> tuple[bytes, str]:
@@ -201,6 +218,8 @@ class Endpoint:
             The body is over SageMaker's limit for this kind of endpoint (6 MB real-time,
             4 MB serverless): refused here, before anything is sent, as SageMaker would.
         """
+        for flag, value in (("--content-type", content_type), ("--accept", accept)):
+            _check_header(flag, value)
         body, kind = encode_payload(data, content_type)
         asynchronous, serverless = self._kind or self._read_kind()
         try:

@@ -143,6 +143,9 @@ _MIGRATIONS: tuple[str, ...] = (
 #: The statuses ``jobs_active`` leaves out, spelled as the index's predicate spells them
 #: (SQLite uses a partial index only for a query that repeats its ``WHERE`` term).
 _ACTIVE_JOBS = "status NOT IN ('Completed', 'Deleted', 'Failed', 'Stopped')"
+#: SQLite's integers are 64-bit: a larger LIMIT (``--limit 10**300``) means "all of them".
+_MAX_LIMIT = 2**62
+
 #: The same list, for queries that read the ended jobs (cost totals).
 TERMINAL_JOBS_SQL = "('Completed', 'Deleted', 'Failed', 'Stopped')"
 ACTIVE_JOBS_SQL = _ACTIVE_JOBS
@@ -401,6 +404,8 @@ class Ledger:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
+        self._writes = 0  # commits through this object (data_version counts the others')
+        self._opens = 0  # connections opened: a reopened file starts data_version anew
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None and file_identity(self.path) != self._identity:
@@ -431,6 +436,7 @@ class Ledger:
                 conn.close()
                 raise
             self._identity = file_identity(self.path)
+            self._opens += 1
             self._conn = conn
         return self._conn
 
@@ -481,12 +487,24 @@ class Ledger:
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            self._writes += 1
 
     def _read(
         self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()
     ) -> list[sqlite3.Row]:
         with self._lock, self._storage_errors():
             return self._connect().execute(sql, params).fetchall()
+
+    def generation(self) -> tuple[int, int, int]:
+        """Return a value that changes whenever any process writes to the ledger.
+
+        ``PRAGMA data_version`` moves on other connections' commits; this object's own
+        writes are counted apart; the connection's identity covers a reopened file. For
+        caches of what only a write can change (the ended rows' cost totals).
+        """
+        with self._lock, self._storage_errors():
+            conn = self._connect()
+            return self._opens, conn.execute("PRAGMA data_version").fetchone()[0], self._writes
 
     def query(
         self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()
@@ -596,7 +614,7 @@ class Ledger:
         sql = f"SELECT * FROM jobs {where} ORDER BY created_at DESC, name"  # noqa: S608
         if limit is not None:
             sql += " LIMIT :limit"
-            params["limit"] = int(limit)
+            params["limit"] = min(int(limit), _MAX_LIMIT)
         return [_from_row(row) for row in self._read(sql, params)]
 
     # -- endpoints --------------------------------------------------------------------------
@@ -656,7 +674,7 @@ class Ledger:
         sql = f"SELECT * FROM endpoints {where} ORDER BY created_at DESC, id DESC"  # noqa: S608
         if limit is not None:
             sql += " LIMIT :limit"
-            params["limit"] = int(limit)
+            params["limit"] = min(int(limit), _MAX_LIMIT)
         return [EndpointRecord(**_values(row)) for row in self._read(sql, params)]
 
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import os
 
-from sm_magics.errors import PayloadTooLarge
+from sm_magics.errors import InvalidRequest, PayloadTooLarge
+
+#: The most instances one job, transform or endpoint variant may ask for. SageMaker's
+#: API states 100 for processing and batch transform (botocore's ``max: 100``,
+#: "the maximum is 100") and leaves training and hosting to the account's quotas, which
+#: start far lower; one number for all keeps a request that works here from failing
+#: there, and keeps ``-n 1000`` from starting a thousand local processes.
+MAX_INSTANCE_COUNT = 100
 
 #: ``InvokeEndpoint``'s ``Body``: 6 MB (botocore's service model says ``max: 6291456``).
 REALTIME_MAX_BYTES = 6_291_456
@@ -62,3 +69,17 @@ def too_large_message(size: int | None, limit: int, what: str) -> str:
         "413 too); send less per request, or use batch transform or an asynchronous "
         "endpoint for large payloads."
     )
+
+
+def check_instance_count(count: object, flag: str = "--instance-count") -> int:
+    """Return ``count`` as an int from 1 to :data:`MAX_INSTANCE_COUNT`, else refuse it."""
+    try:
+        number: int = int(count)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        number = 0
+    if not 1 <= number <= MAX_INSTANCE_COUNT:
+        raise InvalidRequest(
+            f"{flag} must be a whole number from 1 to {MAX_INSTANCE_COUNT} (SageMaker's "
+            f"limit), got {str(count)[:40]}."
+        )
+    return number

@@ -51,9 +51,33 @@ def expand_names(line: str, namespace: dict[str, Any]) -> str:
                 value = getattr(value, attribute)
         except Exception:  # noqa: BLE001 - a property that raises: leave the text as typed
             return token
-        return str(value)
+        try:
+            return str(value)
+        except Exception as exc:  # noqa: BLE001 - whatever a user's object raises
+            raise UsageError(
+                f"Cannot put {token} into the line: its value raised "
+                f"{type(exc).__name__} ({exc}). Write the value itself, or {{{{...}}}} for "
+                "literal braces."
+            ) from None
 
     return _NAME_REF.sub(replace, line)
+
+
+def _check_text(line: str) -> None:
+    """Refuse what no name, path or value can hold, before anything reads a file.
+
+    A NUL byte ends a path for the operating system (Python refuses it deep inside
+    ``open``); a lone surrogate cannot be written as UTF-8 to a file, a log or SQLite.
+    """
+    if "\x00" in line:
+        raise UsageError("The line contains a NUL byte (\\x00); no name, path or value may.")
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = line[exc.start : exc.end]
+        raise UsageError(
+            f"The line contains {bad!a}, a lone surrogate that is not text; remove it."
+        ) from None
 
 
 def parse_line(
@@ -69,6 +93,7 @@ def parse_line(
     """
     if namespace is not None:
         line = expand_names(line, namespace)
+    _check_text(line)
     lexer = shlex.shlex(line, posix=True)
     lexer.whitespace_split = True
     lexer.escape = ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sm_magics import pricing
+from sm_magics import limits, pricing
 from sm_magics.api.job import Job
 from sm_magics.api.names import JOB_NAME_RE, generate_job_name, validate_job_name
 from sm_magics.api.specs import async_spec
@@ -110,8 +110,7 @@ def deploy(
     entry = Path(entry_point).expanduser() if entry_point else None
     if entry is not None and not entry.is_file():
         raise InvalidRequest(f"--entry-point {entry_point} does not exist.")
-    if instance_count < 1:
-        raise InvalidRequest("--instance-count must be at least 1.")
+    instance_count = limits.check_instance_count(instance_count)
     bounds = base.parse_capacity_range(autoscale) if autoscale else None
     if bounds is not None and serverless_memory:
         raise InvalidRequest("--autoscale does not apply to --serverless endpoints.")

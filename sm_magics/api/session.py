@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sm_magics import config, pricing
+from sm_magics import config, limits, pricing
 from sm_magics.api import deploy as _deploy
 from sm_magics.api import lineage as _lineage
 from sm_magics.api import processing as _processing
@@ -308,6 +308,7 @@ class Session:
         tags: dict[str, str] | None = None,
     ) -> Job:
         """Run every file of ``input`` through a model into ``output``; return the job."""
+        instance_count = limits.check_instance_count(instance_count)
         uri, source_job, backend_name = resolve_model(self, model, backend)
         entry = Path(entry_point).expanduser() if entry_point else None
         if accept is None and content_type.split(";")[0].strip() == "text/csv":

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sm_magics import limits
 from sm_magics.api.names import (
     CELL_ENTRY_POINT,
     DEFAULT_JOB_PREFIX,
@@ -95,9 +96,7 @@ def training_spec(session: Session, **kw: Any) -> base.TrainingSpec:
     requirements = Path(kw["requirements"]).expanduser() if kw["requirements"] else None
     if requirements is not None and not requirements.is_file():
         raise InvalidRequest(f"--requirements {kw['requirements']} is not a file.")
-    count = int(kw["instance_count"])
-    if count < 1:
-        raise InvalidRequest("--instance-count must be at least 1.")
+    count = limits.check_instance_count(kw["instance_count"])
     inputs = dict(kw["inputs"] or {})
     for channel in inputs:
         if not _CHANNEL_RE.fullmatch(channel):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, TypeVar
 
+from sm_magics import limits
 from sm_magics.errors import InvalidRequest
 
 #: Where processing inputs and outputs live inside the container.
@@ -273,8 +274,7 @@ class ProcessingSpec:
                 )
             if "\0" in value:
                 raise InvalidRequest(f"--env {key}: the value holds a NUL character.")
-        if instance_count < 1:
-            raise InvalidRequest("--instance-count must be at least 1.")
+        instance_count = limits.check_instance_count(instance_count)
         if max_run is not None and not 1 <= max_run <= 777_600:
             raise InvalidRequest("--max-run must be between 1 second and 9 days (SageMaker).")
         if script is None and (source_dir is None or not entry_point):

@@ -21,10 +21,14 @@ def local_path(uri: str, what: str) -> Path:
         ``uri`` is an ``s3://`` or other non-local URI; ``what`` names it in the message.
     """
     parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        return Path(unquote(parsed.path)).resolve()
-    if parsed.scheme == "":
-        return Path(uri).expanduser().resolve()
+    if parsed.scheme in ("file", ""):
+        raw = unquote(parsed.path) if parsed.scheme == "file" else uri
+        if "\x00" in raw:
+            raise InvalidRequest(f"{what}: the path holds a NUL byte.")
+        try:
+            return Path(raw).expanduser().resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (3.10-3.12)
+            raise InvalidRequest(f"{what}: cannot use {raw!r}: {exc}.") from None
     if parsed.scheme == "s3":
         raise InvalidRequest(
             f"{what}: the local backend reads local paths and file:// URIs, not {uri}. "
@@ -36,7 +40,11 @@ def local_path(uri: str, what: str) -> Path:
 def existing_path(uri: str, what: str) -> Path:
     """Return the path of ``uri``, which must exist."""
     path = local_path(uri, what)
-    if not path.exists():
+    try:
+        found = path.exists()
+    except OSError as exc:  # too long, a loop of links, no permission on a parent
+        raise InvalidRequest(f"{what}: cannot use {str(path)[:200]!r}: {exc.strerror}.") from None
+    if not found:
         raise InvalidRequest(f"{what}: {path} does not exist.")
     return path
 
