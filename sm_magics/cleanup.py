@@ -202,7 +202,9 @@ def backend_for(session: Session, backend: str, region: str | None) -> base.Back
     if key not in session._backends:
         cls = registry.get_backend_class(backend)
         session._backends[key] = cls(
-            region=region, ledger=session.ledger, **session.backend_options
+            region=region,
+            ledger=session.ledger,
+            options=base.BackendOptions.from_mapping(session.backend_options),
         )
     return session._backends[key]
 

@@ -114,7 +114,9 @@ class Session:
         if key not in self._backends:
             cls = registry.get_backend_class(key)
             self._backends[key] = cls(
-                region=self.region, ledger=self.ledger, **self.backend_options
+                region=self.region,
+                ledger=self.ledger,
+                options=base.BackendOptions.from_mapping(self.backend_options),
             )
         return self._backends[key]
 

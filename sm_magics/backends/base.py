@@ -11,18 +11,42 @@ never need to know which one they talk to:
 * :meth:`Backend.describe_training_job` returns the ``DescribeTrainingJob`` response shape
   (``TrainingJobStatus``, ``SecondaryStatus``, ``FailureReason``, ``ModelArtifacts``, ...);
 * errors are the classes of :mod:`sm_magics.errors`, never a backend's own exceptions.
+
+Each backend owns the ledger rows of what it runs, and is their only writer (besides the
+ledger itself, and the backend's own detached processes):
+
+* ``create_*`` inserts the whole row, with everything it will ever need from the spec
+  (the rows are built once, in :mod:`sm_magics.backends.rows`: an endpoint's variants,
+  its ``ttl`` in seconds, its asynchronous output), and removes it again if creation
+  fails; ``update_endpoint`` records the desired variants;
+* ``describe_*`` brings the row up to what the service says (status, times, model,
+  failure reason, variants);
+* a resource the service no longer has (``NotFound``, or a local folder removed out of
+  band) has its row marked ``Deleted`` with ``deleted_at``, once, by the backend that
+  found it gone, and only if the row is that backend's (same backend and region).
+
+Nothing above the backends (the API, the server, cleanup) writes a row: to bring rows up
+to date they call :meth:`Backend.refresh`.
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sm_magics.backends import kinds
 from sm_magics.backends.processing import ProcessingSpec
-from sm_magics.ledger import TERMINAL_JOB_STATUSES, AsyncJson, VariantJson
+from sm_magics.ledger import (
+    TERMINAL_JOB_STATUSES,
+    AsyncJson,
+    EndpointRecord,
+    JobRecord,
+    Ledger,
+    VariantJson,
+)
 
 if TYPE_CHECKING:
     from sm_magics.backends.packages import PackageSpec
@@ -277,6 +301,61 @@ class LogBatch:
     cursor: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class BackendOptions:
+    """The settings of a backend beyond its region and ledger, all optional.
+
+    The local backend uses none of them; the sagemaker backend reads each where its
+    docstring says. They come from ``%config SageMakerMagics`` (or ``Session(...)``
+    keywords) and are checked by name here, so a misspelt one is an error, not ignored.
+    """
+
+    role: str | None = None  # the execution role's ARN
+    bucket: str | None = None  # the S3 bucket for code, data and models
+    profile: str | None = None  # the AWS profile
+    scheduler_role: str | None = None  # what EventBridge Scheduler assumes for --ttl
+    subnets: tuple[str, ...] = ()  # the training jobs' VPC
+    security_group_ids: tuple[str, ...] = ()
+    endpoint_url: str | None = None  # the SageMaker API's URL (tests: moto)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> BackendOptions:
+        """Build the options from keyword settings; lists and comma-separated text alike.
+
+        Raises
+        ------
+        InvalidRequest
+            A setting no backend knows.
+        """
+        from sm_magics.errors import InvalidRequest
+
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InvalidRequest(
+                f"Unknown backend option(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}."
+            )
+        data: dict[str, Any] = {}
+        for key, value in values.items():
+            if key in ("subnets", "security_group_ids"):
+                data[key] = _as_tuple(value)
+            else:
+                data[key] = None if value is None else str(value)
+        return cls(**data)
+
+
+def _as_tuple(value: object) -> tuple[str, ...]:
+    """Return ``"a,b"``, ``["a", "b"]`` or ``None`` as ``("a", "b")``."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, (list, tuple)):
+        return tuple(str(part) for part in value)
+    raise TypeError(f"expected a list of strings, got {value!r}")
+
+
 class Backend(abc.ABC):
     """Where training jobs run; subclasses are stateless handles on that place.
 
@@ -290,9 +369,39 @@ class Backend(abc.ABC):
     #: kept well under SageMaker's Describe* rate limits on AWS.
     status_poll_interval: ClassVar[float] = 1.0
 
-    def __init__(self, region: str | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        ledger: Ledger | None = None,
+        options: BackendOptions | None = None,
+    ) -> None:
         self.region = region
-        self.options = options
+        self.ledger: Ledger = ledger or Ledger()
+        self.options = options or BackendOptions()
+
+    def refresh(self, record: JobRecord | EndpointRecord) -> JobRecord | EndpointRecord | None:
+        """Describe the resource of a ledger row, so that the row follows; return it again.
+
+        This is the one way to bring a row up to date: the describe syncs it, and a
+        resource gone from the service comes back as a ``Deleted`` row (the ``NotFound``
+        is the answer, not an error, here). Returns ``None`` if the row is not in the
+        ledger any more. Other errors (no credentials, throttling) propagate: the caller
+        decides whether the ledger's word is good enough meanwhile.
+        """
+        from sm_magics.errors import NotFound
+
+        ledger = self.ledger
+        try:
+            if isinstance(record, EndpointRecord):
+                self.describe_endpoint(record.name)
+            else:
+                kinds.describe(self, record.kind, record.name)
+        except NotFound:
+            pass
+        if isinstance(record, EndpointRecord):
+            return ledger.get_endpoint(record.name)
+        return ledger.get_job(record.name)
 
     @abc.abstractmethod
     def create_training_job(self, spec: TrainingSpec) -> None:

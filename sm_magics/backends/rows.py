@@ -67,14 +67,23 @@ def endpoint_record(
     )
 
 
-def record_update(ledger: Ledger, name: str, variants: list[base.VariantSpec]) -> None:
-    """Record an accepted update: ``Updating``, the new summaries and desired variants."""
+def record_update(
+    ledger: Ledger, name: str, variants: list[base.VariantSpec], *, status: str | None
+) -> None:
+    """Record an accepted update: the desired variants, their summaries, and ``status``.
+
+    ``status`` is ``Updating`` where the service answers that only later (SageMaker);
+    ``None`` leaves it to whoever applies the update (the local router) to write.
+    """
     record = ledger.get_endpoint(name)
-    spec: EndpointRowSpec = dict(record.spec) if record is not None else {}  # type: ignore[assignment]
+    if record is None or not record.is_live:
+        return
+    spec = dict(record.spec)
     spec["variants"] = [v.to_json() for v in variants]
-    ledger.update_endpoint(
-        name, status=base.UPDATING, variants=variant_summaries(variants), spec=spec
-    )
+    changes: dict[str, object] = {"spec": spec, "variants": variant_summaries(variants)}
+    if status is not None:
+        changes["status"] = status
+    ledger.update_endpoint(name, **changes)
 
 
 def transform_row_spec(spec: base.TransformSpec) -> TransformRowSpec:
@@ -108,14 +117,42 @@ def transform_record(
     )
 
 
-def mark_job_deleted(ledger: Ledger, name: str, backend: str, why: str) -> None:
-    """Mark a job row ``Deleted``: its backend no longer has the job (once, idempotent).
+def _ours(record: JobRecord | EndpointRecord, backend: str, region: str | None) -> bool:
+    """Whether a row is this backend's to judge: same backend, and same region if known.
 
-    Only a row of ``backend`` is touched: a job of that name on another backend is not
-    this backend's to judge. ``ended_at`` is kept if known (costs stop there), else now.
+    A job of that name in another region (or on another backend) is not gone because
+    this backend, looking in its own region, does not see it.
+    """
+    return record.backend == backend and (
+        region is None or record.region is None or record.region == region
+    )
+
+
+def _being_created(record: JobRecord | EndpointRecord, grace: float) -> bool:
+    """Whether a row is still in its first status and younger than ``grace`` seconds."""
+    first = base.CREATING if isinstance(record, EndpointRecord) else base.IN_PROGRESS
+    return record.status == first and time.time() - record.created_at < grace
+
+
+def mark_job_deleted(
+    ledger: Ledger,
+    name: str,
+    *,
+    backend: str,
+    region: str | None,
+    why: str,
+    creation_grace: float = 0.0,
+) -> None:
+    """Mark a job row ``Deleted``: its backend no longer has the job (idempotent).
+
+    ``ended_at`` is kept if known (costs stop there), else now; ``deleted_at`` is when the
+    backend first saw it gone. The failure reason, if the job had none, says ``why``. A row
+    that may be being created (``creation_grace``, see :mod:`.local.creation`) is left.
     """
     record = ledger.get_job(name)
-    if record is None or record.backend != backend or record.status == DELETED:
+    if record is None or record.status == DELETED or not _ours(record, backend, region):
+        return
+    if _being_created(record, creation_grace):
         return
     now = time.time()
     ledger.update_job(
@@ -129,13 +166,22 @@ def mark_job_deleted(ledger: Ledger, name: str, backend: str, why: str) -> None:
 
 
 def mark_endpoint_deleted(
-    ledger: Ledger, name: str, backend: str, *, reason: str | None = None
+    ledger: Ledger,
+    name: str,
+    *,
+    backend: str,
+    region: str | None,
+    reason: str | None = None,
+    when: float | None = None,
+    creation_grace: float = 0.0,
 ) -> None:
     """Mark the live row of endpoint ``name`` ``Deleted`` with ``deleted_at`` (idempotent)."""
     record = ledger.get_endpoint(name)
-    if record is None or not record.is_live or record.backend != backend:
+    if record is None or not record.is_live or not _ours(record, backend, region):
         return
-    changes: dict[str, object] = {"status": DELETED, "deleted_at": time.time()}
+    if _being_created(record, creation_grace):
+        return
+    changes: dict[str, object] = {"status": DELETED, "deleted_at": when or time.time()}
     if reason:
         changes["failure_reason"] = reason
     ledger.update_endpoint(name, **changes)

@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from sm_magics.backends import base, processing
+from sm_magics.backends import base, kinds, processing
 from sm_magics.errors import AlreadyExists, InvalidRequest, ModelError, NotFound
 from sm_magics.ledger import Ledger
 
@@ -238,6 +238,14 @@ class Harness(abc.ABC):
         """Check, when the block ends, that nothing of job ``name`` was made anywhere."""
 
     @abc.abstractmethod
+    def remove_out_of_band(self, kind: str, name: str) -> None:
+        """Make the ended job or live endpoint ``name`` vanish behind the backend's back.
+
+        As it happens outside sm-magics: a folder removed by hand, a resource deleted in
+        the console or by its TTL schedule. ``kind`` is a job kind or ``"endpoint"``.
+        """
+
+    @abc.abstractmethod
     def model_files(self, uri: str) -> dict[str, bytes]:
         """Return the files of the ``model.tar.gz`` at ``uri`` (it must exist)."""
 
@@ -362,6 +370,34 @@ class Watch:
         """Check the secondary statuses seen never went back (Starting → ... → Uploading)."""
         ranks = [SECONDARY_ORDER.index(s) for _, s in self.seen if s in SECONDARY_ORDER]
         assert ranks == sorted(ranks), self.seen
+
+
+def assert_reads_deleted(backend: base.Backend, kind: str, name: str) -> None:
+    """Check a resource removed out of band reads as ``Deleted`` through every path.
+
+    ``refresh`` (what the API, the server and cleanup call) returns the row marked
+    ``Deleted`` with ``deleted_at``; ``describe`` says ``NotFound`` and marks nothing twice;
+    the ledger's listings of what runs leave it out.
+    """
+    ledger = ledger_of(backend)
+    record = ledger.get_endpoint(name) if kind == "endpoint" else ledger.get_job(name)
+    assert record is not None and record.status != base.DELETED
+    refreshed = backend.refresh(record)
+    assert refreshed is not None
+    assert refreshed.status == base.DELETED, refreshed
+    assert refreshed.deleted_at is not None
+    with pytest.raises(NotFound):
+        if kind == "endpoint":
+            backend.describe_endpoint(name)
+        else:
+            kinds.describe(backend, kind, name)
+    again = ledger.get_endpoint(name) if kind == "endpoint" else ledger.get_job(name)
+    assert again is not None
+    assert (again.status, again.deleted_at) == (base.DELETED, refreshed.deleted_at)
+    if kind == "endpoint":
+        assert name not in {r.name for r in ledger.list_endpoints()}
+    else:
+        assert name not in {r.name for r in ledger.list_jobs(active_only=True)}
 
 
 def run_to_end(
@@ -521,6 +557,23 @@ class TrainingScenarios:
         assert ledger_of(backend).get_job(first.name).spec == record.spec
         harness.release(first.name)
         assert watch.until_terminal()["TrainingJobStatus"] == base.COMPLETED
+
+    def test_a_job_removed_out_of_band_reads_deleted(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec, _, _ = run_to_end(harness, Behaviour())
+        harness.remove_out_of_band("training", spec.name)
+        assert_reads_deleted(backend, "training", spec.name)
+
+    def test_describe_alone_marks_a_vanished_job_deleted(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec, _, _ = run_to_end(harness, Behaviour())
+        harness.remove_out_of_band("training", spec.name)
+        with pytest.raises(NotFound):
+            backend.describe_training_job(spec.name)
+        record = ledger_of(backend).get_job(spec.name)
+        assert (record.status, record.deleted_at is not None) == (base.DELETED, True)
 
     def test_an_unknown_job_is_not_found(self, backend: base.Backend) -> None:
         name = unique_name("ghost")
@@ -822,6 +875,37 @@ class EndpointScenarios:
         endpoints.create(variant(trained), name=name)
         endpoints.in_service(name)
 
+    def test_an_endpoint_removed_out_of_band_reads_deleted(
+        self, backend: base.Backend, harness: Harness, endpoints: EndpointDriver, trained: Any
+    ) -> None:
+        name = endpoints.create(variant(trained))
+        endpoints.in_service(name)
+        harness.remove_out_of_band("endpoint", name)
+        assert_reads_deleted(backend, "endpoint", name)
+        endpoints.create(variant(trained), name=name)  # the name is free again
+        endpoints.in_service(name)
+
+    def test_the_row_has_everything_from_the_spec_ttl_in_seconds(
+        self, backend: base.Backend, endpoints: EndpointDriver, trained: dict[str, Any]
+    ) -> None:
+        """``create_endpoint`` writes the whole row: nobody above the backend adds to it."""
+        name = unique_name("conf-ep")
+        spec = base.EndpointSpec(name=name, variants=[variant(trained)], ttl=3600)
+        backend.create_endpoint(spec)
+        endpoints.names.append(name)
+        record = ledger_of(backend).get_endpoint(name)
+        assert record.spec["ttl"] == 3600
+        assert record.spec["variants"] == [v.to_json() for v in spec.variants]
+        assert "async" not in record.spec
+        assert record.ttl_at == pytest.approx(record.created_at + 3600)
+        assert [v["VariantName"] for v in record.variants] == [base.DEFAULT_VARIANT]
+        endpoints.in_service(name)
+        wanted = [variant(trained, weight=0.5), variant(trained, "b", weight=0.5)]
+        backend.update_endpoint(name, wanted)
+        record = ledger_of(backend).get_endpoint(name)
+        assert record.spec["variants"] == [v.to_json() for v in wanted]
+        assert record.spec["ttl"] == 3600
+
     def test_a_taken_name_is_refused_and_the_first_endpoint_keeps_serving(
         self, backend: base.Backend, endpoints: EndpointDriver, trained: dict[str, Any]
     ) -> None:
@@ -923,6 +1007,23 @@ class TransformScenarios:
         assert record.status == base.COMPLETED
         backend.stop_transform_job(name)  # ended: nothing to do
         assert backend.describe_transform_job(name)["TransformJobStatus"] == base.COMPLETED
+
+    def test_a_transform_removed_out_of_band_reads_deleted(
+        self, backend: base.Backend, harness: Harness, trained: dict[str, Any]
+    ) -> None:
+        input_uri, output_uri = harness.transform_io({"a.csv": "1,2\n"})
+        name = unique_name("conf-tj")
+        backend.create_transform_job(
+            base.TransformSpec(
+                name=name, model=variant(trained), input_uri=input_uri, output_uri=output_uri
+            )
+        )
+        wait_for(
+            lambda: base.job_status(backend.describe_transform_job(name)) in base.TERMINAL_STATUSES,
+            f"transform {name} to end",
+        )
+        harness.remove_out_of_band("transform", name)
+        assert_reads_deleted(backend, "transform", name)
 
     def test_an_unknown_transform_is_not_found(self, backend: base.Backend) -> None:
         name = unique_name("ghost-tj")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,6 +129,19 @@ class LocalHarness(Harness):
         yield
         assert not JobDir.for_job(name).root.exists()
         assert ledger_of(self.backend).get_job(name) is None
+
+    def remove_out_of_band(self, kind: str, name: str) -> None:
+        """``rm -r`` the folder (an endpoint's processes are killed first, as a reboot would)."""
+        if kind == "endpoint":
+            folder = EndpointDir.for_endpoint(name)
+            pid_file = folder.root / "router.pid"
+            pgid = int(pid_file.read_text().split()[0])
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+            _reap(pgid)
+            shutil.rmtree(folder.root)
+        else:
+            shutil.rmtree(JobDir.for_job(name).root)
 
     def model_files(self, uri: str) -> dict[str, bytes]:
         """The members of the local ``model.tar.gz`` the ``file://`` URI names."""

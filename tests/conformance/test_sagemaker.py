@@ -163,6 +163,7 @@ class SageMakerSimulator(ScriptedSageMaker):
         self.transforms: dict[str, dict[str, Any]] = {}
         self.containers: dict[str, Container] = {}
         self.random = random.Random(0)
+        self.deleted_jobs: set[tuple[str, str]] = set()
         self.on_describe = self._advance
         self.processing: dict[str, dict[str, Any]] = {}
         self.gated_processing: set[str] = set()
@@ -198,6 +199,7 @@ class SageMakerSimulator(ScriptedSageMaker):
         return response
 
     def describe_training_job(self, **params: Any) -> dict[str, Any]:
+        self._deleted("training", params["TrainingJobName"], "DescribeTrainingJob")
         with self.lock:
             response = super().describe_training_job(**params)  # calls _advance first
             run = self.runs.get(params["TrainingJobName"])
@@ -258,6 +260,17 @@ class SageMakerSimulator(ScriptedSageMaker):
                     logGroupName=TRAINING_LOG_GROUP, logStreamName=stream, logEvents=events
                 )
                 run.last_stamp = max(run.last_stamp, events[-1]["timestamp"])
+
+    def delete_job(self, kind: str, name: str) -> None:
+        """``DeleteTrainingJob`` (or a transform job's removal), which moto lacks."""
+        with self.lock:
+            self.deleted_jobs.add((kind, name))
+
+    def _deleted(self, kind: str, name: str, operation: str) -> None:
+        with self.lock:
+            gone = (kind, name) in self.deleted_jobs
+        if gone:
+            raise client_error("ValidationException", "Requested resource not found.", operation)
 
     # -- endpoints --------------------------------------------------------------------------
 
@@ -456,6 +469,7 @@ class SageMakerSimulator(ScriptedSageMaker):
     # -- transform --------------------------------------------------------------------------
 
     def describe_transform_job(self, **params: Any) -> dict[str, Any]:
+        self._deleted("transform", params["TransformJobName"], "DescribeTransformJob")
         response: dict[str, Any] = self.real.describe_transform_job(**params)
         with self.lock:
             state = self.transforms.setdefault(params["TransformJobName"], {"describes": 0})
@@ -635,6 +649,13 @@ class SageMakerHarness(Harness):
         """Run in the default container; a gated job waits in the simulator until stopped."""
         if gated:
             self.simulator.gate_processing(spec.name)
+
+    def remove_out_of_band(self, kind: str, name: str) -> None:
+        """Delete it through the AWS API, as the console or the TTL schedule would."""
+        if kind == "endpoint":
+            self.simulator.real.delete_endpoint(EndpointName=name)
+        else:
+            self.simulator.delete_job(kind, name)
 
     def model_files(self, uri: str) -> dict[str, bytes]:
         """The members of the ``model.tar.gz`` object in moto S3."""

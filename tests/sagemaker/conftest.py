@@ -76,13 +76,15 @@ def ledger(sm_home: Path) -> Iterator[Ledger]:
 @pytest.fixture
 def backend(aws: AwsSession, ledger: Ledger) -> Any:
     """A ``SageMakerBackend`` on the stubbable session, with a VPC configured."""
+    from sm_magics.backends.base import BackendOptions
     from sm_magics.backends.sagemaker import SageMakerBackend
 
     return SageMakerBackend(
         aws=aws,
         ledger=ledger,
-        subnets=["subnet-0a1b2c3d"],
-        security_group_ids="sg-0123abcd,sg-4567ef01",
+        options=BackendOptions.from_mapping(
+            {"subnets": ["subnet-0a1b2c3d"], "security_group_ids": "sg-0123abcd,sg-4567ef01"}
+        ),
     )
 
 

@@ -422,9 +422,10 @@ def test_bad_specs_fail_before_any_call(
 
 
 def test_half_a_vpc_is_refused(aws: Any, ledger: Ledger, stubs: Stubs) -> None:
+    from sm_magics.backends.base import BackendOptions
     from sm_magics.backends.sagemaker import SageMakerBackend
 
-    half = SageMakerBackend(aws=aws, ledger=ledger, subnets=["subnet-1"])
+    half = SageMakerBackend(aws=aws, ledger=ledger, options=BackendOptions(subnets=("subnet-1",)))
     with pytest.raises(InvalidRequest, match="both subnets and security_group_ids"):
         half.create_training_job(spec())
 

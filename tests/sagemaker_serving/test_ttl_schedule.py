@@ -293,6 +293,36 @@ def test_an_endpoint_the_schedule_deleted_is_recorded_with_why_and_its_parts_swe
     assert record.failure_reason == "TTL expired (1h 00m)"
 
 
+def test_a_row_holding_the_ttl_as_typed_still_reads_deleted_when_it_expired(stubbed):
+    """Issue 11, bug 1: ``Session.deploy`` overwrote the row's ``ttl`` (seconds) with "2h".
+
+    The vanished-endpoint path formatted that string as a duration and raised
+    ``TypeError`` instead of ``NotFound``; callers swallowed it and the endpoint went on
+    counting as live and billing. The reason now comes from the row's own times.
+    """
+    backend, stubs = stubbed
+    created = time.time() - 8000
+    backend.ledger.insert_endpoint(
+        EndpointRecord(
+            name="ep",
+            backend="sagemaker",
+            status="InService",
+            created_at=created,
+            ttl_at=created + 7200,
+            spec={"ttl": "2h"},
+        )
+    )
+    sm = stubs("sagemaker")
+    s.not_found(sm, "describe_endpoint", "endpoint", "ep")
+    stub_sweep_nothing_left(sm)
+    with pytest.raises(NotFound):
+        backend.describe_endpoint("ep")
+    record = backend.ledger.get_endpoint("ep")
+    assert (record.status, record.failure_reason) == ("Deleted", "TTL expired (2h 00m)")
+    assert record.deleted_at is not None
+    assert backend.ledger.list_endpoints() == []
+
+
 # -- against moto ------------------------------------------------------------------------------
 
 

@@ -1,16 +1,20 @@
 """One create-and-roll-back for every local resource: jobs, transforms and endpoints.
 
-A local create makes three things in order: the resource's folder, its ledger row, then
+A local create makes three things in order: the resource's ledger row, its folder, then
 its detached process. If any later step fails, what *this* call made must go again, and
-nothing else: a folder that was already there (left by a deleted ledger, or by another
-process creating the same name this very moment) is someone else's.
+nothing else: a folder that was already there (left by a deleted ledger, or copied there
+by hand) is someone else's.
 
-Hence the order. The folder is reserved first, with an exclusive ``mkdir`` outside any
-``try``: if it exists, nothing was made and nothing is undone. The ledger row comes next,
-so that whenever a row exists its folder exists too, and a reader that finds a row
-without a folder can trust that the folder was removed out of band (the backend then
-marks the row ``Deleted``). Only then does the ``with`` body run; on any failure it undoes
-the process, the folder and the row, newest first.
+The row comes first: its insert is the atomic reservation of the name (two kernels that
+pick the same generated name get ``AlreadyExists``, and retry with another). The folder is
+reserved next with an exclusive ``mkdir``, outside any ``try``: if it exists, only the row
+is undone and the folder is left as it was. Only then does the ``with`` body run; on any
+failure it undoes the process, the folder and the row, newest first.
+
+Between the row's insert and the folder's ``mkdir`` a row has no folder for an instant;
+a reader that finds a row without its folder therefore treats a row still in its first
+status and younger than :data:`CREATION_GRACE_SECONDS` as being created, and any other
+as removed out of band (:func:`vanished`).
 """
 
 from __future__ import annotations
@@ -23,15 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sm_magics import storage
+from sm_magics.backends import rows
 from sm_magics.backends.local import processes
-from sm_magics.errors import AlreadyExists, InvalidRequest
+from sm_magics.backends.local.jobdir import StateFolder
+from sm_magics.errors import InvalidRequest
 from sm_magics.ledger import (
     EndpointRecord,
     JobRecord,
     Ledger,
-    endpoint_taken_message,
-    job_taken_message,
 )
+
+#: How long a row in its first status may be without its folder: being created.
+CREATION_GRACE_SECONDS = 30.0
 
 
 @dataclass
@@ -40,18 +47,6 @@ class Creation:
 
     root: Path
     process: subprocess.Popen[bytes] | None = None
-
-
-def _conflict(ledger: Ledger, record: JobRecord | EndpointRecord, root: Path) -> Exception:
-    """Return the error for a folder that exists: the ledger's own if the name is taken."""
-    if isinstance(record, JobRecord):
-        if ledger.get_job(record.name) is not None:
-            return AlreadyExists(job_taken_message(record.name))
-    else:
-        row = ledger.get_endpoint(record.name)
-        if row is not None and row.is_live:
-            return AlreadyExists(endpoint_taken_message(record.name))
-    return InvalidRequest(f"{root} exists but no ledger row does; remove it or pick another name.")
 
 
 @contextmanager
@@ -79,24 +74,25 @@ def creating(
     Raises
     ------
     AlreadyExists
-        The ledger has the name (the folder, if any, is left as it was).
+        The ledger has the name; nothing was made.
     InvalidRequest
         ``root`` exists without a ledger row: a folder not ours, left untouched.
     """
     if root.exists() and clear_stale is not None:
         clear_stale()
-    storage.secure_dir(root.parent)  # jobs/ or endpoints/: private, as the home
+    if isinstance(record, JobRecord):
+        ledger.insert_job(record)  # AlreadyExists: nothing was made
+    else:
+        ledger.insert_endpoint(record)
     try:
+        storage.secure_dir(root.parent)  # jobs/ or endpoints/: private, as the home
         root.mkdir(mode=storage.DIR_MODE)
-    except FileExistsError:
-        raise _conflict(ledger, record, root) from None
-    try:
-        if isinstance(record, JobRecord):
-            ledger.insert_job(record)
-        else:
-            ledger.insert_endpoint(record)
-    except BaseException:
-        shutil.rmtree(root, ignore_errors=True)  # ours: made just above
+    except BaseException as exc:
+        _delete_row(ledger, record)
+        if isinstance(exc, FileExistsError):  # not ours: left exactly as it was
+            raise InvalidRequest(
+                f"{root} exists but no ledger row does; remove it or pick another name."
+            ) from None
         raise
     made = Creation(root)
     try:
@@ -105,8 +101,29 @@ def creating(
         if made.process is not None:
             processes.terminate_groups([made.process.pid], grace=0)
         shutil.rmtree(root, ignore_errors=True)
-        if isinstance(record, JobRecord):
-            ledger.delete_job(record.name)
-        else:
-            ledger.delete_endpoint_row(record.name)
+        _delete_row(ledger, record)
         raise
+
+
+def _delete_row(ledger: Ledger, record: JobRecord | EndpointRecord) -> None:
+    if isinstance(record, JobRecord):
+        ledger.delete_job(record.name)
+    else:
+        ledger.delete_endpoint_row(record.name)
+
+
+def vanished(ledger: Ledger, folder: StateFolder, region: str | None) -> None:
+    """Mark the row of a local job whose folder is gone (removed out of band) ``Deleted``.
+
+    Only a folder that is not there at all counts (one without its state yet is being
+    filled), and not for a row being created this very moment (see above).
+    """
+    if not folder.root.exists():
+        rows.mark_job_deleted(
+            ledger,
+            folder.name,
+            backend="local",
+            region=region,
+            why=f"Its folder {folder.root} was removed.",
+            creation_grace=CREATION_GRACE_SECONDS,
+        )

@@ -19,7 +19,7 @@ from typing import Any
 from sm_magics import config, limits, storage
 from sm_magics.backends import base, rows
 from sm_magics.backends.local import client, logstore, processes
-from sm_magics.backends.local.creation import creating
+from sm_magics.backends.local.creation import CREATION_GRACE_SECONDS, creating
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.backends.local.jobdir import JobDir
 from sm_magics.backends.local.uris import model_path
@@ -149,10 +149,11 @@ class LocalEndpoints:
         data["variants"] = resolved
         # The router records the version it applied; until then describe says Updating.
         data["version"] = int(data.get("version", 0)) + 1
-        folder.write_config(data)
         pid = self._router_pid(folder)
         if pid is None:
             raise InvalidRequest(f"Endpoint {name} has no running process; delete it.")
+        folder.write_config(data)
+        rows.record_update(self.ledger, name, variants, status=None)  # the router applies it
         os.kill(pid, signal.SIGHUP)
 
     # -- read -------------------------------------------------------------------------------
@@ -160,6 +161,15 @@ class LocalEndpoints:
     def _endpoint_folder(self, name: str) -> EndpointDir:
         folder = EndpointDir.for_endpoint(name)
         if not folder.exists():
+            if not folder.root.exists():  # removed out of band, or being created
+                rows.mark_endpoint_deleted(
+                    self.ledger,
+                    name,
+                    backend="local",
+                    region=self.region,
+                    reason=f"Its folder {folder.root} was removed.",
+                    creation_grace=CREATION_GRACE_SECONDS,
+                )
             raise NotFound(f"No local endpoint named {name!r}; %sm_endpoints lists them.")
         state = folder.read_state()
         if state.get("status") == base.DELETED:  # it deleted itself (--ttl): gone, as on AWS
@@ -249,13 +259,24 @@ class LocalEndpoints:
 
     def _sync_endpoint_ledger(self, name: str, state: dict[str, Any]) -> None:
         record = self.ledger.get_endpoint(name)
-        if record is not None and record.status != state["status"]:
-            self.ledger.update_endpoint(
+        if record is None or record.status == state["status"]:
+            return
+        if state["status"] == base.DELETED:  # it deleted itself at its TTL
+            rows.mark_endpoint_deleted(
+                self.ledger,
                 name,
-                status=state["status"],
-                url=state.get("url"),
-                failure_reason=state.get("failure_reason"),
+                backend="local",
+                region=self.region,
+                reason=state.get("deleted_reason") or state.get("failure_reason"),
+                when=state.get("deleted"),
             )
+            return
+        self.ledger.update_endpoint(
+            name,
+            status=state["status"],
+            url=state.get("url"),
+            failure_reason=state.get("failure_reason"),
+        )
 
     def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
         """See :meth:`Backend.read_endpoint_logs`."""

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sm_magics import config, packaging, storage
 from sm_magics.backends import base
 from sm_magics.backends.local import logstore, processes
-from sm_magics.backends.local.creation import creating
+from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.endpoints import LocalEndpoints
 from sm_magics.backends.local.environment import encode_hyperparameters
 from sm_magics.backends.local.jobdir import JobDir, disk_full, write_json_atomic
@@ -66,9 +66,14 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
 
     name = "local"
 
-    def __init__(self, region: str | None = None, **options: Any) -> None:
-        super().__init__(region=region or config.default_region(), **options)
-        self.ledger: Ledger = options.get("ledger") or Ledger()
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        ledger: Ledger | None = None,
+        options: base.BackendOptions | None = None,
+    ) -> None:
+        super().__init__(region=region or config.default_region(), ledger=ledger, options=options)
         self._tuning = LocalTuning(self.ledger, self.region, self)
         self._packages = LocalPackages(self.ledger, self.region, self)
 
@@ -177,6 +182,8 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
 
     def _job(self, name: str) -> JobDir:
         job = JobDir.for_job(name)
+        if not job.exists():
+            vanished(self.ledger, job, self.region)
         if not job.exists() or job.read_state().get("kind", "training") != "training":
             raise NotFound(f"No local training job named {name!r}.")
         return job

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sm_magics import packaging
 from sm_magics.backends import base, processing
 from sm_magics.backends.local import logstore, processes
-from sm_magics.backends.local.creation import creating
+from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.jobdir import JobDir, artifacts_root, write_json_atomic
 from sm_magics.backends.local.processor import ProcessingDir
 from sm_magics.backends.local.uris import existing_path, local_path
@@ -171,6 +171,8 @@ class LocalProcessing:
 
     def _processing_job(self, name: str) -> ProcessingDir:
         job = ProcessingDir(JobDir.for_job(name).root)
+        if not job.exists():
+            vanished(self.ledger, job, self.region)
         if not job.exists() or job.read_state().get("kind") != KIND:
             raise NotFound(f"No local processing job named {name!r}.")
         return job

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import base
 from sm_magics.backends.local import logstore, processes
-from sm_magics.backends.local.creation import creating
+from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
 from sm_magics.backends.local.transform import input_files
 from sm_magics.backends.local.uris import local_path
@@ -91,6 +91,8 @@ class LocalTransforms:
 
     def _transform_job(self, name: str) -> JobDir:
         job = JobDir.for_job(name)
+        if not job.exists():
+            vanished(self.ledger, job, self.region)
         if not job.exists() or job.read_state().get("kind") != "transform":
             raise NotFound(f"No local transform job named {name!r}.")
         return job

@@ -23,7 +23,7 @@ from typing import Any
 from sm_magics import config
 from sm_magics.backends import base
 from sm_magics.backends.local import processes
-from sm_magics.backends.local.creation import creating
+from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.jobdir import StateFolder, read_json, write_json_atomic
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord, Ledger
@@ -143,6 +143,7 @@ class LocalTuning:
     def _folder(self, name: str) -> TuningDir:
         folder = TuningDir.for_tuning(name)
         if not folder.exists():
+            vanished(self.ledger, folder, self.region)
             raise NotFound(f"No local tuning job named {name!r}.")
         return folder
 

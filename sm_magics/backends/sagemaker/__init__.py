@@ -44,24 +44,32 @@ class SageMakerBackend(
     options
         ``role``, ``bucket``, ``profile``, ``subnets``, ``security_group_ids``,
         ``scheduler_role`` (the role EventBridge Scheduler assumes to delete an endpoint at
-        its ``--ttl``; default the execution role), ``endpoint_url`` (tests), or a ready
-        ``aws`` :class:`~.aws.AwsSession`.
+        its ``--ttl``; default the execution role), ``endpoint_url`` (tests).
+    aws
+        A ready :class:`~.aws.AwsSession` (tests); it then decides region and options.
     """
 
     name = "sagemaker"
     status_poll_interval = 5.0  # DescribeTrainingJob/DescribeEndpoint are rate limited
 
-    def __init__(self, region: str | None = None, **options: Any) -> None:
-        self.aws: AwsSession = options.pop("aws", None) or AwsSession(
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        ledger: Ledger | None = None,
+        options: base.BackendOptions | None = None,
+        aws: AwsSession | None = None,
+    ) -> None:
+        options = options or base.BackendOptions()
+        self.aws: AwsSession = aws or AwsSession(
             region,
-            profile=options.pop("profile", None),
-            role=options.pop("role", None),
-            bucket=options.pop("bucket", None),
-            endpoint_url=options.pop("endpoint_url", None),
-            scheduler_role=options.pop("scheduler_role", None),
+            profile=options.profile,
+            role=options.role,
+            bucket=options.bucket,
+            endpoint_url=options.endpoint_url,
+            scheduler_role=options.scheduler_role,
         )
-        self.ledger: Ledger = options.pop("ledger", None) or Ledger()
-        super().__init__(region=self.aws.region, **options)
+        super().__init__(region=self.aws.region, ledger=ledger, options=options)
         self._tuning = SageMakerTuning(self.aws, self.ledger, self)
         self._packages = SageMakerPackages(self.aws, self.ledger, self)
 

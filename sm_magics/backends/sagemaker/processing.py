@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import packaging
-from sm_magics.backends import base, kinds, processing
+from sm_magics.backends import base, kinds, processing, rows
 from sm_magics.backends.sagemaker import cwlogs, uploads
 from sm_magics.backends.sagemaker.serving import tag_list
 from sm_magics.backends.sagemaker.training import (
@@ -95,7 +95,7 @@ class SageMakerProcessing:
 
     aws: AwsSession
     ledger: Ledger
-    options: dict[str, Any]
+    options: base.BackendOptions
 
     if TYPE_CHECKING:  # provided by the training part of SageMakerBackend
 
@@ -295,6 +295,13 @@ class SageMakerProcessing:
                 SAGEMAKER, "describe_processing_job", ProcessingJobName=name
             )
         except NotFound:
+            rows.mark_job_deleted(
+                self.ledger,
+                name,
+                backend="sagemaker",
+                region=self.aws.region,
+                why=f"SageMaker no longer has it in {self.aws.region}.",
+            )
             raise NotFound(
                 f"No SageMaker processing job named {name!r} in {self.aws.region}."
             ) from None

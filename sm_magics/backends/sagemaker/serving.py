@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sm_magics.backends import base
+from sm_magics.backends import base, rows
 from sm_magics.backends.sagemaker import autoscaling, cwlogs, images, schedules, uploads
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.errors import translate
@@ -390,19 +390,6 @@ def production_variant(variant: base.VariantSpec, model: str) -> dict[str, Any]:
     return entry
 
 
-def _ledger_variants(variants: Iterable[base.VariantSpec]) -> list[dict[str, Any]]:
-    """Return the ledger's per-variant summary, the shape cost totals read."""
-    return [
-        {
-            "VariantName": v.name,
-            "CurrentWeight": float(v.weight),
-            "InstanceType": None if v.serverless_memory_mb else v.instance_type,
-            "DesiredInstanceCount": 0 if v.serverless_memory_mb else v.instance_count,
-        }
-        for v in variants
-    ]
-
-
 class SageMakerServing:
     """Endpoint methods of :class:`~sm_magics.backends.sagemaker.SageMakerBackend`."""
 
@@ -461,26 +448,7 @@ class SageMakerServing:
         _validate_variants(spec.variants)
         now = time.time()
         self.ledger.insert_endpoint(
-            EndpointRecord(
-                name=spec.name,
-                backend="sagemaker",
-                region=self.aws.region,
-                status=base.CREATING,
-                created_at=now,
-                ttl_at=now + spec.ttl if spec.ttl else None,
-                notebook=spec.notebook,
-                tags=spec.tags,
-                variants=_ledger_variants(spec.variants),
-                spec={
-                    "variants": [v.to_json() for v in spec.variants],
-                    "ttl": spec.ttl,
-                    **(
-                        {"async": spec.async_inference.to_json()}
-                        if spec.async_inference is not None
-                        else {}
-                    ),
-                },
-            )
+            rows.endpoint_record(spec, backend="sagemaker", region=self.aws.region, now=now)
         )
         ours = {ENDPOINT_TAG: spec.name}
         if spec.ttl:
@@ -579,7 +547,7 @@ class SageMakerServing:
             self._update_weights(name, variants)
         else:
             self._update_blue_green(name, variants, old_config, current, containers, reused)
-        self.ledger.update_endpoint(name, status=base.UPDATING, variants=_ledger_variants(variants))
+        rows.record_update(self.ledger, name, variants, status=base.UPDATING)
 
     @staticmethod
     def _same_resources(old: Mapping[str, Any], variant: base.VariantSpec) -> bool:
@@ -716,7 +684,12 @@ class SageMakerServing:
         endpoint = self._raw_endpoint(name)
         if endpoint is None:
             record = self.ledger.get_endpoint(name)
-            if record is not None and record.is_live and record.backend == "sagemaker":
+            if (
+                record is not None
+                and record.is_live
+                and record.backend == "sagemaker"
+                and record.region in (None, self.aws.region)
+            ):
                 self._vanished(record)
             raise NotFound(
                 f"No SageMaker endpoint named {name!r} in {self.aws.region}; %sm_endpoints "
@@ -799,10 +772,11 @@ class SageMakerServing:
         configs and models: they do not bill, and are swept here, the first time
         sm-magics sees the endpoint gone.
         """
-        changes: dict[str, Any] = {"status": base.DELETED, "deleted_at": time.time()}
+        reason = None
         if record.ttl_at and time.time() >= record.ttl_at:
-            ttl = (record.spec or {}).get("ttl") or round(record.ttl_at - record.created_at)
-            changes["failure_reason"] = f"TTL expired ({format_duration(ttl)})"
+            # The row's ttl is in seconds (the backend wrote it); an older row may hold
+            # what the user typed, so the duration is taken from the row's own times.
+            reason = f"TTL expired ({format_duration(round(record.ttl_at - record.created_at))})"
             _, problems = self._sweep(record.name, keep=None)
             if problems:
                 print(
@@ -810,7 +784,9 @@ class SageMakerServing:
                     f"parts are left: {'; '.join(problems)}",
                     file=sys.stderr,
                 )
-        self.ledger.update_endpoint(record.name, **changes)
+        rows.mark_endpoint_deleted(
+            self.ledger, record.name, backend="sagemaker", region=self.aws.region, reason=reason
+        )
 
     def _sync_ledger(self, record: EndpointRecord, description: Mapping[str, Any]) -> None:
         changes: dict[str, Any] = {}

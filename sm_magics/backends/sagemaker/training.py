@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sm_magics import packaging
-from sm_magics.backends import base
+from sm_magics.backends import base, rows
 from sm_magics.backends.sagemaker import cwlogs, images, uploads
 from sm_magics.errors import AlreadyExists, BackendUnavailable, InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord
@@ -80,15 +80,6 @@ def _timestamp(value: Any) -> float | None:
     if isinstance(value, int | float):
         return float(value)
     return None
-
-
-def _as_list(value: Any) -> list[str]:
-    """Accept ``["a", "b"]``, ``("a",)`` or ``"a,b"`` for list-valued options."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return [str(part) for part in value]
 
 
 class ImageChoice(Protocol):
@@ -178,7 +169,7 @@ class SageMakerTraining:
 
     aws: AwsSession
     ledger: Ledger
-    options: dict[str, Any]
+    options: base.BackendOptions
     region: str | None
 
     # -- create -------------------------------------------------------------------------------
@@ -357,8 +348,8 @@ class SageMakerTraining:
         return local
 
     def _training_vpc_config(self) -> dict[str, list[str]] | None:
-        subnets = _as_list(self.options.get("subnets"))
-        groups = _as_list(self.options.get("security_group_ids"))
+        subnets = list(self.options.subnets)
+        groups = list(self.options.security_group_ids)
         if not subnets and not groups:
             return None
         if not subnets or not groups:
@@ -468,6 +459,13 @@ class SageMakerTraining:
         try:
             description = self.aws.call(SAGEMAKER, "describe_training_job", TrainingJobName=name)
         except NotFound:
+            rows.mark_job_deleted(
+                self.ledger,
+                name,
+                backend=BACKEND_NAME,
+                region=self.aws.region,
+                why=f"SageMaker no longer has it in {self.aws.region}.",
+            )
             raise NotFound(
                 f"No SageMaker training job named {name!r} in {self.aws.region}."
             ) from None

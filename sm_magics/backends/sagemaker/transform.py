@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sm_magics.backends import base
+from sm_magics.backends import base, rows
 from sm_magics.backends.sagemaker import cwlogs, uploads
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.serving import (
@@ -32,7 +32,7 @@ from sm_magics.backends.sagemaker.serving import (
     with_note,
 )
 from sm_magics.errors import InvalidRequest, NotFound
-from sm_magics.ledger import TERMINAL_JOB_STATUSES, JobRecord, Ledger
+from sm_magics.ledger import TERMINAL_JOB_STATUSES, Ledger
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 _JSON_LINES = ("application/jsonlines", "application/jsonl", "application/x-jsonlines")
@@ -71,25 +71,8 @@ class SageMakerTransforms:
         uploads.parse_s3_uri(spec.output_uri)
         model_spec = spec.model
         self.ledger.insert_job(
-            JobRecord(
-                name=spec.name,
-                backend="sagemaker",
-                kind="transform",
-                region=self.aws.region,
-                status=base.IN_PROGRESS,
-                secondary_status=base.IN_PROGRESS,
-                instance_type=model_spec.instance_type,
-                instance_count=model_spec.instance_count,
-                created_at=time.time(),
-                notebook=spec.notebook,
-                tags=spec.tags,
-                model_data=model_spec.model_data,
-                spec={
-                    "input": spec.input_uri,
-                    "output": spec.output_uri,
-                    "content_type": spec.content_type,
-                    "split_type": spec.split_type,
-                },
+            rows.transform_record(
+                spec, backend="sagemaker", region=self.aws.region, now=time.time()
             )
         )
         tags = tag_list({f"{TAG_PREFIX}transform-job": spec.name}, spec.tags, spec.notebook)
@@ -147,6 +130,13 @@ class SageMakerTransforms:
         try:
             description = self.aws.call(SAGEMAKER, "describe_transform_job", TransformJobName=name)
         except NotFound:
+            rows.mark_job_deleted(
+                self.ledger,
+                name,
+                backend="sagemaker",
+                region=self.aws.region,
+                why=f"SageMaker no longer has it in {self.aws.region}.",
+            )
             raise NotFound(
                 f"No SageMaker transform job named {name!r} in {self.aws.region}."
             ) from None

@@ -16,7 +16,7 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sm_magics.backends import base
+from sm_magics.backends import base, rows
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord
 from sm_magics.tuning import ranges as ranges_mod
@@ -154,6 +154,13 @@ class SageMakerTuning:
                 HyperParameterTuningJobName=name,
             )
         except NotFound:
+            rows.mark_job_deleted(
+                self.ledger,
+                name,
+                backend="sagemaker",
+                region=self.aws.region,
+                why=f"SageMaker no longer has it in {self.aws.region}.",
+            )
             raise NotFound(
                 f"No SageMaker tuning job named {name!r} in {self.aws.region}."
             ) from None
