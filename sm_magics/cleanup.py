@@ -200,11 +200,8 @@ def backend_for(session: Session, backend: str, region: str | None) -> base.Back
         return session.backend(backend)
     key = f"{backend}@{region}"
     if key not in session._backends:
-        cls = registry.get_backend_class(backend)
-        session._backends[key] = cls(
-            region=region,
-            ledger=session.ledger,
-            options=base.BackendOptions.from_mapping(session.backend_options),
+        session._backends[key] = registry.create_backend(
+            backend, region=region, ledger=session.ledger, settings=session.backend_options
         )
     return session._backends[key]
 

@@ -112,11 +112,8 @@ class Session:
         """Return the backend ``name`` (default: this session's), created once."""
         key = name or self.backend_name
         if key not in self._backends:
-            cls = registry.get_backend_class(key)
-            self._backends[key] = cls(
-                region=self.region,
-                ledger=self.ledger,
-                options=base.BackendOptions.from_mapping(self.backend_options),
+            self._backends[key] = registry.create_backend(
+                key, region=self.region, ledger=self.ledger, settings=self.backend_options
             )
         return self._backends[key]
 

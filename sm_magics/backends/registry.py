@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING
 from sm_magics.errors import BackendUnavailable, InvalidRequest
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from sm_magics.backends.base import Backend
+    from sm_magics.ledger import Ledger
 
 #: name -> {"class": "module:Class", "err": install hint shown when the import fails}
 known_backends: dict[str, dict[str, str]] = {
@@ -95,3 +98,22 @@ def get_backend_class(name: str) -> type[Backend]:
         raise BackendUnavailable(f"{spec['err']} ({module_name} has no {class_name})")
     _registry[name] = cls
     return cls
+
+
+def create_backend(
+    name: str, *, region: str | None, ledger: Ledger, settings: Mapping[str, object]
+) -> Backend:
+    """Build the backend ``name`` from a session's settings, checked by name.
+
+    ``settings`` are ``%config`` values (role, bucket, subnets, ...), turned into the
+    backend's :class:`~sm_magics.backends.base.BackendOptions`; an unknown one is an
+    ``InvalidRequest``. ``aws``, a ready ``AwsSession`` (tests, benchmarks), is handed to
+    the sagemaker backend as it is.
+    """
+    from sm_magics.backends.base import BackendOptions
+
+    values = dict(settings)
+    ready: dict[str, object] = {"aws": values.pop("aws")} if "aws" in values else {}
+    cls = get_backend_class(name)
+    options = BackendOptions.from_mapping(values)
+    return cls(region=region, ledger=ledger, options=options, **ready)
