@@ -214,9 +214,10 @@ def test_importing_pricing_or_loading_the_extension_does_not_read_the_price_file
         shell = InteractiveShell.instance()
         shell.run_line_magic("load_ext", "sm_magics")
         import sm_magics.pricing as pricing
-        before = pricing._TABLE is None
+        from sm_magics.pricing import lookups
+        before = lookups._TABLE is None
         pricing.price("ml.m5.large")
-        print(json.dumps({"before": before, "after": pricing._TABLE is not None}))
+        print(json.dumps({"before": before, "after": lookups._TABLE is not None}))
         """
     )
     result = subprocess.run(

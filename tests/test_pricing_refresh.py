@@ -20,6 +20,7 @@ from sm_magics.pricing import (
     REFRESH_SOURCE,
     RefreshError,
     parse_price_item,
+    price_list,
     refresh,
 )
 
@@ -323,7 +324,7 @@ def test_the_write_is_atomic(pricing_client, tmp_path, monkeypatch):
     def broken_dump(*args: Any, **kwargs: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(pricing.json, "dump", broken_dump)
+    monkeypatch.setattr(price_list.json, "dump", broken_dump)
     with pytest.raises(OSError, match="disk full"):
         refresh(["us-east-1"], output, client=client, today=TODAY)
     assert output.read_bytes() == before
@@ -335,7 +336,7 @@ def test_the_command_line_prints_the_summary(pricing_client, tmp_path, monkeypat
     stubber.add_response(
         "get_products", {"PriceList": [host("ml.m5.xlarge", "0.25")]}, request("us-east-1")
     )
-    monkeypatch.setattr(pricing, "_pricing_client", lambda: client)
+    monkeypatch.setattr(price_list, "_pricing_client", lambda: client)
     output = tmp_path / "prices.json"
     code = pricing.main(["refresh", "--region", "us-east-1", "--output", str(output)])
     out = capsys.readouterr().out

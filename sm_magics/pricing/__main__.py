@@ -1,0 +1,7 @@
+"""``python -m sm_magics.pricing [refresh]``."""
+
+import sys
+
+from sm_magics.pricing.cli import main
+
+sys.exit(main())
