@@ -74,6 +74,18 @@ _TRAINING_OPTIONS: tuple[Callable[[Any], Any], ...] = (
     argument("--framework-version", default=None, help="Framework version, e.g. 1.2-1."),
     argument("--py-version", default=None, help="Python of the framework image, e.g. py3."),
     argument(
+        "--distribution",
+        default=None,
+        choices=["torch_distributed", "mpi"],
+        help="Launcher on each host, as the SDK's distribution= (torchrun, mpirun).",
+    ),
+    argument(
+        "--driver",
+        default=None,
+        choices=["modeltrainer"],
+        help="Use the SDK v3 ModelTrainer conventions instead of the framework container's.",
+    ),
+    argument(
         "--metric",
         action="append",
         nargs="+",
@@ -143,6 +155,8 @@ def training_arguments(core: SageMakerMagics, args: argparse.Namespace) -> dict[
         "checkpoint_uri": args.checkpoint_uri,
         "keep_alive": args.keep_alive,
         "tags": _with_experiment(parse_key_values(args.tag, "--tag", json_values=False), args),
+        "distribution": args.distribution,
+        "driver": args.driver,
     }
 
 

@@ -86,6 +86,13 @@ class ServingMagics(Magics):
         "the training cell itself, then code/inference.py in model.tar.gz.",
     )
     @argument(
+        "--framework",
+        default=None,
+        choices=["sklearn", "xgboost", "pytorch", "tensorflow", "huggingface"],
+        help="Serving container (and its default handlers); default: the training job's, "
+        "else guessed from model.tar.gz.",
+    )
+    @argument(
         "--serverless",
         type=int,
         default=None,
@@ -171,7 +178,11 @@ class ServingMagics(Magics):
             variants=weights or None,
             ttl=args.ttl,
             tags=parse_key_values(args.tag, "--tag", json_values=False),
-            environment=parse_key_values(args.env, "--env", json_values=False),
+            environment={
+                **parse_key_values(args.env, "--env", json_values=False),
+                # Read by both backends: the local serving defaults and the sagemaker image.
+                **({"SM_MAGICS_FRAMEWORK": args.framework} if args.framework else {}),
+            },
             autoscale=args.autoscale,
             force=args.force,
             async_output=args.async_output,

@@ -145,6 +145,8 @@ class Session:
         tags: dict[str, str] | None = None,
         keep_alive: str | int | None = None,
         force: bool = False,
+        distribution: str | None = None,
+        driver: str | None = None,
     ) -> Job:
         """Start a training job and return its handle at once.
 
@@ -184,6 +186,8 @@ class Session:
             spot=spot,
             max_wait=max_wait,
             max_run=max_run,
+            distribution=distribution,
+            driver=driver,
             checkpoint_uri=checkpoint_uri,
             tags=tags,
             keep_alive=keep_alive,

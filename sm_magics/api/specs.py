@@ -151,6 +151,8 @@ def training_spec(session: Session, **kw: Any) -> base.TrainingSpec:
         tags=dict(kw["tags"] or {}),
         region=session.region,
         notebook=session.notebook,
+        distribution=kw.get("distribution"),
+        driver=kw.get("driver"),
     )
 
 

@@ -122,6 +122,8 @@ class TrainingSpec:
     tags: dict[str, str] = field(default_factory=dict)
     region: str | None = None
     notebook: str | None = None
+    distribution: str | None = None  # torch_distributed | mpi (the SDK's distribution=)
+    driver: str | None = None  # None: framework-container conventions; "modeltrainer": v3
 
     def to_json(self) -> dict[str, Any]:
         """Return the spec as JSON-safe data, as recorded in the ledger and job folder."""

@@ -135,6 +135,7 @@ class ProcessingSupervisor(Supervisor):
     running_phase = PROCESSING_STATUS
     running_message = "Processing image download completed. Processing in progress."
     uploading_message = "Uploading processing outputs"
+    installs_bundled_requirements = False  # processing containers do not
 
     def __init__(self, job: JobDir) -> None:
         super().__init__(ProcessingDir(job.root))

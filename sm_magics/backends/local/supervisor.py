@@ -42,10 +42,11 @@ from typing import TYPE_CHECKING, Any
 
 from sm_magics import config
 from sm_magics.backends import statuses as base  # constants only: no heavy imports
-from sm_magics.backends.local import environment, logstore, processes, slots
+from sm_magics.backends.local import environment, logstore, namespaces, processes, slots
 from sm_magics.backends.local.jobdir import JobDir, disk_full
 
 if TYPE_CHECKING:  # imported once the hosts run: the first line comes first
+    from sm_magics.backends.local.host_launch import Launcher
     from sm_magics.ledger import Ledger
     from sm_magics.metrics import MetricPoint
 
@@ -90,6 +91,9 @@ class Supervisor:
     running_message = "Training image download completed. Training in progress."
     uploading_message = "Uploading generated training model"
 
+    #: The training toolkit installs ``requirements.txt`` found at the root of the code.
+    installs_bundled_requirements = True
+
     def __init__(self, job: JobDir) -> None:
         self.job = job
         self.spec: dict[str, Any] = job.read_spec()
@@ -100,6 +104,7 @@ class Supervisor:
         self._pending: dict[str, Any] | None = {}
         self.stop_requested = threading.Event()
         self.hosts: list[Host] = []
+        self._launcher: Launcher | None = None  # built with the first host
         self.grace = float(os.environ.get(ENV_STOP_GRACE, DEFAULT_STOP_GRACE))
         self.mark: str = self.state.get("job_mark") or os.urandom(12).hex()
         self.reserve = job.root / ".reserve"
@@ -257,6 +262,12 @@ class Supervisor:
 
     def _interpreter(self) -> str | Outcome:
         requirements = self.spec.get("requirements")
+        bundled = self.job.code / "requirements.txt"
+        if not requirements and self.installs_bundled_requirements and bundled.is_file():
+            # The training toolkit installs requirements.txt at the root of the source dir
+            # before the script runs; --requirements stays for a file elsewhere.
+            requirements = str(bundled)
+            self._say("Found requirements.txt in the source directory: installing it first")
         if not requirements:
             return str(self.spec.get("python") or sys.executable)
         from sm_magics.backends.local import venvs
@@ -278,9 +289,23 @@ class Supervisor:
 
     def _host_launch(self, host: str, python: str) -> tuple[list[str], dict[str, str], Path]:
         """Lay out one host's files; return its ``(command, environment, working dir)``."""
+        from sm_magics.backends.local.host_launch import Launcher
+
         environment.write_host_config(self.job, host, self.hosts_names, self.spec)
         env = environment.training_env(self.job, host, self.hosts_names, self.spec)
-        return [python, self.spec["entry_point"], *self._script_args()], env, self.job.code
+        if self._launcher is None:
+            self._launcher = Launcher(self.job, self.spec, self.hosts_names, self._say)
+        return self._launcher.launch(
+            host, python, self.spec["entry_point"], self._script_args(), env
+        )
+
+    def _say(self, line: str) -> None:
+        """Write one line of ours into ``algo-1``'s log."""
+        log = logstore.HostLog(self.job.logs, "algo-1", self.state["training_start"])
+        try:
+            log.write(line, "s")
+        finally:
+            log.close()
 
     def _start_hosts(self, python: str) -> None:
         started = self.state["training_start"]
@@ -291,7 +316,8 @@ class Supervisor:
             env = {**env, **mark}
             log = logstore.HostLog(self.job.logs, host, started)
             if host == "algo-1":
-                log.write(f"Invoking script with the following command: {' '.join(command)}", "s")
+                shown = " ".join(namespaces.unwrap(command))
+                log.write(f"Invoking script with the following command: {shown}", "s")
             process = subprocess.Popen(
                 command,
                 cwd=cwd,

@@ -59,6 +59,12 @@ USER_SET_TAGS = frozenset({"sm-magics:experiment", "sm-magics:tuning-job"})
 _TAG_VALUE_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
 _TAG_VALUE_MAX = 256
 
+#: Hyperparameters the SDK adds for ``distribution=`` (read by the framework containers).
+_DISTRIBUTION_FLAGS: dict[str, dict[str, bool]] = {
+    "torch_distributed": {"sagemaker_torch_distributed_enabled": True},
+    "mpi": {"sagemaker_mpi_enabled": True},
+}
+
 
 def _tag_value(text: str) -> str:
     cleaned = _TAG_VALUE_UNSAFE.sub("_", text)
@@ -376,6 +382,12 @@ class SageMakerTraining:
         (``notebook``, ``region``, the cell text) stays in the ledger.
         """
         region = self.aws.region
+        if spec.driver:
+            raise InvalidRequest(
+                f"--driver {spec.driver} runs locally only for now: on SageMaker it needs the "
+                "SDK v3 ModelTrainer's own driver scripts; use sagemaker.train.ModelTrainer "
+                "with the same code, or drop --driver to use the framework container."
+            )
         hyperparameters = encode_hyperparameters(spec.hyperparameters)
         hyperparameters.update(
             encode_hyperparameters(
@@ -385,6 +397,8 @@ class SageMakerTraining:
                     "sagemaker_container_log_level": CONTAINER_LOG_LEVEL,
                     "sagemaker_region": region,
                     "sagemaker_job_name": spec.name,
+                    # The SDK's distribution=: the framework container starts the launcher.
+                    **_DISTRIBUTION_FLAGS.get(spec.distribution or "", {}),
                 }
             )
         )

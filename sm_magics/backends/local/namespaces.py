@@ -1,0 +1,219 @@
+"""Run a job's host (or a serving worker) with ``/opt/ml`` and ``algo-N`` of its own.
+
+On Linux, without root, a process may create its own user, mount and UTS namespaces.
+Inside them this module, used as a launcher, makes the container's absolute paths and host
+names true for the one command it then executes in its place:
+
+- ``/opt/ml`` is the job's (or host's) folder, bind-mounted on a private ``/opt`` (a
+  tmpfs that carries every original entry of ``/opt`` bind-mounted back, so nothing the
+  machine keeps there disappears);
+- ``/etc/hosts`` gains ``algo-1 .. algo-N`` (all this machine), and the host name is
+  ``algo-N``, so ``socket.gethostbyname("algo-1")`` and ``MASTER_ADDR=algo-1`` work;
+- the user id stays the caller's (mapped to itself), so files are owned as usual and the
+  script does not run as root.
+
+Nothing changes outside the namespaces: other processes see neither mount. Where the
+kernel refuses (macOS, ``kernel.unprivileged_userns_clone=0``, seccomp in some
+containers), :func:`probe` says why and callers keep the job-folder layout.
+
+Run as ``python -m sm_magics.backends.local.namespaces --opt-ml DIR --hostname algo-2
+--hosts algo-1,algo-2 [--cwd DIR] -- command ...`` or ``... --probe``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import functools
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWUSER = 0x10000000
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+OPT_ML = "/opt/ml"
+_MODULE = "sm_magics.backends.local.namespaces"  # not __name__: it is __main__ when run
+
+
+class NamespaceError(OSError):
+    """The kernel refused a namespace step; the message says which."""
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise NamespaceError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int) -> None:
+    libc = _libc()
+    _check(
+        libc.mount(
+            source.encode() if source else None,
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            None,
+        ),
+        f"mount {source or fstype} on {target}",
+    )
+
+
+def _enter(hostname: str | None) -> None:
+    uid, gid = os.getuid(), os.getgid()
+    libc = _libc()
+    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS), "unshare")
+    # The kernel's only interface for a user namespace's id maps (writes, not process
+    # inspection, which goes through psutil everywhere else).
+    own = Path("/", "proc", "self")
+    (own / "setgroups").write_text("deny")
+    (own / "uid_map").write_text(f"{uid} {uid} 1")
+    (own / "gid_map").write_text(f"{gid} {gid} 1")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    if hostname:
+        name = hostname.encode()
+        _check(libc.sethostname(name, len(name)), "sethostname")
+
+
+def _private_opt(opt_ml: Path, scratch: Path) -> None:
+    """Put ``opt_ml`` at ``/opt/ml`` without touching the real ``/opt``."""
+    opt = Path("/opt")
+    original = scratch / "opt"
+    original.mkdir()
+    if opt.is_dir():
+        _mount(str(opt), str(original), None, MS_BIND | MS_REC)
+    else:
+        raise NamespaceError(2, "/opt does not exist and cannot be created without root")
+    _mount("tmpfs", str(opt), "tmpfs", 0)
+    for entry in sorted(original.iterdir()):
+        if entry.name == "ml":
+            continue
+        target = opt / entry.name
+        if entry.is_symlink():
+            target.symlink_to(entry.readlink())
+            continue
+        if entry.is_dir():
+            target.mkdir()
+        else:
+            target.touch()
+        _mount(str(entry), str(target), None, MS_BIND | MS_REC)
+    (opt / "ml").mkdir()
+    _mount(str(opt_ml), OPT_ML, None, MS_BIND | MS_REC)
+
+
+def _hosts_file(hosts: list[str], scratch: Path) -> Path:
+    try:
+        base = Path("/etc/hosts").read_text()
+    except OSError:
+        base = "127.0.0.1 localhost\n"
+    lines = [base.rstrip("\n"), "# sm-magics: the job's hosts are this machine"]
+    lines += [f"127.0.0.1 {host}" for host in hosts]
+    path = scratch / "hosts"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def setup(opt_ml: Path | None, hostname: str | None, hosts: list[str]) -> None:
+    """Enter new namespaces and arrange ``/opt/ml``, ``/etc/hosts`` and the host name."""
+    _enter(hostname)
+    # The scratch folder lives in our private mount namespace only for its mounts; the
+    # files themselves are small and removed by the OS temp cleaner if we die.
+    scratch = Path(tempfile.mkdtemp(prefix="sm-magics-ns-"))
+    if hosts:
+        _mount(str(_hosts_file(hosts, scratch)), "/etc/hosts", None, MS_BIND)
+    if opt_ml is not None:
+        _private_opt(opt_ml, scratch)
+
+
+@functools.lru_cache(maxsize=1)
+def probe() -> str | None:
+    """Return ``None`` when namespaces work here, else the reason they do not.
+
+    Tried once per process in a child (entering namespaces cannot be undone).
+    """
+    if not sys.platform.startswith("linux"):
+        return f"user and mount namespaces exist only on Linux (this is {sys.platform})"
+    with tempfile.TemporaryDirectory(prefix="sm-magics-probe-") as folder:
+        command = [
+            sys.executable,
+            "-m",
+            _MODULE,
+            "--opt-ml",
+            folder,
+            "--hostname",
+            "algo-1",
+            "--hosts",
+            "algo-1",
+            "--",
+            sys.executable,
+            "-c",
+            "import os, socket; assert os.path.isdir('/opt/ml'); socket.gethostbyname('algo-1')",
+        ]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return str(exc)
+    if result.returncode == 0:
+        return None
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit code {result.returncode}"
+
+
+def wrap(
+    command: list[str], *, opt_ml: Path | None, hostname: str | None, hosts: list[str], cwd: str
+) -> list[str]:
+    """Return ``command`` prefixed with this launcher."""
+    prefix = [sys.executable, "-m", _MODULE, "--hosts", ",".join(hosts), "--cwd", cwd]
+    if opt_ml is not None:
+        prefix += ["--opt-ml", str(opt_ml)]
+    if hostname:
+        prefix += ["--hostname", hostname]
+    return [*prefix, "--", *command]
+
+
+def unwrap(command: list[str]) -> list[str]:
+    """Return the command :func:`wrap` launches (``command`` itself if not wrapped)."""
+    if command[1:3] == ["-m", _MODULE] and "--" in command:
+        return command[command.index("--") + 1 :]
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--opt-ml", type=Path, default=None)
+    parser.add_argument("--hostname", default=None)
+    parser.add_argument("--hosts", default="")
+    parser.add_argument("--cwd", default=None)
+    parser.add_argument("--probe", action="store_true")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if args.probe:
+        reason = probe()
+        print(reason or "namespaces available")
+        return 0 if reason is None else 1
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no command given")
+    try:
+        setup(args.opt_ml, args.hostname, [h for h in args.hosts.split(",") if h])
+    except OSError as exc:
+        print(f"sm-magics: could not enter namespaces: {exc}", file=sys.stderr)
+        return 126
+    if args.cwd:
+        os.chdir(args.cwd)
+    os.execvp(command[0], command)  # noqa: S606 - the job's own command, as given
+
+
+if __name__ == "__main__":
+    sys.exit(main())
