@@ -55,6 +55,10 @@ class PackageRecord:
         """``group/version``, as users name a version."""
         return f"{self.group_name}/{self.version}"
 
+    def __repr__(self) -> str:
+        source = f" from {self.source_job}" if self.source_job else ""
+        return f"<ModelPackage {self.label} {self.status} ({self.backend}){source}>"
+
 
 def _from_row(row: sqlite3.Row) -> PackageRecord:
     values = {key: row[key] for key in row.keys()}  # noqa: SIM118 - Row is not a Mapping

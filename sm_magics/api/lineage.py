@@ -15,6 +15,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import model_registry
+from sm_magics.display.runs import inputs_of
 from sm_magics.errors import NotFound
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def _job_node(session: Session, name: str, relation: str, producers: dict[str, s
         node.parents.append(
             Node("code", record.source_hash[:12], {"sha256": record.source_hash}, relation="code")
         )
-    for channel, uri in sorted((spec.get("inputs") or {}).items()):
+    for channel, uri in sorted(inputs_of(spec).items()):
         text = str(uri)
         producer = producers.get(_norm(text))
         if producer is None:  # an input under a processing output (a file of it)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sm_magics import model_registry
 from sm_magics.backends.packages import PackageSpec
 from sm_magics.display.registry import ModelsTable
+from sm_magics.display.runs import inputs_of
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.model_registry import APPROVED, PENDING, REJECTED, PackageRecord
 
@@ -101,7 +102,7 @@ def register(
         approval=_APPROVALS[approval],
         metrics=metrics,
         source_hash=record.source_hash if record is not None else None,
-        inputs=dict((record.spec or {}).get("inputs") or {}) if record is not None else {},
+        inputs=inputs_of(record.spec or {}) if record is not None else {},
         notebook=self.notebook,
         region=self.region,
     )

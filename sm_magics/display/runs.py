@@ -58,7 +58,7 @@ class RunRow:
             duration=job.duration,
             cost=job.cost,
             source_hash=record.source_hash,
-            inputs={str(k): str(v) for k, v in (spec.get("inputs") or {}).items()},
+            inputs=inputs_of(spec),
             created_at=record.created_at,
         )
 
@@ -91,6 +91,20 @@ class RunRow:
             source_hash=self.source_hash,
         )
         return flat
+
+
+def inputs_of(spec: dict[str, Any]) -> dict[str, str]:
+    """Return ``{name: URI}`` of a job's inputs, whatever its kind.
+
+    Training keeps its channels as ``{channel: uri}``; processing its inputs as a list of
+    ``{name, source, destination}``.
+    """
+    inputs = spec.get("inputs") or {}
+    if isinstance(inputs, dict):
+        return {str(k): str(v) for k, v in inputs.items()}
+    return {
+        str(item.get("name")): str(item.get("source")) for item in inputs if isinstance(item, dict)
+    }
 
 
 def _fmt(value: Any) -> str:
