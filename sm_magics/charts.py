@@ -58,7 +58,10 @@ def line_chart_svg(title: str, points: Sequence[tuple[float, float]]) -> str:
         if x1 == x0:
             x1 = x0 + 1
         if y1 == y0:
-            y0, y1 = y0 - 0.5, y1 + 0.5
+            # A flat curve (or a single point): a margin of a tenth of the value around it,
+            # so the axis reads 0.87-1.06 for 0.96 rather than 0.46-1.46.
+            margin = abs(y0) * 0.1 or 1.0
+            y0, y1 = y0 - margin, y1 + margin
         # Above 2**53 the +1 / +-0.5 above are lost to rounding: never divide by zero.
         x_span, y_span = (x1 - x0) or 1.0, (y1 - y0) or 1.0
         coords = " ".join(
@@ -66,6 +69,12 @@ def line_chart_svg(title: str, points: Sequence[tuple[float, float]]) -> str:
             f"{_PAD_TOP + (1 - (y - y0) / y_span) * inner_h:.1f}"
             for x, y in points
         )
+        if len(points) == 1:
+            # One value so far: a dot (a polyline of one point draws nothing).
+            cx, cy = coords.split(",")
+            parts.append(
+                f'<circle cx="{cx}" cy="{cy}" r="3" fill="var(--jp-brand-color1, #1976d2)"/>'
+            )
         parts += [
             f'<polyline points="{coords}" fill="none" stroke-width="1.6" '
             'stroke="var(--jp-brand-color1, #1976d2)"/>',

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sm_magics import pricing
 from sm_magics.backends import base, kinds, registry
 from sm_magics.costs import endpoint_rate, job_rate
-from sm_magics.display import StatusTable
+from sm_magics.display import StatusTable, no_math
 from sm_magics.errors import NotFound
 
 if TYPE_CHECKING:
@@ -171,8 +171,8 @@ class CleanupReport(StatusTable[CleanupItem]):
         )
         head = f"<p{colour}><b>{escape(self.headline())}</b></p>"
         if not self.rows:
-            return head
-        return head + super()._repr_html_()
+            return no_math(head)
+        return no_math(head + self._html_body())
 
 
 def _count(items: list[CleanupItem]) -> str:

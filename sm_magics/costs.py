@@ -37,7 +37,7 @@ from typing import Any
 
 from sm_magics import cost_totals, pricing
 from sm_magics.backends import kinds
-from sm_magics.display import StatusTable
+from sm_magics.display import StatusTable, format_instance, no_math
 from sm_magics.durations import format_duration
 from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
 
@@ -56,7 +56,7 @@ class Rate:
     """What a job or endpoint costs per hour, and how it runs, as tables show it."""
 
     per_hour: float | None  # None: an instance type without a price
-    instance: str  # "ml.m5.large", "ml.m5.large x2", "serverless 2048 MB", "a x1 + b x2"
+    instance: str  # display.format_instance's text, "serverless 2048 MB", "a + b" for several
     notes: tuple[str, ...] = ()
 
 
@@ -68,7 +68,7 @@ def job_rate(record: JobRecord) -> Rate:
     """
     instance_type = record.instance_type or ""
     count = max(0, int(record.instance_count or 0))
-    instance = instance_type + (f" x{count}" if count > 1 else "") if instance_type else "?"
+    instance = format_instance(instance_type, count)
     if record.kind == "tuning":
         # Its trials are training jobs with rows and rates of their own: counting the
         # tuning job too would bill every trial twice.
@@ -126,7 +126,7 @@ def endpoint_rate(record: EndpointRecord) -> Rate:
             if SERVERLESS_NOTE not in notes:
                 notes.append(SERVERLESS_NOTE)
             continue
-        parts.append(str(instance_type) + (f" x{count}" if count > 1 else ""))
+        parts.append(format_instance(str(instance_type), count))
         price = pricing.hourly_cost(str(instance_type), count, record.region, usage="hosting")
         if price is None:
             known = False
@@ -351,10 +351,10 @@ class CostSummary:
         table = RunningTable(self.running, self.generated_at)
         body = [f"<p><b>{escape(self._headline())}</b></p>"]
         if self.running:
-            body.append(table._repr_html_())
+            body.append(table._html_body())
         body.append(f"<p>{escape(self._totals_line())}</p>")
         body += [f"<p style='opacity:0.7;font-size:90%'>{escape(n)}</p>" for n in self._footnotes()]
-        return f"<div class='sm-magics-cost-summary'>{''.join(body)}</div>"
+        return no_math("".join(body), "sm-magics-cost-summary")
 
 
 def _running_job(record: JobRecord, rate: Rate, now: float) -> RunningItem:

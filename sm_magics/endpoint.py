@@ -288,7 +288,18 @@ class Endpoint:
             from sm_magics.widgets import EndpointWidget
 
             make_widget = functools.partial(EndpointWidget, self)
-        return widget_bundle(repr(self), make_widget, include, exclude)
+        return widget_bundle(repr(self), make_widget, include, exclude, html=self._snapshot_html())
+
+    def _snapshot_html(self) -> str | None:
+        """Return the static HTML shown where the widget cannot be (no kernel, nbconvert)."""
+        from sm_magics.display.endpoints import endpoint_header_html
+        from sm_magics.display.jobs import snapshot_html
+
+        try:
+            header = endpoint_header_html(self.describe(), self.backend_name)
+        except Exception:  # noqa: BLE001 - a display must never raise
+            return None
+        return snapshot_html(header, self.name)
 
 
 class AsyncInference:

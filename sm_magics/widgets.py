@@ -11,18 +11,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timezone
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from sm_magics import pricing
-from sm_magics.backends import base, processing
+from sm_magics.backends import base
 from sm_magics.charts import line_chart_svg
-from sm_magics.display import STATUS_COLOURS, format_log_line
-from sm_magics.display.jobs import JobRow
-from sm_magics.durations import format_duration
+from sm_magics.display import NO_MATH_CLASSES, STATUS_COLOURS, format_log_line
+from sm_magics.display.endpoints import endpoint_header_html
+from sm_magics.display.jobs import job_header_html
 from sm_magics.errors import NotFound, SmMagicsError
 from sm_magics.logs import LogFollower
 from sm_magics.metrics import MetricParser, MetricPoint
@@ -80,10 +80,18 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
             ],
             layout=widgets.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="6px"),
         )
+        for css_class in NO_MATH_CLASSES.split():
+            self.add_class(css_class)  # JupyterLab typesets $...$ pairs in outputs
         self._lock = threading.Lock()
         #: Set by the Stop button: a status the follower read before the click must not
         #: re-enable the button.
         self._stop_requested = False
+        #: When the last line arrived (or the widget started): the 30 s silence note.
+        self._last_line_at = time.monotonic()
+        #: The Stop button was clicked: the message follows the job to Stopped.
+        self._stopping_note = False
+        #: The status of the endpoint the Deploy button made (None: none made yet).
+        self._endpoint_status: str | None = None
         self._lines: deque[str] = deque(maxlen=LOG_TAIL_LINES)
         self._hosts: set[str] = set()
         self._series: dict[str, list[MetricPoint]] = {}
@@ -108,6 +116,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
     # -- follower callbacks (background thread) ---------------------------------------------
 
     def _on_events(self, events: list[base.LogEvent]) -> None:
+        self._last_line_at = time.monotonic()
         with self._lock:
             for event in events:
                 self._hosts.add(event.host)
@@ -142,45 +151,37 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
     # -- rendering --------------------------------------------------------------------------
 
     def _render_status(self, description: dict[str, Any]) -> None:
-        row = JobRow.from_description(description, self.job.backend_name, None)
-        status = row.status
-        colour = STATUS_COLOURS.get(status, "inherit")
-        elapsed = format_duration(row.duration) if row.duration is not None else "not started"
+        status = base.job_status(description)
         finished = status in base.TERMINAL_STATUSES
-        if row.cost is None:
-            cost = "cost n/a"
-        else:
-            cost = f"{pricing.format_usd(row.cost)} {'total' if finished else 'so far'}"
-            if self.job.backend_name == "local":
-                cost += " (what it would cost on SageMaker)"
-        detail = "" if row.secondary_status in ("", status) else f" &middot; {row.secondary_status}"
-        reason = description.get("FailureReason")
-        reason_html = (
-            f"<pre style='color:{STATUS_COLOURS['Failed']};white-space:pre-wrap;margin:4px 0;"
-            f"font-size:12px;line-height:1.3'>{escape(str(reason))}</pre>"
-            if reason
-            else ""
+        silent = time.monotonic() - self._last_line_at
+        self.header.value = job_header_html(
+            description, self.job.backend_name, silent_for=None if finished else silent
         )
-        model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
-        model_html = f"<div>model: <code>{escape(model)}</code></div>" if model else ""
-        if status == base.COMPLETED:  # a processing job's outputs, where the next step reads
-            model_html += "".join(
-                f"<div>output {escape(name)}: <code>{escape(uri)}</code></div>"
-                for name, uri in processing.output_uris(description).items()
-            )
-        self.header.value = (
-            f"<div style='font-size:13px'><b>{escape(self.job.name)}</b> "
-            f"<span style='color:var(--jp-ui-font-color2,#666)'>"
-            f"({escape(self.job.backend_name)}, {escape(row.instance)})</span><br>"
-            f"<span style='color:{colour};font-weight:600'>{escape(status)}</span>"
-            f"{detail} &middot; {elapsed} &middot; {cost}"
-            f"{reason_html}{model_html}</div>"
-        )
+        if finished:
+            self._stop_requested = False
+            if status == base.STOPPED and self._stopping_note:
+                stamp = datetime.now(tz=timezone.utc).strftime("%H:%M:%S")
+                self.message.value = f"<i>stopped at {stamp} UTC</i>"
+                self._stopping_note = False
+        elif status == base.STOPPING and self._stopping_note:
+            self.message.value = "<i>stopping…</i>"
         self.stop_button.disabled = finished or status == base.STOPPING or self._stop_requested
         # Nothing left to stop: hide the button rather than leave a greyed-out one.
         self.stop_button.layout.display = "none" if finished else None
-        deployable = self.job.kind == "training" and bool(model) and not self.deployed.children
+        self._render_deploy(description)
+
+    def _render_deploy(self, description: dict[str, Any] | None = None) -> None:
+        """Offer Deploy on a completed job with a model, unless its endpoint is up."""
+        description = description or self._description
+        model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+        deployable = (
+            self.job.kind == "training"
+            and base.job_status(description) == base.COMPLETED
+            and bool(model)
+            and self._endpoint_status in (None, base.DELETED)
+        )
         self.deploy_button.layout.display = None if deployable else "none"
+        self.deploy_button.disabled = False
 
     def _render_charts(self) -> None:
         with self._lock:
@@ -209,6 +210,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
             self.stop_button.disabled = False
             return
         stamp = datetime.now(tz=timezone.utc).strftime("%H:%M:%S")
+        self._stopping_note = True
         self.message.value = f"<i>stop requested at {stamp} UTC</i>"
 
     def _on_deploy(self, _button: Any) -> None:
@@ -220,8 +222,25 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
             self.deploy_button.disabled = False
             return
         self.deploy_button.layout.display = "none"
-        self.message.value = f"<i>deploying as endpoint {escape(endpoint.name)}</i>"
-        self.deployed.children = (EndpointWidget(endpoint),)
+        self._endpoint_status = "Creating"
+        self.message.value = f"<i>deploying as endpoint {escape(endpoint.name)}…</i>"
+        self.deployed.children = (EndpointWidget(endpoint, on_status=self._on_endpoint),)
+
+    def _on_endpoint(self, name: str, status: str) -> None:
+        """Follow the deployed endpoint's status; offer Deploy again once it is gone."""
+        self._endpoint_status = status
+        label = escape(name)
+        if status == base.DELETED:
+            self.message.value = f"<i>endpoint {label} was deleted</i>"
+            self.deployed.children = ()
+        elif status == "InService":
+            self.message.value = f"<i>deployed as endpoint {label}</i>"
+        elif status == "Failed":
+            colour = STATUS_COLOURS["Failed"]
+            self.message.value = f"<span style='color:{colour}'>endpoint {label} failed</span>"
+        else:
+            self.message.value = f"<i>endpoint {label}: {escape(status)}…</i>"
+        self._render_deploy()
 
     def __repr__(self) -> str:
         # ipywidgets' default repr serialises every trait: keep it cheap (anywidget does too).
@@ -245,8 +264,17 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
     when the endpoint is deleted or failed.
     """
 
-    def __init__(self, endpoint: Endpoint, *, follow: bool = True) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        follow: bool = True,
+        on_status: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.endpoint = endpoint
+        #: Told ``(name, status)`` whenever the status changes (the job widget's Deploy).
+        self.on_status = on_status
+        self._status: str | None = None
         self.header = widgets.HTML()
         self.variants_view = widgets.HTML()
         self.payload = widgets.Text(
@@ -276,6 +304,8 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
             ],
             layout=widgets.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="6px"),
         )
+        for css_class in NO_MATH_CLASSES.split():
+            self.add_class(css_class)
         self._stop = threading.Event()
         self.refresh()
         self.poller: threading.Thread | None = None
@@ -306,29 +336,15 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
         self._render(description)
         return description["EndpointStatus"] not in ("Failed",)
 
-    def _render(self, description: dict[str, Any]) -> None:
-        from sm_magics.display.endpoints import EndpointRow
+    def _set_status(self, status: str) -> None:
+        if status != self._status:
+            self._status = status
+            if self.on_status is not None:
+                self.on_status(self.endpoint.name, status)
 
-        row = EndpointRow.from_description(description, self.endpoint.backend_name, None)
-        colour = STATUS_COLOURS.get(row.status, "inherit")
-        cost = pricing.format_usd(row.cost_per_hour)
-        where = " on SageMaker" if self.endpoint.backend_name == "local" else ""
-        url = f" &middot; <code>{escape(row.url)}</code>" if row.url else ""
-        ttl = f" &middot; deletes itself in {row.ttl_text}" if row.ttl_at else ""
-        reason = description.get("FailureReason") or description.get("LastUpdateError")
-        reason_html = (
-            f"<pre style='color:{STATUS_COLOURS['Failed']};white-space:pre-wrap;margin:4px 0;"
-            f"font-size:12px'>{escape(str(reason))}</pre>"
-            if reason
-            else ""
-        )
-        self.header.value = (
-            f"<div style='font-size:13px'><b>{escape(self.endpoint.name)}</b> "
-            f"<span style='color:var(--jp-ui-font-color2,#666)'>"
-            f"({escape(self.endpoint.backend_name)})</span><br>"
-            f"<span style='color:{colour};font-weight:600'>{escape(row.status)}</span>"
-            f"{url} &middot; {cost}/hour{where}{ttl}{reason_html}</div>"
-        )
+    def _render(self, description: dict[str, Any]) -> None:
+        status = description["EndpointStatus"]
+        self.header.value = endpoint_header_html(description, self.endpoint.backend_name)
         cells = "".join(
             "<tr>"
             + "".join(
@@ -362,9 +378,10 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
             )
         )
         self.variants_view.value = f"<table style='font-size:12px'><tr>{head}</tr>{cells}</table>"
-        live = row.status in ("InService", "Updating")
+        live = status in ("InService", "Updating")
         self.invoke_button.disabled = not live
-        self.delete_button.disabled = row.status in ("Deleting",)
+        self.delete_button.disabled = status in ("Deleting",)
+        self._set_status(status)
 
     def _render_gone(self) -> None:
         self.header.value = (
@@ -377,6 +394,7 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
         self.delete_button.layout.display = "none"
         self.payload.layout.display = "none"
         self.invoke_button.layout.display = "none"
+        self._set_status(base.DELETED)
 
     def _on_invoke(self, _button: Any) -> None:
         text = self.payload.value.strip()

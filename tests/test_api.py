@@ -396,7 +396,7 @@ def test_job_table_text() -> None:
             assert line[start - 2 : start] == "  " and line[start] != " "
     assert "InProgress (Training)" in lines[1]
     assert "1m 15s" in lines[1]
-    assert "ml.m5.large x2" in lines[2]
+    assert "ml.m5.large \u00d72" in lines[2]
     assert "Completed (" not in lines[2]  # the secondary status shows only while running
     assert [row.name for row in table] == ["short", "a-much-longer-job-name"]
 
@@ -417,12 +417,16 @@ def test_job_table_html_colours_and_escapes() -> None:
         colour = STATUS_COLOURS[status]
         assert f"<span style='color:{colour};font-weight:600'>{status}" in html
     assert "<span style='color:inherit;font-weight:600'>Weird</span>" in html
-    assert html.startswith("<table") and html.count("<tr>") == 7
+    # Wrapped so that JupyterLab's MathJax leaves the dollar amounts alone.
+    assert html.startswith("<div class='sm-magics mathjax_ignore tex2jax_ignore'><table")
+    assert html.count("<tr>") == 7
 
 
 def test_empty_job_table() -> None:
     assert repr(JobTable([])) == "No jobs yet."
-    assert JobTable([])._repr_html_() == "<p>No jobs yet.</p>"
+    assert JobTable([])._repr_html_() == (
+        "<div class='sm-magics mathjax_ignore tex2jax_ignore'><p>No jobs yet.</p></div>"
+    )
 
 
 def test_session_jobs_filters(session: Session) -> None:

@@ -117,7 +117,7 @@ def test_running_job_and_endpoint_cost_so_far_and_per_hour(ledger: Ledger) -> No
     assert by_name["train"].cost_per_hour == pytest.approx(rate("ml.m5.large", 2))
     assert by_name["train"].cost == pytest.approx(2 * rate("ml.m5.large", 2))
     assert by_name["iris"].cost_per_hour == pytest.approx(rate("ml.m5.large", 3, usage="hosting"))
-    assert by_name["iris"].instance == "ml.m5.large x3"
+    assert by_name["iris"].instance == "ml.m5.large \u00d73"
     expected = rate("ml.m5.large", 2) + rate("ml.m5.large", 3, usage="hosting")
     assert summary.billing_per_hour == pytest.approx(expected)
     # newest first

@@ -276,10 +276,12 @@ def test_widget_of_an_endpoint_whose_ttl_passed(
 # -- display -----------------------------------------------------------------------------------
 
 
-def test_repr_mimebundle_outside_a_kernel_is_text_only(
+def test_repr_mimebundle_outside_a_kernel_is_text_and_a_snapshot(
     deploy: Callable[..., Endpoint],
 ) -> None:
     endpoint = deploy()
     bundle = endpoint._repr_mimebundle_()
-    assert set(bundle) == {"text/plain"}
+    assert set(bundle) == {"text/plain", "text/html"}
+    assert "InService" in bundle["text/html"]
+    assert f"%sm_watch {endpoint.name}" in bundle["text/html"]
     assert bundle["text/plain"] == f"<Endpoint {endpoint.name} (local) InService>"

@@ -362,7 +362,7 @@ def test_two_hosts(ip: InteractiveShell) -> None:
     assert '[algo-2] HOST=algo-2 ["algo-1","algo-2"]' in lines
     assert all(re.match(r"\[algo-[12]\] ", line) for line in lines)
     assert job.describe()["ResourceConfig"]["InstanceCount"] == 2
-    assert job.row().instance == "ml.m5.large x2"
+    assert job.row().instance == "ml.m5.large \u00d72"
 
 
 def test_max_run_stops_a_long_job(ip: InteractiveShell) -> None:

@@ -168,7 +168,7 @@ def test_widget_on_several_hosts_prefixes_lines(session: Session, widgets: list[
     widget.wait_idle(TIMEOUT)
     lines = log_lines(widget)
     assert "[algo-1] from every host" in lines and "[algo-2] from every host" in lines
-    assert "x2" in widget.header.value
+    assert "\u00d72" in widget.header.value  # the panel writes the same multiplication sign
 
 
 def test_stop_button_shows_an_error_instead_of_raising(
@@ -193,12 +193,16 @@ def test_stop_button_shows_an_error_instead_of_raising(
 # -- display outside and inside a kernel -----------------------------------------------------
 
 
-def test_mimebundle_outside_a_kernel_is_text_only(session: Session) -> None:
+def test_mimebundle_outside_a_kernel_is_text_and_a_snapshot(session: Session) -> None:
     job = session.train("pass", name="plain-bundle")
     job.wait(TIMEOUT, poll=0.05)
     assert not display.widgets_available()
     bundle = job._repr_mimebundle_()
-    assert set(bundle) == {"text/plain"}
+    assert set(bundle) == {"text/plain", "text/html"}
+    # The snapshot: what a notebook reopened without its kernel shows, and the way back.
+    assert "plain-bundle" in bundle["text/html"] and "Completed" in bundle["text/html"]
+    assert "%sm_watch plain-bundle" in bundle["text/html"]
+    assert "mathjax_ignore" in bundle["text/html"]
     assert bundle["text/plain"] == repr(job) == "<Job plain-bundle (local) Completed/Completed>"
     assert not any(t.name == "sm-magics-follow-plain-bundle" for t in threading.enumerate())
 
@@ -211,6 +215,7 @@ def test_mimebundle_in_a_kernel_adds_the_widget(
     monkeypatch.setattr(display, "widgets_available", lambda: True)
     bundle = job._repr_mimebundle_()
     assert bundle["text/plain"] == repr(job)
+    assert "%sm_watch widget-bundle" in bundle["text/html"]  # the fallback travels along
     assert WIDGET_MIME in bundle
     assert bundle[WIDGET_MIME]["model_id"]
     for thread in threading.enumerate():
@@ -251,6 +256,17 @@ def test_chart_with_one_point() -> None:
     x, y = points[0]
     assert 0 <= x <= WIDTH and 0 <= y <= HEIGHT
     assert "acc = 0.5" in svg
+
+
+def test_a_single_point_is_a_dot_on_a_sane_axis() -> None:
+    svg = line_chart_svg("acc", [(3.0, 0.96)])
+    root = ET.fromstring(svg)
+    (dot,) = root.iter(f"{SVG_NS}circle")  # a polyline of one point draws nothing
+    assert float(dot.get("r") or 0) > 0
+    labels = [t.text for t in root.iter(f"{SVG_NS}text")]
+    assert "acc = 0.96" in labels
+    # The axis hugs the value (it once read 0.46 to 1.46 around 0.96).
+    assert "1.056" in labels and "0.864" in labels
 
 
 def test_chart_with_many_points_spans_the_frame() -> None:

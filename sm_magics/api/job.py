@@ -277,4 +277,16 @@ class Job:
             from sm_magics.widgets import JobWidget
 
             make_widget = functools.partial(JobWidget, self)
-        return display.widget_bundle(repr(self), make_widget, include, exclude)
+        return display.widget_bundle(
+            repr(self), make_widget, include, exclude, html=self._snapshot_html()
+        )
+
+    def _snapshot_html(self) -> str | None:
+        """Return the static HTML shown where the widget cannot be (no kernel, nbconvert)."""
+        from sm_magics.display.jobs import job_header_html, snapshot_html
+
+        try:
+            header = job_header_html(self.describe(), self.backend_name)
+        except Exception:  # noqa: BLE001 - a display must never raise
+            return None
+        return snapshot_html(header, self.name)

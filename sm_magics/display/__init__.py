@@ -33,6 +33,58 @@ STATUS_COLOURS = {
 
 Row = TypeVar("Row")
 
+#: Classes that keep MathJax out of an element. JupyterLab typesets HTML outputs, and text
+#: between two ``$`` signs ("$0.12/hour ... ($0.12/h") became italic maths with its dollars
+#: gone. ``mathjax_ignore`` is MathJax 3's ``ignoreHtmlClass``; ``tex2jax_ignore`` is
+#: MathJax 2's (classic Notebook, nbviewer). Escaping the ``$`` would not help: MathJax
+#: reads the DOM's text, where ``&#36;`` is a ``$`` again.
+NO_MATH_CLASSES = "mathjax_ignore tex2jax_ignore"
+
+
+def no_math(html: str, css_class: str = "") -> str:
+    """Wrap ``html`` in a ``div`` MathJax leaves alone; every HTML we output goes through it.
+
+    Examples
+    --------
+    >>> no_math("<b>$1 and $2</b>", "sm-magics-cost")
+    "<div class='sm-magics sm-magics-cost mathjax_ignore tex2jax_ignore'><b>$1 and $2</b></div>"
+    """
+    classes = " ".join(c for c in ("sm-magics", css_class, NO_MATH_CLASSES) if c)
+    return f"<div class='{classes}'>{html}</div>"
+
+
+#: The multiplication sign of ``ml.m5.large (times) 2``, as the side panel writes it.
+TIMES = "\u00d7"
+
+
+def format_instance(instance_type: str | None, count: int | None) -> str:
+    """Return ``ml.m5.large``, or the type, a multiplication sign and the count; ``?``."""
+    if not instance_type:
+        return "?"
+    return f"{instance_type} {TIMES}{count}" if count and count > 1 else instance_type
+
+
+def collapse_carriage_returns(text: str) -> str:
+    r"""Return what a terminal shows for one line that redraws itself with ``\r`` (tqdm).
+
+    Each ``\r`` goes back to the start of the line and the text after it overwrites what
+    was there; a trailing ``\r`` changes nothing. The widget, ``%sm_logs`` and the side
+    panel's log view (labextension/src/format.ts) show a progress bar at its latest state.
+
+    Examples
+    --------
+    >>> collapse_carriage_returns(" 10%|#  |\r 50%|## |\r100%|###|")
+    '100%|###|'
+    >>> collapse_carriage_returns("abcdef\rxy")
+    'xycdef'
+    """
+    if "\r" not in text:
+        return text
+    line = ""
+    for part in text.rstrip("\r").split("\r"):
+        line = part + line[len(part) :]
+    return line
+
 
 class StatusTable(Generic[Row]):
     """Rows with a coloured status column, as HTML or as aligned text.
@@ -73,6 +125,10 @@ class StatusTable(Generic[Row]):
         )
 
     def _repr_html_(self) -> str:
+        return no_math(self._html_body())
+
+    def _html_body(self) -> str:
+        """Return the table's HTML unwrapped, for a caller that wraps more (:func:`no_math`)."""
         if not self.rows:
             return f"<p>{escape(self.empty_text)}</p>"
         status_column = self.columns.index("status")
@@ -91,14 +147,21 @@ class StatusTable(Generic[Row]):
 
 
 def widget_bundle(
-    text: str, make_widget: Callable[[], Any] | None, include: Any = None, exclude: Any = None
+    text: str,
+    make_widget: Callable[[], Any] | None,
+    include: Any = None,
+    exclude: Any = None,
+    html: str | None = None,
 ) -> dict[str, Any]:
     """Return a display bundle: ``text/plain`` always, the widget's view when one is made.
 
-    The text is what nbval, terminals and frontends without widgets show; ``make_widget``
-    is ``None`` when no widget-capable kernel runs us.
+    The text is what nbval and terminals show; ``html`` (a static snapshot) is what a
+    frontend shows when it cannot show the widget: a notebook reopened without its kernel,
+    nbconvert, GitHub. ``make_widget`` is ``None`` when no widget-capable kernel runs us.
     """
     bundle: dict[str, Any] = {"text/plain": text}
+    if html is not None:
+        bundle["text/html"] = html
     if make_widget is not None:
         view = make_widget()._repr_mimebundle_(include=include, exclude=exclude)
         if view:
@@ -117,5 +180,9 @@ def widgets_available() -> bool:
 
 
 def format_log_line(event: LogEvent, with_host: bool) -> str:
-    """Return one log line as text, with ``[algo-N]`` when several hosts write."""
-    return f"[{event.host}] {event.message}" if with_host else event.message
+    r"""Return one log line as text, with ``[algo-N]`` when several hosts write.
+
+    A progress bar redrawn with ``\r`` shows its latest state.
+    """
+    message = collapse_carriage_returns(event.message)
+    return f"[{event.host}] {message}" if with_host else message

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from html import escape
 from typing import Any
 
 from sm_magics import pricing
-from sm_magics.display import StatusTable
+from sm_magics.display import STATUS_COLOURS, StatusTable
 from sm_magics.durations import format_duration
 from sm_magics.ledger import EndpointRecord
 
@@ -103,3 +104,35 @@ class EndpointTable(StatusTable[EndpointRow]):
             pricing.format_usd(row.cost_per_hour),
             row.ttl_text,
         ]
+
+
+def endpoint_header_html(description: dict[str, Any], backend: str) -> str:
+    """Return the head of an endpoint's view: status, URL, price, TTL, failure reason.
+
+    One builder for the live widget and its static snapshot.
+    """
+    row = EndpointRow.from_description(description, backend, None)
+    colour = STATUS_COLOURS.get(row.status, "inherit")
+    parts = []
+    if row.url:
+        parts.append(f"<code>{escape(row.url)}</code>")
+    if row.status == "Failed":
+        parts.append("not billing")
+    else:
+        where = " on SageMaker" if backend == "local" else ""
+        parts.append(f"{pricing.format_usd(row.cost_per_hour)}/hour{where}")
+    if row.ttl_at:
+        parts.append(f"deletes itself in {row.ttl_text}")
+    reason = description.get("FailureReason") or description.get("LastUpdateError")
+    reason_html = (
+        f"<pre style='color:{STATUS_COLOURS['Failed']};white-space:pre-wrap;margin:4px 0;"
+        f"font-size:12px'>{escape(str(reason))}</pre>"
+        if reason
+        else ""
+    )
+    return (
+        f"<div style='font-size:13px'><b>{escape(row.name)}</b> "
+        f"<span style='color:var(--jp-ui-font-color2,#666)'>({escape(backend)})</span><br>"
+        f"<span style='color:{colour};font-weight:600'>{escape(row.status)}</span>"
+        f" &middot; {' &middot; '.join(parts)}{reason_html}</div>"
+    )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from html import escape
 from typing import Any
 
 from sm_magics import pricing
-from sm_magics.backends import base, kinds
-from sm_magics.display import StatusTable
+from sm_magics.backends import base, kinds, processing
+from sm_magics.display import STATUS_COLOURS, StatusTable, format_instance, no_math
 from sm_magics.durations import format_duration
 from sm_magics.ledger import JobRecord
 
@@ -84,9 +85,8 @@ class JobRow:
 
     @property
     def instance(self) -> str:
-        """``ml.m5.large`` or ``ml.m5.large x2``."""
-        suffix = f" x{self.instance_count}" if self.instance_count > 1 else ""
-        return f"{self.instance_type}{suffix}"
+        """``ml.m5.large``, or with its count after a multiplication sign."""
+        return format_instance(self.instance_type, self.instance_count)
 
 
 def _cost(
@@ -122,3 +122,93 @@ class JobTable(StatusTable[JobRow]):
             format_duration(row.duration),
             pricing.format_usd(row.cost),
         ]
+
+
+#: How long a running job may print nothing before its widget says so (SageMaker's own
+#: log streamer warns the same way when a job goes quiet).
+SILENCE_SECONDS = 30.0
+
+
+def job_header_html(
+    description: dict[str, Any],
+    backend: str,
+    *,
+    silent_for: float | None = None,
+) -> str:
+    """Return the head of a job's view: name, instance, status, elapsed time, cost, reason.
+
+    One builder for the live widget and its static snapshot (the HTML fallback of a
+    ``Job``'s display bundle), so both say the same thing the same way. ``silent_for``
+    is how long a running job has printed nothing; from :data:`SILENCE_SECONDS` on, the
+    header says so with the secondary status.
+    """
+    row = JobRow.from_description(description, backend, None)
+    status = row.status
+    colour = STATUS_COLOURS.get(status, "inherit")
+    finished = status in base.TERMINAL_STATUSES
+    parts = []
+    if row.secondary_status not in ("", status):
+        parts.append(escape(row.secondary_status))
+    if row.duration is not None:
+        parts.append(format_duration(row.duration))
+    elif not finished:
+        parts.append("waiting to start")
+    if row.cost is None:
+        parts.append("cost n/a")
+    else:
+        cost = f"{pricing.format_usd(row.cost)} {'total' if finished else 'so far'}"
+        if backend == "local":
+            cost += " (what it would cost on SageMaker)"
+        parts.append(cost)
+    quiet = ""
+    if not finished and silent_for is not None and silent_for >= SILENCE_SECONDS:
+        quiet = (
+            f"<div style='color:var(--jp-warn-color1, #f57c00)'>No output for "
+            f"{format_duration(silent_for)} ({escape(row.secondary_status or status)}): "
+            "the job still runs; a step that prints nothing looks like this.</div>"
+        )
+    reason = description.get("FailureReason")
+    reason_html = (
+        f"<pre style='color:{STATUS_COLOURS['Failed']};white-space:pre-wrap;margin:4px 0;"
+        f"font-size:12px;line-height:1.3'>{escape(str(reason))}</pre>"
+        if reason
+        else ""
+    )
+    model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+    model_html = f"<div>model: <code>{escape(model)}</code></div>" if model else ""
+    if status == base.COMPLETED:  # a processing job's outputs, where the next step reads
+        model_html += "".join(
+            f"<div>output {escape(name)}: <code>{escape(uri)}</code></div>"
+            for name, uri in processing.output_uris(description).items()
+        )
+    return (
+        f"<div style='font-size:13px'><b>{escape(row.name)}</b> "
+        f"<span style='color:var(--jp-ui-font-color2,#666)'>"
+        f"({escape(backend)}, {escape(row.instance)})</span><br>"
+        f"<span style='color:{colour};font-weight:600'>{escape(status)}</span>"
+        f" &middot; {' &middot; '.join(parts)}{quiet}{reason_html}{model_html}</div>"
+    )
+
+
+def snapshot_html(header: str, name: str, *, lines: list[str] | None = None) -> str:
+    """Return the static snapshot a display bundle carries next to the live widget.
+
+    It is what a frontend shows when the widget cannot be shown (a notebook reopened
+    without its kernel, nbconvert, GitHub), with the way back to a live view.
+    """
+    stamp = datetime.now(tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    tail = ""
+    if lines:
+        tail = (
+            "<pre style='max-height:10em;overflow:auto;margin:4px 0;font-size:12px'>"
+            f"{escape(chr(10).join(lines))}</pre>"
+        )
+    hint = (
+        f"<div style='color:var(--jp-ui-font-color2,#666);font-size:12px'>Snapshot of "
+        f"{stamp}. Live view: <code>%sm_watch {escape(name)}</code></div>"
+    )
+    return no_math(
+        f"<div style='border:1px solid var(--jp-border-color2, #ddd);padding:6px'>"
+        f"{header}{tail}{hint}</div>",
+        "sm-magics-snapshot",
+    )
