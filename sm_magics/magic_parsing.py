@@ -107,8 +107,38 @@ def parse_line(
     # unknown option, since only a bare "-1.2" looks like a number to it; no option of
     # ours starts with a digit, so anything that does is a value.
     parser._negative_number_matcher = _NEGATIVE_VALUE
-    args: argparse.Namespace = parser.parse_args(argv)
+    try:
+        args: argparse.Namespace = parser.parse_args(argv)
+    except UsageError as exc:
+        hint = suggest_option(parser, argv)
+        if hint:
+            raise UsageError(f"{exc} {hint}") from None
+        raise
     return args
+
+
+def suggest_option(parser: argparse.ArgumentParser, argv: list[str]) -> str:
+    """Return "Did you mean --input?" for the first mistyped ``--flag`` of ``argv``.
+
+    argparse alone says "unrecognized arguments: --inptu data"; the closest option names
+    the fix. Abbreviations argparse accepts (a unique prefix) are not mistakes, and
+    nothing after a bare ``--`` is looked at.
+    """
+    import difflib
+
+    known = [s for action in parser._actions for s in action.option_strings]
+    for word in argv:
+        if word == "--":
+            break
+        if not word.startswith("--"):
+            continue
+        flag = word.split("=", 1)[0]
+        if flag in known or any(k.startswith(flag) for k in known):
+            continue
+        close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+        if close:
+            return f"Did you mean {close[0]}?"
+    return ""
 
 
 def parse_key_values(
@@ -263,5 +293,6 @@ __all__ = [
     "out_option",
     "parse_key_values",
     "parse_line",
+    "suggest_option",
     "user_namespace",
 ]

@@ -502,8 +502,16 @@ class SageMakerMagics(Magics):
     @no_var_expand
     @magic_call()
     def sm_stop(self, args: argparse.Namespace) -> Job:
-        """Stop a running job (SIGTERM, then SIGKILL after a grace period, locally)."""
-        job = self.session.job(args.job).stop()
+        """Stop a running job (SIGTERM, then SIGKILL after a grace period, locally).
+
+        A job that already ended is left as it is, and the magic says so.
+        """
+        job = self.session.job(args.job)
+        status = job.status
+        if status in base.TERMINAL_STATUSES:
+            print(f"Job {job.name} already ended ({status}): nothing to stop.")
+            return job
+        job.stop()
         if args.wait:
             job.wait()
         return job
@@ -550,7 +558,8 @@ class SageMakerMagics(Magics):
         if not args.yes:
             print(repr(CleanupReport(items, scope=scope, done=False)))
             try:
-                answer = input(f"Stop/delete these {len(items)}? [y/N] ")
+                them = "this one" if len(items) == 1 else f"these {len(items)}"
+                answer = input(f"Stop/delete {them}? [y/N] ")
             except (StdinNotImplementedError, EOFError):
                 raise UsageError(
                     "Cannot ask for confirmation here; %sm_cleanup"

@@ -12,6 +12,7 @@ import argparse
 import json
 import re
 import shlex
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from sm_magics import pricing
 from sm_magics.api import Job
 from sm_magics.display.endpoints import EndpointTable
 from sm_magics.endpoint import Endpoint, content_type_for_file
-from sm_magics.errors import SmMagicsError
+from sm_magics.errors import NotFound, SmMagicsError
 from sm_magics.magic_parsing import (
     backend_option,
     bind_out,
@@ -299,13 +300,57 @@ class ServingMagics(Magics):
         return self.core.session.endpoints(backend=args.backend)
 
     @magic_arguments()
+    @argument("name", help="A job's or an endpoint's name.")
+    @line_magic
+    @no_var_expand
+    @magic_call()
+    def sm_watch(self, args: argparse.Namespace) -> Job | Endpoint:
+        """Show a live widget of any job or endpoint (re-attach one after a kernel restart).
+
+        A widget lives as long as the kernel that made it: after a restart, or in a
+        reopened notebook, its output is a static snapshot. ``%sm_watch NAME`` shows a live
+        one again, wherever the job or endpoint was started (the side panel inserts this
+        line for you). A live endpoint wins over a job of the same name.
+        """
+        session = self.core.session
+        record = session.ledger.get_endpoint(args.name)
+        if record is not None and record.is_live:
+            return session.endpoint(args.name)
+        try:
+            return session.job(args.name)
+        except NotFound:
+            raise NotFound(
+                f"No job or live endpoint named {args.name!r}; %sm_jobs and %sm_endpoints "
+                "list them."
+            ) from None
+
+    @magic_arguments()
     @argument("endpoint", help="Endpoint name.")
     @argument("--yes", action="store_true", help="Do not ask for confirmation.")
     @line_magic
     @no_var_expand
     @magic_call()
     def sm_delete(self, args: argparse.Namespace) -> None:
-        """Delete an endpoint with everything it runs (asks first unless ``--yes``)."""
+        """Delete an endpoint with everything it runs (asks first unless ``--yes``).
+
+        An endpoint that is already gone (deleted from the side panel, or by its ``--ttl``)
+        is reported as such, not as an error, so that Run All goes on.
+        """
+        try:
+            self._delete(args)
+        except NotFound:
+            record = self.core.session.ledger.get_endpoint(args.endpoint)
+            if record is None:
+                raise
+            when = record.deleted_at or record.updated_at
+            stamp = (
+                datetime.fromtimestamp(when, tz=timezone.utc).strftime(" at %H:%M:%S UTC")
+                if when and record.status == "Deleted"
+                else ""
+            )
+            print(f"Endpoint {args.endpoint} is already deleted{stamp}: nothing to do.")
+
+    def _delete(self, args: argparse.Namespace) -> None:
         endpoint = self.core.session.endpoint(args.endpoint)
         if not args.yes:
             row = endpoint.row()

@@ -192,7 +192,7 @@ def test_magic_asks_and_a_no_changes_nothing(
     asked: list[str] = []
     monkeypatch.setattr("builtins.input", answer("n", asked))
     report = nb.run_line_magic("sm_cleanup", "")
-    assert asked == ["Stop/delete these 1? [y/N] "]
+    assert asked == ["Stop/delete this one? [y/N] "]
     listing = capsys.readouterr().out
     assert "kept" in listing and "to delete" in listing and "Running or billing" in listing
     assert repr(report).startswith("Nothing stopped or deleted.")

@@ -464,14 +464,16 @@ def test_sm_wait_timeout_says_the_job_goes_on(ip: InteractiveShell) -> None:
     assert finished(job).status == "Stopped"
 
 
-def test_sm_stop_leads_to_stopped(ip: InteractiveShell) -> None:
+def test_sm_stop_leads_to_stopped(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
     job = train(ip, "stopped-job", SLEEPER)
     stopped = ip.run_line_magic("sm_stop", "stopped-job")
     assert isinstance(stopped, Job) and stopped.name == "stopped-job"
     assert job.status in {"Stopping", "Stopped"}
     assert finished(job).status == "Stopped"
-    # Stopping again is harmless.
+    # Stopping again is harmless, and says why nothing happens.
+    capsys.readouterr()
     assert ip.run_line_magic("sm_stop", "stopped-job --wait").status == "Stopped"
+    assert "Job stopped-job already ended (Stopped): nothing to stop." in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("magic", ["sm_logs", "sm_wait", "sm_stop", "sm_logs -f"])

@@ -729,6 +729,33 @@ def test_delete_unknown_endpoint(ip: InteractiveShell) -> None:
         ip.run_line_magic("sm_delete", "no-such-endpoint --yes")
 
 
+def test_delete_of_an_endpoint_already_deleted_says_so(
+    ip: InteractiveShell, jobs: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Deleted from the side panel (or by its --ttl) before the cell runs: Run All goes on.
+    name = unique()
+    deploy(ip, f"{jobs.a} -e {name} --wait").delete()
+    capsys.readouterr()
+    assert ip.run_line_magic("sm_delete", f"{name} --yes") is None
+    assert f"Endpoint {name} is already deleted" in capsys.readouterr().out
+
+
+def test_watch_shows_a_live_view_of_a_job_or_an_endpoint(
+    ip: InteractiveShell, jobs: SimpleNamespace, served: str
+) -> None:
+    job = ip.run_line_magic("sm_watch", jobs.a)
+    assert isinstance(job, Job) and job.name == jobs.a
+    endpoint = ip.run_line_magic("sm_watch", served)
+    assert isinstance(endpoint, Endpoint) and endpoint.name == served
+    with pytest.raises(UsageError, match="No job or live endpoint named 'nothing-here'"):
+        ip.run_line_magic("sm_watch", "nothing-here")
+
+
+def test_a_mistyped_flag_gets_a_suggestion(ip: InteractiveShell, jobs: SimpleNamespace) -> None:
+    with pytest.raises(UsageError, match="Did you mean --input"):
+        ip.run_line_magic("sm_batch", f"{jobs.a} --inptu data --output out")
+
+
 def test_after_delete_nothing_listens_logs_remain_and_the_name_is_free(
     ip: InteractiveShell, jobs: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
