@@ -19,6 +19,7 @@ import { Session } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Widget } from '@lumino/widgets';
 
+import { wrapWidgetRenderer } from './fallback';
 import { smMagicsIcon } from './icons';
 import { createLogView, LogContent } from './logview';
 import { SmMagicsModel } from './model';
@@ -125,6 +126,19 @@ const plugin: JupyterFrontEndPlugin<ISmMagicsModel> = {
     if (labShell) {
       followFocus(labShell.currentWidget);
       labShell.currentChanged.connect((_, change) => followFocus(change.newValue));
+      // Snapshots where a widget cannot be shown: wrap each notebook's widget renderer as
+      // the notebook is added (before its outputs render).
+      const wrapAll = (): void => {
+        for (const widget of labShell.widgets('main')) {
+          const rendermime = (widget as unknown as { content?: { rendermime?: unknown } })
+            .content?.rendermime as Parameters<typeof wrapWidgetRenderer>[0] | undefined;
+          if (rendermime && typeof rendermime.getFactory === 'function') {
+            wrapWidgetRenderer(rendermime);
+          }
+        }
+      };
+      wrapAll();
+      labShell.layoutModified.connect(wrapAll);
     }
     watchKernels(app, model);
     if (restorer) {

@@ -84,6 +84,10 @@ def _write_settings(folder: Path) -> None:
     news = folder / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text(json.dumps({"fetchNews": "false"}))
+    # Every cell rendered, not only those in view: the tests look at every output.
+    tracker = folder / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))
 
 
 def _wait_ready(lab: Lab, timeout: float = 60) -> None:

@@ -1,0 +1,137 @@
+"""The two notebooks as a user sees them: run cell by cell in JupyterLab, in chromium.
+
+Every rendered output is looked at, not only ``text/plain`` (which is all nbval compares):
+no "Error displaying widget", no MathJax element inside our outputs (JupyterLab typesets
+text between two ``$`` signs as maths, which once garbled ``%sm_cost``), and dollar
+amounts present; then again in the dark theme. A ``%sm_cost`` cell is appended to the
+serving notebook while its endpoint bills, the case that was garbled. With
+``SM_MAGICS_SCREENSHOTS=1`` each notebook is saved as a screenshot to docs/images/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from ui.labpage import open_notebook, wait_kernel_idle
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+SCREENSHOTS = os.environ.get("SM_MAGICS_SCREENSHOTS") == "1"
+#: A cell may train or deploy with --wait: generous, only against hangs.
+CELL_TIMEOUT_MS = 240_000
+MATH = "mjx-container, .MathJax, .MathJax_Display, mjx-math"
+
+
+def _copy_notebook(lab: Any, name: str, extra: dict[int, str] | None = None) -> str:
+    """Copy a notebook into the lab's root, inserting ``{index: source}`` code cells."""
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    for index, source in sorted((extra or {}).items(), reverse=True):
+        notebook.cells.insert(index, nbformat.v4.new_code_cell(source))
+    target = f"ui-{name}"
+    nbformat.write(notebook, lab.root / target)
+    return target
+
+
+def _check_outputs(cell: Locator) -> str:
+    """Assert the cell's rendered outputs look right; return their visible text."""
+    texts = []
+    for output in cell.locator(".jp-OutputArea-output").all():
+        text = output.inner_text()
+        assert "Error displaying widget" not in text, text
+        assert output.locator(MATH).count() == 0, f"MathJax typeset an output: {text[:300]}"
+        texts.append(text)
+    return "\n".join(texts)
+
+
+def _run_code_cells(page: Page, notebook: Locator) -> list[str]:
+    """Run every code cell in order (Shift+Enter), checking each one's outputs."""
+    cells = notebook.locator(".jp-CodeCell")
+    texts = []
+    for index in range(cells.count()):
+        cell = cells.nth(index)
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        expect(cell.locator(".jp-InputArea-prompt")).to_have_text(
+            re.compile(r"\[\d+\]"), timeout=CELL_TIMEOUT_MS
+        )
+        source = cell.locator(".jp-InputArea-editor").inner_text()
+        error = cell.locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+        )
+        assert "Traceback" not in "\n".join(error.all_inner_texts()), source
+        texts.append(_check_outputs(cell))
+    return texts
+
+
+def _use_theme(page: Page, lab: Any, theme: str | None) -> None:
+    raw = json.dumps({"theme": theme} if theme else {})
+    lab.api(
+        "lab/api/settings/@jupyterlab/apputils-extension:themes", method="PUT", body={"raw": raw}
+    )
+
+
+def _not_modified(page: Page) -> None:
+    """The notebook's tab is not marked modified once its kernel is up (G-issue 14)."""
+    page.wait_for_timeout(1500)  # the kernel's info reply is where metadata would change
+    tab = page.locator(".jp-mod-current.lm-TabBar-tab").filter(has_text=".ipynb")
+    expect(tab).not_to_have_class(re.compile("jp-mod-dirty"))
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("quickstart.ipynb", {}),
+        # %sm_cost while the endpoint bills: "Billing now: $0.12/hour, ... ($0.12/h ...)".
+        ("serving.ipynb", {-3: "%sm_cost"}),
+    ],
+)
+def test_notebook_outputs_in_light_and_dark(
+    page: Page, lab: Any, name: str, extra: dict[int, str]
+) -> None:
+    source = nbformat.read(NOTEBOOKS / name, as_version=4)
+    inserts = {len(source.cells) + i if i < 0 else i: cell for i, cell in extra.items()}
+    target = _copy_notebook(lab, name, inserts)
+    try:
+        notebook = open_notebook(page, lab, target)
+        _not_modified(page)
+        texts = _run_code_cells(page, notebook)
+        outputs_count = notebook.locator(".jp-CodeCell .jp-OutputArea-output").count()
+        everything = "\n".join(texts)
+        assert re.search(r"\$\d", everything), "no dollar amount in any output"
+        if "%sm_cost" in json.dumps(extra):
+            cost = next(t for t in texts if "Billing now" in t)
+            assert re.search(r"Billing now: \$[\d.,]+/hour", cost), cost
+        if SCREENSHOTS:
+            IMAGES.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(IMAGES / f"{Path(name).stem}-light.png"), full_page=True)
+
+        # The same outputs in the dark theme (a reload shows them from the live kernel).
+        _use_theme(page, lab, "JupyterLab Dark")
+        try:
+            page.goto(lab.url + f"/lab/tree/{target}?token={lab.token}")
+            expect(page.locator("body")).to_have_attribute("data-jp-theme-name", "JupyterLab Dark")
+            wait_kernel_idle(page)
+            cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
+            expect(cells).to_have_count(len(texts))
+            outputs = cells.locator(".jp-OutputArea-output")
+            expect(outputs).to_have_count(outputs_count)
+            # Widgets come back from the live kernel.
+            expect(page.locator(".jp-OutputArea-output .jupyter-widgets").first).to_be_visible()
+            dark = [_check_outputs(cells.nth(i)) for i in range(cells.count())]
+            assert re.search(r"\$\d", "\n".join(dark))
+            if SCREENSHOTS:
+                page.screenshot(path=str(IMAGES / f"{Path(name).stem}-dark.png"), full_page=True)
+        finally:
+            _use_theme(page, lab, None)
+    finally:
+        lab.api("api/sessions")  # the server is still up
