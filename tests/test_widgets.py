@@ -337,6 +337,6 @@ def test_widget_of_a_processing_job_names_its_outputs_and_hosts(
     assert "[algo-1] processed" in lines and "[algo-2] processed" in lines
     assert lines[-1] == "[algo-1] Processing job completed"
     header = widget.header.value
-    assert "Completed" in header and "x2" in header
+    assert "Completed" in header and "\u00d72" in header
     assert f"output result: <code>{job.outputs.result}</code>" in header
     assert widget.deploy_button.layout.display == "none"  # no model to deploy
