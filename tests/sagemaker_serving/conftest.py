@@ -52,7 +52,7 @@ def fixed_names(monkeypatch: pytest.MonkeyPatch) -> None:
     The real suffix is a hash with a nonce (tested on its own); a counter lets the tests
     spell out exact requests.
     """
-    from sm_magics.backends.sagemaker import serving, transform
+    from sm_magics.backends.sagemaker import serving, transform, updates
 
     counter = iter(range(1, 1_000_000))
 
@@ -61,6 +61,7 @@ def fixed_names(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(serving, "resource_name", name)
     monkeypatch.setattr(transform, "resource_name", name)
+    monkeypatch.setattr(updates, "resource_name", name)
 
 
 def _session(endpoint_url: str | None = None) -> Any:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from sm_magics.backends.sagemaker.serving import config_name_pattern, tag_list
-from sm_magics.backends.sagemaker.serving import resource_name as real_resource_name
+from sm_magics.backends.sagemaker.resources import config_name_pattern, tag_list
+from sm_magics.backends.sagemaker.resources import resource_name as real_resource_name
 
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 

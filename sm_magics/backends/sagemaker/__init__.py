@@ -2,11 +2,12 @@
 
 Importing this package imports boto3 (through :mod:`.aws`, lazily, when a backend object is
 made); the kernel reaches it only through the registry when a magic asks for
-``-b sagemaker``. The backend is four mixins over one :class:`~.aws.AwsSession`:
-training (:mod:`.training`, its CloudWatch logs in :mod:`.cwlogs`), endpoints
-(:mod:`.serving`, :mod:`.autoscaling`, :mod:`.images`), batch transform (:mod:`.transform`)
-and processing (:mod:`.processing`),
-with uploads by content hash in :mod:`.uploads`.
+``-b sagemaker``. Over one :class:`~.aws.AwsSession`, the backend is mixins for
+training (:mod:`.training`, its CloudWatch logs in :mod:`.cwlogs`), batch transform
+(:mod:`.transform`) and processing (:mod:`.processing`), and objects it owns: endpoints
+(an :class:`~.serving.EndpointService`: :mod:`.serving`, :mod:`.updates`,
+:mod:`.resources`, :mod:`.endpoint_parts`, :mod:`.autoscaling`, :mod:`.images`) and
+tuning (:mod:`.tuning`). Uploads by content hash are :mod:`.uploads`'.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sm_magics.backends import base
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.packages import SageMakerPackages
 from sm_magics.backends.sagemaker.processing import SageMakerProcessing
-from sm_magics.backends.sagemaker.serving import SageMakerServing
+from sm_magics.backends.sagemaker.serving import EndpointService
 from sm_magics.backends.sagemaker.training import SageMakerTraining
 from sm_magics.backends.sagemaker.transform import SageMakerTransforms
 from sm_magics.backends.sagemaker.tuning import SageMakerTuning
@@ -30,9 +31,7 @@ if TYPE_CHECKING:
     from sm_magics.tuning.spec import TuningSpec
 
 
-class SageMakerBackend(
-    SageMakerTraining, SageMakerServing, SageMakerTransforms, SageMakerProcessing, base.Backend
-):
+class SageMakerBackend(SageMakerTraining, SageMakerTransforms, SageMakerProcessing, base.Backend):
     """Jobs and endpoints on Amazon SageMaker, through boto3.
 
     Parameters
@@ -70,8 +69,53 @@ class SageMakerBackend(
             scheduler_role=options.scheduler_role,
         )
         super().__init__(region=self.aws.region, ledger=ledger, options=options)
+        self.endpoints = EndpointService(self.aws, self.ledger)
         self._tuning = SageMakerTuning(self.aws, self.ledger, self)
         self._packages = SageMakerPackages(self.aws, self.ledger, self)
+
+    # -- endpoints: the EndpointService's ---------------------------------------------------
+
+    def create_endpoint(self, spec: base.EndpointSpec) -> None:
+        """See :meth:`Backend.create_endpoint` and :meth:`.EndpointService.create_endpoint`."""
+        self.endpoints.create_endpoint(spec)
+
+    def update_endpoint(self, name: str, variants: list[base.VariantSpec]) -> None:
+        """See :meth:`Backend.update_endpoint` and :mod:`.updates`."""
+        self.endpoints.update_endpoint(name, variants)
+
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        """See :meth:`Backend.describe_endpoint`; syncs the row, or marks it Deleted."""
+        return self.endpoints.describe_endpoint(name)
+
+    def delete_endpoint(self, name: str) -> None:
+        """See :meth:`Backend.delete_endpoint` and :meth:`.EndpointService.delete_endpoint`."""
+        self.endpoints.delete_endpoint(name)
+
+    def invoke_endpoint(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        content_type: str,
+        accept: str | None = None,
+        target_variant: str | None = None,
+    ) -> base.InvokeResult:
+        """See :meth:`Backend.invoke_endpoint`."""
+        return self.endpoints.invoke_endpoint(
+            name, body, content_type=content_type, accept=accept, target_variant=target_variant
+        )
+
+    def invoke_endpoint_async(
+        self, name: str, body: bytes, *, content_type: str, accept: str | None = None
+    ) -> base.AsyncInvokeResult:
+        """See :meth:`Backend.invoke_endpoint_async`."""
+        return self.endpoints.invoke_endpoint_async(
+            name, body, content_type=content_type, accept=accept
+        )
+
+    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+        """See :meth:`Backend.read_endpoint_logs`."""
+        return self.endpoints.read_endpoint_logs(name, cursor)
 
     def fetch(self, uri: str, dest: Path) -> None:
         """See :meth:`Backend.fetch`: ``s3://`` artifacts are downloaded."""

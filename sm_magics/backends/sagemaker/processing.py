@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from sm_magics import packaging
 from sm_magics.backends import base, kinds, processing, rows
 from sm_magics.backends.sagemaker import cwlogs, uploads
-from sm_magics.backends.sagemaker.serving import tag_list
+from sm_magics.backends.sagemaker.resources import tag_list
 from sm_magics.backends.sagemaker.training import (
     OUTPUT_PREFIX,
     RESERVED_TAG_PREFIX,

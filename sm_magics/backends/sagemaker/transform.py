@@ -1,7 +1,7 @@
 """Batch transform jobs on SageMaker: CreateTransformJob, describe, stop, logs.
 
 A transform job runs a *model* (made exactly as an endpoint variant's, see
-:func:`.serving.build_container`) over every object under an S3 prefix. A local
+:func:`.resources.build_container`) over every object under an S3 prefix. A local
 ``--input`` file or folder is uploaded first under its content hash by :mod:`.uploads`
 (as training channels are), so running the same data twice uploads nothing. The model
 exists only for the job: it is deleted once a ``describe`` sees the job ended (models do
@@ -20,7 +20,7 @@ from typing import Any
 from sm_magics.backends import base, rows
 from sm_magics.backends.sagemaker import cwlogs, uploads
 from sm_magics.backends.sagemaker.aws import AwsSession
-from sm_magics.backends.sagemaker.serving import (
+from sm_magics.backends.sagemaker.resources import (
     SAGEMAKER,
     TAG_PREFIX,
     build_container,
