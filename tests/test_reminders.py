@@ -67,7 +67,7 @@ def test_reminder_text() -> None:
         f"{pricing.format_usd(2 * (per_hour or 0))}/hour in all:"
     )
     assert lines[1] == (
-        f"  iris (sagemaker, ml.m5.large x2, {pricing.format_usd(per_hour)}/hour): "
+        f"  iris (sagemaker, ml.m5.large \u00d72, {pricing.format_usd(per_hour)}/hour): "
         "%sm_delete iris --yes"
     )
     assert "processes on this machine" in lines[2] and "deletes itself in 1h 30m" in lines[2]
