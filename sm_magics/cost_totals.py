@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sm_magics.ledger import ACTIVE_JOBS_SQL, TERMINAL_JOBS_SQL, Ledger
 
@@ -79,13 +80,23 @@ _SQL = {
     "endpoints_ended": (
         f"SELECT {_ENDPOINT_KEY}, {_WINDOWS} FROM ({_ENDPOINTS_ENDED}) GROUP BY {_ENDPOINT_KEY}"
     ),
-    "jobs_notebook": (
-        f"SELECT {_JOB_KEY}, total(e - s) AS seconds FROM ({_JOB_ROWS} "
-        f"WHERE notebook = :notebook AND started_at > 0) GROUP BY {_JOB_KEY}"
+    "jobs_notebook_running": (
+        f"SELECT {_JOB_KEY}, total(e - s) AS seconds FROM ({_JOB_ROWS} INDEXED BY jobs_active "
+        f"WHERE notebook = :notebook AND {ACTIVE_JOBS_SQL} AND started_at > 0) "
+        f"GROUP BY {_JOB_KEY}"
     ),
-    "endpoints_notebook": (
+    "jobs_notebook_ended": (
+        f"SELECT {_JOB_KEY}, total(e - s) AS seconds FROM ({_JOB_ROWS} WHERE notebook = "
+        f":notebook AND +status IN {TERMINAL_JOBS_SQL} AND started_at > 0) GROUP BY {_JOB_KEY}"
+    ),
+    "endpoints_notebook_running": (
+        f"SELECT {_ENDPOINT_KEY}, total(e - s) AS seconds FROM ({_ENDPOINT_ROWS} INDEXED BY "
+        f"endpoints_live WHERE notebook = :notebook AND status != 'Deleted') "
+        f"GROUP BY {_ENDPOINT_KEY}"
+    ),
+    "endpoints_notebook_ended": (
         f"SELECT {_ENDPOINT_KEY}, total(e - s) AS seconds FROM ({_ENDPOINT_ROWS} "
-        f"WHERE notebook = :notebook) GROUP BY {_ENDPOINT_KEY}"
+        f"WHERE notebook = :notebook AND +status = 'Deleted') GROUP BY {_ENDPOINT_KEY}"
     ),
     "jobs_names": f"SELECT name FROM ({_JOBS_IN_MONTH}) WHERE e >= :month AND "
     + " AND ".join(f"+{c.strip()} IS :{c.strip()}" for c in _JOB_KEY.split(","))
@@ -145,17 +156,23 @@ def _keys(table: str) -> list[str]:
     return [c.strip() for c in (_JOB_KEY if table == "jobs" else _ENDPOINT_KEY).split(",")]
 
 
-def window_groups(ledger: Ledger, now: float, day: float, month: float) -> list[Group]:
-    """Return every price group with its seconds billed today and this month.
+def running_groups(ledger: Ledger, now: float, day: float, month: float) -> list[Group]:
+    """Return the price groups of the running rows, seconds billed today and this month.
 
     ``day`` and ``month`` are the starts of the windows; both end at ``now``.
     """
     params = {"now": now, "day": day, "month": month}
-    groups = []
-    for table in ("jobs", "endpoints"):
-        groups += _query_groups(ledger, table, "running", params)
-        groups += _ended_groups(ledger, table, params)
-    return groups
+    return [g for t in ("jobs", "endpoints") for g in _query_groups(ledger, t, "running", params)]
+
+
+def ended_groups(ledger: Ledger, now: float, day: float, month: float) -> list[Group]:
+    """Return the price groups of the rows whose billing ended this month.
+
+    An ended row's interval no longer moves with ``now``: what these sum to changes only
+    with a write to the ledger or a new day or month, so callers :func:`remember` it.
+    """
+    params = {"now": now, "day": day, "month": month}
+    return [g for t in ("jobs", "endpoints") for g in _query_groups(ledger, t, "ended", params)]
 
 
 def _query_groups(ledger: Ledger, table: str, part: str, params: dict[str, Any]) -> list[Group]:
@@ -166,40 +183,45 @@ def _query_groups(ledger: Ledger, table: str, part: str, params: dict[str, Any])
     ]
 
 
-#: ``ledger -> {table: (ledger generation, day, month, groups)}``: the ended rows'
-#: seconds, which change only when the ledger does or a window starts anew.
-_ENDED: weakref.WeakKeyDictionary[Ledger, dict[str, tuple[object, float, float, list[Group]]]] = (
+T = TypeVar("T")
+
+#: ``ledger -> {key: (ledger generation, value)}``: what only a write can change.
+_MEMO: weakref.WeakKeyDictionary[Ledger, dict[Hashable, tuple[object, Any]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _ended_groups(ledger: Ledger, table: str, params: dict[str, Any]) -> list[Group]:
-    """Return the groups of the rows whose billing ended this month, once per change.
+def remember(ledger: Ledger, key: Hashable, compute: Callable[[], T]) -> T:
+    """Return ``compute()``, computed again only after the ledger changed.
 
-    An ended row's interval no longer moves with ``now``; only a write to the ledger (the
-    generation) or a new day or month changes what they sum to. So ``%sm_cost`` and
-    ``GET /cost`` asked again and again read the running rows only.
+    For what depends on the ledger's rows and on ``key`` alone (the ended rows' totals
+    for one day and month, the names of unpriced jobs): ``%sm_cost`` and ``GET /cost``
+    asked again and again then read the running rows only. Any process's write moves
+    :meth:`Ledger.generation <sm_magics.ledger.Ledger.generation>`.
     """
     generation = ledger.generation()
-    cache = _ENDED.setdefault(ledger, {})
-    cached = cache.get(table)
-    if cached is not None and cached[:3] == (generation, params["day"], params["month"]):
-        return cached[3]
-    groups = _query_groups(ledger, table, "ended", params)
-    cache[table] = (generation, params["day"], params["month"], groups)
-    return groups
+    memo = _MEMO.setdefault(ledger, {})
+    cached = memo.get(key)
+    if cached is not None and cached[0] == generation:
+        return cast(T, cached[1])
+    value = compute()
+    if len(memo) > 256:  # windows of days gone by
+        memo.clear()
+    memo[key] = (generation, value)
+    return value
 
 
-def notebook_groups(ledger: Ledger, notebook: str, now: float) -> list[Group]:
-    """Return the price groups of everything ``notebook`` started, seconds summed all time.
+def notebook_groups(ledger: Ledger, notebook: str, now: float, part: str) -> list[Group]:
+    """Return the price groups of what ``notebook`` started, seconds summed all time.
 
-    The seconds are in :attr:`Group.month` (a window that is all of history).
+    ``part`` is ``"running"`` or ``"ended"`` (the latter worth :func:`remember`-ing); the
+    seconds are in :attr:`Group.month` (a window that is all of history).
     """
     params = {"now": now, "notebook": notebook}
     groups = []
     for table in ("jobs", "endpoints"):
         keys = _keys(table)
-        for row in ledger.query(_SQL[f"{table}_notebook"], params):
+        for row in ledger.query(_SQL[f"{table}_notebook_{part}"], params):
             groups.append(Group(table, {k: row[k] for k in keys}, 0.0, row["seconds"]))
     return groups
 
@@ -207,7 +229,12 @@ def notebook_groups(ledger: Ledger, notebook: str, now: float) -> list[Group]:
 def names_in(ledger: Ledger, group: Group, now: float, month: float, limit: int) -> list[str]:
     """Return up to ``limit`` names, sorted, of the group's rows that billed this month.
 
-    Only asked for the groups without a price, to name them in a footnote.
+    Only asked for the groups without a price, to name them in a footnote; remembered
+    until the ledger changes or a month starts, like the ended rows' seconds.
     """
     params = {"now": now, "month": month, "limit": limit, **group.key}
-    return [row["name"] for row in ledger.query(_SQL[f"{group.table}_names"], params)]
+    return remember(
+        ledger,
+        ("names", group.table, tuple(sorted(group.key.items())), month, limit),
+        lambda: [row["name"] for row in ledger.query(_SQL[f"{group.table}_names"], params)],
+    )

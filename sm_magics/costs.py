@@ -408,24 +408,31 @@ def summarize(
         The moment to compute for (Unix seconds); tests pin it.
     """
     moment = time.time() if now is None else float(now)
-    month_began = month_start(moment)
-    totals = {"today": 0.0, "month": 0.0}
+    day, month_began = day_start(moment), month_start(moment)
+    # What ended is priced once per ledger change (and day); what runs, on every call.
+    ended = cost_totals.remember(
+        ledger,
+        ("ended", day, month_began),
+        lambda: _priced(
+            ledger, cost_totals.ended_groups(ledger, moment, day, month_began), moment, month_began
+        ),
+    )
+    live = _priced(
+        ledger, cost_totals.running_groups(ledger, moment, day, month_began), moment, month_began
+    )
+    totals = {k: ended.totals[k] + live.totals[k] for k in ("today", "month")}
     by_backend: dict[str, list[float]] = {}
-    unpriced: list[str] = []
-    for group in cost_totals.window_groups(ledger, moment, day_start(moment), month_began):
-        per_hour = _group_rate(group).per_hour
-        if per_hour is None:
-            unpriced += cost_totals.names_in(ledger, group, moment, month_began, _UNPRICED_SHOWN)
-            continue
-        totals["today"] += per_hour * group.today / 3600.0
-        totals["month"] += per_hour * group.month / 3600.0
-        by_backend.setdefault(group.backend, [0.0, 0.0])[1] += per_hour * group.month / 3600.0
+    for backend in {*ended.month_by_backend, *live.month_by_backend}:
+        month_cost = ended.month_by_backend.get(backend, 0.0)
+        by_backend[backend] = [0.0, month_cost + live.month_by_backend.get(backend, 0.0)]
+    unpriced = ended.unpriced + live.unpriced
     notebook_total = None
     if notebook is not None:
-        notebook_total = 0.0
-        for group in cost_totals.notebook_groups(ledger, notebook, moment):
-            per_hour = _group_rate(group).per_hour
-            notebook_total += (per_hour or 0.0) * group.month / 3600.0
+        notebook_total = cost_totals.remember(
+            ledger,
+            ("notebook", notebook),
+            lambda: _notebook_cost(cost_totals.notebook_groups(ledger, notebook, moment, "ended")),
+        ) + _notebook_cost(cost_totals.notebook_groups(ledger, notebook, moment, "running"))
     running = running_items(ledger, moment)
     for item in running:
         by_backend.setdefault(item.backend, [0.0, 0.0])[0] += item.cost_per_hour or 0.0
@@ -439,6 +446,37 @@ def summarize(
         by_backend={k: (v[0], v[1]) for k, v in by_backend.items()},
         unpriced=sorted(set(unpriced)),
     )
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """Price groups turned into USD: totals, this month per backend, unpriced names."""
+
+    totals: dict[str, float]
+    month_by_backend: dict[str, float]
+    unpriced: list[str]
+
+
+def _priced(ledger: Ledger, groups: list[cost_totals.Group], now: float, month: float) -> _Priced:
+    """Price each group once; name the rows of groups without a price."""
+    totals = {"today": 0.0, "month": 0.0}
+    by_backend: dict[str, float] = {}
+    unpriced: list[str] = []
+    for group in groups:
+        per_hour = _group_rate(group).per_hour
+        if per_hour is None:
+            unpriced += cost_totals.names_in(ledger, group, now, month, _UNPRICED_SHOWN)
+            continue
+        totals["today"] += per_hour * group.today / 3600.0
+        totals["month"] += per_hour * group.month / 3600.0
+        by_backend[group.backend] = (
+            by_backend.get(group.backend, 0.0) + per_hour * group.month / 3600.0
+        )
+    return _Priced(totals, by_backend, unpriced)
+
+
+def _notebook_cost(groups: list[cost_totals.Group]) -> float:
+    return sum((_group_rate(g).per_hour or 0.0) * g.month / 3600.0 for g in groups)
 
 
 #: Names of unpriced jobs fetched per price group: the footnote shows five and "...".

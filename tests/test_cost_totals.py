@@ -161,3 +161,33 @@ def test_job_listing_filters_run_in_sql_over_an_index(
         )
     ]
     assert [r.name for r in listed] == [r.name for r in wanted[:7]]
+
+
+def test_ended_rows_are_summed_once_until_the_ledger_changes(tmp_path: Path) -> None:
+    """Asked again, the totals read the running rows only; a write brings the rest back."""
+    ledger = _random_ledger(tmp_path / "ledger.sqlite", 6, 100)
+    first = costs.summarize(ledger, now=NOW)
+    statements: list[str] = []
+    assert ledger._conn is not None
+    ledger._conn.set_trace_callback(statements.append)
+    again = costs.summarize(ledger, now=NOW)
+    assert (again.today, again.month) == (first.today, first.month)
+    assert not any("coalesce(ended_at" in s and "+status IN" in s for s in statements)
+    ledger.insert_job(
+        JobRecord(
+            name="late",
+            backend="sagemaker",
+            status="Completed",
+            created_at=NOW - 7200,
+            instance_type="ml.m5.large",
+            started_at=NOW - 7200,
+            ended_at=NOW - 3600,
+        )
+    )
+    after = costs.summarize(ledger, now=NOW)
+    assert after.month > first.month
+    other = Ledger(ledger.path)  # another process's write moves data_version
+    other.update_job("late", ended_at=NOW - 5400)
+    other.close()
+    assert costs.summarize(ledger, now=NOW).month < after.month
+    ledger.close()
