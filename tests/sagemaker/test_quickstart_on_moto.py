@@ -492,6 +492,15 @@ def _run_on_moto(
     return notebook, original, load, workdir, role_arn
 
 
+#: The JSON protocol's target prefixes of the services a notebook reaches (deploys reach
+#: Application Auto Scaling to see whether a variant scales).
+_TARGET_SERVICES = (
+    ("SageMaker", "sagemaker"),
+    ("AnyScaleFrontendService", "application-autoscaling"),
+    ("Logs", "logs"),
+)
+
+
 def _kernel_requests(recording: Path) -> list[tuple[str, dict[str, Any]]]:
     """Return (operation, parameters) of every request the kernel sent, each validated.
 
@@ -511,7 +520,9 @@ def _kernel_requests(recording: Path) -> list[tuple[str, dict[str, Any]]]:
         target = headers.get("x-amz-target")
         if target:
             prefix, operation = target.split(".", 1)
-            service = "sagemaker" if prefix.startswith("SageMaker") else "logs"
+            service = next(
+                (name for start, name in _TARGET_SERVICES if prefix.startswith(start)), "logs"
+            )
             model = _MODELS.get_service_model(service)
             params = json.loads(raw or b"{}")
             validate_parameters(params, model.operation_model(operation).input_shape)
