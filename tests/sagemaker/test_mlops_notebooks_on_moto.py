@@ -23,16 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import test_quickstart_on_moto as quickstart
 from test_quickstart_on_moto import (  # the fixtures too: pytest finds them by name
     ROOT,
     FakeContainer,
     _kernel_requests,
     _run_on_moto,
 )
-from test_quickstart_on_moto import container as _container  # noqa: F401 - the fixture
-from test_quickstart_on_moto import recording as _recording  # noqa: F401 - the fixture
 
 REGISTRY_NOTEBOOK = ROOT / "notebooks" / "registry.ipynb"
+
+#: The quickstart's fixtures (moto with the fake container; moto's request recorder),
+#: registered here under the names this module's tests ask for.
+moto_container = quickstart.container
+moto_recording = quickstart.recording
 
 
 def _texts(notebook: Any) -> str:
@@ -54,13 +58,13 @@ def _no_errors(notebook: Any) -> None:
 
 def test_registry_notebook_runs_unchanged_on_the_sagemaker_backend(
     moto_url: str,
-    container: FakeContainer,
-    recording: Path,
+    moto_container: FakeContainer,
+    moto_recording: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     notebook, original, load, _, _ = _run_on_moto(
-        REGISTRY_NOTEBOOK, moto_url, container, tmp_path, monkeypatch
+        REGISTRY_NOTEBOOK, moto_url, moto_container, tmp_path, monkeypatch
     )
     _no_errors(notebook)
     assert [c.source for c in notebook.cells if c.source != notebook.cells[load + 1].source] == [
@@ -70,7 +74,7 @@ def test_registry_notebook_runs_unchanged_on_the_sagemaker_backend(
     assert "churn-classifier/1" in text and "is Approved" in text
     assert "model package churn-classifier/1" in text  # the lineage, from the ledger
     assert "processing job churn-prep" in text
-    requests = _kernel_requests(recording)
+    requests = _kernel_requests(moto_recording)
     operations = [op for op, _ in requests]
     for operation in (
         "CreateProcessingJob",
