@@ -18,7 +18,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from sm_magics.api import Job, Session
 from sm_magics.api.specs import parse_processing_input, parse_processing_output
 from sm_magics.backends import processing as proc
-from sm_magics.errors import InvalidRequest
+from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.processing_magics import script_arguments
 
 PREP = """\
@@ -200,3 +200,13 @@ def test_the_budget_guard_refuses_a_processing_job_before_anything(
     assert not (sm_home / "jobs" / "big").exists()
     forced = ip.run_cell_magic("sm_process", "big -i ml.p3.16xlarge -n 2 --force", "print(1)\n")
     assert forced.wait(timeout=60).status == "Completed"
+
+
+def test_a_processing_job_unknown_to_the_ledger_is_found_on_the_backend(sm_home: Path) -> None:
+    session = Session("local")
+    started = session.process("print('elsewhere')\n", name="from-elsewhere").wait(timeout=60)
+    session.ledger.delete_job(started.name)  # as if another machine had started it
+    found = session.job("from-elsewhere")
+    assert (found.kind, found.status) == ("processing", "Completed")
+    with pytest.raises(NotFound, match="No job named 'nope'"):
+        session.job("nope")

@@ -427,14 +427,17 @@ class Session:
             return _tuning.Tuning(self, name, record.backend)
         if record is not None:
             return Job(self, name, record.backend, kind=record.kind)
-        try:
-            self.backend().describe_training_job(name)
-        except NotFound:
-            raise NotFound(
-                f"No training job named {name!r} in the ledger or on the {self.backend_name} "
-                "backend; %sm_jobs lists the known ones."
-            ) from None
-        return Job(self, name, self.backend_name)
+        # Not started from this machine: ask the backend, kind by kind.
+        for kind in (kinds.TRAINING.name, kinds.PROCESSING.name):
+            try:
+                kinds.describe(self.backend(), kind, name)
+            except NotFound:
+                continue
+            return Job(self, name, self.backend_name, kind=kind)
+        raise NotFound(
+            f"No job named {name!r} in the ledger or on the {self.backend_name} backend; "
+            "%sm_jobs lists the known ones."
+        )
 
     def jobs(
         self,
