@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import base
 from sm_magics.backends.sagemaker import images, uploads
@@ -36,6 +36,12 @@ from sm_magics.errors import (
     SmMagicsError,
 )
 from sm_magics.ledger import Ledger
+
+if TYPE_CHECKING:  # type stubs only (mypy-boto3-sagemaker): no runtime cost
+    from mypy_boto3_sagemaker.type_defs import (
+        ContainerDefinitionTypeDef,
+        TagTypeDef,
+    )
 
 SAGEMAKER = "sagemaker"
 RUNTIME = "sagemaker-runtime"
@@ -91,7 +97,7 @@ _TAG_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
 
 def tag_list(
     ours: Mapping[str, str], user: Mapping[str, str], notebook: str | None = None
-) -> list[dict[str, str]]:
+) -> list[TagTypeDef]:
     """Return AWS tags: ``sm-magics:*`` ones (for cleanup and the side panel) and the user's.
 
     A notebook path may hold characters tags refuse, and may be longer than 256; it is
@@ -167,7 +173,7 @@ def build_container(
     ledger: Ledger,
     variant: base.VariantSpec,
     cache: dict[str, dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+) -> ContainerDefinitionTypeDef:
     """Return the ``PrimaryContainer`` that serves ``variant``: image, model data, handlers.
 
     The handlers come from ``--entry-point`` (uploaded), else from the training job's own
@@ -205,7 +211,7 @@ def build_container(
     return {"Image": image, "ModelDataUrl": model_data_uri(aws, uri), "Environment": environment}
 
 
-def same_container(model: Mapping[str, Any], container: Mapping[str, Any]) -> bool:
+def same_container(model: Mapping[str, Any], container: ContainerDefinitionTypeDef) -> bool:
     """Whether a ``DescribeModel`` answer runs exactly ``container`` (so it can be reused)."""
     current = model.get("PrimaryContainer") or {}
     return bool(
@@ -216,7 +222,7 @@ def same_container(model: Mapping[str, Any], container: Mapping[str, Any]) -> bo
 
 
 def create_model(
-    aws: AwsSession, name: str, container: dict[str, Any], tags: list[dict[str, str]]
+    aws: AwsSession, name: str, container: ContainerDefinitionTypeDef, tags: list[TagTypeDef]
 ) -> None:
     """``CreateModel`` with the session's execution role."""
     aws.call(
@@ -332,7 +338,7 @@ def async_inference_config(spec: base.AsyncInferenceSpec | None) -> dict[str, An
 
 def production_variant(variant: base.VariantSpec, model: str) -> dict[str, Any]:
     """Return the ``ProductionVariants`` entry of ``variant`` served by ``model``."""
-    entry: dict[str, Any] = {
+    entry: dict[str, Any] = {  # not the stubs' TypedDict: it lists instance types
         "VariantName": variant.name,
         "ModelName": model,
         "InitialVariantWeight": float(variant.weight),

@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import base, rows
 from sm_magics.backends.sagemaker import autoscaling
@@ -40,6 +40,9 @@ from sm_magics.errors import (
     SmMagicsError,
 )
 from sm_magics.ledger import Ledger
+
+if TYPE_CHECKING:  # type stubs only (mypy-boto3-sagemaker)
+    from mypy_boto3_sagemaker.type_defs import ContainerDefinitionTypeDef
 
 
 @dataclass
@@ -106,9 +109,10 @@ class EndpointUpdates:
     def _same_resources(old: Mapping[str, Any], variant: base.VariantSpec) -> bool:
         """Whether a config's variant runs on what ``variant`` asks (type, serverless)."""
         wanted = production_variant(variant, "")
-        return old.get("ServerlessConfig") == wanted.get("ServerlessConfig") and old.get(
-            "InstanceType"
-        ) == wanted.get("InstanceType")
+        return bool(
+            old.get("ServerlessConfig") == wanted.get("ServerlessConfig")
+            and old.get("InstanceType") == wanted.get("InstanceType")
+        )
 
     def _update_weights(self, name: str, variants: list[base.VariantSpec]) -> None:
         desired = []
@@ -136,7 +140,7 @@ class EndpointUpdates:
         variants: list[base.VariantSpec],
         old_config: str,
         current: Mapping[str, Mapping[str, Any]],
-        containers: Mapping[str, dict[str, Any]],
+        containers: Mapping[str, ContainerDefinitionTypeDef],
         reused: Mapping[str, str],
     ) -> None:
         record = self.ledger.get_endpoint(name)
