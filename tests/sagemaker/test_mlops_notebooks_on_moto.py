@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import test_quickstart_on_moto as quickstart
-from test_quickstart_on_moto import (  # the fixtures too: pytest finds them by name
+from test_quickstart_on_moto import (
     ROOT,
     FakeContainer,
     _kernel_requests,
@@ -32,6 +32,7 @@ from test_quickstart_on_moto import (  # the fixtures too: pytest finds them by 
 )
 
 REGISTRY_NOTEBOOK = ROOT / "notebooks" / "registry.ipynb"
+TUNING_NOTEBOOK = ROOT / "notebooks" / "tuning.ipynb"
 
 #: The quickstart's fixtures (moto with the fake container; moto's request recorder),
 #: registered here under the names this module's tests ask for.
@@ -92,3 +93,56 @@ def test_registry_notebook_runs_unchanged_on_the_sagemaker_backend(
     assert container_spec["Environment"]["SAGEMAKER_PROGRAM"] == "train.py"
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     assert package["CustomerMetadataProperties"]["sm-magics:source-job"] == "churn-large"
+
+
+def test_tuning_notebook_runs_unchanged_on_the_sagemaker_backend(
+    moto_url: str,
+    moto_container: FakeContainer,
+    moto_recording: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``notebooks/tuning.ipynb`` on moto, trials run by :class:`FakeTuner`."""
+    import boto3
+    from botocore.config import Config
+    from tuning_container import FakeTuner, install
+
+    logs = boto3.client(
+        "logs",
+        endpoint_url=moto_url,
+        config=Config(user_agent_extra=quickstart.FAKE_AGENT, region_name=quickstart.REGION),
+    )
+    tuner = FakeTuner(logs)
+    install(monkeypatch, tuner)
+    notebook, original, load, _, role_arn = _run_on_moto(
+        TUNING_NOTEBOOK, moto_url, moto_container, tmp_path, monkeypatch
+    )
+    tuner.join()
+    assert not tuner.errors
+    _no_errors(notebook)
+    assert [c.source for c in notebook.cells if c.source != notebook.cells[load + 1].source] == [
+        c.source for c in original.cells
+    ]
+    text = _texts(notebook)
+    assert "Tuning job forest-tune on sagemaker: waiting" in text
+    assert "Tuning job forest-tune Completed: best forest-tune-" in text
+    requests = _kernel_requests(moto_recording)
+    create = next(p for op, p in requests if op == "CreateHyperParameterTuningJob")
+    config = create["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Bayesian"
+    assert config["HyperParameterTuningJobObjective"] == {
+        "Type": "Maximize",
+        "MetricName": "validation_accuracy",
+    }
+    assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 1}
+    ranges = config["ParameterRanges"]
+    assert ranges["IntegerParameterRanges"][0]["Name"] == "n_estimators"
+    assert ranges["CategoricalParameterRanges"] == [
+        {"Name": "criterion", "Values": ["gini", "entropy"]}
+    ]
+    definition = create["TrainingJobDefinition"]
+    assert definition["RoleArn"] == role_arn
+    assert "sagemaker_program" in definition["StaticHyperParameters"]
+    operations = [op for op, _ in requests]
+    assert "ListTrainingJobsForHyperParameterTuningJob" in operations
+    assert "CreateEndpoint" in operations  # the best trial deployed
