@@ -70,7 +70,13 @@ def choice(get: Getter, name: str, allowed: tuple[str, ...] | list[str]) -> str 
 
 
 def backend(get: Getter) -> str | None:
-    """Return the ``backend`` filter, checked against the registered backends."""
+    """Return the ``backend`` filter, checked against the registered backends.
+
+    Only when one is given: listing the backends reads every installed package's entry
+    points (tens of milliseconds), which the panel's unfiltered polls must not pay.
+    """
+    if not get("backend"):
+        return None
     return choice(get, "backend", registry.available_backends())
 
 

@@ -165,3 +165,17 @@ def test_endpoint_json_of_a_serverless_variant() -> None:
     assert data["variants"][0]["instance_type"] is None
     assert data["age"] == 3600.0
     assert data["snippet"] == "%sm_invoke s '[[0.0, 0.0, 0.0, 0.0]]'"
+
+
+def test_an_unfiltered_job_query_does_not_list_the_backends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Listing backends reads every package's entry points: not on the panel's polls."""
+    from sm_magics.backends import registry
+
+    def slow() -> list[str]:
+        raise AssertionError("entry points read for a query without ?backend=")
+
+    monkeypatch.setattr(registry, "available_backends", slow)
+    query = params.JobQuery.parse(lambda name: {"limit": "10"}.get(name))
+    assert query.backend is None
