@@ -283,7 +283,7 @@ class AsyncInvokeResult:
     failure_location: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a follower may hold a batch of 10^4
 class LogEvent:
     """One log line of one host, as CloudWatch Logs has it."""
 

@@ -95,7 +95,11 @@ def test_splitter_keeps_crlf_progress_and_cuts_long_lines(tmp_path: Path) -> Non
         splitter.feed(payload[index : index + 4096])
     splitter.close()
     log.close()
-    messages = [e.message for e in logstore.read_new(tmp_path, None).events]
+    messages: list[str] = []
+    batch = logstore.read_new(tmp_path, None)
+    while batch.events:
+        messages += [e.message for e in batch.events]
+        batch = logstore.read_new(tmp_path, batch.cursor)
     assert _rejoin(messages) == [
         "one",
         "two\rthree",

@@ -22,7 +22,10 @@ if TYPE_CHECKING:  # imported when read: the writers (supervisor, router) never 
     from sm_magics.backends.base import LogBatch, LogEvent
 
 #: Bytes read from one stream per call; a follower calls again at once when lines came.
-READ_CHUNK = 1 << 20
+#: One batch of short lines is about 20k events: small enough that a follower holding one
+#: batch at a time stays within a few MB however fast a job prints, and twice the longest
+#: record (:data:`MAX_LINE_BYTES` plus its stamp and marker), so every record fits.
+READ_CHUNK = 1 << 19
 #: The most UTF-8 bytes of text one delivered line holds: CloudWatch's event limit (256 KiB
 #: less its 26 bytes of overhead). A longer line is cut into several, each but the last
 #: ending with :data:`CONTINUED`, so nothing is dropped and no reader holds a huge line.
