@@ -215,3 +215,12 @@ def test_recordio_protobuf_round_trips_dense_rows() -> None:
     assert recordio.read_dense(recordio.write_dense(ROWS)).tolist() == ROWS
     with pytest.raises(ValueError, match="RecordIO"):
         recordio.read_dense(b"\x00" * 8)
+
+
+def test_a_training_script_without_handlers_is_not_imported_by_serving(tmp_path: Path) -> None:
+    training = tmp_path / "train.py"
+    training.write_text("raise SystemExit('training code must not run in the worker')\n")
+    assert inference.find_entry_point([training], required=False) is None
+    handlers = tmp_path / "inference.py"
+    handlers.write_text("def output_fn(prediction, accept):\n    return b''\n")
+    assert inference.find_entry_point([training, handlers], required=False) == handlers

@@ -73,6 +73,7 @@ def test_an_xgboost_job_without_handlers_serves_csv_with_the_container_defaults(
     name = endpoints.deploy(variant)
     described = endpoints.describe(name)["ProductionVariants"][0]
     assert described["ServingDefaults"] == "xgboost"
+    assert described["ServingDefaultsReason"] == "the training job's framework"
     reply = invoke(endpoints.url(name), b"1,2\n4,4", **{"Content-Type": "text/csv"})
     assert reply.status == 200, reply.body
     assert json.loads(reply.body) == pytest.approx([3.0, 8.0], abs=0.5)

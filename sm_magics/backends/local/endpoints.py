@@ -235,6 +235,7 @@ class LocalEndpoints:
                     "LatencyP50Ms": current.get("LatencyP50Ms"),
                     "LatencyP99Ms": current.get("LatencyP99Ms"),
                     "ServingDefaults": current.get("ServingDefaults"),
+                    "ServingDefaultsReason": current.get("ServingDefaultsReason"),
                 }
             )
         description: dict[str, Any] = {

@@ -84,8 +84,6 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
         unused = []
         if spec.image:
             unused.append(f"--image {spec.image}")
-        if spec.framework:
-            unused.append(f"--framework {spec.framework}")
         if spec.spot:
             unused.append("--spot")
         if spec.max_wait:
@@ -94,12 +92,18 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
             unused.append("--checkpoint-uri")
         if spec.keep_alive:
             unused.append("--keep-alive")
-        if not unused:
-            return []
-        return [
-            f"local backend: {', '.join(unused)} recorded, not used here (they apply on "
-            "SageMaker); the script runs with this kernel's Python."
-        ]
+        notes = []
+        if spec.framework:
+            notes.append(
+                f"local backend: --framework {spec.framework} picks the serving defaults of "
+                "this job's endpoints; the script runs with this kernel's Python."
+            )
+        if unused:
+            notes.append(
+                f"local backend: {', '.join(unused)} recorded, not used here (they apply on "
+                "SageMaker); the script runs with this kernel's Python."
+            )
+        return notes
 
     def create_training_job(self, spec: base.TrainingSpec) -> None:
         """See :meth:`Backend.create_training_job`."""

@@ -244,7 +244,7 @@ def find_entry_point(candidates: list[Path], *, required: bool = True) -> Path |
     ``code/inference.py`` inside ``model.tar.gz``; a candidate that exists but defines
     neither is skipped, so a training script without handlers falls through to
     ``inference.py``. With ``required=False`` (the framework has a default ``model_fn``)
-    the first existing script is returned for its other handlers, or ``None``.
+    the first script defining another handler is returned for it, or ``None``.
     """
     tried = []
     for candidate in candidates:
@@ -255,7 +255,15 @@ def find_entry_point(candidates: list[Path], *, required: bool = True) -> Path |
         if "def model_fn" in text or "def transform_fn" in text:
             return candidate
     if not required:
-        return next((c for c in candidates if c.is_file()), None)
+        # Only a script that defines some handler is imported: a training script without
+        # any must not run its training code in the serving worker.
+        handler_names = ("input_fn", "predict_fn", "output_fn")
+        for candidate in candidates:
+            if candidate.is_file():
+                text = candidate.read_text(errors="replace")
+                if any(f"def {name}" in text for name in handler_names):
+                    return candidate
+        return None
     where = ", ".join(tried) if tried else "no script found"
     raise LoadError(
         f"No model_fn found ({where}). Define model_fn(model_dir) in the training cell, "
