@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from sm_magics import config
 from sm_magics.api import Session
 from sm_magics.errors import ResourceLimitExceeded
 from sm_magics.server.changes import LedgerVersion
+
+T = TypeVar("T")
 
 #: Worker threads: enough for a few panels plus a slow SageMaker describe.
 MAX_WORKERS = 8
@@ -44,6 +48,7 @@ class ServerContext:
         self._session: Session | None = None
         self._version: LedgerVersion | None = None
         self._refreshed: dict[tuple[str, str], float] = {}
+        self._pages: dict[Hashable, tuple[str, Any]] = {}
 
     def _current(self) -> tuple[Session, LedgerVersion]:
         # The home is read per call: the kernel, supervisors and routers find the ledger
@@ -61,6 +66,7 @@ class ServerContext:
                 self._version = LedgerVersion(self._session.ledger.path)
                 self._home = home
                 self._refreshed.clear()
+                self._pages.clear()
             return self._session, self._version
 
     @property
@@ -71,6 +77,27 @@ class ServerContext:
     def version(self) -> str:
         """Return the ledger's version (blocking)."""
         return self._current()[1].read()
+
+    def page(self, key: Hashable, version: str, read: Callable[[], T]) -> T:
+        """Return ``read()``, or what it returned for ``key`` at this same ledger ``version``.
+
+        An idle panel refreshes its lists once a minute; while the version stands still
+        the rows are those it read last time, so it reads none (issue 13: nothing an idle
+        panel does reads rows that did not change). Callers cache only answers that do
+        not move with the clock (no running job in them).
+        """
+        with self._lock:
+            cached = self._pages.get(key)
+        if cached is not None and cached[0] == version:
+            return cast(T, cached[1])
+        return read()
+
+    def keep_page(self, key: Hashable, version: str, value: object) -> None:
+        """Remember ``value`` as the answer for ``key`` at ``version`` (see :meth:`page`)."""
+        with self._lock:
+            if len(self._pages) > 256:
+                self._pages.clear()
+            self._pages[key] = (version, value)
 
     def refresh_due(self, kind: str, name: str) -> bool:
         """Whether ``name`` should be described now; if so, note that it is being done."""

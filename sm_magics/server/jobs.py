@@ -84,13 +84,20 @@ def list_jobs(ctx: ServerContext, query: JobQuery) -> JobList:
     # The version is read before the rows: a write in between makes /changes answer at
     # once (one extra refresh), where the other order could hide that write.
     version = ctx.version()
-    records = ctx.session.ledger.list_jobs(
-        status=query.status,
-        backend=query.backend,
-        kind=query.kind,
-        active_only=query.active,
-        limit=query.limit,
+    key = ("jobs", query)
+    records = ctx.page(
+        key,
+        version,
+        lambda: ctx.session.ledger.list_jobs(
+            status=query.status,
+            backend=query.backend,
+            kind=query.kind,
+            active_only=query.active,
+            limit=query.limit,
+        ),
     )
+    if all(record.is_terminal for record in records):  # nothing in it moves with the clock
+        ctx.keep_page(key, version, records)
     now = time.time()
     return {"jobs": [job_json(r, now=now) for r in records], "version": version}
 

@@ -179,3 +179,25 @@ def test_an_unfiltered_job_query_does_not_list_the_backends(
     monkeypatch.setattr(registry, "available_backends", slow)
     query = params.JobQuery.parse(lambda name: {"limit": "10"}.get(name))
     assert query.backend is None
+
+
+def test_an_idle_panels_job_list_reads_no_row_twice(sm_home: Path) -> None:
+    """Asked again at the same ledger version, GET /jobs answers from what it read."""
+    from sm_magics.server import jobs
+    from sm_magics.server.context import ServerContext
+
+    ctx = ServerContext(max_workers=1)
+    ledger = ctx.session.ledger
+    ledger.insert_job(JobRecord(name="a", backend="local", status="Completed", created_at=1.0))
+    query = params.JobQuery.parse(lambda name: {"limit": "50"}.get(name))
+    first = jobs.list_jobs(ctx, query)
+    statements: list[str] = []
+    assert ledger._conn is not None
+    ledger._conn.set_trace_callback(statements.append)
+    assert jobs.list_jobs(ctx, query)["jobs"] == first["jobs"]
+    # Only the running rows (none) are read, to refresh them from their backends.
+    assert all("NOT IN ('Completed'" in s for s in statements if "FROM jobs" in s)
+    ledger._conn.set_trace_callback(None)
+    ledger.insert_job(JobRecord(name="b", backend="local", status="Failed", created_at=2.0))
+    assert [j["name"] for j in jobs.list_jobs(ctx, query)["jobs"]] == ["b", "a"]
+    ctx.close()
