@@ -101,12 +101,13 @@ class JobsHandler(ApiHandler):
 
 
 class JobHandler(ApiHandler):
-    """``GET /jobs/<name>``: one job, with its metric series."""
+    """``GET /jobs/<name>[?full=1]``: one job, with its metric series (downsampled)."""
 
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
         """Describe one job."""
-        self.reply(await self.blocking(jobs.get_job, self.context, name))
+        full = params.flag(self.query, "full")
+        self.reply(await self.blocking(jobs.get_job, self.context, name, full))
 
 
 class JobLogsHandler(ApiHandler):

@@ -113,15 +113,47 @@ def _fresh_json(ctx: ServerContext, job: Job) -> tuple[JobJSON, dict[str, Any]]:
     return job_json(record, now=time.time(), status=status, secondary=secondary), description
 
 
-def get_job(ctx: ServerContext, name: str) -> JobDetail:
-    """Return one job, described afresh, with its ``--metric`` series parsed from the logs."""
+#: Points per metric series in a job's detail unless the full series is asked for: a chart
+#: is a few hundred pixels wide, and a job logging every step would answer megabytes.
+CHART_POINTS = 500
+
+
+def downsample(points: list[list[float]], limit: int = CHART_POINTS) -> list[list[float]]:
+    """Return at most ``limit`` points that keep the series' shape.
+
+    Each bucket keeps its lowest and highest value in time order, so spikes survive; the
+    first and last points are always kept.
+    """
+    if len(points) <= limit:
+        return points
+    buckets = max(1, (limit - 2) // 2)
+    inner = points[1:-1]
+    size = len(inner) / buckets
+    kept: list[list[float]] = [points[0]]
+    for index in range(buckets):
+        bucket = inner[int(index * size) : int((index + 1) * size)]
+        if not bucket:
+            continue
+        low = min(bucket, key=lambda point: point[1])
+        high = max(bucket, key=lambda point: point[1])
+        kept.extend(sorted({id(low): low, id(high): high}.values(), key=lambda p: p[0]))
+    kept.append(points[-1])
+    return kept
+
+
+def get_job(ctx: ServerContext, name: str, full: bool = False) -> JobDetail:
+    """Return one job, described afresh, with its ``--metric`` series parsed from the logs.
+
+    Each series is downsampled to :data:`CHART_POINTS` (its extremes kept) unless ``full``
+    (``GET /jobs/<name>?full=1``) asks for every point.
+    """
     job, _ = _handle(ctx, name)
     data, _ = _fresh_json(ctx, job)
     series = job.metrics() if job.kind == "training" else {}
-    metrics = {
-        metric: [[point.timestamp / 1000, point.value] for point in points]
-        for metric, points in series.items()
-    }
+    metrics = {}
+    for metric, points in series.items():
+        values = [[point.timestamp / 1000, point.value] for point in points]
+        metrics[metric] = values if full else downsample(values)
     return {**data, "metrics": metrics}
 
 
