@@ -13,6 +13,7 @@ from sm_magics.backends import base, kinds, processing
 from sm_magics.display import STATUS_COLOURS, StatusTable, format_instance, no_math
 from sm_magics.durations import format_duration
 from sm_magics.ledger import JobRecord
+from sm_magics.tuning.spec import TRIAL_OF_TAG
 
 
 @dataclass
@@ -29,6 +30,8 @@ class JobRow:
     cost: float | None
     spot: bool = False
     kind: str = "training"
+    #: The tuning job a trial belongs to (its ``sm-magics:tuning-job`` tag).
+    parent: str | None = None
 
     @classmethod
     def from_record(cls, record: JobRecord) -> JobRow:
@@ -54,6 +57,7 @@ class JobRow:
             ),
             spot=record.spot,
             kind=record.kind,
+            parent=(record.tags or {}).get(TRIAL_OF_TAG),
         )
 
     @classmethod
@@ -104,17 +108,40 @@ def _cost(
 
 
 class JobTable(StatusTable[JobRow]):
-    """The result of ``%sm_jobs``: an HTML table in notebooks, aligned text elsewhere."""
+    """The result of ``%sm_jobs``: an HTML table in notebooks, aligned text elsewhere.
+
+    A tuning job's trials are listed right under it, indented, and its cost is theirs.
+    """
 
     columns = ("name", "kind", "backend", "status", "instance", "duration", "cost")
     empty_text = "No jobs yet."
     css_class = "sm-magics-jobs"
 
+    def __init__(self, rows: list[JobRow]) -> None:
+        parents = {row.name for row in rows if row.kind == "tuning"}
+        children: dict[str, list[JobRow]] = {}
+        for row in rows:
+            if row.parent in parents:
+                children.setdefault(str(row.parent), []).append(row)
+        ordered: list[JobRow] = []
+        for row in rows:
+            if row.parent in parents:
+                continue
+            if row.name in children:
+                trials = sorted(children[row.name], key=lambda r: r.name)
+                costs = [t.cost for t in trials if t.cost is not None]
+                row.cost = sum(costs) if costs else row.cost
+                ordered += [row, *trials]
+            else:
+                ordered.append(row)
+        super().__init__(ordered)
+
     def cells(self, row: JobRow) -> list[str]:
         """Return one job's cells; the secondary status shows while it runs."""
-        status = row.status + (f" ({row.secondary_status})" if row.status == "InProgress" else "")
+        shown = row.status == "InProgress" or (row.kind == "tuning" and row.secondary_status)
+        status = row.status + (f" ({row.secondary_status})" if shown else "")
         return [
-            row.name,
+            f"  └ {row.name}" if row.parent else row.name,
             row.kind,
             row.backend,
             status,

@@ -259,7 +259,7 @@ def test_describe_syncs_progress_and_trials_become_ledger_rows(
     description = tuning.describe_tuning_job("tune-1")
     assert best_trial_name(description) == "tune-1-002-aaaaaaaa"
     record = ledger.get_job("tune-1")
-    assert record is not None and record.secondary_status == "4/20 trials"
+    assert record is not None and record.secondary_status == "4/20 trials, best 0.91"
     stubs["sagemaker"].add_response(
         "list_training_jobs_for_hyper_parameter_tuning_job",
         {"TrainingJobSummaries": [*first_page, _summary("tune-1-003-cccccccc", "InProgress")]},

@@ -72,6 +72,7 @@ def test_a_local_tuning_job_runs_its_trials_and_finds_the_best() -> None:
     }
     best = description["BestTrainingJob"]
     assert best["TrainingJobName"] == max(values, key=lambda n: values[n])
+    best_value = max(values.values())
     # each trial is an ordinary local training job with its ledger row and hyperparameters
     for trial in trials:
         record = ledger.get_job(trial["TrainingJobName"])
@@ -81,7 +82,7 @@ def test_a_local_tuning_job_runs_its_trials_and_finds_the_best() -> None:
         assert set(record.spec["hyperparameters"]) == {"xx", "kk", "cc"}
     final = ledger.get_job("tune1")
     assert final is not None and final.status == "Completed"
-    assert final.secondary_status == "6/6 trials"
+    assert final.secondary_status == f"6/6 trials, best {best_value:.6g}"
     # %sm_logs of a tuning job: every trial's lines, merged, each host named by its trial
     batch = tuning.read_tuning_logs("tune1")
     hosts = {event.host for event in batch.events}
@@ -189,3 +190,22 @@ def test_a_folder_not_ours_is_left_alone() -> None:
         tuning.create_tuning_job(_spec("squatted"))
     assert (folder.root / "keep.txt").read_text() == "mine"
     assert ledger.get_job("squatted") is None
+
+
+def test_jobs_table_lists_trials_under_their_tuning_job() -> None:
+    from sm_magics.api import Session
+
+    session = Session("local")
+    backend = session.backend()
+    backend.create_tuning_job(_spec("grouped", max_jobs=2, max_parallel=2))
+    _wait(backend, "grouped")
+    backend.create_training_job(_spec("other").training)  # a job of its own
+    table = session.jobs()
+    names = [row.name for row in table.rows]
+    at = names.index("grouped")
+    assert all(names[at + i].startswith("grouped-00") for i in (1, 2))
+    text = repr(table)
+    assert "└ grouped-001-" in text and "└ grouped-002-" in text
+    assert "Completed (2/2 trials, best" in text
+    tuning_row = table.rows[at]
+    assert tuning_row.cost == sum(r.cost for r in table.rows[at + 1 : at + 3] if r.cost)

@@ -73,11 +73,15 @@ class TuningDir(StateFolder):
 def sync_ledger(ledger: Ledger, name: str, state: dict[str, Any]) -> None:
     """Mirror a tuning state into its ledger row (the folder is the truth)."""
     done = sum(1 for t in state.get("trials", []) if t.get("status") in base.TERMINAL_STATUSES)
+    best = state.get("best")
+    progress = f"{done}/{state.get('max_jobs', '?')} trials"
+    if best:
+        progress += f", best {best['objective']:.6g}"
     try:
         ledger.update_job(
             name,
             status=state["status"],
-            secondary_status=f"{done}/{state.get('max_jobs', '?')} trials",
+            secondary_status=progress,
             ended_at=state.get("ended"),
             failure_reason=state.get("failure_reason"),
         )

@@ -180,9 +180,15 @@ class SageMakerTuning:
         done = sum(v for k, v in counters.items() if k != "InProgress")
         limits = description["HyperParameterTuningJobConfig"].get("ResourceLimits", {})
         total = limits.get("MaxNumberOfTrainingJobs", "?")
+        progress = f"{done}/{total} trials"
+        best = (description.get("BestTrainingJob") or {}).get(
+            "FinalHyperParameterTuningJobObjectiveMetric"
+        )
+        if best:
+            progress += f", best {float(best['Value']):.6g}"
         changes = {
             "status": description["HyperParameterTuningJobStatus"],
-            "secondary_status": f"{done}/{total} trials",
+            "secondary_status": progress,
             "ended_at": _timestamp(description.get("HyperParameterTuningEndTime")),
             "failure_reason": description.get("FailureReason"),
         }
