@@ -125,7 +125,7 @@ def test_container_paths_are_normalised_under_the_processing_root() -> None:
         ({"arguments": ["x" * 257]}, "256 characters"),
         ({"arguments": ["a"] * 101}, "At most 100"),
         ({"environment": {"1BAD": "x"}}, "environment variable"),
-        ({"instance_count": 0}, "at least 1"),
+        ({"instance_count": 0}, "from 1 to 100"),
         ({"max_run": 0}, "--max-run"),
         ({"script": None}, "Nothing to run"),
         (
@@ -297,3 +297,40 @@ def test_kinds_do_not_answer_for_each_other(local_backend: Any) -> None:
     wait_processing(local_backend, spec.name)
     with pytest.raises(NotFound):
         local_backend.describe_processing_job("no-such-job")
+
+
+HARD_CODED = """\
+import json
+from pathlib import Path
+
+host = json.loads(Path("/opt/ml/config/resourceconfig.json").read_text())["current_host"]
+files = sorted(p.name for p in Path("/opt/ml/processing/input/data").rglob("*.csv"))
+out = Path("/opt/ml/processing/output/result")
+out.mkdir(parents=True, exist_ok=True)
+(out / f"{host}.txt").write_text("\\n".join(files))
+print("SEEN", host, json.dumps(files), flush=True)
+"""
+
+
+def test_hard_coded_container_paths_work_where_namespaces_bind_opt_ml(
+    local_backend: Any, data: Path
+) -> None:
+    from sm_magics.backends.local.host_launch import namespaces_reason
+
+    reason = namespaces_reason()
+    if reason is not None:
+        pytest.skip(f"no namespaces here ({reason}): /opt/ml cannot be bound")
+    spec = make(
+        script=HARD_CODED,
+        arguments=[],
+        inputs=[proc.ProcessingInput("data", str(data), "input/data", proc.SHARDED_BY_S3_KEY)],
+        outputs=[proc.ProcessingOutput("result", "output/result")],
+        instance_count=2,
+    )
+    local_backend.create_processing_job(spec)
+    description = wait_processing(local_backend, spec.name)
+    assert description["ProcessingJobStatus"] == base.COMPLETED, description.get("FailureReason")
+    folder = path_from_uri(proc.output_uris(description)["result"])
+    shares = {p.stem: p.read_text().split() for p in folder.iterdir()}
+    assert sorted(shares) == ["algo-1", "algo-2"]
+    assert sorted(shares["algo-1"] + shares["algo-2"]) == [f"part-{i}.csv" for i in range(1, 6)]

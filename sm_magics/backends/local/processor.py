@@ -167,6 +167,17 @@ class ProcessingSupervisor(Supervisor):
         return [str(a) for a in self.spec.get("arguments") or []]
 
     def _host_launch(self, host: str, python: str) -> tuple[list[str], dict[str, str], Path]:
+        """Return the training launcher's command, with ``/opt/ml`` bound where it can be.
+
+        In its namespaces a host sees its folder at ``/opt/ml`` (paths stay the
+        container's, as on SageMaker); elsewhere ``/opt/ml`` in arguments, environment and
+        config files is rewritten to the folder.
+        """
+        from sm_magics.backends.local.host_launch import Launcher
+
+        if self._launcher is None:
+            self._launcher = Launcher(self.job, self.spec, self.hosts_names, self._say)
+            self.bound = self.bound or self._launcher.namespaced
         opt_ml = self._opt_ml_seen(host)
         self._write_config(host, opt_ml)
         env = dict(os.environ)
@@ -174,7 +185,7 @@ class ProcessingSupervisor(Supervisor):
         env["PYTHONUNBUFFERED"] = "1"  # lines reach the log as they are printed
         code = opt_ml / Path(processing.CODE_DESTINATION).relative_to("/opt/ml")
         args = [localize(a, opt_ml) for a in self._script_args()]
-        return [python, str(code / self.spec["entry_point"]), *args], env, self.folder.code
+        return self._launcher.launch(host, python, str(code / self.spec["entry_point"]), args, env)
 
     def _write_config(self, host: str, opt_ml: Path) -> None:
         config_dir = self.folder.opt_ml(host) / "config"
