@@ -68,14 +68,20 @@ def endpoint(folder: Path) -> Iterator[tuple[str, str]]:
         backend.delete_endpoint(name)
 
 
-def timed(call: Callable[[], Any], count: int) -> list[float]:
-    """Return the latency of ``count`` calls, in milliseconds."""
+def timed(call: Callable[[], Any], count: int) -> tuple[list[float], float]:
+    """Return the latency of ``count`` calls in milliseconds, and this process's CPU seconds.
+
+    The CPU time is what the client itself spends (encoding, parsing the line, reading the
+    answer); on a busy machine it is a steadier figure than the latency, which waits for
+    the router and the worker to be scheduled too.
+    """
     times = []
+    cpu = time.process_time()
     for _ in range(count):
         started = time.perf_counter()
         call()
         times.append((time.perf_counter() - started) * 1000)
-    return times
+    return times, time.process_time() - cpu
 
 
 def main() -> None:
@@ -139,18 +145,22 @@ def main() -> None:
                     call()
             assert handle.invoke([ROW]) == [0]
             results: dict[str, list[float]] = {label: [] for label in paths}
+            cpu: dict[str, float] = dict.fromkeys(paths, 0.0)
             for _ in range(args.rounds):
                 for label, call in paths.items():
-                    results[label] += timed(call, args.count)
+                    times, seconds = timed(call, args.count)
+                    results[label] += times
+                    cpu[label] += seconds
     base = statistics.median(results["raw keep-alive socket"])
     print(f"\n{args.rounds} rounds x {args.count} requests per path, one worker, c=1\n")
-    print("| path | p50 ms | p90 ms | p50 / raw |")
-    print("|---|---|---|---|")
+    print("| path | p50 ms | p90 ms | p50 / raw | client CPU ms/request |")
+    print("|---|---|---|---|---|")
     for label, times in results.items():
         ordered = sorted(times)
         p50 = statistics.median(ordered)
         p90 = ordered[int(0.9 * len(ordered))]
-        print(f"| {label} | {p50:.3f} | {p90:.3f} | {p50 / base:.2f}x |")
+        per_request = 1000 * cpu[label] / len(times)
+        print(f"| {label} | {p50:.3f} | {p90:.3f} | {p50 / base:.2f}x | {per_request:.3f} |")
     print(
         f"\n%sm_invoke / raw keep-alive: {statistics.median(results['%sm_invoke']) / base:.2f}x "
         "(target <= 1.3x)",

@@ -86,6 +86,7 @@ class Run:
     seconds: float
     latencies_ms: list[float]
     server_cpu: float = 0.0  # CPU seconds the server's processes used meanwhile
+    root_cpu: float = 0.0  # of which the root process alone (our router; mlflow's CLI)
 
     @property
     def rps(self) -> float:
@@ -165,6 +166,7 @@ def merge(runs: list[Run]) -> Run:
         sum(r.seconds for r in runs),
         [latency for r in runs for latency in r.latencies_ms],
         sum(r.server_cpu for r in runs),
+        sum(r.root_cpu for r in runs),
     )
 
 
@@ -189,6 +191,16 @@ def tree_cpu(root: int) -> float:
     return total
 
 
+def own_cpu(pid: int) -> float:
+    """Return the CPU seconds (user + system) used so far by ``pid`` alone (not its children)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = raw[raw.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_per_request(run: Run) -> float:
     """Server CPU seconds per completed request."""
     return run.server_cpu / run.requests if run.requests else float("nan")
@@ -196,9 +208,10 @@ def cpu_per_request(run: Run) -> float:
 
 def measured(root: int, port: int, body: bytes, concurrency: int, seconds: float, cap: int) -> Run:
     """Run one load phase and record the CPU time the server's process tree spent on it."""
-    before = tree_cpu(root)
+    before, root_before = tree_cpu(root), own_cpu(root)
     run = drive(port, body, concurrency, seconds, cap)
     run.server_cpu = tree_cpu(root) - before
+    run.root_cpu = own_cpu(root) - root_before
     return run
 
 
@@ -507,6 +520,12 @@ def bench_model(kind: str, args: argparse.Namespace, python: Path | None, folder
             if mlflow_predict_ms is not None
             else ""
         )
+    )
+    ours_cn = ours["cN"]
+    print(
+        f"our router process alone at c={n}: "
+        f"{1000 * ours_cn.root_cpu / max(ours_cn.requests, 1):.3f} ms CPU per request "
+        f"(the rest of the {1000 * cpu_per_request(ours_cn):.3f} ms is the workers)"
     )
     print(
         f"our overhead at c=1 p50: {ours['c1'].pct(0.5) - chain_ms:.2f} ms beyond the handler "

@@ -26,9 +26,10 @@ from sm_magics.backends.local import frames, inference, serving_defaults
 
 def serve(sock: socket.socket, handlers: inference.Handlers, model: object) -> None:
     """Answer frames until the router closes the connection."""
+    reader = sock.makefile("rb")
     while True:
         try:
-            header, body = frames.read_blocking(sock)
+            header, body = frames.read_buffered(reader)
         except (EOFError, ConnectionError):
             return
         started = time.perf_counter()
