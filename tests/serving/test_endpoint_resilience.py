@@ -190,8 +190,10 @@ def test_removing_a_variant_under_load_strands_no_queued_request(endpoints: Endp
     script = endpoints.script()
     both = [endpoints.variant("A", script=script), endpoints.variant("B", script=script)]
     name = endpoints.deploy(*both)
-    with Load(endpoints.url(name), threads=6, max_seconds=150, timeout=90) as load:
-        for _ in range(10):
+    # 5 cycles (20 updates) is what fits the suite's 300 s on a busy 2-core machine, where
+    # a worker takes up to 20 s to load: the load's own bound must outlast them.
+    with Load(endpoints.url(name), threads=6, max_seconds=280, timeout=90) as load:
+        for _ in range(5):
             load.wait_count(20)
             endpoints.backend.update_endpoint(name, [endpoints.variant("B", script=script)])
             endpoints.wait_updated(name)
