@@ -17,7 +17,7 @@ import ipywidgets as widgets
 
 from sm_magics import pricing
 from sm_magics.charts import line_chart_svg, lines_chart_svg
-from sm_magics.display import STATUS_COLOURS, format_log_line
+from sm_magics.display import STATUS_COLOURS, format_log_line, no_math
 from sm_magics.display.tuning import (
     BASE_COLUMNS,
     TAIL_COLUMNS,
@@ -191,7 +191,7 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
         ]
         if reason:
             lines.append(f"<span style='color:{STATUS_COLOURS['Failed']}'>{escape(reason)}</span>")
-        self.header.value = "<br>".join(lines)
+        self.header.value = no_math("<br>".join(lines))
         self.stop_button.disabled = status in (*TERMINAL, "Stopping")
 
     def _render_charts(self) -> None:
@@ -213,7 +213,9 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
         charts = [line_chart_svg("best objective so far", best_points)]
         if curves:
             charts.append(lines_chart_svg("objective by step, per trial", curves))
-        self.charts.value = "".join(f"<span style='margin-right:8px'>{c}</span>" for c in charts)
+        self.charts.value = no_math(
+            "".join(f"<span style='margin-right:8px'>{c}</span>" for c in charts)
+        )
 
     def _render_table(self) -> None:
         with self._lock:
@@ -240,7 +242,7 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
         if not body:
             self.table.value = "<p>No trial yet.</p>"
             return
-        self.table.value = (
+        self.table.value = no_math(
             f"<div style='max-height:22em;overflow:auto'><table style='{_TABLE_STYLE}'>"
             f"<tr>{head}</tr>{''.join(body)}</table></div>"
         )

@@ -15,6 +15,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import model_registry
+from sm_magics.display import no_math
 from sm_magics.display.runs import inputs_of
 from sm_magics.errors import NotFound
 
@@ -206,4 +207,4 @@ class LineageView:
                 f"<div style='display:flex;align-items:flex-start'>{parents}</div></div>"
             )
 
-        return f"<div class='sm-magics-lineage'>{box(self.root)}</div>"
+        return no_math(box(self.root), "sm-magics-lineage")

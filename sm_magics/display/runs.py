@@ -12,7 +12,7 @@ from html import escape
 from typing import Any, ClassVar
 
 from sm_magics.charts import lines_chart_svg
-from sm_magics.display import STATUS_COLOURS, StatusTable
+from sm_magics.display import STATUS_COLOURS, StatusTable, no_math
 from sm_magics.display.jobs import JobRow
 from sm_magics.durations import format_duration
 from sm_magics.ledger import JobRecord
@@ -193,7 +193,8 @@ class CompareView:
             f"<span style='margin-right:8px'>{lines_chart_svg(metric, series, x_label='s')}</span>"
             for metric, series in sorted(self.curves.items())
         )
-        return (
+        return no_math(
             f"<table class='sm-magics-table'><tr><th></th>{head}</tr>{''.join(body)}</table>"
-            f"<div style='display:flex;flex-wrap:wrap'>{charts}</div>"
+            f"<div style='display:flex;flex-wrap:wrap'>{charts}</div>",
+            "sm-magics-compare",
         )
