@@ -21,7 +21,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from sm_magics.errors import SmMagicsError
-from sm_magics.server import endpoints, errors, jobs, params
+from sm_magics.server import endpoints, errors, jobs, models, params
 from sm_magics.server.context import ServerContext
 
 T = TypeVar("T")
@@ -210,6 +210,34 @@ class ChangesHandler(ApiHandler):
             self.reply({"version": version})
 
 
+class ModelsHandler(ApiHandler):
+    """``GET /models[?group=G]``: the model registry's versions."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        """List registered versions, newest first within each group."""
+        group = self.query("group")
+        self.reply(await self.blocking(models.list_models, self.context, group))
+
+
+class ModelApprovalHandler(ApiHandler):
+    """``POST /models/<group>/<version>/(approve|reject)``."""
+
+    @tornado.web.authenticated
+    async def post(self, group: str, version: str, action: str) -> None:
+        """Change one version's approval, recording who and when."""
+        self.reply(await self.blocking(models.set_approval, self.context, group, version, action))
+
+
+class LineageHandler(ApiHandler):
+    """``GET /lineage/<name>``: where an endpoint, a version or a job came from."""
+
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        """Return the lineage tree (nodes with their parents)."""
+        self.reply(await self.blocking(models.lineage, self.context, name))
+
+
 class NoRouteHandler(ApiHandler):
     """Anything else under the namespace: a JSON 404 rather than Jupyter's HTML page."""
 
@@ -242,6 +270,12 @@ ROUTES: list[tuple[str, type[ApiHandler]]] = [
     (rf"/endpoints/{_NAME}", EndpointHandler),
     (rf"/endpoints/{_NAME}/invoke", EndpointInvokeHandler),
     (r"/cost", CostHandler),
+    (r"/models", ModelsHandler),
+    (
+        r"/models/(?P<group>[^/]+)/(?P<version>[0-9]{1,9})/(?P<action>approve|reject)",
+        ModelApprovalHandler,
+    ),
+    (r"/lineage/(?P<name>.+)", LineageHandler),  # a version's name has a slash
     (r"/changes", ChangesHandler),
     (r"(/.*)?", NoRouteHandler),
 ]

@@ -14,6 +14,7 @@ from typing import TypedDict
 from sm_magics import costs
 from sm_magics.backends import base
 from sm_magics.ledger import EndpointRecord, JobRecord
+from sm_magics.model_registry import PackageRecord
 
 #: What the panel's "copy invoke snippet" sends when nothing better is known: one row of
 #: numbers as a JSON list of rows, which the toolkit's default ``input_fn`` (and the
@@ -190,4 +191,40 @@ def endpoint_json(
         "failure_reason": record.failure_reason,
         "notebook": record.notebook,
         "snippet": invoke_snippet(record.name),
+    }
+
+
+class PackageJSON(TypedDict):
+    """A model package version as ``GET /models`` lists it."""
+
+    group: str
+    version: int
+    arn: str
+    backend: str
+    status: str
+    model_data: str
+    source_job: str | None
+    description: str | None
+    metrics: dict[str, float]
+    created_at: float
+    changed_by: str | None
+    changed_at: float | None
+
+
+def package_json(record: PackageRecord) -> PackageJSON:
+    """Return one registry version as the REST API shows it."""
+    last = record.history[-1] if record.history else {}
+    return {
+        "group": record.group_name,
+        "version": record.version,
+        "arn": record.arn,
+        "backend": record.backend,
+        "status": record.status,
+        "model_data": record.model_data,
+        "source_job": record.source_job,
+        "description": record.description,
+        "metrics": dict(record.metrics),
+        "created_at": record.created_at,
+        "changed_by": last.get("by"),
+        "changed_at": last.get("at"),
     }
