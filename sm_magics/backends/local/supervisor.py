@@ -425,8 +425,10 @@ class Supervisor:
         if failure_file.is_file() and failure_file.read_text().strip():
             text = failure_file.read_text().strip()
             return f"AlgorithmError: {text}"[:FAILURE_REASON_LIMIT]
+        from sm_magics.backends.local.container_only import explain
+
         tail = [line for line in host.log.tail if line.strip()]
-        message = _error_summary(tail)
+        message = explain(_error_summary(tail))
         command = " ".join(["python", self.spec["entry_point"], *self._script_args()])
         reason = (
             f"AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\n"
