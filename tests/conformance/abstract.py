@@ -310,7 +310,13 @@ def scenario_names() -> set[str]:
     """Return the name of every scenario of every mixin (for checking skip lists)."""
     return {
         name
-        for cls in (TrainingScenarios, EndpointScenarios, TransformScenarios, ProcessingScenarios)
+        for cls in (
+            TrainingScenarios,
+            EndpointScenarios,
+            TransformScenarios,
+            ProcessingScenarios,
+            RegistryScenarios,
+        )
         for name in vars(cls)
         if name.startswith("test_")
     }
@@ -1241,3 +1247,69 @@ class ProcessingScenarios:
         ]
         with harness.nothing_created(spec.name, kind="processing"), pytest.raises(InvalidRequest):
             backend.create_processing_job(spec)
+
+
+# -- model registry ---------------------------------------------------------------------------
+
+
+class RegistryScenarios:
+    """``register_model``, ``set_model_approval``, ``list_model_packages``.
+
+    The versions of a group are numbered from 1 in order, start with the approval asked
+    for, record who changed them, list newest first, and keep the job they came from.
+    """
+
+    @pytest.fixture
+    def trained(self, harness: Harness) -> dict[str, Any]:
+        """The description of a completed job: the model every version here registers."""
+        _, description, _ = run_to_end(harness, Behaviour())
+        assert description["TrainingJobStatus"] == base.COMPLETED, description
+        return description
+
+    def _spec(self, trained: dict[str, Any], group: str, **kw: Any) -> Any:
+        from sm_magics.backends.packages import PackageSpec
+
+        return PackageSpec(
+            group=group,
+            model_data=trained["ModelArtifacts"]["S3ModelArtifacts"],
+            source_job=trained["TrainingJobName"],
+            **kw,
+        )
+
+    def test_versions_are_numbered_and_listed_newest_first(
+        self, backend: base.Backend, trained: dict[str, Any]
+    ) -> None:
+        group = unique_name("conf-models")
+        first = backend.register_model(self._spec(trained, group), by="alice@host")
+        second = backend.register_model(
+            self._spec(trained, group, approval="Approved", metrics={"acc": 0.5}), by="bob@host"
+        )
+        assert (first.version, second.version) == (1, 2)
+        assert (first.status, second.status) == ("PendingManualApproval", "Approved")
+        assert first.source_job == trained["TrainingJobName"]
+        assert second.metrics == {"acc": 0.5}
+        assert first.arn != second.arn and first.arn.endswith(f"{group}/1")
+        listed = backend.list_model_packages(group)
+        assert [p.version for p in listed] == [2, 1]
+        assert [p.history[0]["by"] for p in listed] == ["bob@host", "alice@host"]
+
+    def test_approval_changes_status_and_records_who(
+        self, backend: base.Backend, trained: dict[str, Any]
+    ) -> None:
+        group = unique_name("conf-approve")
+        version = backend.register_model(self._spec(trained, group), by="alice@host")
+        approved = backend.set_model_approval(version.arn, "Approved", by="bob@host", note="ok")
+        assert approved.status == "Approved"
+        assert [(h["status"], h["by"]) for h in approved.history] == [
+            ("PendingManualApproval", "alice@host"),
+            ("Approved", "bob@host"),
+        ]
+        rejected = backend.set_model_approval(version.arn, "Rejected", by="carol@host")
+        assert rejected.status == "Rejected"
+        [listed] = backend.list_model_packages(group)
+        assert listed.status == "Rejected"
+
+    def test_an_unknown_version_is_not_found(self, backend: base.Backend) -> None:
+        arn = "arn:aws:sagemaker:us-east-1:000000000000:model-package/conf-none/7"
+        with pytest.raises(NotFound):
+            backend.set_model_approval(arn, "Approved", by="x@host")

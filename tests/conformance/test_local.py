@@ -33,6 +33,7 @@ from .abstract import (
     EndpointScenarios,
     Harness,
     ProcessingScenarios,
+    RegistryScenarios,
     TrainingScenarios,
     TransformScenarios,
     ledger_of,
@@ -229,3 +230,7 @@ class TestLocalProcessing(ProcessingScenarios, LocalFixtures):
 
 def test_every_skip_names_a_scenario() -> None:
     assert set(LocalFixtures.not_meaningful) <= scenario_names()
+
+
+class TestLocalRegistry(RegistryScenarios, LocalFixtures):
+    pass

@@ -51,6 +51,7 @@ from .abstract import (
     EndpointScenarios,
     Harness,
     ProcessingScenarios,
+    RegistryScenarios,
     TrainingScenarios,
     TransformScenarios,
     scenario_names,
@@ -808,3 +809,7 @@ class TestSageMakerProcessing(ProcessingScenarios, SageMakerFixtures):
 
 def test_every_skip_names_a_scenario() -> None:
     assert set(SageMakerFixtures.not_meaningful) <= scenario_names()
+
+
+class TestSageMakerRegistry(RegistryScenarios, SageMakerFixtures):
+    """moto stores groups, versions and approvals itself: nothing here is scripted."""
