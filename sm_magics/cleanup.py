@@ -20,7 +20,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import pricing
-from sm_magics.backends import base, kinds, registry
+from sm_magics.backends import base, kinds
 from sm_magics.costs import endpoint_rate, job_rate
 from sm_magics.display import StatusTable, no_math
 from sm_magics.errors import NotFound
@@ -190,26 +190,14 @@ def scope_name(all: bool) -> str:
 
 
 def backend_for(session: Session, backend: str, region: str | None) -> base.Backend:
-    """Return the backend that holds a resource of ``region``.
-
-    The session's backend works in the session's region; a job or endpoint the ledger has
-    in another region would look gone there (and be wrongly marked so), so it gets a
-    backend of its own region, made once per session.
-    """
-    if backend == "local" or not region or region == session.region:
-        return session.backend(backend)
-    key = f"{backend}@{region}"
-    if key not in session._backends:
-        session._backends[key] = registry.create_backend(
-            backend, region=region, ledger=session.ledger, settings=session.backend_options
-        )
-    return session._backends[key]
+    """Return ``backend`` in ``region`` (the ledger row's), as :meth:`Session.backend` does."""
+    return session.backend(backend, region)
 
 
 def _describe_job(
     session: Session, kind: str, backend: str, region: str | None, name: str
 ) -> dict[str, Any]:
-    return kinds.describe(backend_for(session, backend, region), kind, name)
+    return kinds.describe(session.backend(backend, region), kind, name)
 
 
 def find_leftovers(session: Session, *, all: bool = False) -> list[CleanupItem]:
@@ -226,25 +214,9 @@ def find_leftovers(session: Session, *, all: bool = False) -> list[CleanupItem]:
         return all or notebook == session.notebook
 
     items: list[CleanupItem] = []
-    for job in ledger.list_jobs(active_only=True):
-        if not in_scope(job.notebook):
-            continue
-        status = job.status
-        try:
-            status = base.job_status(
-                _describe_job(session, job.kind, job.backend, job.region, job.name)
-            )
-        except NotFound:
-            ledger.update_job(
-                job.name,
-                status=base.STOPPED,
-                ended_at=job.ended_at or time.time(),
-                failure_reason=f"No longer known to the {job.backend} backend (%sm_cleanup).",
-            )
-            continue
-        except Exception:  # noqa: BLE001, S110 - keep the ledger's word; stopping will tell
-            pass
-        if status in base.TERMINAL_STATUSES:
+    jobs = [j for j in ledger.list_jobs(active_only=True) if in_scope(j.notebook)]
+    for job in session.refresh(jobs):
+        if job.is_terminal:
             continue
         rate = job_rate(job)
         items.append(
@@ -252,29 +224,16 @@ def find_leftovers(session: Session, *, all: bool = False) -> list[CleanupItem]:
                 job.kind,
                 job.name,
                 job.backend,
-                status,
+                job.status,
                 rate.instance,
                 rate.per_hour,
                 job.notebook,
                 region=job.region,
             )
         )
-    for endpoint in ledger.list_endpoints(live_only=True):
-        if not in_scope(endpoint.notebook):
-            continue
-        status = endpoint.status
-        try:
-            status = str(
-                backend_for(session, endpoint.backend, endpoint.region).describe_endpoint(
-                    endpoint.name
-                )["EndpointStatus"]
-            )
-        except NotFound:
-            _mark_deleted(session, endpoint.name)
-            continue
-        except Exception:  # noqa: BLE001, S110 - keep the ledger's word; deleting will tell
-            pass
-        if status == base.DELETED:
+    endpoints = [e for e in ledger.list_endpoints(live_only=True) if in_scope(e.notebook)]
+    for endpoint in session.refresh(endpoints):
+        if not endpoint.is_live:
             continue
         rate = endpoint_rate(endpoint)
         items.append(
@@ -282,21 +241,15 @@ def find_leftovers(session: Session, *, all: bool = False) -> list[CleanupItem]:
                 "endpoint",
                 endpoint.name,
                 endpoint.backend,
-                status,
+                endpoint.status,
                 rate.instance,
                 # A failed endpoint runs nothing; it is deleted to free its name and parts.
-                rate.per_hour if status != "Failed" else 0.0,
+                rate.per_hour if endpoint.status != "Failed" else 0.0,
                 endpoint.notebook,
                 region=endpoint.region,
             )
         )
     return items
-
-
-def _mark_deleted(session: Session, name: str) -> None:
-    record = session.ledger.get_endpoint(name)
-    if record is not None and record.is_live:
-        session.ledger.update_endpoint(name, status=base.DELETED, deleted_at=time.time())
 
 
 def _reason(exc: BaseException) -> str:
@@ -332,7 +285,9 @@ def clean(
             backend_for(session, item.backend, item.region).delete_endpoint(item.name)
             item.outcome, item.status = DELETED, base.DELETED
         except NotFound:
-            _mark_deleted(session, item.name)
+            # Gone already; a describe has its backend mark the row (not written here).
+            record = session.ledger.get_endpoint(item.name)
+            session.refresh([record] if record is not None else [])
             item.outcome, item.status = GONE, base.DELETED
         except Exception as exc:  # noqa: BLE001 - recorded; the others go on
             item.outcome, item.error = FAILED, f"delete failed: {_reason(exc)}"

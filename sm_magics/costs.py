@@ -28,18 +28,23 @@ Only instance time is counted: storage, data transfer and requests are not.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics import cost_totals, pricing
 from sm_magics.backends import kinds
 from sm_magics.display import StatusTable, format_instance, no_math
 from sm_magics.durations import format_duration
 from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+
+if TYPE_CHECKING:
+    from sm_magics.backends.base import VariantSpec
 
 #: Endpoint statuses during which SageMaker bills the endpoint's instances.
 BILLING_ENDPOINT_STATUSES = frozenset(
@@ -60,32 +65,84 @@ class Rate:
     notes: tuple[str, ...] = ()
 
 
-def job_rate(record: JobRecord) -> Rate:
-    """Return a job's hourly rate (on-demand, or the spot estimate), at its kind's prices.
+def rate_for(
+    kind: str, instance_type: str | None, count: int, region: str | None, *, spot: bool = False
+) -> Rate:
+    """Return what ``count`` instances of a job of ``kind`` cost per hour: the one formula.
 
-    The kind says which price list (:attr:`~sm_magics.backends.kinds.JobKind.usage`):
-    training and processing instances bill at training rates, transform at hosting ones.
+    The kind picks the price list (:attr:`~sm_magics.backends.kinds.JobKind.usage`):
+    training and processing bill at training prices, batch transform at hosting prices,
+    so an ``ml.t3`` transform has a price wherever it is shown. Spot is an estimate.
     """
-    instance_type = record.instance_type or ""
-    count = max(0, int(record.instance_count or 0))
+    instance_type = instance_type or ""
+    count = max(0, int(count or 0))
     instance = format_instance(instance_type, count)
-    if record.kind == "tuning":
+    if kind == "tuning":
         # Its trials are training jobs with rows and rates of their own: counting the
         # tuning job too would bill every trial twice.
         return Rate(0.0, f"trials on {instance}", ("billed as its trials",))
-    kind = kinds.KINDS.get(record.kind, kinds.TRAINING)
-    if kind.usage == "hosting":
-        per_hour = pricing.hourly_cost(instance_type, count, record.region, usage="hosting")
-    else:
-        per_hour = pricing.hourly_cost(
-            instance_type, count, record.region, usage=kind.usage, spot=record.spot
-        )
+    usage = kinds.KINDS[kind].usage if kind in kinds.KINDS else "training"
+    per_hour = pricing.hourly_cost(
+        instance_type, count, region, usage=usage, spot=spot and usage == "training"
+    )
     notes: list[str] = []
     if per_hour is None:
         notes.append(f"no price for {instance_type or 'its instance type'}")
-    elif record.spot:
+    elif spot:
         notes.append("spot: an estimate")
     return Rate(per_hour, instance, tuple(notes))
+
+
+def job_rate(record: JobRecord) -> Rate:
+    """Return a job's hourly rate (on-demand, or the spot estimate); see :func:`rate_for`."""
+    return rate_for(
+        record.kind, record.instance_type, record.instance_count, record.region, spot=record.spot
+    )
+
+
+@dataclass(frozen=True)
+class JobCost:
+    """A job's billed time so far, its rate and its cost: what every view of a job shows."""
+
+    duration: float | None  # seconds its instances billed; None: they never started
+    rate: Rate
+    cost: float | None  # USD; None when the price is unknown
+
+    @classmethod
+    def of(cls, rate: Rate, duration: float | None) -> JobCost:
+        """Return the cost of ``duration`` seconds at ``rate``."""
+        return cls(duration, rate, _cost(rate.per_hour, duration or 0.0))
+
+
+def job_cost(record: JobRecord, *, now: float | None = None, status: str | None = None) -> JobCost:
+    """Return a job's cost from its ledger row (``status``: a fresher one, from a describe)."""
+    moment = time.time() if now is None else now
+    if status is not None and status != record.status:
+        record = dataclasses.replace(record, status=status)
+    interval = _job_interval(record, moment)
+    duration = interval[1] - interval[0] if interval else None
+    return JobCost.of(job_rate(record), duration)
+
+
+def described_job_cost(
+    description: Mapping[str, Any], region: str | None, *, now: float | None = None
+) -> JobCost:
+    """Return a job's cost from a fresh ``Describe*Job`` response, by the same formula."""
+    kind = kinds.of_description(description)
+    instance_type, count = kinds.resources_of(description)
+    rate = rate_for(
+        kind.name,
+        instance_type,
+        count,
+        region,
+        spot=bool(description.get("EnableManagedSpotTraining")),
+    )
+    start, end = description.get(kind.start_key), description.get(kind.end_key)
+    if not isinstance(start, datetime):
+        return JobCost.of(rate, None)
+    moment = time.time() if now is None else now
+    stop = end.timestamp() if isinstance(end, datetime) else moment
+    return JobCost.of(rate, max(0.0, min(stop, moment) - start.timestamp()))
 
 
 def _serverless_variants(record: EndpointRecord) -> set[str]:
@@ -102,7 +159,7 @@ def _serverless_variants(record: EndpointRecord) -> set[str]:
     return names
 
 
-def _memory_of(record: EndpointRecord, variant_name: str) -> Any:
+def _memory_of(record: EndpointRecord, variant_name: str) -> object:
     for variant in record.spec.get("variants", []) if isinstance(record.spec, dict) else []:
         if isinstance(variant, dict) and variant.get("name") == variant_name:
             return variant.get("serverless_memory_mb")
@@ -111,23 +168,37 @@ def _memory_of(record: EndpointRecord, variant_name: str) -> Any:
 
 def endpoint_rate(record: EndpointRecord) -> Rate:
     """Return an endpoint's hourly rate: every instance-backed variant, summed."""
-    serverless = _serverless_variants(record)
+    return variants_rate(record.variants, record)
+
+
+def described_endpoint_rate(description: Mapping[str, Any], record: EndpointRecord | None) -> Rate:
+    """Return an endpoint's hourly rate from a fresh ``DescribeEndpoint``, by the same formula."""
+    return variants_rate(list(description.get("ProductionVariants") or []), record)
+
+
+def variants_rate(variants: list[dict[str, Any]], record: EndpointRecord | None) -> Rate:
+    """Return the hourly rate of ``ProductionVariants``-shaped variants of an endpoint.
+
+    ``record`` gives the region and says which variants are serverless (its spec).
+    """
+    serverless = _serverless_variants(record) if record is not None else set()
+    region = record.region if record is not None else None
     total = 0.0
     known = True
     parts: list[str] = []
     notes: list[str] = []
-    for variant in record.variants:
+    for variant in variants:
         name = str(variant.get("VariantName") or "")
         instance_type = variant.get("InstanceType")
         count = int(variant.get("DesiredInstanceCount") or variant.get("CurrentInstanceCount") or 0)
         if name in serverless or not instance_type:
-            memory = _memory_of(record, name)
+            memory = _memory_of(record, name) if record is not None else None
             parts.append(f"serverless {memory} MB" if memory else "serverless")
             if SERVERLESS_NOTE not in notes:
                 notes.append(SERVERLESS_NOTE)
             continue
         parts.append(format_instance(str(instance_type), count))
-        price = pricing.hourly_cost(str(instance_type), count, record.region, usage="hosting")
+        price = pricing.hourly_cost(str(instance_type), count, region, usage="hosting")
         if price is None:
             known = False
             notes.append(f"no price for {instance_type}")
@@ -135,6 +206,25 @@ def endpoint_rate(record: EndpointRecord) -> Rate:
             total += price
     instance = " + ".join(parts) if parts else "?"
     return Rate(total if known else None, instance, tuple(notes))
+
+
+def requested_hourly_cost(variants: list[VariantSpec], region: str | None) -> float | None:
+    """Return what the variants of a deploy request cost per hour (the budget guard's input).
+
+    Serverless variants count 0: they bill per request, never while idle. ``None`` when an
+    instance type has no price.
+    """
+    total = 0.0
+    for variant in variants:
+        if variant.serverless_memory_mb:
+            continue
+        price = pricing.hourly_cost(
+            variant.instance_type, variant.instance_count, region, usage="hosting"
+        )
+        if price is None:
+            return None
+        total += price
+    return total
 
 
 def _job_interval(record: JobRecord, now: float) -> tuple[float, float] | None:

@@ -23,6 +23,7 @@ from sm_magics.errors import InvalidRequest, ModelError, NotFound, SmMagicsError
 
 if TYPE_CHECKING:
     from sm_magics.api import Session
+    from sm_magics.ledger import EndpointRecord
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -106,7 +107,7 @@ def encode_payload(data: Any, content_type: str | None = None) -> tuple[bytes, s
         ) from None
 
 
-def _json_default(value: Any) -> Any:
+def _json_default(value: object) -> object:
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
@@ -132,10 +133,14 @@ def decode_response(result: base.InvokeResult) -> Any:
 class Endpoint:
     """A handle on one endpoint. Displayed in a notebook it is a live widget."""
 
-    def __init__(self, session: Session, name: str, backend: str) -> None:
+    def __init__(
+        self, session: Session, name: str, backend: str, *, region: str | None = None
+    ) -> None:
         self.session = session
         self.name = name
         self.backend_name = backend
+        #: The endpoint's region (``None``: the session's).
+        self.region = region
         #: Remarks from the last deploy (autoscaling set up, options recorded, ...).
         self.notes: list[str] = []
         #: ``(asynchronous, serverless)`` as the ledger said at the first invocation: read
@@ -143,10 +148,15 @@ class Endpoint:
         #: it lives); dropped whenever an invocation fails, so a re-created one is re-read.
         self._kind: tuple[bool, bool] | None = None
 
+    @classmethod
+    def from_record(cls, session: Session, record: EndpointRecord) -> Endpoint:
+        """Return the handle of a ledger row: its backend and region."""
+        return cls(session, record.name, record.backend, region=record.region)
+
     @property
     def backend(self) -> base.Backend:
-        """The backend serving this endpoint."""
-        return self.session.backend(self.backend_name)
+        """The backend serving this endpoint (in the endpoint's region)."""
+        return self.session.backend(self.backend_name, self.region)
 
     def describe(self) -> dict[str, Any]:
         """Return the backend's ``DescribeEndpoint`` response."""
@@ -174,8 +184,12 @@ class Endpoint:
         reason = self.describe().get("FailureReason")
         return str(reason) if reason else None
 
-    def wait(self, timeout: str | float | None = "15m", *, poll: float = 0.25) -> Endpoint:
+    def wait(self, timeout: str | float | None = "15m", *, poll: float | None = None) -> Endpoint:
         """Block until the endpoint is ``InService``; return ``self``.
+
+        ``poll`` defaults to the backend's pace, as :meth:`Job.wait`'s does: a quarter
+        second locally, a few seconds on SageMaker, where ``DescribeEndpoint`` is rate
+        limited (at 0.25 s one deploy took about 2,400 calls).
 
         Raises
         ------
@@ -184,6 +198,8 @@ class Endpoint:
         WaitTimeout
             ``timeout`` passed first.
         """
+        if poll is None:
+            poll = max(0.25, self.backend.status_poll_interval / 2)
         deadline = time.monotonic() + parse_duration(timeout) if timeout is not None else None
         while True:
             description = self.describe()
@@ -276,13 +292,17 @@ class Endpoint:
         return EndpointRow.from_description(self.describe(), self.backend_name, record)
 
     def __repr__(self) -> str:
+        # The ledger row, never the backend: a variable inspector calls repr on every
+        # refresh, which must cost no AWS call and write nothing.
         try:
-            description = self.describe()
+            record = self.session.ledger.get_endpoint(self.name)
         except Exception:  # noqa: BLE001 - a repr must never raise
+            record = None
+        if record is None:
             return f"<Endpoint {self.name} ({self.backend_name})>"
-        return f"<Endpoint {self.name} ({self.backend_name}) {description['EndpointStatus']}>"
+        return f"<Endpoint {self.name} ({self.backend_name}) {record.status}>"
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, Any]:
         make_widget = None
         if widgets_available():
             from sm_magics.widgets import EndpointWidget

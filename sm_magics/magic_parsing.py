@@ -13,10 +13,11 @@ import functools
 import json
 import re
 import shlex
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar, overload
 
 from IPython.core.error import UsageError
+from IPython.core.magic import Magics
 from IPython.core.magic_arguments import argument
 
 from sm_magics.errors import SmMagicsError
@@ -28,7 +29,7 @@ _NEGATIVE_VALUE = re.compile(r"^-\.?\d")
 _NAME_REF = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
 
 
-def expand_names(line: str, namespace: dict[str, Any]) -> str:
+def expand_names(line: str, namespace: Mapping[str, object]) -> str:
     r"""Replace ``{name}`` and ``{name.attr}`` by their values in ``namespace``.
 
     This replaces IPython's variable expansion for our magics (they are marked
@@ -45,7 +46,7 @@ def expand_names(line: str, namespace: dict[str, Any]) -> str:
         root, *attributes = match.group(1).split(".")
         if root not in namespace:
             return token
-        value: Any = namespace[root]
+        value = namespace[root]
         try:
             for attribute in attributes:
                 value = getattr(value, attribute)
@@ -81,7 +82,7 @@ def _check_text(line: str) -> None:
 
 
 def parse_line(
-    magic: Any, line: str, namespace: dict[str, Any] | None = None
+    magic: object, line: str, namespace: Mapping[str, object] | None = None
 ) -> argparse.Namespace:
     """Expand ``{name}`` references, then parse with shell quoting, as users type it.
 
@@ -102,7 +103,7 @@ def parse_line(
         argv = list(lexer)
     except ValueError as exc:
         raise UsageError(f"Cannot read the arguments: {exc} (unbalanced quotes?).") from None
-    parser = magic.parser
+    parser: argparse.ArgumentParser = vars(magic)["parser"]  # what @magic_arguments set
     # argparse takes "-1.2," (a negative number inside a JSON or CSV literal) for an
     # unknown option, since only a bare "-1.2" looks like a number to it; no option of
     # ours starts with a digit, so anything that does is a value.
@@ -141,9 +142,21 @@ def suggest_option(parser: argparse.ArgumentParser, argv: list[str]) -> str:
     return ""
 
 
+@overload
+def parse_key_values(
+    items: list[list[str]] | None, flag: str, *, json_values: Literal[False]
+) -> dict[str, str]: ...
+
+
+@overload
 def parse_key_values(
     items: list[list[str]] | None, flag: str, *, json_values: bool
-) -> dict[str, Any]:
+) -> dict[str, object]: ...
+
+
+def parse_key_values(
+    items: list[list[str]] | None, flag: str, *, json_values: bool
+) -> dict[str, object] | dict[str, str]:
     """Return ``{"k": v}`` from ``--flag k=v`` occurrences (each may carry several pairs).
 
     With ``json_values``, a value that is valid JSON is decoded (``3`` → int, ``true`` →
@@ -164,6 +177,41 @@ def parse_key_values(
             else:
                 result[key] = value
     return result
+
+
+class KeyValues(argparse.Action):
+    """``--flag k=v [k2=v2 ...]``, repeatable, parsed into one ``{"k": "v"}`` on the way in.
+
+    So the parsed arguments already have the spec's types and a magic passes them on by
+    name (:func:`options_of`) instead of converting each one.
+    """
+
+    json_values = False
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        """Merge this occurrence's pairs into the ones parsed so far."""
+        merged = dict(getattr(namespace, self.dest, None) or {})
+        items = [str(v) for v in values] if isinstance(values, (list, tuple)) else [str(values)]
+        flag = option_string or self.dest
+        merged.update(parse_key_values([items], flag, json_values=self.json_values))
+        setattr(namespace, self.dest, merged)
+
+
+class JsonKeyValues(KeyValues):
+    """:class:`KeyValues` whose values are decoded when they are JSON (``3``, ``true``)."""
+
+    json_values = True
+
+
+def options_of(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """Return the parsed arguments named ``names`` (a spec's options), as keywords."""
+    return {name: getattr(args, name) for name in names if hasattr(args, name)}
 
 
 def backend_option(func: F) -> F:
@@ -203,22 +251,23 @@ def check_out(name: str | None) -> None:
         raise UsageError(f"-o/--out expects a Python name, got {name!r}.")
 
 
-def bind_out(shell: Any, name: str | None, value: object) -> None:
+def bind_out(shell: object, name: str | None, value: object) -> None:
     """Bind ``value`` to the user's ``-o`` variable, if one was given."""
     if name:
         check_out(name)
-        assert shell is not None  # magics are only called through a shell
-        shell.user_ns[name] = value
+        namespace = getattr(shell, "user_ns", None)
+        assert isinstance(namespace, dict)  # magics are only called through a shell
+        namespace[name] = value
 
 
-def user_namespace(shell: Any) -> dict[str, Any]:
+def user_namespace(shell: object) -> dict[str, object]:
     """Return the notebook's namespace (empty outside a shell)."""
-    namespace: dict[str, Any] = getattr(shell, "user_ns", None) or {}
-    return namespace
+    namespace = getattr(shell, "user_ns", None)
+    return namespace if isinstance(namespace, dict) else {}
 
 
 #: A magic's body: ``(self, args)`` or ``(self, args, cell)``, returning its result.
-Body = Callable[..., Any]
+Body = Callable[..., object]
 
 
 def _file_error(exc: Exception) -> Exception:
@@ -245,7 +294,7 @@ def _file_error(exc: Exception) -> Exception:
     return exc if error is None else UsageError(str(error))
 
 
-def magic_call(*, expand: bool = True) -> Callable[[Body], Callable[..., Any]]:
+def magic_call(*, expand: bool = True) -> Callable[[Body], Callable[..., object]]:
     """Make ``body(self, args[, cell])`` a magic taking ``(self, line[, cell])``.
 
     The steps every magic repeats, once: the line is parsed with the parser that
@@ -257,9 +306,9 @@ def magic_call(*, expand: bool = True) -> Callable[[Body], Callable[..., Any]]:
     failed wait still leaves the handle in the variable.
     """
 
-    def decorate(body: Body) -> Callable[..., Any]:
+    def decorate(body: Body) -> Callable[..., object]:
         @functools.wraps(body)
-        def magic(self: Any, line: str, cell: str | None = None) -> Any:
+        def magic(self: Magics, line: str, cell: str | None = None) -> object:
             try:
                 namespace = user_namespace(self.shell) if expand else None
                 args = parse_line(magic, line, namespace)
@@ -284,12 +333,15 @@ def magic_call(*, expand: bool = True) -> Callable[[Body], Callable[..., Any]]:
 
 
 __all__ = [
+    "JsonKeyValues",
+    "KeyValues",
     "backend_option",
     "bind_out",
     "check_out",
     "expand_names",
     "force_option",
     "magic_call",
+    "options_of",
     "out_option",
     "parse_key_values",
     "parse_line",

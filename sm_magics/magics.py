@@ -14,7 +14,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from IPython.core.error import StdinNotImplementedError, UsageError
@@ -30,6 +30,7 @@ from traitlets import Float, Int, List, TraitError, Unicode, default, observe, v
 
 from sm_magics import config, pricing
 from sm_magics.api import Job, Session
+from sm_magics.api.specs import TRAINING_OPTIONS
 from sm_magics.backends import base, kinds, processing
 from sm_magics.cleanup import CleanupReport
 from sm_magics.costs import CostSummary
@@ -39,12 +40,14 @@ from sm_magics.durations import format_duration, parse_duration
 from sm_magics.errors import JobFailed, SmMagicsError
 from sm_magics.logs import follow_endpoint_logs, follow_in_background, stream_until_done
 from sm_magics.magic_parsing import (
+    JsonKeyValues,
+    KeyValues,
     backend_option,
     bind_out,
     force_option,
     magic_call,
+    options_of,
     out_option,
-    parse_key_values,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,14 +57,16 @@ _TRAINING_OPTIONS: tuple[Callable[[Any], Any], ...] = (
     argument("-n", "--instance-count", type=int, default=1, help="Hosts algo-1..algo-N."),
     argument(
         "--hp",
-        action="append",
+        dest="hyperparameters",
+        action=JsonKeyValues,
         nargs="+",
         metavar="KEY=VALUE",
         help="Hyperparameters (repeatable; JSON values allowed).",
     ),
     argument(
         "--input",
-        action="append",
+        dest="inputs",
+        action=KeyValues,
         nargs="+",
         metavar="CHANNEL=URI",
         help="Input channels: a local path, file://... or s3://...",
@@ -87,14 +92,16 @@ _TRAINING_OPTIONS: tuple[Callable[[Any], Any], ...] = (
     ),
     argument(
         "--metric",
-        action="append",
+        dest="metric_definitions",
+        action=KeyValues,
         nargs="+",
         metavar="NAME=REGEX",
         help="Metrics parsed from the logs (first regex group) and charted live.",
     ),
     argument(
         "--env",
-        action="append",
+        dest="environment",
+        action=KeyValues,
         nargs="+",
         metavar="KEY=VALUE",
         help="Environment variables of the training script.",
@@ -109,7 +116,7 @@ _TRAINING_OPTIONS: tuple[Callable[[Any], Any], ...] = (
         metavar="DURATION",
         help="SageMaker warm pool: keep the instances this long (up to 1h) for the next job.",
     ),
-    argument("--tag", action="append", nargs="+", metavar="KEY=VALUE", help="Tags."),
+    argument("--tag", dest="tags", action=KeyValues, nargs="+", metavar="KEY=VALUE", help="Tags."),
     argument(
         "--experiment",
         default=None,
@@ -135,29 +142,14 @@ def training_arguments(core: SageMakerMagics, args: argparse.Namespace) -> dict[
 
     A flag wins; else the ``%config`` default (an image and a framework exclude each other).
     """
-    return {
-        "source_dir": args.source_dir,
-        "entry_point": args.entry_point,
-        "hyperparameters": parse_key_values(args.hp, "--hp", json_values=True),
-        "inputs": parse_key_values(args.input, "--input", json_values=False),
-        "instance_type": args.instance_type,
-        "instance_count": args.instance_count,
-        "requirements": args.requirements,
-        "image": args.image or (None if args.framework else core.image or None),
-        "framework": args.framework or (None if args.image else core.framework or None),
-        "framework_version": args.framework_version or core.framework_version or None,
-        "py_version": args.py_version or core.py_version or None,
-        "metric_definitions": parse_key_values(args.metric, "--metric", json_values=False),
-        "environment": parse_key_values(args.env, "--env", json_values=False),
-        "spot": args.spot,
-        "max_wait": args.max_wait,
-        "max_run": args.max_run,
-        "checkpoint_uri": args.checkpoint_uri,
-        "keep_alive": args.keep_alive,
-        "tags": _with_experiment(parse_key_values(args.tag, "--tag", json_values=False), args),
-        "distribution": args.distribution,
-        "driver": args.driver,
-    }
+    options = options_of(args, TRAINING_OPTIONS)
+    options.pop("name", None)  # a magic's own name argument (a tuning job's, too)
+    options["image"] = args.image or (None if args.framework else core.image or None)
+    options["framework"] = args.framework or (None if args.image else core.framework or None)
+    options["framework_version"] = args.framework_version or core.framework_version or None
+    options["py_version"] = args.py_version or core.py_version or None
+    options["tags"] = _with_experiment(dict(options.get("tags") or {}), args)
+    return options
 
 
 def _with_experiment(tags: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -248,14 +240,14 @@ class SageMakerMagics(Magics):
         return config.default_ttl()
 
     @validate("max_hourly_cost")
-    def _valid_max_hourly_cost(self, proposal: Any) -> float:
+    def _valid_max_hourly_cost(self, proposal: Mapping[str, float]) -> float:
         value = float(proposal["value"])
         if not math.isfinite(value) or value < 0:
             raise TraitError("max_hourly_cost is USD per hour: a number >= 0 (0 turns it off).")
         return value
 
     @validate("default_ttl")
-    def _valid_default_ttl(self, proposal: Any) -> str:
+    def _valid_default_ttl(self, proposal: Mapping[str, str]) -> str:
         value = str(proposal["value"]).strip()
         if value:
             try:
@@ -308,11 +300,11 @@ class SageMakerMagics(Magics):
         "default_ttl",
         "mlflow_tracking_uri",
     )
-    def _settings_changed(self, _change: Any) -> None:
+    def _settings_changed(self, _change: Mapping[str, object]) -> None:
         self._session = None  # the next magic builds a session with the new settings
 
     @observe("max_local_jobs")
-    def _max_local_jobs_changed(self, change: Any) -> None:
+    def _max_local_jobs_changed(self, change: Mapping[str, object]) -> None:
         # Supervisors read the limit from their environment, inherited from this kernel.
         os.environ[config.ENV_MAX_LOCAL_JOBS] = str(change["new"])
 
@@ -464,7 +456,7 @@ class SageMakerMagics(Magics):
             if record is not None:
                 from sm_magics.endpoint import Endpoint
 
-                endpoint = Endpoint(session, args.job, record.backend)
+                endpoint = Endpoint.from_record(session, record)
                 if args.follow:
                     follow_endpoint_logs(endpoint, print)
                 else:
@@ -526,8 +518,9 @@ class SageMakerMagics(Magics):
         """Show what runs and bills now (every backend and region), and what it cost.
 
         Running jobs and endpoints with their cost per hour and so far, then the totals of
-        today, this month (UTC) and this notebook. Read from the ledger alone: instant,
-        no AWS call. Local rows show what they would cost on SageMaker.
+        today, this month (UTC) and this notebook. What runs is described first (one call
+        per running job or live endpoint, so one that ended or vanished is not counted);
+        the totals come from the ledger. Local rows show what they would cost on SageMaker.
         """
         return self.session.costs()
 

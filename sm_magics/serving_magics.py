@@ -22,17 +22,21 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from sm_magics import pricing
 from sm_magics.api import Job
+from sm_magics.api.deploy import DEPLOY_OPTIONS
+from sm_magics.api.specs import TRANSFORM_OPTIONS
 from sm_magics.display.endpoints import EndpointTable
 from sm_magics.endpoint import Endpoint, content_type_for_file
 from sm_magics.errors import NotFound, SmMagicsError
 from sm_magics.magic_parsing import (
+    JsonKeyValues,
+    KeyValues,
     backend_option,
     bind_out,
     expand_names,
     force_option,
     magic_call,
+    options_of,
     out_option,
-    parse_key_values,
     user_namespace,
 )
 from sm_magics.magics import SageMakerMagics
@@ -95,6 +99,7 @@ class ServingMagics(Magics):
     )
     @argument(
         "--serverless",
+        dest="serverless_memory",
         type=int,
         default=None,
         metavar="MEMORY_MB",
@@ -103,7 +108,8 @@ class ServingMagics(Magics):
     @argument("--max-concurrency", type=int, default=None, help="Serverless concurrency.")
     @argument(
         "--variant",
-        action="append",
+        dest="variants",
+        action=JsonKeyValues,
         nargs="+",
         metavar="NAME=WEIGHT",
         help="A/B: add a variant to an existing endpoint, or set weights.",
@@ -123,12 +129,13 @@ class ServingMagics(Magics):
     )
     @argument(
         "--env",
-        action="append",
+        dest="environment",
+        action=KeyValues,
         nargs="+",
         metavar="KEY=VALUE",
         help="Environment variables of the serving processes.",
     )
-    @argument("--tag", action="append", nargs="+", metavar="KEY=VALUE", help="Tags.")
+    @argument("--tag", dest="tags", action=KeyValues, nargs="+", metavar="KEY=VALUE", help="Tags.")
     @argument(
         "--async-output",
         default=None,
@@ -162,41 +169,21 @@ class ServingMagics(Magics):
             In [3]: %sm_deploy -e iris --variant AllTraffic=0 b=1   # shift all to b
         """
         self._handles.clear()  # a new endpoint may take a name a handle remembers
-        weights: dict[str, float] = {}
-        for name, value in parse_key_values(args.variant, "--variant", json_values=True).items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise UsageError(f"--variant {name}= expects a number, got {value!r}.")
-            weights[name] = float(value)
-        endpoint = self.core.session.deploy(
-            args.model,
-            endpoint=args.endpoint,
-            backend=args.backend,
-            instance_type=args.instance_type,
-            instance_count=args.instance_count,
-            entry_point=args.entry_point,
-            serverless_memory=args.serverless,
-            max_concurrency=args.max_concurrency,
-            variants=weights or None,
-            ttl=args.ttl,
-            tags=parse_key_values(args.tag, "--tag", json_values=False),
-            environment={
-                **parse_key_values(args.env, "--env", json_values=False),
-                # Read by both backends: the local serving defaults and the sagemaker image.
-                **({"SM_MAGICS_FRAMEWORK": args.framework} if args.framework else {}),
-            },
-            autoscale=args.autoscale,
-            force=args.force,
-            async_output=args.async_output,
-            async_failure=args.async_failure,
-            async_max_concurrency=args.async_max_concurrency,
-        )
+        options = options_of(args, DEPLOY_OPTIONS)
+        if args.framework:
+            # Read by both backends: the local serving defaults and the sagemaker image.
+            options["environment"] = {
+                **(options.get("environment") or {}),
+                "SM_MAGICS_FRAMEWORK": args.framework,
+            }
+        endpoint = self.core.session.deploy(args.model, **options)
         bind_out(self.shell, args.out, endpoint)  # before --wait: a failed wait keeps it
         for note in endpoint.notes:
             print(note)
         if args.wait:
             endpoint.wait()
             description = endpoint.describe()
-            if weights and description.get("LastUpdateError"):
+            if args.variants and description.get("LastUpdateError"):
                 raise UsageError(
                     f"Endpoint {endpoint.name} kept its previous variants: the update failed: "
                     f"{description['LastUpdateError']}"
@@ -390,6 +377,8 @@ class ServingMagics(Magics):
     )
     @argument("--entry-point", default=None, help="Handlers script (as for %%sm_deploy).")
     @argument("--wait", action="store_true", help="Block until the job ends.")
+    @argument("--tag", dest="tags", action=KeyValues, nargs="+", metavar="KEY=VALUE", help="Tags.")
+    @force_option
     @out_option
     @line_magic
     @no_var_expand
@@ -398,16 +387,9 @@ class ServingMagics(Magics):
         """Run every file of ``--input`` through a model (batch transform); return the job."""
         job = self.core.session.batch(
             args.model,
-            input=args.input,
-            output=args.output,
-            name=args.name,
             backend=args.backend,
-            instance_type=args.instance_type,
-            instance_count=args.instance_count,
-            content_type=args.content_type,
-            accept=args.accept,
-            split_type=args.split_type,
-            entry_point=args.entry_point,
+            force=args.force,
+            **options_of(args, TRANSFORM_OPTIONS),
         )
         bind_out(self.shell, args.out, job)  # before --wait: a failed wait keeps the handle
         if args.wait:

@@ -114,7 +114,9 @@ def test_a_row_the_backend_no_longer_knows_is_closed_not_listed(
     )
     assert len(session.cleanup()) == 0
     record = session.ledger.get_job("ghost")
-    assert record is not None and record.status == "Stopped"
+    # The backend marked it (cleanup writes no row): gone, with why.
+    assert record is not None and record.status == "Deleted"
+    assert record.deleted_at is not None and record.failure_reason
     assert session.costs().running == []
 
 

@@ -7,10 +7,11 @@ updates the variants of a live one.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sm_magics import limits, pricing
+from sm_magics import costs, limits, pricing
 from sm_magics.api.job import Job
 from sm_magics.api.names import JOB_NAME_RE, generate_job_name, validate_job_name
 from sm_magics.api.specs import async_spec
@@ -32,7 +33,7 @@ def resolve_model(session: Session, model: str, backend: str | None) -> tuple[st
         model = best_trial_of(session, record.name, record.backend)
         record = session.ledger.get_job(model)
     if record is not None and record.kind == "training":
-        job = Job(session, model, record.backend)
+        job = Job.from_record(session, record)
         description = job.describe()
         uri = (description.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
         if not uri:
@@ -101,12 +102,15 @@ def deploy(
         )
     if endpoint is not None:
         validate_job_name(endpoint)
-    weights = dict(variants or {})
-    for variant_name, weight in weights.items():
+    weights: dict[str, float] = {}
+    for variant_name, weight in dict(variants or {}).items():
         if not JOB_NAME_RE.fullmatch(variant_name):
             raise InvalidRequest(f"Invalid variant name {variant_name!r}.")
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool):
+            raise InvalidRequest(f"--variant {variant_name}= expects a number, got {weight!r}.")
         if weight < 0:
             raise InvalidRequest(f"Variant {variant_name}: weights must be 0 or more.")
+        weights[variant_name] = float(weight)
     entry = Path(entry_point).expanduser() if entry_point else None
     if entry is not None and not entry.is_file():
         raise InvalidRequest(f"--entry-point {entry_point} does not exist.")
@@ -172,23 +176,18 @@ def deploy(
                 by_name[name] = variant(name, weight)
         desired = list(by_name.values())
         if not force:
-            from sm_magics.costs import endpoint_rate
-
             # Only what the update adds counts: the endpoint's current rate is
             # already part of what runs.
-            now_rate = endpoint_rate(record).per_hour or 0.0
-            after = variants_hourly_cost(desired, record.region or session.region)
+            now_rate = costs.endpoint_rate(record).per_hour or 0.0
+            after = costs.requested_hourly_cost(desired, record.region or session.region)
             session.check_budget(
                 f"update of endpoint {endpoint}",
                 None if after is None else after - now_rate,
                 record.backend,
                 unpriced=[v.instance_type for v in desired],
             )
-        session.backend(record.backend).update_endpoint(endpoint, desired)
-        session.ledger.update_endpoint(
-            endpoint, spec={**record.spec, "variants": [v.to_json() for v in desired]}
-        )
-        handle = Endpoint(session, endpoint, record.backend)
+        session.backend(record.backend, record.region).update_endpoint(endpoint, desired)
+        handle = Endpoint.from_record(session, record)
         if bounds is not None:
             scale_variants(handle, list(weights), bounds)
         return handle
@@ -202,7 +201,7 @@ def deploy(
     if not force:
         session.check_budget(
             f"endpoint {name}",
-            variants_hourly_cost(specs, session.region),
+            costs.requested_hourly_cost(specs, session.region),
             backend_name,
             unpriced=[v.instance_type for v in specs],
         )
@@ -219,14 +218,6 @@ def deploy(
             async_inference=asynchronous,
         )
     )
-    session.ledger.update_endpoint(
-        name,
-        spec={
-            "variants": [v.to_json() for v in specs],
-            "ttl": ttl,
-            **({"async": asynchronous.to_json()} if asynchronous else {}),
-        },
-    )
     handle = Endpoint(session, name, target.name)
     if bounds is not None:
         scale_variants(handle, [v.name for v in specs], bounds)
@@ -240,20 +231,9 @@ def scale_variants(handle: Endpoint, variants: list[str], bounds: tuple[int, int
         handle.notes.append(handle.backend.set_autoscaling(handle.name, variant, *bounds))
 
 
-def variants_hourly_cost(variants: list[base.VariantSpec], region: str | None) -> float | None:
-    """Return what a list of variants costs per hour on SageMaker hosting.
-
-    Serverless variants count 0: they bill per request, never while idle. ``None`` when an
-    instance type has no price.
-    """
-    total = 0.0
-    for variant in variants:
-        if variant.serverless_memory_mb:
-            continue
-        price = pricing.hourly_cost(
-            variant.instance_type, variant.instance_count, region, usage="hosting"
-        )
-        if price is None:
-            return None
-        total += price
-    return total
+#: The options of a deploy (``%sm_deploy`` names its arguments after them).
+DEPLOY_OPTIONS = tuple(
+    name
+    for name, parameter in inspect.signature(deploy).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+)

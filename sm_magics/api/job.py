@@ -21,6 +21,7 @@ from sm_magics.metrics import MetricParser, MetricPoint
 
 if TYPE_CHECKING:
     from sm_magics.api.session import Session
+    from sm_magics.ledger import JobRecord
 
 
 class JobOutputs(dict[str, str]):
@@ -50,20 +51,34 @@ class Job:
     """
 
     def __init__(
-        self, session: Session, name: str, backend: str, *, kind: str = "training"
+        self,
+        session: Session,
+        name: str,
+        backend: str,
+        *,
+        kind: str = "training",
+        region: str | None = None,
     ) -> None:
         self.session = session
         self.name = name
         self.backend_name = backend
         #: The job's kind (:data:`sm_magics.backends.kinds.KINDS`): ``"training"``, ...
         self.kind = kind
+        #: The region the job runs in (``None``: the session's), so a job started in
+        #: another region is still described and stopped where it runs.
+        self.region = region
         #: Remarks from the backend at creation (options it recorded but did not use).
         self.notes: list[str] = []
 
+    @classmethod
+    def from_record(cls, session: Session, record: JobRecord) -> Job:
+        """Return the handle of a ledger row: its backend, kind and region."""
+        return cls(session, record.name, record.backend, kind=record.kind, region=record.region)
+
     @property
     def backend(self) -> base.Backend:
-        """The backend that runs this job."""
-        return self.session.backend(self.backend_name)
+        """The backend that runs this job (in the job's region)."""
+        return self.session.backend(self.backend_name, self.region)
 
     def describe(self) -> dict[str, Any]:
         """Return the backend's ``Describe<Kind>Job`` response (``DescribeTrainingJob``, ...)."""
@@ -265,13 +280,18 @@ class Job:
     # -- display ----------------------------------------------------------------------------
 
     def __repr__(self) -> str:
+        # The ledger row, never the backend: a variable inspector calls repr on every
+        # refresh, which must cost no AWS call and write nothing.
         try:
-            row = self.row()
+            record = self.session.ledger.get_job(self.name)
         except Exception:  # noqa: BLE001 - a repr must never raise
+            record = None
+        if record is None:
             return f"<Job {self.name} ({self.backend_name})>"
-        return f"<Job {self.name} ({self.backend_name}) {row.status}/{row.secondary_status}>"
+        secondary = record.secondary_status or record.status
+        return f"<Job {self.name} ({self.backend_name}) {record.status}/{secondary}>"
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, Any]:
         make_widget = None
         if display.widgets_available():
             from sm_magics.widgets import JobWidget

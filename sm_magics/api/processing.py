@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sm_magics import pricing
+from sm_magics import costs
 from sm_magics.api import specs
 from sm_magics.api.job import Job
 from sm_magics.backends import kinds
@@ -89,12 +89,9 @@ def process(
     if not force:
         self.check_budget(
             f"processing job {spec.name}",
-            pricing.hourly_cost(
-                spec.instance_type,
-                spec.instance_count,
-                spec.region,
-                usage=kinds.PROCESSING.usage,
-            ),
+            costs.rate_for(
+                kinds.PROCESSING.name, spec.instance_type, spec.instance_count, spec.region
+            ).per_hour,
             backend_name,
             unpriced=[spec.instance_type],
         )

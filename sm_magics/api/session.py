@@ -18,11 +18,10 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sm_magics import config, limits, pricing
+from sm_magics import config, costs, limits
 from sm_magics.api import deploy as _deploy
 from sm_magics.api import lineage as _lineage
 from sm_magics.api import processing as _processing
@@ -31,19 +30,22 @@ from sm_magics.api import runs as _runs
 from sm_magics.api import tuning as _tuning
 from sm_magics.api.deploy import resolve_model
 from sm_magics.api.job import Job
-from sm_magics.api.names import DEFAULT_JOB_PREFIX, generate_job_name, validate_job_name
-from sm_magics.api.specs import training_spec
+from sm_magics.api.names import DEFAULT_JOB_PREFIX, generate_job_name
+from sm_magics.api.specs import training_spec, transform_spec
 from sm_magics.backends import base, kinds, registry
 from sm_magics.display.endpoints import EndpointRow, EndpointTable
 from sm_magics.display.jobs import JobRow, JobTable
 from sm_magics.durations import parse_duration
 from sm_magics.endpoint import Endpoint
 from sm_magics.errors import AlreadyExists, BudgetExceeded, InvalidRequest, NotFound
-from sm_magics.ledger import Ledger
+from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
 
 if TYPE_CHECKING:
     from sm_magics.cleanup import CleanupReport
     from sm_magics.costs import CostSummary
+
+#: A ledger row :meth:`Session.refresh` brings up to date.
+R = TypeVar("R", JobRecord, EndpointRecord)
 
 
 class Session:
@@ -108,14 +110,53 @@ class Session:
         self.backend_options = backend_options
         self._backends: dict[str, base.Backend] = {}
 
-    def backend(self, name: str | None = None) -> base.Backend:
-        """Return the backend ``name`` (default: this session's), created once."""
+    def backend(self, name: str | None = None, region: str | None = None) -> base.Backend:
+        """Return the backend ``name`` (default: this session's) in ``region``, created once.
+
+        ``region`` is a ledger row's (or a handle's): a job or endpoint in another region
+        than the session's would look gone from the session's own backend, and be wrongly
+        marked so. The local backend has no region.
+        """
         key = name or self.backend_name
+        if key != "local" and region and region != self.region:
+            key = f"{key}@{region}"
+        else:
+            region = self.region
         if key not in self._backends:
             self._backends[key] = registry.create_backend(
-                key, region=self.region, ledger=self.ledger, settings=self.backend_options
+                key.partition("@")[0],
+                region=region,
+                ledger=self.ledger,
+                settings=self.backend_options,
             )
         return self._backends[key]
+
+    def refresh(self, records: Iterable[R], *, strict: bool = False) -> list[R]:
+        """Describe each record that may still run on its backend; return the fresh rows.
+
+        The one way the kernel, the server and cleanup bring ledger rows up to date: the
+        backend owns its rows (its describe syncs the row, and a resource it no longer
+        knows it marks ended or ``Deleted`` before raising ``NotFound``), so this method
+        writes nothing itself. Terminal jobs and deleted endpoints are not described. A
+        backend that cannot answer (no credentials, say) leaves the row as the ledger has
+        it, unless ``strict`` (one item asked for by name), when its error is raised. Rows
+        that no longer exist are left out of the result.
+        """
+        fresh: list[R] = []
+        for record in records:
+            still_running = (
+                record.is_live if isinstance(record, EndpointRecord) else not record.is_terminal
+            )
+            again: JobRecord | EndpointRecord | None = record
+            if still_running:
+                try:
+                    again = self.backend(record.backend, record.region).refresh(record)
+                except Exception:
+                    if strict:
+                        raise
+            if again is not None:
+                fresh.append(cast(R, again))
+        return fresh
 
     # -- training ---------------------------------------------------------------------------
 
@@ -123,36 +164,20 @@ class Session:
         self,
         script: str | None = None,
         *,
-        name: str | None = None,
         backend: str | None = None,
-        source_dir: str | Path | None = None,
-        entry_point: str | None = None,
-        hyperparameters: dict[str, Any] | None = None,
-        inputs: dict[str, str] | None = None,
-        instance_type: str | None = None,
-        instance_count: int = 1,
-        requirements: str | Path | None = None,
-        image: str | None = None,
-        framework: str | None = None,
-        framework_version: str | None = None,
-        py_version: str | None = None,
-        metric_definitions: dict[str, str] | None = None,
-        environment: dict[str, str] | None = None,
-        spot: bool = False,
-        max_wait: str | int | None = None,
-        max_run: str | int | None = None,
-        checkpoint_uri: str | None = None,
-        tags: dict[str, str] | None = None,
-        keep_alive: str | int | None = None,
         force: bool = False,
-        distribution: str | None = None,
-        driver: str | None = None,
+        **options: Any,
     ) -> Job:
         """Start a training job and return its handle at once.
 
         Give the training code as ``script`` (a cell's text, which becomes ``train.py`` in
         the code folder, next to the files of ``source_dir``) or as ``entry_point``, a file
         inside ``source_dir`` run unchanged.
+
+        ``options`` are the fields of :class:`~sm_magics.backends.base.TrainingSpec`
+        (:data:`~sm_magics.api.specs.TRAINING_OPTIONS`: ``hyperparameters``, ``inputs``,
+        ``instance_type``, ``max_run="2h"``, ...), checked by
+        :func:`~sm_magics.api.specs.training_spec`, the one place they are.
 
         ``force`` skips the budget guard (``max_hourly_cost``).
 
@@ -166,48 +191,19 @@ class Session:
             The job would take billing over ``max_hourly_cost``; nothing is created or
             uploaded.
         """
-        spec = training_spec(
-            self,
-            script=script,
-            name=name,
-            source_dir=source_dir,
-            entry_point=entry_point,
-            hyperparameters=hyperparameters,
-            inputs=inputs,
-            instance_type=instance_type,
-            instance_count=instance_count,
-            requirements=requirements,
-            image=image,
-            framework=framework,
-            framework_version=framework_version,
-            py_version=py_version,
-            metric_definitions=metric_definitions,
-            environment=environment,
-            spot=spot,
-            max_wait=max_wait,
-            max_run=max_run,
-            distribution=distribution,
-            driver=driver,
-            checkpoint_uri=checkpoint_uri,
-            tags=tags,
-            keep_alive=keep_alive,
-        )
+        spec = training_spec(self, script, **options)
         backend_name = backend or self.backend_name
         if not force:
             self.check_budget(
                 f"training job {spec.name}",
-                pricing.hourly_cost(
-                    spec.instance_type,
-                    spec.instance_count,
-                    spec.region,
-                    usage="training",
-                    spot=spec.spot,
-                ),
+                costs.rate_for(
+                    "training", spec.instance_type, spec.instance_count, spec.region, spot=spec.spot
+                ).per_hour,
                 backend_name,
                 unpriced=[spec.instance_type],
             )
         target = self.backend(backend)
-        self._create(target.create_training_job, spec, generated=name is None)
+        self._create(target.create_training_job, spec, generated=options.get("name") is None)
         job = Job(self, spec.name, target.name)
         job.notes = target.notes_for(spec)
         return job
@@ -270,7 +266,7 @@ class Session:
         """Return the handle of a live endpoint, on whichever backend serves it."""
         record = self.ledger.get_endpoint(name)
         if record is not None and record.is_live:
-            return Endpoint(self, name, record.backend)
+            return Endpoint.from_record(self, record)
         try:
             self.backend().describe_endpoint(name)
         except NotFound:
@@ -281,75 +277,57 @@ class Session:
 
     def endpoints(self, *, backend: str | None = None) -> EndpointTable:
         """Return the live endpoints of the ledger, refreshed from their backends."""
-        rows = []
-        for record in self.ledger.list_endpoints(backend=backend):
-            try:
-                description = self.backend(record.backend).describe_endpoint(record.name)
-            except NotFound:
-                self.ledger.update_endpoint(record.name, status=base.DELETED)
-                continue
-            except Exception:  # noqa: BLE001 - a table must show even if one can't refresh
-                rows.append(EndpointRow.from_record(record))
-                continue
-            rows.append(EndpointRow.from_description(description, record.backend, record))
-        return EndpointTable(rows)
+        records = self.refresh(self.ledger.list_endpoints(backend=backend))
+        return EndpointTable([EndpointRow.from_record(r) for r in records if r.is_live])
 
     def batch(
-        self,
-        model: str,
-        *,
-        input: str,  # the flag users type
-        output: str,
-        name: str | None = None,
-        backend: str | None = None,
-        instance_type: str | None = None,
-        instance_count: int = 1,
-        content_type: str = "text/csv",
-        accept: str | None = None,
-        split_type: str = "Line",
-        entry_point: str | Path | None = None,
-        tags: dict[str, str] | None = None,
+        self, model: str, *, backend: str | None = None, force: bool = False, **options: Any
     ) -> Job:
-        """Run every file of ``input`` through a model into ``output``; return the job."""
-        instance_count = limits.check_instance_count(instance_count)
+        """Run every file of ``input`` through a model into ``output``; return the job.
+
+        ``model`` is a training job's name or a ``model.tar.gz`` URI; ``options`` are
+        :data:`~sm_magics.api.specs.TRANSFORM_OPTIONS` (``input``, ``output``,
+        ``instance_type``, ...), checked by :func:`~sm_magics.api.specs.transform_spec`.
+        ``force`` skips the budget guard, which prices the job's instances at hosting
+        rates (SageMaker bills batch transform so).
+        """
         uri, source_job, backend_name = resolve_model(self, model, backend)
-        entry = Path(entry_point).expanduser() if entry_point else None
-        if accept is None and content_type.split(";")[0].strip() == "text/csv":
-            accept = "text/csv"  # CSV records in, one CSV line out per record
-        job_name = validate_job_name(name) if name else generate_job_name("sm-batch")
-        target = self.backend(backend_name)
-        target.create_transform_job(
-            base.TransformSpec(
-                name=job_name,
-                model=base.VariantSpec(
-                    model_data=uri,
-                    job=source_job,
-                    entry_point=entry,
-                    instance_type=instance_type or self.instance_type,
-                    instance_count=instance_count,
-                ),
-                input_uri=input,
-                output_uri=output,
-                content_type=content_type,
-                accept=accept,
-                split_type=split_type,
-                tags=dict(tags or {}),
-                region=self.region,
-                notebook=self.notebook,
+        spec = transform_spec(self, uri, source_job, **options)
+        if not force:
+            model_spec = spec.model
+            self.check_budget(
+                f"transform job {spec.name}",
+                costs.rate_for(
+                    "transform", model_spec.instance_type, model_spec.instance_count, spec.region
+                ).per_hour,
+                backend_name,
+                unpriced=[model_spec.instance_type],
             )
-        )
-        return Job(self, job_name, target.name, kind="transform")
+        target = self.backend(backend_name)
+        target.create_transform_job(spec)
+        return Job(self, spec.name, target.name, kind="transform")
 
     # -- cost control -----------------------------------------------------------------------
 
-    def costs(self) -> CostSummary:
+    def costs(self, *, refresh: bool = True) -> CostSummary:
         """Return what runs and bills now, with today's, this month's and this notebook's totals.
 
-        Read from the ledger alone (no backend call); see :mod:`sm_magics.costs`.
+        What the ledger has as running is described first (:meth:`refresh`: one describe
+        per running job or live endpoint, none for history), so something that ended or
+        vanished since it was last looked at (an endpoint its ``--ttl`` deleted) is not
+        counted as billing. ``refresh=False`` reads the ledger alone. The totals are the
+        ledger's; see :mod:`sm_magics.costs`.
         """
         from sm_magics.costs import summarize
 
+        if refresh:
+            self.refresh_running()
         return summarize(self.ledger, notebook=self.notebook)
+
+    def refresh_running(self, backend: str | None = None) -> None:
+        """:meth:`refresh` every job and endpoint the ledger has as running (on ``backend``)."""
+        self.refresh(self.ledger.list_jobs(active_only=True, backend=backend))
+        self.refresh(self.ledger.list_endpoints(live_only=True, backend=backend))
 
     def check_budget(
         self,
@@ -388,6 +366,11 @@ class Session:
         from sm_magics.costs import billing_per_hour_on
 
         running = billing_per_hour_on(self.ledger, backend)
+        if per_hour > 0 and per_hour + running > limit + 1e-9:
+            # Over by the ledger's word: make sure what it counts still runs (a describe
+            # each, only now, so a request well under the limit costs no backend call).
+            self.refresh_running(backend)
+            running = billing_per_hour_on(self.ledger, backend)
         total = per_hour + running
         if per_hour > 0 and total > limit + 1e-9:
             raise BudgetExceeded(
@@ -426,7 +409,7 @@ class Session:
         if record is not None and record.kind == _tuning.KIND:
             return _tuning.Tuning(self, name, record.backend)
         if record is not None:
-            return Job(self, name, record.backend, kind=record.kind)
+            return Job.from_record(self, record)
         # Not started from this machine: ask the backend, kind by kind.
         for kind in (kinds.TRAINING.name, kinds.PROCESSING.name):
             try:
@@ -460,11 +443,7 @@ class Session:
                 f"Unknown backend {backend!r}; choose one of: "
                 f"{', '.join(registry.available_backends())}."
             )
-        for record in self.ledger.list_jobs(active_only=True, backend=backend, kind=kind):
-            try:
-                kinds.describe(self.backend(record.backend), record.kind, record.name)
-            except Exception:  # noqa: BLE001, S112 - a table must show even if one job can't refresh
-                continue
+        self.refresh(self.ledger.list_jobs(active_only=True, backend=backend, kind=kind))
         records = self.ledger.list_jobs(status=status, backend=backend, kind=kind, limit=limit)
         return JobTable([JobRow.from_record(r) for r in records])
 

@@ -7,6 +7,8 @@ or uploaded.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -84,30 +86,59 @@ def code_of(
     return script, source, cell_entry_point
 
 
-def training_spec(session: Session, **kw: Any) -> base.TrainingSpec:
-    """Return the spec of a new training job, its options checked; ``session`` gives defaults."""
+#: The options of a training job: the fields of :class:`~sm_magics.backends.base.TrainingSpec`
+#: but the code (the cell) and what the session fills in. ``%%sm_train``'s parser names its
+#: arguments after them, and ``Session.train`` takes them as keywords: listed nowhere else.
+TRAINING_OPTIONS = tuple(
+    f.name
+    for f in dataclasses.fields(base.TrainingSpec)
+    if f.name not in ("script", "region", "notebook")
+)
+
+
+def training_spec(session: Session, script: str | None = None, **options: Any) -> base.TrainingSpec:
+    """Return the spec of a new training job: the one place its options are checked.
+
+    ``options`` are :data:`TRAINING_OPTIONS` (``None`` means the default), as users give
+    them: paths as text, durations as ``"2h"`` or seconds. ``session`` gives the defaults
+    (instance type, region, notebook, name prefix).
+
+    Raises
+    ------
+    InvalidRequest
+        An unknown option, or anything malformed; nothing is created.
+    """
+    unknown = sorted(set(options) - set(TRAINING_OPTIONS))
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown training option {', '.join(unknown)}; the options are: "
+            f"{', '.join(TRAINING_OPTIONS)}."
+        )
+    given: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     script, source, entry_point = code_of(
-        kw["script"],
-        kw["source_dir"],
-        kw["entry_point"],
+        script,
+        given.get("source_dir"),
+        given.get("entry_point"),
         what="training",
         cell_entry_point=CELL_ENTRY_POINT,
     )
-    requirements = Path(kw["requirements"]).expanduser() if kw["requirements"] else None
+    requirements = Path(given["requirements"]).expanduser() if given.get("requirements") else None
     if requirements is not None and not requirements.is_file():
-        raise InvalidRequest(f"--requirements {kw['requirements']} is not a file.")
-    count = limits.check_instance_count(kw["instance_count"])
-    inputs = dict(kw["inputs"] or {})
+        raise InvalidRequest(f"--requirements {given['requirements']} is not a file.")
+    count = limits.check_instance_count(given.get("instance_count", 1))
+    inputs = {str(k): str(v) for k, v in dict(given.get("inputs") or {}).items()}
     for channel in inputs:
         if not _CHANNEL_RE.fullmatch(channel):
             raise InvalidRequest(
                 f"Invalid channel name {channel!r}: letters, digits, '.', '_' or '-'."
             )
-    hyperparameters = dict(kw["hyperparameters"] or {})
-    for key in hyperparameters:
+    hyperparameters = dict(given.get("hyperparameters") or {})
+    for key, value in hyperparameters.items():
         if not _HP_KEY_RE.fullmatch(key):
             raise InvalidRequest(f"Invalid hyperparameter name {key!r}.")
-    environment = {str(k): str(v) for k, v in (kw["environment"] or {}).items()}
+        if "\0" in str(value):
+            raise InvalidRequest(f"--hp {key}: the value holds a NUL character.")
+    environment = {str(k): str(v) for k, v in dict(given.get("environment") or {}).items()}
     for key, value in environment.items():
         if not _ENV_KEY_RE.fullmatch(key):
             raise InvalidRequest(
@@ -116,44 +147,100 @@ def training_spec(session: Session, **kw: Any) -> base.TrainingSpec:
             )
         if "\0" in value:
             raise InvalidRequest(f"--env {key}: the value holds a NUL character.")
-    for key, value in hyperparameters.items():
-        if "\0" in str(value):
-            raise InvalidRequest(f"--hp {key}: the value holds a NUL character.")
-    metric_definitions = dict(kw["metric_definitions"] or {})
+    metric_definitions = {
+        str(k): str(v) for k, v in dict(given.get("metric_definitions") or {}).items()
+    }
     for metric, regex in metric_definitions.items():
         try:
             re.compile(regex)
         except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}, ((((...
             raise InvalidRequest(f"--metric {metric}: bad regex {regex!r} ({exc}).") from None
-    name = kw["name"]
-    name = validate_job_name(name) if name else generate_job_name(session.job_prefix)
+    name = given.get("name")
+    checked: dict[str, Any] = {
+        "name": validate_job_name(name) if name else generate_job_name(session.job_prefix),
+        "entry_point": entry_point,
+        "source_dir": source,
+        "requirements": requirements,
+        "instance_type": given.get("instance_type") or session.instance_type,
+        "instance_count": count,
+        "inputs": inputs,
+        "hyperparameters": hyperparameters,
+        "environment": environment,
+        "metric_definitions": metric_definitions,
+        "spot": bool(given.get("spot")),
+        "max_wait": parse_duration(given["max_wait"]) if given.get("max_wait") else None,
+        "max_run": parse_duration(given["max_run"]) if given.get("max_run") else None,
+        "keep_alive": keep_alive_seconds(given.get("keep_alive")),
+        "tags": {str(k): str(v) for k, v in dict(given.get("tags") or {}).items()},
+    }
+    # The rest (image, framework, ..., checkpoint_uri) are text, passed as given.
     return base.TrainingSpec(
-        name=name,
-        entry_point=entry_point,
-        script=script,
-        source_dir=source,
-        hyperparameters=hyperparameters,
-        inputs=inputs,
-        instance_type=kw["instance_type"] or session.instance_type,
-        instance_count=count,
-        requirements=requirements,
-        image=kw["image"],
-        framework=kw["framework"],
-        framework_version=kw["framework_version"],
-        py_version=kw["py_version"],
-        metric_definitions=metric_definitions,
-        environment=environment,
-        spot=bool(kw["spot"]),
-        max_wait=parse_duration(kw["max_wait"]) if kw["max_wait"] else None,
-        max_run=parse_duration(kw["max_run"]) if kw["max_run"] else None,
-        keep_alive=keep_alive_seconds(kw["keep_alive"]),
-        checkpoint_uri=kw["checkpoint_uri"],
-        tags=dict(kw["tags"] or {}),
+        **{**given, **checked}, script=script, region=session.region, notebook=session.notebook
+    )
+
+
+def transform_spec(
+    session: Session,
+    model_data: str,
+    source_job: str | None,
+    *,
+    input: str,  # the flag users type
+    output: str,
+    name: str | None = None,
+    instance_type: str | None = None,
+    instance_count: int = 1,
+    content_type: str = "text/csv",
+    accept: str | None = None,
+    split_type: str = "Line",
+    entry_point: str | Path | None = None,
+    tags: dict[str, str] | None = None,
+) -> base.TransformSpec:
+    """Return the spec of a new batch transform job: the one place its options are checked.
+
+    ``model_data`` and ``source_job`` are the resolved model (``api.deploy.resolve_model``);
+    the keywords are :data:`TRANSFORM_OPTIONS`, as ``%sm_batch`` names its arguments.
+
+    Raises
+    ------
+    InvalidRequest
+        Anything malformed; nothing is created.
+    """
+    entry = Path(entry_point).expanduser() if entry_point else None
+    if entry is not None and not entry.is_file():
+        raise InvalidRequest(f"--entry-point {entry_point} does not exist.")
+    instance_count = limits.check_instance_count(instance_count)
+    if split_type not in ("Line", "None"):
+        raise InvalidRequest("--split-type is Line (a record per line) or None (per file).")
+    if not input.strip() or not output.strip():
+        raise InvalidRequest("--input and --output name a file or folder each.")
+    if accept is None and content_type.split(";")[0].strip() == "text/csv":
+        accept = "text/csv"  # CSV records in, one CSV line out per record
+    return base.TransformSpec(
+        name=validate_job_name(name) if name else generate_job_name("sm-batch"),
+        model=base.VariantSpec(
+            model_data=model_data,
+            job=source_job,
+            entry_point=entry,
+            instance_type=instance_type or session.instance_type,
+            instance_count=int(instance_count),
+        ),
+        input_uri=input,
+        output_uri=output,
+        content_type=content_type,
+        accept=accept,
+        split_type=split_type,
+        tags=dict(tags or {}),
         region=session.region,
         notebook=session.notebook,
-        distribution=kw.get("distribution"),
-        driver=kw.get("driver"),
     )
+
+
+#: The options of a batch transform job (``%sm_batch``'s arguments are named after them).
+TRANSFORM_OPTIONS = tuple(
+    name
+    for name, parameter in inspect.signature(transform_spec).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+)
 
 
 def async_spec(

@@ -220,18 +220,18 @@ def tune(
     InvalidRequest, AlreadyExists, BudgetExceeded, BackendUnavailable
         Nothing is created.
     """
-    from sm_magics import pricing
+    from sm_magics import costs
 
     backend_name = backend or self.backend_name
     training = spec.training
     if not force:
-        per_trial = pricing.hourly_cost(
+        per_trial = costs.rate_for(
+            "training",
             training.instance_type,
             training.instance_count,
             training.region,
-            usage="training",
             spot=training.spot,
-        )
+        ).per_hour
         self.check_budget(
             f"tuning job {spec.name} ({spec.max_parallel} trials at once)",
             None if per_trial is None else per_trial * spec.max_parallel,

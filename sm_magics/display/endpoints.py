@@ -7,24 +7,10 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
-from sm_magics import pricing
+from sm_magics import costs, pricing
 from sm_magics.display import STATUS_COLOURS, StatusTable
 from sm_magics.durations import format_duration
 from sm_magics.ledger import EndpointRecord
-
-
-def hourly_cost(variants: list[dict[str, Any]], region: str | None) -> float | None:
-    """Return what the variants' instances cost per hour on SageMaker hosting."""
-    total = 0.0
-    for variant in variants:
-        count = variant.get("DesiredInstanceCount") or variant.get("CurrentInstanceCount") or 0
-        price = pricing.hourly_cost(
-            str(variant.get("InstanceType") or ""), int(count), region, usage="hosting"
-        )
-        if price is None:
-            return None
-        total += price
-    return total
 
 
 @dataclass
@@ -48,7 +34,7 @@ class EndpointRow:
             record.status,
             record.variants,
             record.url or "",
-            hourly_cost(record.variants, record.region),
+            costs.endpoint_rate(record).per_hour,
             record.ttl_at,
         )
 
@@ -64,9 +50,7 @@ class EndpointRow:
             status=description["EndpointStatus"],
             variants=description["ProductionVariants"],
             url=description.get("Url") or "",
-            cost_per_hour=hourly_cost(
-                description["ProductionVariants"], record.region if record else None
-            ),
+            cost_per_hour=costs.described_endpoint_rate(description, record).per_hour,
             ttl_at=ttl.timestamp() if isinstance(ttl, datetime) else None,
         )
 

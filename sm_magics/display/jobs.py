@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
-from sm_magics import pricing
+from sm_magics import costs, pricing
 from sm_magics.backends import base, kinds, processing
 from sm_magics.display import STATUS_COLOURS, StatusTable, format_instance, no_math
 from sm_magics.durations import format_duration
@@ -34,11 +33,9 @@ class JobRow:
     parent: str | None = None
 
     @classmethod
-    def from_record(cls, record: JobRecord) -> JobRow:
+    def from_record(cls, record: JobRecord, *, now: float | None = None) -> JobRow:
         """Build the row from the ledger alone (cheap: no backend call)."""
-        start = record.started_at
-        end = record.ended_at or (None if record.is_terminal else time.time())
-        duration = (end - start) if start and end else None
+        priced = costs.job_cost(record, now=now)
         return cls(
             name=record.name,
             backend=record.backend,
@@ -46,15 +43,8 @@ class JobRow:
             secondary_status=record.secondary_status or "",
             instance_type=record.instance_type or "",
             instance_count=record.instance_count,
-            duration=duration,
-            cost=_cost(
-                duration,
-                record.instance_type,
-                record.instance_count,
-                record.region,
-                record.spot,
-                record.kind,
-            ),
+            duration=priced.duration,
+            cost=priced.cost,
             spot=record.spot,
             kind=record.kind,
             parent=(record.tags or {}).get(TRIAL_OF_TAG),
@@ -62,49 +52,34 @@ class JobRow:
 
     @classmethod
     def from_description(
-        cls, description: dict[str, Any], backend: str, record: JobRecord | None
+        cls,
+        description: dict[str, Any],
+        backend: str,
+        record: JobRecord | None,
+        *,
+        now: float | None = None,
     ) -> JobRow:
-        """Build the row from a fresh ``Describe<Kind>Job`` response of any kind."""
-        kind = kinds.of_description(description)
-        start, end = description.get(kind.start_key), description.get(kind.end_key)
-        duration = None
-        if start is not None:
-            duration = ((end or datetime.now(tz=timezone.utc)) - start).total_seconds()
-        region = record.region if record else None
-        spot = bool(description.get("EnableManagedSpotTraining"))
-        instance_type, count = base.job_resources(description)
-        status = base.job_status(description)
+        """Build the row from a fresh ``Describe*Job`` response (any job kind)."""
+        priced = costs.described_job_cost(description, record.region if record else None, now=now)
+        instance_type, count = kinds.resources_of(description)
+        status = kinds.status_of(description)
         return cls(
-            name=description[kind.name_key],
+            name=str(description[kinds.of_description(description).name_key]),
             backend=backend,
             status=status,
             secondary_status=description.get("SecondaryStatus", status),
             instance_type=instance_type,
             instance_count=count,
-            duration=duration,
-            cost=_cost(duration, instance_type, count, region, spot, kind.name),
-            spot=spot,
-            kind=kind.name,
+            duration=priced.duration,
+            cost=priced.cost,
+            spot=bool(description.get("EnableManagedSpotTraining")),
+            kind=kinds.of_description(description).name,
         )
 
     @property
     def instance(self) -> str:
         """``ml.m5.large``, or with its count after a multiplication sign."""
         return format_instance(self.instance_type, self.instance_count)
-
-
-def _cost(
-    seconds: float | None,
-    instance_type: str | None,
-    count: int,
-    region: str | None,
-    spot: bool,
-    kind: str = "training",
-) -> float | None:
-    if not seconds or not instance_type:
-        return None if not instance_type else 0.0
-    usage = kinds.KINDS[kind].usage if kind in kinds.KINDS else "training"
-    return pricing.cost_for(seconds, instance_type, count, region, usage=usage, spot=spot)
 
 
 class JobTable(StatusTable[JobRow]):

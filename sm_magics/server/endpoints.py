@@ -1,8 +1,8 @@
 """The blocking work behind the ``/endpoints`` routes, run on the extension's worker threads.
 
-Lists come from the ledger after each live endpoint was described by its backend (an
-endpoint its backend no longer knows, e.g. one whose ``--ttl`` passed, is marked
-``Deleted`` on the way, as ``Session.endpoints`` does). Invocations and deletes go through
+Lists come from the ledger after ``Session.refresh`` had each live endpoint described by
+its backend (which marks one it no longer knows, e.g. one whose ``--ttl`` passed,
+``Deleted``: the server never writes a row). Invocations and deletes go through
 the kernel's own :class:`~sm_magics.endpoint.Endpoint` handle.
 """
 
@@ -48,33 +48,16 @@ def _last_invoked_at(record: EndpointRecord) -> float | None:
     return EndpointDir.for_endpoint(record.name).last_invoked_at()
 
 
-def _refresh(ctx: ServerContext, record: EndpointRecord) -> str | None:
-    """Describe a live endpoint (its backend syncs the row); return its live status."""
-    if not record.is_live:
-        return None
-    try:
-        description = ctx.session.backend(record.backend).describe_endpoint(record.name)
-    except NotFound:
-        ctx.session.ledger.update_endpoint(
-            record.name, status=base.DELETED, deleted_at=record.deleted_at or time.time()
-        )
-        return base.DELETED
-    return str(description["EndpointStatus"])
-
-
-def _refresh_quietly(ctx: ServerContext, record: EndpointRecord) -> None:
-    if not ctx.refresh_due("endpoint", record.name):
-        return
-    try:
-        _refresh(ctx, record)
-    except Exception as exc:  # noqa: BLE001 - one endpoint that can't refresh must not hide the rest
-        log.debug("could not refresh endpoint %s: %s", record.name, exc)
+def _refresh(ctx: ServerContext, record: EndpointRecord) -> EndpointRecord:
+    """Return the endpoint's row after its backend described it (when it may be live)."""
+    fresh = ctx.session.refresh([record], strict=True)
+    return fresh[0] if fresh else record
 
 
 def refresh_live(ctx: ServerContext, backend: str | None = None) -> None:
-    """Describe every endpoint the ledger says is live."""
-    for record in ctx.session.ledger.list_endpoints(backend=backend):
-        _refresh_quietly(ctx, record)
+    """Bring the rows of live endpoints up to date (each at most once per refresh interval)."""
+    records = ctx.session.ledger.list_endpoints(backend=backend)
+    ctx.session.refresh([r for r in records if ctx.refresh_due("endpoint", r.name)])
 
 
 def list_endpoints(ctx: ServerContext, backend: str | None, deleted: bool) -> EndpointList:
@@ -103,11 +86,8 @@ def _record(ctx: ServerContext, name: str) -> EndpointRecord:
 
 def get_endpoint(ctx: ServerContext, name: str) -> EndpointJSON:
     """Return one endpoint, described afresh when live; a deleted one as history."""
-    status = _refresh(ctx, _record(ctx, name))
-    record = _record(ctx, name)  # re-read: the describe may have synced it
-    return endpoint_json(
-        record, now=time.time(), status=status, last_invoked_at=_last_invoked_at(record)
-    )
+    record = _refresh(ctx, _record(ctx, name))
+    return endpoint_json(record, now=time.time(), last_invoked_at=_last_invoked_at(record))
 
 
 def _live(ctx: ServerContext, name: str) -> Endpoint:
@@ -115,7 +95,7 @@ def _live(ctx: ServerContext, name: str) -> Endpoint:
     if record is None or not record.is_live:
         detail = "was deleted" if record is not None else "is not in the ledger"
         raise NotFound(f"Endpoint {name!r} {detail}; GET /endpoints lists the live ones.")
-    return Endpoint(ctx.session, name, record.backend)
+    return Endpoint.from_record(ctx.session, record)
 
 
 def invoke(ctx: ServerContext, name: str, request: InvokeRequest) -> InvokeJSON:

@@ -63,19 +63,14 @@ def _handle(ctx: ServerContext, name: str) -> tuple[Job, JobRecord]:
         raise NotFound(
             f"No job named {name!r} in the ledger; GET /jobs (or %sm_jobs) lists the known ones."
         )
-    return Job(ctx.session, name, record.backend, kind=record.kind), record
+    return Job.from_record(ctx.session, record), record
 
 
 def refresh_running(ctx: ServerContext, backend: str | None = None) -> None:
-    """Describe every job the ledger says runs, so each backend syncs its row."""
+    """Bring the rows of running jobs up to date (each at most once per refresh interval)."""
     session = ctx.session
-    for record in session.ledger.list_jobs(active_only=True, backend=backend):
-        if not ctx.refresh_due("job", record.name):
-            continue
-        try:
-            Job(session, record.name, record.backend, kind=record.kind).describe()
-        except Exception as exc:  # noqa: BLE001 - one job that can't refresh must not hide the rest
-            log.debug("could not refresh job %s: %s", record.name, exc)
+    records = session.ledger.list_jobs(active_only=True, backend=backend)
+    session.refresh([r for r in records if ctx.refresh_due("job", r.name)])
 
 
 def list_jobs(ctx: ServerContext, query: JobQuery) -> JobList:

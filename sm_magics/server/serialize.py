@@ -90,12 +90,7 @@ def job_json(
     """Return one job; ``status``/``secondary`` (from a fresh describe) win over the row's."""
     status = status or record.status
     billing = status in costs.BILLING_JOB_STATUSES
-    duration = None
-    if record.started_at:
-        end = now if billing else (record.ended_at or record.updated_at or record.started_at)
-        duration = max(0.0, end - record.started_at)
-    per_hour = costs.job_rate(record).per_hour
-    cost = None if per_hour is None else per_hour * (duration or 0.0) / 3600
+    priced = costs.job_cost(record, now=now, status=status)
     return {
         "name": record.name,
         "kind": record.kind,
@@ -109,9 +104,9 @@ def job_json(
         "created_at": record.created_at,
         "started_at": record.started_at,
         "ended_at": record.ended_at,
-        "duration": duration,
-        "cost": _money(cost),
-        "cost_per_hour": _money(per_hour),
+        "duration": priced.duration,
+        "cost": _money(priced.cost),
+        "cost_per_hour": _money(priced.rate.per_hour),
         "billing": billing,
         "failure_reason": record.failure_reason,
         "model_data": record.model_data,

@@ -9,6 +9,7 @@ import pytest
 
 from sm_magics import cleanup
 from sm_magics.api import Session
+from sm_magics.backends import registry
 from sm_magics.backends.base import EndpointSpec, VariantSpec
 
 from .test_flows_moto import make_training_job, names
@@ -42,7 +43,7 @@ def test_rows_of_another_region_get_a_backend_of_that_region(
         def __init__(self, **kwargs: Any) -> None:
             made.append(kwargs)
 
-    monkeypatch.setattr(cleanup.registry, "get_backend_class", lambda name: Fake)
+    monkeypatch.setattr(registry, "get_backend_class", lambda name: Fake)
     session = Session("sagemaker", ledger=moto_backend.ledger, region="us-east-1")
     session._backends["sagemaker"] = moto_backend
     assert cleanup.backend_for(session, "sagemaker", "us-east-1") is moto_backend

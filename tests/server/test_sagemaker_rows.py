@@ -58,7 +58,12 @@ class StubSageMaker:
         self.job_status[name] = "Stopping"
 
     def describe_endpoint(self, name: str) -> dict[str, Any]:
-        self._call("describe_endpoint", name)
+        try:
+            self._call("describe_endpoint", name)
+        except NotFound:
+            # As the real backend does: what it no longer has, it marks Deleted.
+            self.ledger.update_endpoint(name, status="Deleted", deleted_at=time.time())
+            raise
         return {"EndpointName": name, "EndpointStatus": "InService", "ProductionVariants": []}
 
     def delete_endpoint(self, name: str) -> None:
