@@ -19,6 +19,7 @@ import pytest
 
 from sm_magics.api import Job, Session
 from sm_magics.backends import registry
+from sm_magics.backends.base import Backend
 from sm_magics.endpoint import Endpoint
 from sm_magics.errors import NotFound
 from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
@@ -48,6 +49,8 @@ class Recorder:
     def describe_endpoint(self, name: str) -> dict[str, Any]:
         self.calls.append(("describe_endpoint", name))
         return {"EndpointName": name, "EndpointStatus": self.endpoint_statuses.pop(0)}
+
+    refresh = Backend.refresh  # the contract's own: describe, then read the row again
 
 
 @pytest.fixture

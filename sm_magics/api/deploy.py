@@ -11,7 +11,7 @@ import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sm_magics import costs, limits, pricing
+from sm_magics import costs, limits
 from sm_magics.api.job import Job
 from sm_magics.api.names import JOB_NAME_RE, generate_job_name, validate_job_name
 from sm_magics.api.specs import async_spec

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sm_magics import config, costs, limits
+from sm_magics import config, costs
 from sm_magics.api import deploy as _deploy
 from sm_magics.api import lineage as _lineage
 from sm_magics.api import processing as _processing

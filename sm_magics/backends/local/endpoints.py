@@ -155,11 +155,6 @@ class LocalEndpoints:
         folder.write_config(data)
         rows.record_update(self.ledger, name, variants, status=None)  # the router applies it
         os.kill(pid, signal.SIGHUP)
-        record = self.ledger.get_endpoint(name)
-        self.ledger.update_endpoint(
-            name,
-            spec={**(record.spec if record else {}), "variants": [v.to_json() for v in variants]},
-        )
 
     # -- read -------------------------------------------------------------------------------
 
