@@ -87,7 +87,7 @@ def test_train_returns_a_handle_at_once(session: Session) -> None:
         ({"script": None}, "Nothing to run"),
         ({"script": "   \n"}, "Nothing to run"),
         ({"script": "pass", "name": "bad name"}, "Invalid job name"),
-        ({"script": "pass", "instance_count": 0}, "at least 1"),
+        ({"script": "pass", "instance_count": 0}, "from 1 to"),
         ({"script": "pass", "hyperparameters": {"1x": 1}}, "hyperparameter name"),
         ({"script": "pass", "inputs": {"a b": "."}}, "channel name"),
         ({"script": "pass", "metric_definitions": {"m": "("}}, "bad regex"),

@@ -91,20 +91,23 @@ def test_force_goes_ahead(
 def test_what_runs_counts_on_the_same_backend_only(
     session: Session, model_uri: str, entry_point: Path
 ) -> None:
-    now = time.time()
-    for name, backend in (("running-local", "local"), ("running-aws", "sagemaker")):
-        session.ledger.insert_endpoint(
-            EndpointRecord(
-                name=name,
-                backend=backend,
-                status="InService",
-                created_at=now,
-                region="us-east-1",
-                variants=[
-                    {"VariantName": "a", "InstanceType": "ml.m5.large", "DesiredInstanceCount": 1}
-                ],
-            )
+    # A real local endpoint (the guard describes what it counts before refusing: a row
+    # without an endpoint would be found gone) and a SageMaker row, never counted here.
+    session.deploy(
+        model_uri, endpoint="running-local", instance_type="ml.m5.large", entry_point=entry_point
+    )
+    session.ledger.insert_endpoint(
+        EndpointRecord(
+            name="running-aws",
+            backend="sagemaker",
+            status="InService",
+            created_at=time.time(),
+            region="us-east-1",
+            variants=[
+                {"VariantName": "a", "InstanceType": "ml.m5.large", "DesiredInstanceCount": 1}
+            ],
         )
+    )
     small = hosting("ml.m5.large")
     session.max_hourly_cost = small * 1.5  # room for one, not for two
     with pytest.raises(BudgetExceeded, match=rf"running {small:.2f}\)"):

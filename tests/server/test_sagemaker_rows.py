@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from sm_magics.backends.base import Backend
 from sm_magics.errors import AccessDenied, BackendUnavailable, NotFound
 from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
 from sm_magics.server.context import ServerContext
@@ -32,6 +33,8 @@ class StubSageMaker:
         self.calls: list[tuple[str, str]] = []
         self.job_status: dict[str, str] = {}
         self.fail: dict[str, Exception] = {}
+
+    refresh = Backend.refresh  # the contract's own: describe, then read the row again
 
     def _call(self, what: str, name: str) -> None:
         self.calls.append((what, name))
