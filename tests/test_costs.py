@@ -308,7 +308,9 @@ def test_sm_cost_magic_shows_the_notebook_total(notebook_ip: InteractiveShell) -
         import time
 
         now = time.time()
-        endpoint(ledger, "mine", created_at=now - HOUR, notebook="cost.ipynb", backend="local")
+        # SageMaker rows: %sm_cost describes what runs first, and without credentials the
+        # ledger's word stands (a local row without its endpoint folder would read Deleted).
+        endpoint(ledger, "mine", created_at=now - HOUR, notebook="cost.ipynb")
         endpoint(ledger, "theirs", created_at=now - HOUR, notebook="other.ipynb")
     finally:
         ledger.close()
