@@ -316,6 +316,7 @@ def scenario_names() -> set[str]:
             TransformScenarios,
             ProcessingScenarios,
             RegistryScenarios,
+            TuningScenarios,
         )
         for name in vars(cls)
         if name.startswith("test_")
@@ -1313,3 +1314,85 @@ class RegistryScenarios:
         arn = "arn:aws:sagemaker:us-east-1:000000000000:model-package/conf-none/7"
         with pytest.raises(NotFound):
             backend.set_model_approval(arn, "Approved", by="x@host")
+
+
+# -- hyperparameter tuning --------------------------------------------------------------------
+
+
+class TuningScenarios:
+    """``create/describe/stop_tuning_job`` and ``list_tuning_trials``, as SageMaker words them.
+
+    What every backend must agree on: the request it accepted is what describe echoes
+    (strategy, objective, limits, ranges, early stopping), the ledger has the job as kind
+    ``tuning``, an unknown name is ``NotFound``, and a refused spec leaves nothing. Running
+    trials to a best one is the local tuner's own work (tests/tuning) and SageMaker's; the
+    notebooks run it end to end on both (tests/sagemaker/test_mlops_notebooks_on_moto.py).
+    """
+
+    def _spec(self, harness: Harness, **kw: Any) -> Any:
+        from sm_magics.tuning import ranges
+        from sm_magics.tuning.spec import TuningSpec
+
+        name = unique_name("conf-tune")[:32]
+        training = harness.training_spec(
+            Behaviour(before=("score=0.5",)),
+            name=name,
+            metric_definitions={"score": r"score=([0-9.]+)"},
+        )
+        options: dict[str, Any] = {"max_jobs": 2, "max_parallel": 1, "early_stopping": "Auto"}
+        options.update(kw)
+        return TuningSpec(
+            name,
+            training,
+            "score",
+            ranges.parse_ranges(["lr=0.001:0.1:log", "depth=1..3", "kind=a,b"]),
+            **options,
+        )
+
+    def test_describe_echoes_the_request_and_the_ledger_has_it(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec = self._spec(harness)
+        backend.create_tuning_job(spec)
+        description = backend.describe_tuning_job(spec.name)
+        assert description["HyperParameterTuningJobName"] == spec.name
+        assert description["HyperParameterTuningJobStatus"] in (
+            "InProgress",
+            "Completed",
+            "Failed",
+            "Stopping",
+            "Stopped",
+        )
+        config = description["HyperParameterTuningJobConfig"]
+        assert config["Strategy"] == "Bayesian"
+        assert config["HyperParameterTuningJobObjective"] == {
+            "Type": "Maximize",
+            "MetricName": "score",
+        }
+        assert config["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 2
+        assert config["ResourceLimits"]["MaxParallelTrainingJobs"] == 1
+        assert config["TrainingJobEarlyStoppingType"] == "Auto"
+        ranges = config["ParameterRanges"]
+        assert ranges["ContinuousParameterRanges"][0]["ScalingType"] == "Logarithmic"
+        assert ranges["IntegerParameterRanges"][0]["MinValue"] == "1"
+        assert ranges["CategoricalParameterRanges"][0]["Values"] == ["a", "b"]
+        record = ledger_of(backend).get_job(spec.name)
+        assert record is not None and (record.kind, record.backend) == ("tuning", backend.name)
+        with contextlib.suppress(Exception):
+            backend.stop_tuning_job(spec.name)
+
+    def test_an_unknown_tuning_job_is_not_found(self, backend: base.Backend) -> None:
+        with pytest.raises(NotFound):
+            backend.describe_tuning_job("conf-tune-none")
+
+    def test_a_name_taken_is_refused_and_nothing_changes(
+        self, backend: base.Backend, harness: Harness
+    ) -> None:
+        spec = self._spec(harness)
+        backend.create_tuning_job(spec)
+        with pytest.raises(AlreadyExists):
+            backend.create_tuning_job(spec)
+        record = ledger_of(backend).get_job(spec.name)
+        assert record is not None and record.kind == "tuning"
+        with contextlib.suppress(Exception):
+            backend.stop_tuning_job(spec.name)

@@ -36,6 +36,7 @@ from .abstract import (
     RegistryScenarios,
     TrainingScenarios,
     TransformScenarios,
+    TuningScenarios,
     ledger_of,
     scenario_names,
     unique_name,
@@ -233,4 +234,8 @@ def test_every_skip_names_a_scenario() -> None:
 
 
 class TestLocalRegistry(RegistryScenarios, LocalFixtures):
+    pass
+
+
+class TestLocalTuning(TuningScenarios, LocalFixtures):
     pass

@@ -54,6 +54,7 @@ from .abstract import (
     RegistryScenarios,
     TrainingScenarios,
     TransformScenarios,
+    TuningScenarios,
     scenario_names,
     unique_name,
 )
@@ -168,6 +169,7 @@ class SageMakerSimulator(ScriptedSageMaker):
         self.on_describe = self._advance
         self.processing: dict[str, dict[str, Any]] = {}
         self.gated_processing: set[str] = set()
+        self.tuning: dict[str, str] = {}
         self.processing_container = ProcessingContainer(
             aws.client("s3"), aws.client("logs"), folder / "processing"
         )
@@ -400,6 +402,55 @@ class SageMakerSimulator(ScriptedSageMaker):
             "InvokedProductionVariant": chosen["VariantName"],
             "ResponseMetadata": {"HTTPStatusCode": 200},
         }
+
+    # -- tuning -----------------------------------------------------------------------------
+    # moto stores a tuning job "Completed" with a canned best job and runs no trial; here a
+    # tuning job stays InProgress with no trial until it is stopped (Stopping, then
+    # Stopped), and the two operations moto lacks are answered (no trials; the stop).
+
+    def create_hyper_parameter_tuning_job(self, **params: Any) -> dict[str, Any]:
+        operation = _SM_MODEL.operation_model("CreateHyperParameterTuningJob")
+        validate_parameters(params, operation.input_shape)
+        name = params["HyperParameterTuningJobName"]
+        with contextlib.suppress(ClientError):
+            self.real.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+            raise client_error("ResourceInUse", f"Tuning job {name} already exists", operation.name)
+        response: dict[str, Any] = self.real.create_hyper_parameter_tuning_job(**params)
+        with self.lock:
+            self.tuning[name] = "InProgress"
+        return response
+
+    def describe_hyper_parameter_tuning_job(self, **params: Any) -> dict[str, Any]:
+        response: dict[str, Any] = self.real.describe_hyper_parameter_tuning_job(**params)
+        with self.lock:
+            status = self.tuning.get(params["HyperParameterTuningJobName"])
+            if status == "Stopping":
+                self.tuning[params["HyperParameterTuningJobName"]] = "Stopped"
+        if status is not None:
+            response["HyperParameterTuningJobStatus"] = status
+            for key in ("BestTrainingJob", "OverallBestTrainingJob", "TuningJobCompletionDetails"):
+                response.pop(key, None)
+            if status == "InProgress":
+                response.pop("HyperParameterTuningEndTime", None)
+            response["TrainingJobStatusCounters"] = dict.fromkeys(
+                ("Completed", "InProgress", "RetryableError", "NonRetryableError", "Stopped"), 0
+            )
+            response["ObjectiveStatusCounters"] = {"Succeeded": 0, "Pending": 0, "Failed": 0}
+            response.pop("FailureReason", None)
+        return _valid_answer("DescribeHyperParameterTuningJob", response)
+
+    def list_training_jobs_for_hyper_parameter_tuning_job(self, **params: Any) -> dict[str, Any]:
+        operation = _SM_MODEL.operation_model("ListTrainingJobsForHyperParameterTuningJob")
+        validate_parameters(params, operation.input_shape)
+        return {"TrainingJobSummaries": []}
+
+    def stop_hyper_parameter_tuning_job(self, **params: Any) -> dict[str, Any]:
+        operation = _SM_MODEL.operation_model("StopHyperParameterTuningJob")
+        validate_parameters(params, operation.input_shape)
+        with self.lock:
+            if self.tuning.get(params["HyperParameterTuningJobName"]) == "InProgress":
+                self.tuning[params["HyperParameterTuningJobName"]] = "Stopping"
+        return {}
 
     # -- processing -------------------------------------------------------------------------
 
@@ -813,3 +864,8 @@ def test_every_skip_names_a_scenario() -> None:
 
 class TestSageMakerRegistry(RegistryScenarios, SageMakerFixtures):
     """moto stores groups, versions and approvals itself: nothing here is scripted."""
+
+
+class TestSageMakerTuning(TuningScenarios, SageMakerFixtures):
+    """moto stores the tuning job and echoes its request; it runs no trial (see the notebook
+    test for the fake tuner that does)."""
