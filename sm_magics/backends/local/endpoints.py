@@ -36,14 +36,15 @@ def _utc(timestamp: float | None) -> datetime | None:
 
 
 class LocalEndpoints:
-    """Endpoint methods of :class:`~sm_magics.backends.local.engine.LocalBackend`."""
+    """The endpoints of a :class:`~sm_magics.backends.local.engine.LocalBackend`, which owns one."""
 
-    ledger: Ledger
-    region: str | None
+    def __init__(self, ledger: Ledger, region: str | None) -> None:
+        self.ledger = ledger
+        self.region = region
 
     # -- create / update --------------------------------------------------------------------
 
-    def _variant_config(self, variant: base.VariantSpec) -> dict[str, Any]:
+    def variant_config(self, variant: base.VariantSpec) -> dict[str, Any]:
         """Resolve one variant: the model file, the handler scripts to try, the Python."""
         if variant.model_data is None:
             raise InvalidRequest(f"Variant {variant.name}: no model to serve.")
@@ -71,7 +72,7 @@ class LocalEndpoints:
 
     def create_endpoint(self, spec: base.EndpointSpec) -> None:
         """See :meth:`Backend.create_endpoint`."""
-        variants = [self._variant_config(v) for v in spec.variants]
+        variants = [self.variant_config(v) for v in spec.variants]
         names = [v["name"] for v in variants]
         if len(set(names)) != len(names):
             raise InvalidRequest(f"Variant names must be unique: {names}.")
@@ -139,7 +140,7 @@ class LocalEndpoints:
             raise InvalidRequest(
                 f"Endpoint {name} is {state['status']}; it can be updated once InService."
             )
-        resolved = [self._variant_config(v) for v in variants]
+        resolved = [self.variant_config(v) for v in variants]
         current = {v["name"]: v for v in folder.read_config()["variants"]}
         for variant in resolved:
             old = current.get(variant["name"])

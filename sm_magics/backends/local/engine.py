@@ -10,13 +10,8 @@ job is marked ``Failed`` with a reason, its leftover processes killed.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import sys
 import time
-import warnings
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +22,8 @@ from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.endpoints import LocalEndpoints
 from sm_magics.backends.local.environment import encode_hyperparameters
-from sm_magics.backends.local.jobdir import JobDir, disk_full, write_json_atomic
+from sm_magics.backends.local.job_states import JobStates
+from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
 from sm_magics.backends.local.packages import LocalPackages
 from sm_magics.backends.local.processing_jobs import LocalProcessing
 from sm_magics.backends.local.transforms import LocalTransforms
@@ -38,30 +34,18 @@ from sm_magics.ledger import JobRecord, Ledger
 
 if TYPE_CHECKING:
     from sm_magics.backends.packages import PackageSpec
+    from sm_magics.backends.processing import ProcessingSpec
     from sm_magics.model_registry import PackageRecord
     from sm_magics.tuning.spec import TuningSpec
 
-#: How long a job may sit without a supervisor pid before it counts as never started.
-_SPAWN_GRACE_SECONDS = 30.0
 _LOCAL_ACCOUNT = "000000000000"
-
-
-@contextlib.contextmanager
-def _unless_disk_full() -> Iterator[None]:
-    """Skip a write the disk has no room for, with a warning; raise anything else."""
-    try:
-        yield
-    except Exception as exc:
-        if not disk_full(exc):
-            raise
-        warnings.warn(f"not recorded, the disk is full: {exc}", RuntimeWarning, stacklevel=3)
 
 
 def _utc(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
 
 
-class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backend):
+class LocalBackend(base.Backend):
     """Jobs and endpoints as processes on this machine, honouring the container contract."""
 
     name = "local"
@@ -74,6 +58,10 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
         options: base.BackendOptions | None = None,
     ) -> None:
         super().__init__(region=region or config.default_region(), ledger=ledger, options=options)
+        self.jobs = JobStates(self.ledger)
+        self.endpoints = LocalEndpoints(self.ledger, self.region)
+        self.transforms = LocalTransforms(self.ledger, self.region, self.jobs, self.endpoints)
+        self.processing = LocalProcessing(self.ledger, self.region, self.jobs)
         self._tuning = LocalTuning(self.ledger, self.region, self)
         self._packages = LocalPackages(self.ledger, self.region, self)
 
@@ -168,19 +156,10 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
             # Record the identity now, not from the supervisor: it may die before writing.
             state["supervisor_pid"] = made.process.pid
             state["supervisor_start"] = processes.start_time(made.process.pid)
-            self._merge_state(job, state)
+            self.jobs.merge_state(job, state)
             storage.secure_tree(job.root)  # the staged code keeps its source's mode
             self.ledger.update_job(spec.name, source_hash=source_hash)
         processes.reap_children()
-
-    @staticmethod
-    def _merge_state(job: JobDir, ours: dict[str, Any]) -> None:
-        """Add the supervisor's identity without undoing what it may have written."""
-        current = job.read_state()
-        if current.get("supervisor_pid") in (None, ours["supervisor_pid"]):
-            current["supervisor_pid"] = ours["supervisor_pid"]
-            current["supervisor_start"] = ours["supervisor_start"]
-            job.write_state(current)
 
     # -- read -------------------------------------------------------------------------------
 
@@ -192,65 +171,16 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
             raise NotFound(f"No local training job named {name!r}.")
         return job
 
-    def _checked_state(self, job: JobDir) -> dict[str, Any]:
-        """Return the state, marking the job Failed if its supervisor is gone."""
-        processes.reap_children()
-        state = job.read_state()
-        if state["status"] in base.TERMINAL_STATUSES:
-            return state
-        pid = state.get("supervisor_pid")
-        if pid is None:
-            if time.time() - state["created"] < _SPAWN_GRACE_SECONDS:
-                return state
-            reason = "the local job supervisor never started"
-        elif processes.is_alive(pid, state.get("supervisor_start")):
-            return state
-        else:
-            # Re-read: it may have finished cleanly between our two reads.
-            state = job.read_state()
-            if state["status"] in base.TERMINAL_STATUSES:
-                return state
-            reason = (
-                f"the local job supervisor (pid {pid}) exited unexpectedly; see "
-                f"{job.supervisor_log}"
-            )
-        processes.terminate_groups(state.get("host_pgids") or [], grace=0)
-        processes.sweep_marked(state.get("job_mark"), grace=0)  # daemons it started too
-        now = time.time()
-        if job.stop_marker.exists():
-            # Stopped before it could install its SIGTERM handler: the stop killed it.
-            outcome, failure_reason = base.STOPPED, None
-            reason = "Training job stopped"
-        else:
-            outcome, failure_reason = base.FAILED, f"InternalServerError: {reason}"
-        state.update(
-            status=outcome, secondary_status=outcome, ended=now, failure_reason=failure_reason
-        )
-        state.setdefault("transitions", []).append(
-            {"Status": outcome, "StartTime": now, "EndTime": now, "StatusMessage": reason}
-        )
-        with _unless_disk_full():  # the outcome is known: describe it even if not stored
-            job.write_state(state)
-        with _unless_disk_full():
-            self.ledger.update_job(
-                job.name,
-                status=outcome,
-                secondary_status=outcome,
-                ended_at=now,
-                failure_reason=failure_reason,
-            )
-        return state
-
     def describe_training_job(self, name: str) -> dict[str, Any]:
         """See :meth:`Backend.describe_training_job`."""
         job = self._job(name)
-        state = self._checked_state(job)
+        state = self.jobs.checked_state(job)
         spec = job.read_spec()
         status = state["status"]
         secondary = state["secondary_status"]
         if status == base.IN_PROGRESS and job.stop_marker.exists():
             status, secondary = base.STOPPING, base.STOPPING
-        self._sync_ledger(name, state)
+        self.jobs.sync_ledger(name, state)
         start, end = state.get("training_start"), state.get("training_end")
         seconds = int((end or time.time()) - start) if start else 0
         description: dict[str, Any] = {
@@ -310,43 +240,13 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
         description.update({k: v for k, v in optional.items() if v is not None})
         return description
 
-    def _sync_ledger(self, name: str, state: dict[str, Any]) -> None:
-        """Bring the ledger row up to the job folder's truth if a write was missed."""
-        record = self.ledger.get_job(name)
-        if record is None:
-            return
-        if (record.status, record.secondary_status) == (state["status"], state["secondary_status"]):
-            return
-        with _unless_disk_full():  # the job folder is the truth; the index catches up later
-            self.ledger.update_job(
-                name,
-                status=state["status"],
-                secondary_status=state["secondary_status"],
-                ended_at=state.get("ended"),
-                failure_reason=state.get("failure_reason"),
-                model_data=state.get("model_data"),
-                started_at=state.get("training_start"),
-                metrics={m["MetricName"]: m["Value"] for m in state.get("final_metrics", [])},
-            )
-
     def stop_training_job(self, name: str) -> None:
         """See :meth:`Backend.stop_training_job`.
 
         The supervisor gets SIGTERM and stops the hosts: SIGTERM to their process groups,
         SIGKILL after the grace period.
         """
-        self._signal_stop(self._job(name))
-
-    def _signal_stop(self, job: JobDir) -> None:
-        """Mark a job folder's job as stopping and SIGTERM its supervisor (any kind)."""
-        state = self._checked_state(job)
-        if state["status"] in base.TERMINAL_STATUSES:
-            return
-        job.stop_marker.touch()
-        pid = state.get("supervisor_pid")
-        if pid and processes.is_alive(pid, state.get("supervisor_start")):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+        self.jobs.signal_stop(self._job(name))
 
     def status_token(self, name: str) -> object | None:
         """See :meth:`Backend.status_token`: the state file's identity (replaced on change).
@@ -368,6 +268,92 @@ class LocalBackend(LocalEndpoints, LocalTransforms, LocalProcessing, base.Backen
     def log_stream_names(self, name: str) -> list[str]:
         """Return the CloudWatch-style stream names of a job (``<job>/algo-1-<epoch>``)."""
         return [f"{name}/{p.stem}" for p in sorted(self._job(name).logs.glob("*.log"))]
+
+    # -- the parts it owns: endpoints, transforms, processing ------------------------------
+
+    def create_endpoint(self, spec: base.EndpointSpec) -> None:
+        """See :meth:`Backend.create_endpoint` (:mod:`.endpoints`)."""
+        self.endpoints.create_endpoint(spec)
+
+    def update_endpoint(self, name: str, variants: list[base.VariantSpec]) -> None:
+        """See :meth:`Backend.update_endpoint` (:mod:`.endpoints`)."""
+        self.endpoints.update_endpoint(name, variants)
+
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        """See :meth:`Backend.describe_endpoint` (:mod:`.endpoints`)."""
+        return self.endpoints.describe_endpoint(name)
+
+    def delete_endpoint(self, name: str) -> None:
+        """See :meth:`Backend.delete_endpoint` (:mod:`.endpoints`)."""
+        self.endpoints.delete_endpoint(name)
+
+    def set_autoscaling(self, name: str, variant: str, min_capacity: int, max_capacity: int) -> str:
+        """Record ``--autoscale``; locally the variant keeps its fixed worker count."""
+        return self.endpoints.set_autoscaling(name, variant, min_capacity, max_capacity)
+
+    def invoke_endpoint(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        content_type: str,
+        accept: str | None = None,
+        target_variant: str | None = None,
+    ) -> base.InvokeResult:
+        """See :meth:`Backend.invoke_endpoint` (:mod:`.endpoints`)."""
+        return self.endpoints.invoke_endpoint(
+            name, body, content_type=content_type, accept=accept, target_variant=target_variant
+        )
+
+    def invoke_endpoint_async(
+        self, name: str, body: bytes, *, content_type: str, accept: str | None = None
+    ) -> base.AsyncInvokeResult:
+        """See :meth:`Backend.invoke_endpoint_async` (:mod:`.endpoints`)."""
+        return self.endpoints.invoke_endpoint_async(
+            name, body, content_type=content_type, accept=accept
+        )
+
+    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+        """See :meth:`Backend.read_endpoint_logs` (:mod:`.endpoints`)."""
+        return self.endpoints.read_endpoint_logs(name, cursor)
+
+    def create_transform_job(self, spec: base.TransformSpec) -> None:
+        """See :meth:`Backend.create_transform_job` (:mod:`.transforms`)."""
+        self.transforms.create_transform_job(spec)
+
+    def describe_transform_job(self, name: str) -> dict[str, Any]:
+        """See :meth:`Backend.describe_transform_job` (:mod:`.transforms`)."""
+        return self.transforms.describe_transform_job(name)
+
+    def stop_transform_job(self, name: str) -> None:
+        """See :meth:`Backend.stop_transform_job` (:mod:`.transforms`)."""
+        self.transforms.stop_transform_job(name)
+
+    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+        """See :meth:`Backend.read_transform_logs` (:mod:`.transforms`)."""
+        return self.transforms.read_transform_logs(name, cursor)
+
+    def notes_for_processing(self, spec: ProcessingSpec) -> list[str]:
+        """Return what the local backend records but does not act on (:mod:`.processing_jobs`)."""
+        return self.processing.notes_for_processing(spec)
+
+    def create_processing_job(self, spec: ProcessingSpec) -> None:
+        """See :meth:`Backend.create_processing_job` (:mod:`.processing_jobs`)."""
+        self.processing.create_processing_job(spec)
+
+    def describe_processing_job(self, name: str) -> dict[str, Any]:
+        """See :meth:`Backend.describe_processing_job` (:mod:`.processing_jobs`)."""
+        return self.processing.describe_processing_job(name)
+
+    def stop_processing_job(self, name: str) -> None:
+        """See :meth:`Backend.stop_processing_job` (:mod:`.processing_jobs`)."""
+        self.processing.stop_processing_job(name)
+
+    def read_processing_logs(
+        self, name: str, cursor: dict[str, Any] | None = None
+    ) -> base.LogBatch:
+        """See :meth:`Backend.read_processing_logs` (:mod:`.processing_jobs`)."""
+        return self.processing.read_processing_logs(name, cursor)
 
     # -- tuning (kept in its own object: see local/tuning.py) ------------------------------
 

@@ -15,12 +15,13 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sm_magics import packaging
 from sm_magics.backends import base, processing
 from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.creation import creating, vanished
+from sm_magics.backends.local.job_states import JobStates
 from sm_magics.backends.local.jobdir import JobDir, artifacts_root, write_json_atomic
 from sm_magics.backends.local.processor import ProcessingDir
 from sm_magics.backends.local.uris import existing_path, local_path
@@ -41,21 +42,12 @@ def default_output_path(job: str, output: str) -> Path:
 
 
 class LocalProcessing:
-    """Processing methods of :class:`~sm_magics.backends.local.engine.LocalBackend`."""
+    """The processing jobs of a :class:`~sm_magics.backends.local.engine.LocalBackend`."""
 
-    ledger: Ledger
-    region: str | None
-
-    if TYPE_CHECKING:  # provided by the other parts of LocalBackend
-
-        def _checked_state(self, job: JobDir) -> dict[str, Any]: ...
-
-        def _signal_stop(self, job: JobDir) -> None: ...
-
-        def _sync_ledger(self, name: str, state: dict[str, Any]) -> None: ...
-
-        @staticmethod
-        def _merge_state(job: JobDir, ours: dict[str, Any]) -> None: ...
+    def __init__(self, ledger: Ledger, region: str | None, jobs: JobStates) -> None:
+        self.ledger = ledger
+        self.region = region
+        self.jobs = jobs
 
     def notes_for_processing(self, spec: processing.ProcessingSpec) -> list[str]:
         """Return what the local backend records but does not act on, for the user."""
@@ -162,7 +154,7 @@ class LocalProcessing:
             )
             state["supervisor_pid"] = made.process.pid
             state["supervisor_start"] = processes.start_time(made.process.pid)
-            self._merge_state(job, state)
+            self.jobs.merge_state(job, state)
             self.ledger.update_job(spec.name, source_hash=source_hash)
         processes.reap_children()
 
@@ -180,12 +172,12 @@ class LocalProcessing:
     def describe_processing_job(self, name: str) -> dict[str, Any]:
         """See :meth:`Backend.describe_processing_job`."""
         job = self._processing_job(name)
-        state = self._checked_state(job)
+        state = self.jobs.checked_state(job)
         spec = job.read_spec()
         status = state["status"]
         if status == base.IN_PROGRESS and job.stop_marker.exists():
             status = base.STOPPING
-        self._sync_ledger(name, state)
+        self.jobs.sync_ledger(name, state)
         code_input = {
             "InputName": processing.CODE_INPUT,
             "AppManaged": False,
@@ -257,7 +249,7 @@ class LocalProcessing:
 
     def stop_processing_job(self, name: str) -> None:
         """See :meth:`Backend.stop_processing_job`: the same signal as a training job's."""
-        self._signal_stop(self._processing_job(name))
+        self.jobs.signal_stop(self._processing_job(name))
 
     def read_processing_logs(
         self, name: str, cursor: dict[str, Any] | None = None

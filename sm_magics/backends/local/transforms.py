@@ -10,11 +10,13 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sm_magics.backends import base
 from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.creation import creating, vanished
+from sm_magics.backends.local.endpoints import LocalEndpoints
+from sm_magics.backends.local.job_states import JobStates
 from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
 from sm_magics.backends.local.transform import input_files
 from sm_magics.backends.local.uris import local_path
@@ -30,22 +32,23 @@ def _utc(timestamp: float | None) -> datetime | None:
 
 
 class LocalTransforms:
-    """Batch transform methods of :class:`~sm_magics.backends.local.engine.LocalBackend`."""
+    """The batch transform jobs of a :class:`~sm_magics.backends.local.engine.LocalBackend`.
 
-    ledger: Ledger
-    region: str | None
+    A transform resolves its model as an endpoint variant does (``endpoints``) and lives in
+    a job folder like a training job (``jobs``): both are given, not borrowed.
+    """
 
-    if TYPE_CHECKING:  # provided by the other parts of LocalBackend
-
-        def _variant_config(self, variant: base.VariantSpec) -> dict[str, Any]: ...
-
-        def _checked_state(self, job: JobDir) -> dict[str, Any]: ...
-
-        def _signal_stop(self, job: JobDir) -> None: ...
+    def __init__(
+        self, ledger: Ledger, region: str | None, jobs: JobStates, endpoints: LocalEndpoints
+    ) -> None:
+        self.ledger = ledger
+        self.region = region
+        self.jobs = jobs
+        self.endpoints = endpoints
 
     def create_transform_job(self, spec: base.TransformSpec) -> None:
         """See :meth:`Backend.create_transform_job`."""
-        model = self._variant_config(spec.model)
+        model = self.endpoints.variant_config(spec.model)
         source = local_path(spec.input_uri, "--input")
         if not input_files(source):
             raise InvalidRequest(
@@ -100,7 +103,7 @@ class LocalTransforms:
     def describe_transform_job(self, name: str) -> dict[str, Any]:
         """See :meth:`Backend.describe_transform_job`."""
         job = self._transform_job(name)
-        state = self._checked_state(job)
+        state = self.jobs.checked_state(job)
         spec = job.read_spec()
         description: dict[str, Any] = {
             "TransformJobName": name,
@@ -137,7 +140,7 @@ class LocalTransforms:
 
     def stop_transform_job(self, name: str) -> None:
         """See :meth:`Backend.stop_transform_job`: the same signal as a training job's."""
-        self._signal_stop(self._transform_job(name))
+        self.jobs.signal_stop(self._transform_job(name))
 
     def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
         """See :meth:`Backend.read_transform_logs`."""
