@@ -35,7 +35,8 @@ export function wrapWidgetRenderer(rendermime: IRendermimeLike): boolean {
     safe: original.safe,
     mimeTypes: original.mimeTypes,
     defaultRank: original.defaultRank,
-    createRenderer: options => new FallbackRenderer(original.createRenderer(options))
+    createRenderer: options =>
+      new FallbackRenderer(original.createRenderer(options), options.sanitizer)
   };
   wrapped[WRAPPED] = true;
   rendermime.addFactory(wrapped, rendermime.getRank(WIDGET_MIME));
@@ -44,7 +45,10 @@ export function wrapWidgetRenderer(rendermime: IRendermimeLike): boolean {
 
 /** The widget renderer, with our snapshot shown when the widget cannot be. */
 class FallbackRenderer extends Widget implements IRenderMime.IRenderer {
-  constructor(private _inner: IRenderMime.IRenderer) {
+  constructor(
+    private _inner: IRenderMime.IRenderer,
+    private _sanitizer?: IRenderMime.ISanitizer
+  ) {
     super();
     this.addClass('sm-WidgetOrSnapshot');
     this.node.append(_inner.node);
@@ -52,8 +56,11 @@ class FallbackRenderer extends Widget implements IRenderMime.IRenderer {
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const html = model.data['text/html'];
-    const snapshot =
-      typeof html === 'string' && html.includes(SNAPSHOT_MARK) && model.trusted ? html : null;
+    let snapshot = typeof html === 'string' && html.includes(SNAPSHOT_MARK) ? html : null;
+    if (snapshot && !model.trusted) {
+      // A notebook from elsewhere: its HTML goes through Lab's sanitizer, as Lab would.
+      snapshot = this._sanitizer ? this._sanitizer.sanitize(snapshot) : null;
+    }
     try {
       await this._inner.renderModel(model);
     } catch (error) {
@@ -98,7 +105,7 @@ class FallbackRenderer extends Widget implements IRenderMime.IRenderer {
       this._shown = true;
       const view = document.createElement('div');
       view.className = 'sm-Snapshot';
-      view.innerHTML = this._snapshot; // our own output, and the model is trusted
+      view.innerHTML = this._snapshot; // trusted, or sanitized above
       node.hidden = true;
       this.node.append(view);
     } else if (disconnected && !missing && !this._noted) {

@@ -71,6 +71,18 @@ it('says how to get a live view when the kernel went away', async () => {
   expect(node.querySelector('.sm-Snapshot-note')?.textContent).toContain('%sm_watch job-1');
 });
 
+it('sanitizes the snapshot of an untrusted notebook', async () => {
+  const rendermime = registry(fakeWidgetFactory('missing'));
+  wrapWidgetRenderer(rendermime);
+  const sanitizer = { sanitize: (html: string) => html.replace(/<(\/?)b>/g, '<$1i>') };
+  const renderer = rendermime.getFactory(WIDGET_MIME).createRenderer({ sanitizer });
+  await renderer.renderModel({
+    trusted: false,
+    data: { [WIDGET_MIME]: { model_id: 'x' }, 'text/html': SNAPSHOT }
+  });
+  expect(renderer.node.querySelector('.sm-Snapshot i')?.textContent).toBe('job-1');
+});
+
 it('does nothing for widgets that are not ours', async () => {
   const node = await render('missing', '<b>someone else</b>');
   expect(node.querySelector('.sm-Snapshot')).toBeNull();

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from playwright.sync_api import Locator, Page, expect
+
+from sm_magics.ledger import JobRecord
 
 #: A trained model that can be served: the training script holds the inference handlers.
 SERVABLE = """\
@@ -85,3 +88,34 @@ def run_cell(page: Page, notebook: Locator, index: int) -> None:
     cell.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Shift+Enter")
     expect(cell.locator(".jp-InputArea-prompt")).to_have_text(re.compile(r"\[\d+\]"))
+
+
+def seed_jobs(session: Any, lab: Any, count: int) -> list[str]:
+    """Insert ``count`` finished jobs of three notebooks into the lab's ledger."""
+    now = time.time()
+    names = []
+    for i in range(count):
+        notebook = lab.root / f"team-{'abc'[i % 3]}.ipynb"
+        name = f"sm-train-2026-12-01-08-{i // 60:02d}-{i % 60:02d}-{i:03d}"
+        failed = i % 7 == 0
+        session.ledger.insert_job(
+            JobRecord(
+                name=name,
+                backend="local",
+                kind="transform" if i % 10 == 5 else "training",
+                status="Failed" if failed else "Completed",
+                created_at=now - 20_000 + i,
+                started_at=now - 20_000 + i,
+                ended_at=now - 19_000 + i,
+                instance_type="ml.m5.large",
+                notebook=str(notebook),
+                failure_reason=(
+                    'AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage "'
+                    'ValueError: bad learning rate"\nCommand "python train.py", exit code: 1'
+                )
+                if failed
+                else None,
+            )
+        )
+        names.append(name)
+    return names

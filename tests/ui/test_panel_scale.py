@@ -8,20 +8,19 @@ search box finds one job among all; a group shows a page of rows and "Show more"
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import helpers
 import pytest
 from playwright.sync_api import expect
 
-from sm_magics.ledger import JobRecord
 from ui.labpage import (
     PANEL,
     SERVABLE,
     endpoint_item,
     open_notebook,
     open_panel,
+    seed_jobs,
     write_notebook,
 )
 
@@ -30,39 +29,8 @@ pytestmark = pytest.mark.slow
 PAGE_SIZE = 25  # labextension/src/panel.ts PAGE_SIZE
 
 
-def _seed(session: Any, lab: Any, count: int) -> list[str]:
-    """Insert ``count`` finished jobs of three notebooks into the lab's ledger."""
-    now = time.time()
-    names = []
-    for i in range(count):
-        notebook = lab.root / f"team-{'abc'[i % 3]}.ipynb"
-        name = f"sm-train-2026-12-01-08-{i // 60:02d}-{i % 60:02d}-{i:03d}"
-        failed = i % 7 == 0
-        session.ledger.insert_job(
-            JobRecord(
-                name=name,
-                backend="local",
-                kind="transform" if i % 10 == 5 else "training",
-                status="Failed" if failed else "Completed",
-                created_at=now - 20_000 + i,
-                started_at=now - 20_000 + i,
-                ended_at=now - 19_000 + i,
-                instance_type="ml.m5.large",
-                notebook=str(notebook),
-                failure_reason=(
-                    'AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage "'
-                    'ValueError: bad learning rate"\nCommand "python train.py", exit code: 1'
-                )
-                if failed
-                else None,
-            )
-        )
-        names.append(name)
-    return names
-
-
 def test_panel_with_200_jobs_from_three_notebooks(page: Any, lab: Any, session: Any) -> None:
-    names = _seed(session, lab, 200)
+    names = seed_jobs(session, lab, 200)
     job = helpers.unique_name("scale")
     endpoint = helpers.unique_name("scale-ep")
     session.train(SERVABLE, name=job).wait(120)

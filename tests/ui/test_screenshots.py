@@ -24,6 +24,7 @@ from ui.labpage import (
     open_notebook,
     open_panel,
     run_cell,
+    seed_jobs,
     write_notebook,
 )
 
@@ -91,6 +92,8 @@ def _panel_shot(page: Any, path: Path) -> None:
 
 def test_screenshots(page: Any, browser: Any, lab: Any, session: Any) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
+    # Many finished jobs from three notebooks: the panel as it looks after weeks of work.
+    seed_jobs(session, lab, 120)
     session.train(SERVABLE, name="iris-logreg", instance_type="ml.m5.large").wait(120)
     session.deploy("iris-logreg", endpoint="iris", instance_type="ml.m5.large")
     failed = session.train(FAILING, name="bert-sentiment", instance_type="ml.g5.2xlarge")
