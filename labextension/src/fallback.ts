@@ -15,6 +15,8 @@ import { Widget } from '@lumino/widgets';
 export const WIDGET_MIME = 'application/vnd.jupyter.widget-view+json';
 const SNAPSHOT_MARK = 'sm-magics-snapshot';
 const WRAPPED = Symbol('sm-magics-fallback');
+/** How long "Loading widget..." may show before the snapshot takes its place. */
+const LOADING_GRACE_MS = 5000;
 
 /** What a notebook panel has that we use (duck-typed: no dependency on the notebook package). */
 interface IRendermimeLike {
@@ -73,6 +75,11 @@ class FallbackRenderer extends Widget implements IRenderMime.IRenderer {
     }
     this._snapshot = snapshot;
     this._check();
+    // "Loading widget..." for good: the manager never finds the model (a reopened notebook).
+    window.setTimeout(() => {
+      this._stale = true;
+      this._check();
+    }, LOADING_GRACE_MS);
     // The widget manager may answer later (restored state), or the kernel may go away.
     this._observer?.disconnect();
     this._observer = new MutationObserver(() => this._check());
@@ -96,7 +103,9 @@ class FallbackRenderer extends Widget implements IRenderMime.IRenderer {
     if (!this._snapshot) {
       return;
     }
-    const missing = /Error displaying widget/.test(node.textContent ?? '');
+    const text = (node.textContent ?? '').trim();
+    const missing =
+      /Error displaying widget/.test(text) || (this._stale && /^Loading widget/.test(text));
     const disconnected =
       node.querySelector('.jupyter-widgets-disconnected') !== null ||
       node.classList.contains('jupyter-widgets-disconnected');
@@ -123,4 +132,5 @@ class FallbackRenderer extends Widget implements IRenderMime.IRenderer {
   private _snapshot: string | null = null;
   private _shown = false;
   private _noted = false;
+  private _stale = false;
 }

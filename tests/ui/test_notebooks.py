@@ -84,7 +84,7 @@ def _menu_theme(page: Page, theme: str) -> None:
     """Pick a theme from the Settings menu, as a user does (applies without a reload)."""
     page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
     page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
-    page.locator(".lm-Menu-itemLabel", has_text=theme).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(theme)}$")).click()
 
 
 def _not_modified(page: Page) -> None:
@@ -94,6 +94,7 @@ def _not_modified(page: Page) -> None:
     expect(tab).not_to_have_class(re.compile("jp-mod-dirty"))
 
 
+@pytest.mark.timeout(900)  # a whole notebook, cell by cell, twice looked at
 @pytest.mark.parametrize(
     ("name", "extra"),
     [

@@ -15,7 +15,6 @@ import pytest
 from playwright.sync_api import expect
 
 from ui.labpage import (
-    PANEL,
     SERVABLE,
     endpoint_item,
     open_notebook,
@@ -73,7 +72,7 @@ def test_panel_with_200_jobs_from_three_notebooks(page: Any, lab: Any, session: 
     # The search box finds one job among all (expanding the collapsed group).
     target = names[124]  # team-b: in the collapsed group
     panel.locator(".sm-Panel-search").fill(target)
-    expect(panel.locator(f'{PANEL} li.sm-JobItem[data-name="{target}"]')).to_be_visible()
+    expect(panel.locator(f'li.sm-JobItem[data-name="{target}"]')).to_be_visible()
     expect(panel.locator("li.sm-JobItem")).to_have_count(1)
     panel.locator(".sm-Panel-search").fill("")
     expect(here.locator("li.sm-JobItem")).to_have_count(PAGE_SIZE)
