@@ -320,11 +320,24 @@ class Router:
                 f"within {CRASH_WINDOW:.0f} s; see its logs."
             )
             return
-        try:
-            replacement = await self._spawn(variant, worker.index)
-        except StartFailed as exc:
-            await self.fail(f"Variant {variant.name}: a worker could not restart: {exc}")
-            return
+        while True:
+            try:
+                replacement = await self._spawn(variant, worker.index)
+                break
+            except StartFailed as exc:
+                # A replacement that dies while starting is a crash like any other: try
+                # again until the crash-loop limit, rather than fail the endpoint at once.
+                variant.crashes.append(time.monotonic())
+                recent = [t for t in variant.crashes if time.monotonic() - t < CRASH_WINDOW]
+                if len(recent) > MAX_CRASHES or self.done.is_set():
+                    await self.fail(f"Variant {variant.name}: a worker could not restart: {exc}")
+                    return
+                print(
+                    f"worker {variant.name}-{worker.index} could not restart ({exc}); trying again",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                await asyncio.sleep(0.5)
         variant.workers = [w for w in variant.workers if w is not worker] + [replacement]
         variant.pool.put(replacement)
         self.save()
