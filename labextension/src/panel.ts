@@ -80,7 +80,8 @@ export class SmMagicsPanel extends Widget {
     const tools = el('div', 'sm-Panel-tools');
     this._search = el('input', 'sm-Panel-search jp-mod-styled') as HTMLInputElement;
     this._search.type = 'search';
-    this._search.placeholder = 'Search name, status, instance…';
+    this._search.placeholder = 'Search…';
+    this._search.title = 'Filter by name, status, instance type or notebook';
     this._search.setAttribute('aria-label', 'Search jobs and endpoints');
     this._search.addEventListener('input', () => this._render());
     this._hideFinished = el(

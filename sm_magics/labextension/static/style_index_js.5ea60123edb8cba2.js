@@ -133,6 +133,7 @@
 .sm-Panel-groupHeading[hidden],
 .sm-Panel-group[hidden],
 .sm-Panel-more[hidden],
+.sm-Panel-more.jp-Button[hidden],
 .sm-Panel-section[hidden] {
   display: none;
 }
