@@ -9,23 +9,20 @@ another cell. Clicking a trial in the "Logs of" list shows that trial's log tail
 from __future__ import annotations
 
 import threading
-import time
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from sm_magics import pricing
 from sm_magics.charts import line_chart_svg, lines_chart_svg
-from sm_magics.display import STATUS_COLOURS, format_log_line, no_math
+from sm_magics.display import format_log_line, no_math
 from sm_magics.display.tuning import (
     BASE_COLUMNS,
     TAIL_COLUMNS,
-    format_row_cells,
     trial_rows,
-    trials_progress,
+    trials_table_html,
+    tuning_header_html,
 )
-from sm_magics.durations import format_duration
 from sm_magics.errors import SmMagicsError
 
 if TYPE_CHECKING:
@@ -33,17 +30,10 @@ if TYPE_CHECKING:
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 LOG_TAIL_LINES = 200
-_TABLE_STYLE = "border-collapse:collapse;font-size:12px"
-_CELL = "text-align:left;padding:2px 8px;border-bottom:1px solid var(--jp-border-color2, #ddd)"
 _LOG_STYLE = (
     "max-height:14em;overflow:auto;margin:0;padding:4px 6px;font-size:12px;"
     "background:var(--jp-layout-color2, #f5f5f5);color:var(--jp-content-font-color1, #222)"
 )
-
-
-def _usd(value: float) -> str:
-    # "&#36;" keeps JupyterLab's maths typesetting away from a pair of dollar signs.
-    return escape(pricing.format_usd(value)).replace("$", "&#36;")
 
 
 class TuningWidget(widgets.VBox):  # type: ignore[misc]
@@ -158,40 +148,8 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
 
     def _render_header(self) -> None:
         d = self._description
+        self.header.value = no_math(tuning_header_html(d, self._rows, self.tuning.backend_name))
         status = d.get("HyperParameterTuningJobStatus", "")
-        colour = STATUS_COLOURS.get(status, "inherit")
-        config = d.get("HyperParameterTuningJobConfig", {})
-        objective = config.get("HyperParameterTuningJobObjective", {})
-        best = (d.get("BestTrainingJob") or {}).get("FinalHyperParameterTuningJobObjectiveMetric")
-        best_text = (
-            f"best {escape(objective.get('MetricName', ''))} = <b>{best['Value']:.6g}</b> "
-            f"({escape(d['BestTrainingJob']['TrainingJobName'])})"
-            if best
-            else "no finished trial yet"
-        )
-        costs = [r["cost_usd"] for r in self._rows if r["cost_usd"] is not None]
-        cost = f"{_usd(sum(costs))} for all trials" if costs else "cost n/a"
-        if self.tuning.backend_name == "local":
-            cost += " (what they would cost on SageMaker)"
-        created = d.get("CreationTime")
-        ended = d.get("HyperParameterTuningEndTime")
-        elapsed = ""
-        if created is not None:
-            end = ended.timestamp() if ended is not None else time.time()
-            elapsed = f" &middot; {format_duration(end - created.timestamp())}"
-        strategy = config.get("Strategy", "")
-        stopping = config.get("TrainingJobEarlyStoppingType", "Off")
-        reason = d.get("FailureReason")
-        lines = [
-            f"<b>{escape(self.tuning.name)}</b> &middot; tuning ({escape(strategy)}, early "
-            f"stopping {escape(stopping)}) &middot; <span style='color:{colour};font-weight:600'>"
-            f"{escape(status)}</span> &middot; {trials_progress(d)}{elapsed}",
-            f"{'maximize' if objective.get('Type') == 'Maximize' else 'minimize'} "
-            f"{escape(objective.get('MetricName', ''))}: {best_text} &middot; {cost}",
-        ]
-        if reason:
-            lines.append(f"<span style='color:{STATUS_COLOURS['Failed']}'>{escape(reason)}</span>")
-        self.header.value = no_math("<br>".join(lines))
         self.stop_button.disabled = status in (*TERMINAL, "Stopping")
 
     def _render_charts(self) -> None:
@@ -230,22 +188,7 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
             )
             descending = descending == (objective.get("Type", "Maximize") == "Maximize")
         present.sort(key=lambda r: (str(type(r[key])), r[key]), reverse=descending)
-        columns = ["trial", "status", "objective", *params, "duration", "cost", "note"]
-        head = "".join(f"<th style='{_CELL}'>{escape(c)}</th>" for c in columns)
-        body = []
-        for row in present + missing:
-            cells = [escape(c) for c in format_row_cells(row, params)]
-            cells[-2] = cells[-2].replace("$", "&#36;")
-            colour = STATUS_COLOURS.get(row["status"], "inherit")
-            cells[1] = f"<span style='color:{colour};font-weight:600'>{cells[1]}</span>"
-            body.append("<tr>" + "".join(f"<td style='{_CELL}'>{c}</td>" for c in cells) + "</tr>")
-        if not body:
-            self.table.value = "<p>No trial yet.</p>"
-            return
-        self.table.value = no_math(
-            f"<div style='max-height:22em;overflow:auto'><table style='{_TABLE_STYLE}'>"
-            f"<tr>{head}</tr>{''.join(body)}</table></div>"
-        )
+        self.table.value = no_math(trials_table_html(present + missing, params))
 
     def _show_trial_logs(self) -> None:
         name = self.trial_picker.value

@@ -125,7 +125,27 @@ class Tuning(Job):
             from sm_magics.tuning_widget import TuningWidget
 
             make_widget = functools.partial(TuningWidget, self)
-        return display.widget_bundle(repr(self), make_widget, include, exclude)
+        return display.widget_bundle(
+            repr(self), make_widget, include, exclude, html=self._snapshot_html()
+        )
+
+    def _snapshot_html(self) -> str | None:
+        """Return the static view shown where the widget cannot be (no kernel, nbconvert)."""
+        from sm_magics.display.jobs import snapshot_html
+        from sm_magics.display.tuning import (
+            trial_params,
+            trial_rows,
+            trials_table_html,
+            tuning_header_html,
+        )
+
+        try:
+            description = self.describe()
+            rows = trial_rows(self.trials(), description, self.session.ledger)
+        except Exception:  # noqa: BLE001 - a display must never raise
+            return None
+        header = tuning_header_html(description, rows, self.backend_name)
+        return snapshot_html(header + trials_table_html(rows, trial_params(rows)), self.name)
 
 
 def best_trial_of(session: Session, name: str, backend: str) -> str:

@@ -8,6 +8,7 @@ A trial's cost is its own training job's, asked of its ledger row.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from sm_magics.durations import format_duration
@@ -111,3 +112,89 @@ def trials_progress(description: dict[str, Any]) -> str:
     ended = sum(v for k, v in counters.items() if k != "InProgress")
     limits = description.get("HyperParameterTuningJobConfig", {}).get("ResourceLimits", {})
     return f"{ended}/{limits.get('MaxNumberOfTrainingJobs', '?')} trials"
+
+
+_TABLE_STYLE = "border-collapse:collapse;font-size:12px"
+_CELL = "text-align:left;padding:2px 8px;border-bottom:1px solid var(--jp-border-color2, #ddd)"
+
+
+def _usd(value: float) -> str:
+    from sm_magics import pricing
+
+    # "&#36;" keeps JupyterLab's maths typesetting away from a pair of dollar signs.
+    return escape(pricing.format_usd(value)).replace("$", "&#36;")
+
+
+def tuning_header_html(
+    description: dict[str, Any], rows: list[dict[str, Any]], backend: str
+) -> str:
+    """Return the head of a tuning job's view: status, progress, best objective, cost.
+
+    One builder for the live widget and the static snapshot of the display bundle.
+    """
+    import time
+
+    from sm_magics.display import STATUS_COLOURS
+
+    d = description
+    name = str(d.get("HyperParameterTuningJobName", ""))
+    status = d.get("HyperParameterTuningJobStatus", "")
+    colour = STATUS_COLOURS.get(status, "inherit")
+    config = d.get("HyperParameterTuningJobConfig", {})
+    objective = config.get("HyperParameterTuningJobObjective", {})
+    best = (d.get("BestTrainingJob") or {}).get("FinalHyperParameterTuningJobObjectiveMetric")
+    best_text = (
+        f"best {escape(objective.get('MetricName', ''))} = <b>{best['Value']:.6g}</b> "
+        f"({escape(d['BestTrainingJob']['TrainingJobName'])})"
+        if best
+        else "no finished trial yet"
+    )
+    costs = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
+    cost = f"{_usd(sum(costs))} for all trials" if costs else "cost n/a"
+    if backend == "local":
+        cost += " (what they would cost on SageMaker)"
+    created = d.get("CreationTime")
+    ended = d.get("HyperParameterTuningEndTime")
+    elapsed = ""
+    if created is not None:
+        end = ended.timestamp() if ended is not None else time.time()
+        elapsed = f" &middot; {format_duration(end - created.timestamp())}"
+    strategy = config.get("Strategy", "")
+    stopping = config.get("TrainingJobEarlyStoppingType", "Off")
+    lines = [
+        f"<b>{escape(name)}</b> &middot; tuning ({escape(strategy)}, early stopping "
+        f"{escape(stopping)}) &middot; <span style='color:{colour};font-weight:600'>"
+        f"{escape(status)}</span> &middot; {trials_progress(d)}{elapsed}",
+        f"{'maximize' if objective.get('Type') == 'Maximize' else 'minimize'} "
+        f"{escape(objective.get('MetricName', ''))}: {best_text} &middot; {cost}",
+    ]
+    reason = d.get("FailureReason")
+    if reason:
+        lines.append(f"<span style='color:{STATUS_COLOURS['Failed']}'>{escape(reason)}</span>")
+    return "<br>".join(lines)
+
+
+def trials_table_html(rows: list[dict[str, Any]], params: list[str]) -> str:
+    """Return the trials as an HTML table, in the order given."""
+    from sm_magics.display import STATUS_COLOURS
+
+    columns = ["trial", "status", "objective", *params, "duration", "cost", "note"]
+    head = "".join(f"<th style='{_CELL}'>{escape(c)}</th>" for c in columns)
+    body = []
+    for row in rows:
+        cells = [escape(c) for c in format_row_cells(row, params)]
+        cells[-2] = cells[-2].replace("$", "&#36;")
+        colour = STATUS_COLOURS.get(row["status"], "inherit")
+        cells[1] = f"<span style='color:{colour};font-weight:600'>{cells[1]}</span>"
+        body.append("<tr>" + "".join(f"<td style='{_CELL}'>{c}</td>" for c in cells) + "</tr>")
+    if not body:
+        return "<p>No trial yet.</p>"
+    return (
+        f"<div style='max-height:22em;overflow:auto'><table style='{_TABLE_STYLE}'>"
+        f"<tr>{head}</tr>{''.join(body)}</table></div>"
+    )
+
+
+def trial_params(rows: list[dict[str, Any]]) -> list[str]:
+    """Return the tuned hyperparameters' names of trial rows."""
+    return sorted({k for row in rows for k in row} - set(BASE_COLUMNS) - set(TAIL_COLUMNS))

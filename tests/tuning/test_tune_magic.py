@@ -64,6 +64,10 @@ def test_tune_wait_prints_each_trial_and_the_best(
     logs = capsys.readouterr().out
     assert "[001/algo-1]" in logs or "001/algo-1" in logs
     assert ip.run_line_magic("sm_wait", "demo-tune").status == "Completed"
+    # the display bundle carries a static snapshot for frontends without the widget
+    bundle = tuning._repr_mimebundle_()
+    assert "Snapshot of" in bundle["text/html"] and "%sm_watch demo-tune" in bundle["text/html"]
+    assert "demo-tune-00" in bundle["text/html"] and "&#36;" in bundle["text/html"]
 
 
 SERVABLE = """

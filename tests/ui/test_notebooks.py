@@ -1,4 +1,4 @@
-"""The two notebooks as a user sees them: run cell by cell in JupyterLab, in chromium.
+"""The notebooks as a user sees them: run cell by cell in JupyterLab, in chromium.
 
 Every rendered output is looked at, not only ``text/plain`` (which is all nbval compares):
 no "Error displaying widget", no MathJax element inside our outputs (JupyterLab typesets
@@ -101,6 +101,9 @@ def _not_modified(page: Page) -> None:
         ("quickstart.ipynb", {}),
         # %sm_cost while the endpoint bills: "Billing now: $0.12/hour, ... ($0.12/h ...)".
         ("serving.ipynb", {-3: "%sm_cost"}),
+        # the tuning widget (trials table, charts) and the registry's tables and lineage
+        ("tuning.ipynb", {}),
+        ("registry.ipynb", {}),
     ],
 )
 def test_notebook_outputs_in_light_and_dark(
