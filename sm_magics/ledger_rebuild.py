@@ -21,9 +21,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sm_magics import config
+from sm_magics import config, model_registry
 from sm_magics.errors import SmMagicsError
 from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+from sm_magics.model_registry import PackageRecord
 
 _COMPANIONS = ("-wal", "-shm")
 
@@ -68,6 +69,30 @@ def _decode(values: dict[str, Any]) -> dict[str, Any]:
             except ValueError:
                 values.pop(column)
     return values
+
+
+def _salvage_packages(path: Path, report: RebuildReport) -> list[PackageRecord]:
+    """Read the model registry's rows of the old file (they exist nowhere else)."""
+    if not path.is_file():
+        return []
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error:
+        return []
+    conn.row_factory = sqlite3.Row
+    packages: list[PackageRecord] = []
+    try:
+        for row in conn.execute("SELECT * FROM model_packages"):
+            try:
+                packages.append(model_registry.from_row(row))
+            except (TypeError, ValueError):
+                report.skipped.append("an unreadable model_packages row of the old file")
+    except sqlite3.Error as exc:
+        if "no such table" not in str(exc):
+            report.old_file_problem = f"model_packages: {exc}"
+    finally:
+        conn.close()
+    return packages
 
 
 def _salvage(path: Path, report: RebuildReport) -> tuple[list[JobRecord], list[EndpointRecord]]:
@@ -211,6 +236,9 @@ def rebuild(home: Path | None = None) -> RebuildReport:
     fresh = home / f"ledger.sqlite.rebuilding-{time.time_ns()}"
     ledger = Ledger(fresh)
     try:
+        ledger.list_jobs(limit=1)  # the file and its schema exist even with nothing to write
+        for package in _salvage_packages(path, report):
+            model_registry.insert(ledger, package, lambda version, arn=package.arn: arn)
         for job in sorted(jobs.values(), key=lambda r: r.created_at):
             ledger.insert_job(job)
         live: set[str] = set()
@@ -254,3 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Rebuild failed: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+if __name__ == "__main__":  # python -m sm_magics.ledger_rebuild (or sm_magics.ledger) rebuild
+    raise SystemExit(main())

@@ -60,7 +60,8 @@ class PackageRecord:
         return f"<ModelPackage {self.label} {self.status} ({self.backend}){source}>"
 
 
-def _from_row(row: sqlite3.Row) -> PackageRecord:
+def from_row(row: sqlite3.Row) -> PackageRecord:
+    """Return the record of one ``model_packages`` row (its JSON columns decoded)."""
     values = {key: row[key] for key in row.keys()}  # noqa: SIM118 - Row is not a Mapping
     for column in _JSON:
         values[column] = json.loads(values[column] or "null")
@@ -109,7 +110,7 @@ def update(ledger: Ledger, arn: str, **changes: Any) -> None:
 def get(ledger: Ledger, arn: str) -> PackageRecord | None:
     """Return the package with this ARN, if the ledger has it."""
     rows = ledger.query("SELECT * FROM model_packages WHERE arn = ?", (arn,))
-    return _from_row(rows[0]) if rows else None
+    return from_row(rows[0]) if rows else None
 
 
 def find(
@@ -125,7 +126,7 @@ def find(
         sql += " AND status = ?"
         params.append(APPROVED)
     rows = ledger.query(sql + " ORDER BY version DESC, created_at DESC LIMIT 1", tuple(params))
-    return _from_row(rows[0]) if rows else None
+    return from_row(rows[0]) if rows else None
 
 
 def list_packages(ledger: Ledger, group: str | None = None) -> list[PackageRecord]:
@@ -136,7 +137,7 @@ def list_packages(ledger: Ledger, group: str | None = None) -> list[PackageRecor
         rows = ledger.query(
             "SELECT * FROM model_packages WHERE group_name = ? ORDER BY version DESC", (group,)
         )
-    return [_from_row(row) for row in rows]
+    return [from_row(row) for row in rows]
 
 
 def for_job(ledger: Ledger, job: str) -> list[PackageRecord]:
@@ -144,7 +145,7 @@ def for_job(ledger: Ledger, job: str) -> list[PackageRecord]:
     rows = ledger.query(
         "SELECT * FROM model_packages WHERE source_job = ? ORDER BY created_at", (job,)
     )
-    return [_from_row(row) for row in rows]
+    return [from_row(row) for row in rows]
 
 
 def parse_reference(text: str) -> tuple[str, int | None]:
