@@ -153,6 +153,14 @@ def _package_node(session: Session, package: Any, producers: dict[str, str]) -> 
     return node
 
 
+def _short(text: str, keep: int = 56) -> str:
+    """Shorten a long value in its middle (a hash, a URI): both ends are what tell."""
+    if len(text) <= keep:
+        return text
+    half = (keep - 1) // 2
+    return f"{text[:half]}\u2026{text[-half:]}"
+
+
 class LineageView:
     """A lineage graph: HTML boxes with arrows in a notebook, an indented chain in text."""
 
@@ -188,7 +196,8 @@ class LineageView:
     def _repr_html_(self) -> str:
         def box(node: Node) -> str:
             details = "".join(
-                f"<div style='font-size:11px;opacity:.8'>{escape(k)}: {escape(v)}</div>"
+                f"<div style='font-size:11px;opacity:.8;overflow-wrap:anywhere' "
+                f"title='{escape(v)}'>{escape(k)}: {escape(_short(v))}</div>"
                 for k, v in node.details.items()
             )
             parents = "".join(
@@ -201,10 +210,14 @@ class LineageView:
             return (
                 "<div style='display:flex;flex-direction:column;align-items:center'>"
                 "<div style='border:1px solid var(--jp-border-color1,#999);border-radius:4px;"
-                "padding:4px 8px;margin:2px;background:var(--jp-layout-color1,#fff)'>"
+                "padding:4px 8px;margin:2px;max-width:24em;"
+                "background:var(--jp-layout-color1,#fff)'>"
                 f"<div style='font-size:11px;text-transform:uppercase;opacity:.7'>"
                 f"{escape(node.kind)}</div><b>{escape(node.name)}</b>{details}</div>"
                 f"<div style='display:flex;align-items:flex-start'>{parents}</div></div>"
             )
 
-        return no_math(box(self.root), "sm-magics-lineage")
+        return no_math(
+            f"<div style='overflow-x:auto;padding-bottom:4px'>{box(self.root)}</div>",
+            "sm-magics-lineage",
+        )
