@@ -35,7 +35,7 @@ state = {"booster": None}
 class Keep(xgb.callback.TrainingCallback):
     def after_iteration(self, model, epoch, evals_log):
         state["booster"] = model
-        print(f"round {epoch}", flush=True)
+        print(f"{os.environ['SM_CURRENT_HOST']} round {epoch}", flush=True)
         return False
 
 
@@ -59,7 +59,8 @@ def test_sigterm_mid_training_saves_the_model_on_exactly_one_host(
     monkeypatch.setenv("SM_MAGICS_STOP_GRACE", "30")  # time to save (SageMaker gives 120 s)
     spec = make_spec(script=TRAIN_UNTIL_STOPPED, instance_count=2)
     local_backend.create_training_job(spec)
-    wait_for_log(local_backend, spec.name, "round 3", timeout=180)
+    # the master's booster must exist before the signal (under load algo-2 may train first)
+    wait_for_log(local_backend, spec.name, "algo-1 round 3", timeout=180)
     local_backend.stop_training_job(spec.name)
     job = wait_until_terminal(local_backend, spec.name, timeout=180)
     assert job["TrainingJobStatus"] == "Stopped"
