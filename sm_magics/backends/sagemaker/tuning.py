@@ -16,7 +16,7 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sm_magics.backends import base, rows
+from sm_magics.backends import rows
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord
 from sm_magics.tuning import ranges as ranges_mod
@@ -274,4 +274,4 @@ def best_trial_name(description: dict[str, Any]) -> str | None:
     return str(name) if name else None
 
 
-__all__ = ["SageMakerTuning", "base", "best_trial_name", "tuning_job_request"]
+__all__ = ["SageMakerTuning", "best_trial_name", "tuning_job_request"]
