@@ -72,9 +72,13 @@ jstest: $(STAMP)
 screenshots: $(STAMP) chromium
 	SM_MAGICS_SCREENSHOTS=1 $(BIN)/pytest tests/ui/test_screenshots.py
 
+## Each notebook with a home of its own, as a user's first run of it would be (a shared
+## home would list one notebook's jobs in the next one's %sm_jobs).
 notebooks: $(STAMP)
-	SM_MAGICS_HOME=$$(mktemp -d) $(BIN)/pytest -p no:cacheprovider --nbval notebooks/ \
-		--nbval-sanitize-with notebooks/sanitize.cfg
+	@set -e; for notebook in notebooks/*.ipynb; do \
+		SM_MAGICS_HOME=$$(mktemp -d) $(BIN)/pytest -p no:cacheprovider --nbval $$notebook \
+			--nbval-sanitize-with notebooks/sanitize.cfg; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_spine.py
