@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from sm_magics.charts import line_chart_svg, lines_chart_svg
-from sm_magics.display import format_log_line, no_math
+from sm_magics.display import NO_MATH_CLASSES, format_log_line, no_math
 from sm_magics.display.tuning import (
     BASE_COLUMNS,
     TAIL_COLUMNS,
@@ -85,6 +85,10 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
             ],
             layout=widgets.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="6px"),
         )
+        for css_class in NO_MATH_CLASSES.split():
+            # The message and the trial logs are not wrapped in no_math: the whole widget is
+            # kept from JupyterLab's typesetting of $...$ pairs, as the job widget is.
+            self.add_class(css_class)
         self._lock = threading.Lock()
         self._rows: list[dict[str, Any]] = []
         self._params: list[str] = []

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from sm_magics.backends import base
+from sm_magics.backends import base, kinds
 from sm_magics.charts import line_chart_svg
 from sm_magics.display import NO_MATH_CLASSES, STATUS_COLOURS, format_log_line
 from sm_magics.display.endpoints import endpoint_header_html
@@ -96,6 +96,9 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         self._hosts: set[str] = set()
         self._series: dict[str, list[MetricPoint]] = {}
         self._description: dict[str, Any] = job.describe()
+        #: Several hosts write: every line says which, from the first one (not only once a
+        #: second host's line came, which left the first lines unprefixed).
+        self._multi_host = kinds.resources_of(self._description)[1] > 1
         self._start_ms: int | None = None
         definitions = base.metric_definitions(self._description)
         self._parser = MetricParser(definitions)
@@ -126,7 +129,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
                     series = self._series.setdefault(point.name, [])
                     series.append(point)
                     del series[:-MAX_POINTS]
-            multi = len(self._hosts) > 1
+            multi = self._multi_host or len(self._hosts) > 1
             self._lines.extend(format_log_line(e, multi) for e in events)
             text = "\n".join(self._lines)
         self.log_view.value = f"<pre style='{_LOG_STYLE}'><span>{escape(text)}</span></pre>"

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from sm_magics import display
 from sm_magics.api import Job, Session
+from sm_magics.backends.base import LogEvent
 from sm_magics.charts import HEIGHT, WIDTH, line_chart_svg
 from sm_magics.widgets import LOG_TAIL_LINES, JobWidget
 
@@ -313,6 +314,19 @@ def test_chart_is_always_well_formed(title: str, data: list[tuple[float, float]]
     for points in lines:
         assert len(points) == len(data)
         assert all(0 <= x <= WIDTH and 0 <= y <= HEIGHT for x, y in points)
+
+
+@pytest.mark.parametrize(("count", "shown"), [(2, "[algo-1] first"), (1, "first")])
+def test_a_job_of_several_hosts_names_the_host_from_its_first_line(
+    session: Session, widgets: list[JobWidget], count: int, shown: str
+) -> None:
+    # The widget knows the host count from the job's description, before a second host
+    # writes (once it prefixed only after seeing a second host, so the first line had none).
+    job = session.process("print('done')\n", name=f"hosts-{count}", instance_count=count)
+    widget = JobWidget(job, follow=False)
+    widgets.append(widget)
+    widget._on_events([LogEvent(timestamp=1, host="algo-1", message="first")])
+    assert log_lines(widget) == [shown]
 
 
 def test_widget_of_a_processing_job_names_its_outputs_and_hosts(
