@@ -25,6 +25,7 @@ PAIRS = {
     "IJob": serialize.JobJSON,
     "IVariant": serialize.VariantJSON,
     "IEndpoint": serialize.EndpointJSON,
+    "IModelPackage": serialize.PackageJSON,
 }
 
 _TS_TYPES = {"string": str, "number": float, "boolean": bool}
@@ -51,13 +52,23 @@ def _python_shape(annotation: Any) -> tuple[set[Any], bool]:
         return {float if k is int else k for k in kinds}, type(None) in args
     if typing.get_origin(annotation) is list:
         return {list}, False
+    if typing.get_origin(annotation) is dict:
+        return {dict}, False
     return {float if annotation is int else annotation}, False
+
+
+def _ts_kind(part: str) -> Any:
+    if part.endswith("[]"):
+        return list
+    if part.startswith("Record<string, "):
+        return dict
+    return _TS_TYPES.get(part, part)
 
 
 def _ts_shape(text: str) -> tuple[set[Any], bool]:
     parts = [p.strip() for p in text.split("|")]
     nullable = "null" in parts
-    kinds = {list if p.endswith("[]") else _TS_TYPES.get(p, p) for p in parts if p != "null"}
+    kinds = {_ts_kind(p) for p in parts if p != "null"}
     return kinds, nullable
 
 

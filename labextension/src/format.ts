@@ -14,8 +14,24 @@ export const STATUS_COLOURS: { [status: string]: string } = {
   Stopping: 'var(--jp-warn-color1)',
   Completed: 'var(--jp-success-color1)',
   Failed: 'var(--jp-error-color1)',
-  Stopped: 'var(--jp-ui-font-color2)'
+  Stopped: 'var(--jp-ui-font-color2)',
+  Approved: 'var(--jp-success-color1)',
+  PendingManualApproval: 'var(--jp-warn-color1)',
+  Rejected: 'var(--jp-error-color1)'
 };
+
+/** A registry status as the panel says it: `Pending` for `PendingManualApproval`. */
+export function approvalLabel(status: string): string {
+  return status === 'PendingManualApproval' ? 'Pending' : status;
+}
+
+/** A metric value in four significant digits (`0.9731`, `1.234e-05`), as lineage shows. */
+export function formatMetric(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) {
+    return '-';
+  }
+  return String(Number(value.toPrecision(4)));
+}
 
 export function statusColour(status: string): string {
   return STATUS_COLOURS[status] ?? 'var(--jp-ui-font-color1)';
@@ -98,6 +114,28 @@ export function middleEllipsis(text: string, max: number): string {
   const tail = Math.ceil((max - 1) * 0.55);
   const head = max - 1 - tail;
   return `${text.slice(0, head)}…${text.slice(text.length - tail)}`;
+}
+
+/**
+ * `text`, or its middle cut with "…" (as `middleEllipsis`), keeping as many characters as
+ * fit in `width` by `measure` (pixels). Never shorter than 5 characters: below that a
+ * name tells nothing, and CSS cuts what still overflows.
+ */
+export function fitMiddle(text: string, width: number, measure: (text: string) => number): string {
+  if (measure(text) <= width) {
+    return text;
+  }
+  let low = 5; // fits (or the least we show)
+  let high = text.length - 1; // the longest cut that may fit
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if (measure(middleEllipsis(text, middle)) <= width) {
+      low = middle;
+    } else {
+      high = middle - 1;
+    }
+  }
+  return middleEllipsis(text, low);
 }
 
 /** Matches the line of a Python traceback that names the exception. */

@@ -24,6 +24,7 @@ import { smMagicsIcon } from './icons';
 import { createLogView, LogContent } from './logview';
 import { SmMagicsModel } from './model';
 import { confirmDelete, SmMagicsPanel } from './panel';
+import { confirmApproval, versionName } from './registry';
 import { failureSummary, formatDuration, formatUsd, plural } from './format';
 import { CommandIDs, IEndpoint, IJob, ISmMagicsModel, JOB_KINDS, PLUGIN_ID } from './tokens';
 
@@ -106,6 +107,20 @@ const plugin: JupyterFrontEndPlugin<ISmMagicsModel> = {
         }
       },
       deleteEndpoint,
+      setApproval: async (version, action) => {
+        if (!(await confirmApproval(version, action))) {
+          return;
+        }
+        const name = versionName(version);
+        try {
+          const answer = await model.setApproval(version.group, version.version, action);
+          Notification.success(`Model ${name} ${answer.status.toLowerCase()}.`, {
+            autoClose: 4000
+          });
+        } catch (error) {
+          Notification.error(`Could not ${action} model ${name}: ${message(error)}`);
+        }
+      },
       watch: name => void watch(name),
       copySnippet: endpoint => {
         if (endpoint.snippet) {
@@ -139,6 +154,7 @@ const plugin: JupyterFrontEndPlugin<ISmMagicsModel> = {
       };
       wrapAll();
       labShell.layoutModified.connect(wrapAll);
+      watchRestarts(labShell, model);
     }
     watchKernels(app, model);
     if (restorer) {
@@ -288,6 +304,42 @@ function watchKernels(app: JupyterFrontEnd, model: SmMagicsModel): void {
     update(sessions.running());
     sessions.runningChanged.connect((_, models) => update(models));
   });
+}
+
+/** What a main-area widget with a kernel has (a notebook panel, a console): duck-typed. */
+interface IHasSessionContext {
+  sessionContext?: {
+    path?: string;
+    statusChanged?: {
+      connect: (slot: (sender: unknown, status: string) => void) => boolean;
+    };
+  };
+}
+
+/**
+ * The browser side of the reminder for a kernel *restart*: the kernel keeps its id, so the
+ * session manager sees nothing; the notebook's session context says 'restarting' (from
+ * Lab's menu) or 'autorestarting' (the kernel died). The model then checks whether
+ * endpoints that notebook made still bill, as for a shutdown.
+ */
+function watchRestarts(labShell: ILabShell, model: SmMagicsModel): void {
+  const watched = new WeakSet<object>();
+  const connect = (): void => {
+    for (const widget of labShell.widgets('main')) {
+      const context = (widget as unknown as IHasSessionContext).sessionContext;
+      if (!context?.statusChanged || watched.has(context)) {
+        continue;
+      }
+      watched.add(context);
+      context.statusChanged.connect((_, status) => {
+        if ((status === 'restarting' || status === 'autorestarting') && context.path) {
+          void model.onKernelEnded(context.path, true);
+        }
+      });
+    }
+  };
+  connect();
+  labShell.layoutModified.connect(connect);
 }
 
 function message(error: unknown): string {

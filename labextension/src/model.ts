@@ -9,6 +9,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { ApiError, requestAPI } from './handler';
 import {
+  ApprovalAction,
   IChanges,
   ICostSummary,
   IEndpoint,
@@ -17,6 +18,10 @@ import {
   IJob,
   IKernelEndedReminder,
   IJobList,
+  ILineage,
+  ILineageNode,
+  IModelList,
+  IModelPackage,
   ISmMagicsModel,
   TERMINAL_JOB_STATUSES,
   TRANSITIONAL_ENDPOINT_STATUSES
@@ -27,6 +32,9 @@ export const JOB_LIMIT = 1000;
 
 /** The slowest refresh while nothing runs; `/changes` still sees new jobs at once. */
 const IDLE_MAX_INTERVAL = 60 * 1000;
+
+/** One kernel event may be seen several ways (status, session): one reminder within this. */
+const REMIND_AGAIN_MS = 10_000;
 
 /** How long `/changes` may hold a request (the server caps it at 30 s). */
 const CHANGES_TIMEOUT_S = 30;
@@ -67,6 +75,10 @@ export class SmMagicsModel implements ISmMagicsModel {
 
   get cost(): ICostSummary | null {
     return this._cost;
+  }
+
+  get models(): ReadonlyArray<IModelPackage> {
+    return this._models;
   }
 
   get error(): string | null {
@@ -154,6 +166,32 @@ export class SmMagicsModel implements ISmMagicsModel {
     return endpoint;
   }
 
+  /** Approve or reject one registry version; the answer (who and when) replaces it. */
+  async setApproval(
+    group: string,
+    version: number,
+    action: ApprovalAction
+  ): Promise<IModelPackage> {
+    const route = `models/${encodeURIComponent(group)}/${version}/${action}`;
+    const answer = await requestAPI<IModelPackage>(route, { method: 'POST' });
+    this._models = this._models.map(m =>
+      m.group === answer.group && m.version === answer.version ? answer : m
+    );
+    this._changed.emit();
+    void this._poll.refresh();
+    return answer;
+  }
+
+  /**
+   * Where an endpoint, a version (`group/version`) or a job came from. Read when the view
+   * opens a lineage (never polled: it changes only when something is registered or deployed).
+   */
+  async lineage(name: string): Promise<ILineageNode> {
+    // A version's name has a slash: each part is encoded, the slash stays (the route takes it).
+    const path = name.split('/').map(encodeURIComponent).join('/');
+    return (await requestAPI<ILineage>(`lineage/${path}`)).root;
+  }
+
   dispose(): void {
     if (this._isDisposed) {
       return;
@@ -170,11 +208,14 @@ export class SmMagicsModel implements ISmMagicsModel {
     let jobs: IJobList;
     let endpoints: IEndpointList;
     let cost: ICostSummary;
+    let models: IModelList | null;
     try {
-      [jobs, endpoints, cost] = await Promise.all([
+      [jobs, endpoints, cost, models] = await Promise.all([
         requestAPI<IJobList>(`jobs?limit=${JOB_LIMIT}`),
         requestAPI<IEndpointList>('endpoints'),
-        requestAPI<ICostSummary>('cost')
+        requestAPI<ICostSummary>('cost'),
+        // The registry is secondary: a server without it (or a failure) keeps the rest.
+        requestAPI<IModelList>('models').catch(() => null)
       ]);
     } catch (error) {
       this._error = error instanceof ApiError ? error.message : `${error}`;
@@ -185,6 +226,9 @@ export class SmMagicsModel implements ISmMagicsModel {
     this._jobs = jobs.jobs;
     this._endpoints = endpoints.endpoints;
     this._cost = cost;
+    if (models) {
+      this._models = models.models ?? [];
+    }
     this._version = jobs.version;
     this._error = null;
     this._loaded = true;
@@ -275,6 +319,13 @@ export class SmMagicsModel implements ISmMagicsModel {
    * reminder the kernel could only write to the server log.
    */
   async onKernelEnded(path: string, restarted = false): Promise<void> {
+    // One restart says 'restarting' (and may say 'autorestarting', or end the session):
+    // one reminder for it.
+    const now = Date.now();
+    if (now - (this._reminded.get(path) ?? -Infinity) < REMIND_AGAIN_MS) {
+      return;
+    }
+    this._reminded.set(path, now);
     let endpoints: IEndpoint[];
     try {
       // Fresh: a hidden panel stands by, so what the model holds may be minutes old.
@@ -345,11 +396,13 @@ export class SmMagicsModel implements ISmMagicsModel {
   private _jobs: IJob[] = [];
   private _endpoints: IEndpoint[] = [];
   private _cost: ICostSummary | null = null;
+  private _models: IModelPackage[] = [];
   private _version: string | null = null;
   private _error: string | null = null;
   private _loaded = false;
   private _previous: Map<string, string> | null = null;
   private _warned = new Set<string>();
+  private _reminded = new Map<string, number>();
   private _startedAt = Date.now();
   private _isDisposed = false;
   private _changed = new Signal<this, void>(this);

@@ -1,5 +1,6 @@
 /**
- * The side panel: billing now, endpoints, then one section per job kind, with a search box.
+ * The side panel: billing now, endpoints, the model registry, then one section per job
+ * kind, with a search box.
  *
  * It scales to a thousand jobs: endpoints (the things that bill) come first; inside each
  * section the current notebook's resources come first and the other notebooks' sit in a
@@ -21,21 +22,23 @@ import {
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import {
-  failureSummary,
-  formatDuration,
-  formatInstance,
-  formatTtl,
-  formatUsd,
-  middleEllipsis,
-  plural,
-  statusColour
-} from './format';
+import { button, el, fontOf, setText, TextFitter } from './dom';
+import { formatDuration, formatInstance, formatTtl, formatUsd, plural } from './format';
+import { LineagePart } from './lineage';
 import { samePath, SmMagicsModel } from './model';
-import { IEndpoint, IJob, JOB_KINDS, PANEL_ID, TERMINAL_JOB_STATUSES } from './tokens';
+import { modelGroups, ModelItem, modelText } from './registry';
+import { IGroup, IRenderContext, Item, Section } from './sections';
+import {
+  ApprovalAction,
+  IEndpoint,
+  IJob,
+  IModelPackage,
+  JOB_KINDS,
+  PANEL_ID,
+  TERMINAL_JOB_STATUSES
+} from './tokens';
 
-/** Rows a group shows before its "Show more" button, and how many more each click adds. */
-export const PAGE_SIZE = 25;
+export { PAGE_SIZE } from './sections';
 
 export namespace SmMagicsPanel {
   export interface IOptions {
@@ -51,6 +54,8 @@ export namespace SmMagicsPanel {
     copySnippet: (endpoint: IEndpoint) => void;
     /** Re-attach a live widget to a job or endpoint in the current notebook (%sm_watch). */
     watch: (name: string) => void;
+    /** Ask, then approve or reject a model version. */
+    setApproval: (version: IModelPackage, action: ApprovalAction) => Promise<void>;
   }
 }
 
@@ -101,7 +106,12 @@ export class SmMagicsPanel extends Widget {
 
     this._content = el('div', 'sm-Panel-content');
     this._endpoints = new Section('endpoints', 'Endpoints', 'No live endpoints.');
-    this._content.append(this._endpoints.node);
+    this._models = new Section(
+      'models',
+      'Models',
+      'No registered models: %sm_register JOB --group NAME.'
+    );
+    this._content.append(this._endpoints.node, this._models.node);
     this.node.append(header, this._billing, this._error, tools, this._content);
 
     this.model.changed.connect(this._render, this);
@@ -152,15 +162,12 @@ export class SmMagicsPanel extends Widget {
     this._error.hidden = model.error === null;
     this._error.textContent = model.error ?? '';
 
-    // About 7 px a character at the panel's font; the status takes the rest of the row.
-    const width = this.node.clientWidth || 300;
-    const nameChars = Math.max(14, Math.floor((width - 120) / 7));
     const query = this._search.value.trim().toLowerCase();
     const hideFinished = this._hideFinished.getAttribute('aria-pressed') === 'true';
     const here = (notebook: string | null): boolean =>
       this._notebook !== null && notebook !== null && samePath(notebook, this._notebook);
     const context: IRenderContext = {
-      nameChars,
+      ...this._fitters(),
       now: model.cost?.generated_at ?? Date.now() / 1000,
       notebookOpen: this._notebook !== null
     };
@@ -177,11 +184,29 @@ export class SmMagicsPanel extends Widget {
       ],
       query !== '',
       endpoint => endpoint.name,
-      () => new EndpointItem(this._options),
+      () => new EndpointItem(this._options, this.model),
       (item, endpoint) => (item as EndpointItem).update(endpoint, context),
       model.endpoints.length
     );
     this._endpoints.empty = query ? 'No endpoint matches.' : 'No live endpoints.';
+
+    // The registry: one collapsed group per model group (a search opens them).
+    const versions = model.models.filter(v => matches(query, modelText(v)));
+    this._models.update(
+      modelGroups(versions),
+      query !== '',
+      version => `${version.group}/${version.version}`,
+      () =>
+        new ModelItem({
+          setApproval: this._options.setApproval,
+          lineage: name => this.model.lineage(name)
+        }),
+      (item, version) => (item as ModelItem).update(version, context),
+      model.models.length
+    );
+    // Shown once something is registered: until then it would only push the jobs down.
+    this._models.node.hidden = model.models.length === 0;
+    this._models.empty = query ? 'No model matches.' : this._models.defaultEmpty;
 
     // One section per kind: the known ones in their order, then any the server adds.
     const byKind = new Map<string, IJob[]>();
@@ -253,6 +278,26 @@ export class SmMagicsPanel extends Widget {
     }
   }
 
+  /**
+   * How names fit this render: measured in the rows' real fonts against the rows' real
+   * width (one layout read per render), the status label's width left to it.
+   */
+  private _fitters(): Pick<IRenderContext, 'fitName' | 'fitLine'> {
+    // An item's content box: the list's width less the item's padding (12 + 8 px).
+    const width = (this._content.clientWidth || this.node.clientWidth || 300) - 20;
+    const nameFont = fontOf(this.node, '600');
+    const lineFont = fontOf(this.node, '400');
+    const fitter = this._fitter;
+    return {
+      fitName: (name, status) => {
+        // The status: its text, the dot before it (9 px + 4 px margin) and the row's gap.
+        const statusWidth = fitter.measure(status, nameFont) + 13 + 8;
+        return fitter.fit(name, width - statusWidth - 2, nameFont);
+      },
+      fitLine: (text, reserved = 0) => fitter.fit(text, width - reserved - 2, lineFont)
+    };
+  }
+
   private _renderBilling(): void {
     const cost = this.model.cost;
     if (!cost) {
@@ -287,25 +332,9 @@ export class SmMagicsPanel extends Widget {
   private _hideFinished: HTMLButtonElement;
   private _content: HTMLElement;
   private _endpoints: Section;
+  private _models: Section;
+  private _fitter = new TextFitter();
   private _jobSections = new Map<string, Section>();
-}
-
-interface IRenderContext {
-  /** Characters a name may take before its middle is cut. */
-  nameChars: number;
-  /** The server's "now", epoch seconds. */
-  now: number;
-  /** Whether a notebook is in focus (the "watch" action needs one). */
-  notebookOpen: boolean;
-}
-
-interface IGroup<T> {
-  id: string;
-  /** Empty for a section's only group (no heading). */
-  label: string;
-  note?: string;
-  collapsedByDefault: boolean;
-  rows: T[];
 }
 
 function matches(query: string, text: string): boolean {
@@ -332,226 +361,6 @@ function sortBy<T>(rows: ReadonlyArray<T>, key: (row: T) => number): T[] {
 
 function baseName(path: string): string {
   return path.split('/').pop() ?? path;
-}
-
-/** Create an element with a class and optional text. */
-function el(tag: string, className: string, text?: string): HTMLElement {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-function setText(node: HTMLElement, text: string): void {
-  if (node.textContent !== text) {
-    node.textContent = text;
-  }
-}
-
-/** A small icon button; its label is its tooltip and its accessible name. */
-function button(icon: LabIcon, className: string, label: string): HTMLButtonElement {
-  const node = el('button', `sm-Item-action ${className}`) as HTMLButtonElement;
-  node.type = 'button';
-  node.title = label;
-  node.setAttribute('aria-label', label);
-  icon.element({ container: node, tag: 'span', elementPosition: 'center', height: '16px', width: '16px' });
-  return node;
-}
-
-interface IItem {
-  node: HTMLElement;
-}
-
-/**
- * A titled section of groups; each group is a collapsible, paged list of items keyed by
- * name. Items are kept across refreshes (and moves between groups).
- */
-class Section {
-  constructor(kind: string, title: string, emptyText: string) {
-    this.node = el('section', `sm-Panel-section sm-Panel-${kind}`);
-    const heading = el('h3', 'sm-Panel-sectionTitle', title);
-    this._count = el('span', 'sm-Panel-count', '0');
-    heading.append(this._count);
-    this._groupsNode = el('div', 'sm-Panel-groups');
-    this._empty = el('div', 'sm-Panel-empty', emptyText);
-    this.defaultEmpty = emptyText;
-    this.node.append(heading, this._groupsNode, this._empty);
-  }
-
-  readonly node: HTMLElement;
-  readonly defaultEmpty: string;
-
-  set empty(text: string) {
-    setText(this._empty, text);
-  }
-
-  update<T>(
-    groups: IGroup<T>[],
-    searching: boolean,
-    key: (row: T) => string,
-    create: () => IItem,
-    render: (item: IItem, row: T) => void,
-    total: number
-  ): void {
-    const seen = new Set<string>();
-    const groupNodes: HTMLElement[] = [];
-    let shownRows = 0;
-    for (const group of groups) {
-      let view = this._groups.get(group.id);
-      if (!view) {
-        view = new Group(group.id, () => this._rerender?.());
-        this._groups.set(group.id, view);
-      }
-      const collapsed = searching ? false : (this._collapsed.get(group.id) ?? group.collapsedByDefault);
-      view.setHeading(group.label, group.rows.length, group.note ?? '', collapsed, next =>
-        this._collapsed.set(group.id, next)
-      );
-      const visible = collapsed ? [] : group.rows.slice(0, view.limit);
-      const nodes: HTMLElement[] = [];
-      for (const row of visible) {
-        const name = key(row);
-        seen.add(name);
-        let item = this._items.get(name);
-        if (!item) {
-          item = create();
-          this._items.set(name, item);
-        }
-        render(item, row);
-        nodes.push(item.node);
-      }
-      view.setItems(nodes, collapsed ? 0 : group.rows.length - visible.length);
-      view.node.hidden = group.label !== '' && group.rows.length === 0;
-      shownRows += group.rows.length;
-      groupNodes.push(view.node);
-    }
-    for (const [name, item] of this._items) {
-      if (!seen.has(name)) {
-        item.node.remove();
-        this._items.delete(name);
-      }
-    }
-    const current = Array.from(this._groupsNode.children);
-    if (current.length !== groupNodes.length || groupNodes.some((n, i) => current[i] !== n)) {
-      this._groupsNode.replaceChildren(...groupNodes);
-    }
-    this._rerender = () => this.update(groups, searching, key, create, render, total);
-    setText(this._count, shownRows === total ? String(total) : `${shownRows}/${total}`);
-    this._empty.hidden = shownRows > 0;
-  }
-
-  private _count: HTMLElement;
-  private _groupsNode: HTMLElement;
-  private _empty: HTMLElement;
-  private _groups = new Map<string, Group>();
-  private _collapsed = new Map<string, boolean>();
-  private _items = new Map<string, IItem>();
-  private _rerender: (() => void) | null = null;
-}
-
-/** One group of a section: a heading that collapses it, a page of items, "Show more". */
-class Group {
-  constructor(id: string, rerender: () => void) {
-    this.node = el('div', 'sm-Panel-group');
-    this.node.dataset.group = id;
-    this._heading = el('button', 'sm-Panel-groupHeading') as HTMLButtonElement;
-    this._heading.type = 'button';
-    this._heading.addEventListener('click', () => {
-      const next = this.node.dataset.collapsed !== 'true';
-      this._onToggle?.(next);
-      rerender();
-    });
-    this._list = el('ul', 'sm-Panel-list');
-    this._more = el('button', 'sm-Panel-more jp-Button jp-mod-minimal') as HTMLButtonElement;
-    this._more.type = 'button';
-    this._more.addEventListener('click', () => {
-      this.limit += PAGE_SIZE;
-      rerender();
-    });
-    this.node.append(this._heading, this._list, this._more);
-  }
-
-  readonly node: HTMLElement;
-  limit = PAGE_SIZE;
-
-  setHeading(
-    label: string,
-    count: number,
-    note: string,
-    collapsed: boolean,
-    onToggle: (collapsed: boolean) => void
-  ): void {
-    this._onToggle = onToggle;
-    this._heading.hidden = label === '';
-    this.node.dataset.collapsed = String(collapsed);
-    this._heading.setAttribute('aria-expanded', String(!collapsed));
-    const text = `${collapsed ? '▸' : '▾'} ${label} (${count})${note ? ` · ${note}` : ''}`;
-    setText(this._heading, text);
-  }
-
-  setItems(nodes: HTMLElement[], hidden: number): void {
-    const current = Array.from(this._list.children);
-    // Move nodes only when the order changed (a moved node loses a click in progress).
-    if (current.length !== nodes.length || nodes.some((n, i) => current[i] !== n)) {
-      this._list.replaceChildren(...nodes);
-    }
-    this._more.hidden = hidden <= 0;
-    setText(this._more, `Show ${Math.min(PAGE_SIZE, hidden)} more (of ${hidden})`);
-  }
-
-  private _heading: HTMLButtonElement;
-  private _list: HTMLElement;
-  private _more: HTMLButtonElement;
-  private _onToggle: ((collapsed: boolean) => void) | null = null;
-}
-
-/** The parts every item has: name and status, details, timing, a reason, cost, actions. */
-abstract class Item implements IItem {
-  constructor(className: string) {
-    this.node = el('li', `sm-Item ${className}`);
-    const top = el('div', 'sm-Item-row');
-    this.name = el('span', 'sm-Item-name');
-    this.status = el('span', 'sm-Item-status');
-    top.append(this.name, this.status);
-    const middle = el('div', 'sm-Item-row sm-Item-meta');
-    this.details = el('span', 'sm-Item-details');
-    this.timing = el('span', 'sm-Item-timing');
-    middle.append(this.details, this.timing);
-    this.reason = el('div', 'sm-Item-reason');
-    this.reason.hidden = true;
-    const bottom = el('div', 'sm-Item-row');
-    this.cost = el('span', 'sm-Item-cost');
-    this.actions = el('span', 'sm-Item-actions');
-    bottom.append(this.cost, this.actions);
-    this.node.append(top, middle, this.reason, bottom);
-  }
-
-  readonly node: HTMLElement;
-
-  protected setHeader(name: string, status: string, tooltip: string, chars: number): void {
-    this.node.dataset.name = name;
-    this.node.dataset.status = status;
-    setText(this.name, middleEllipsis(name, chars));
-    this.name.title = tooltip;
-    setText(this.status, status);
-    this.status.style.color = statusColour(status);
-  }
-
-  protected setReason(reason: string | null): void {
-    const summary = failureSummary(reason);
-    this.reason.hidden = !summary;
-    setText(this.reason, summary);
-    this.reason.title = reason ?? '';
-  }
-
-  protected name: HTMLElement;
-  protected status: HTMLElement;
-  protected details: HTMLElement;
-  protected timing: HTMLElement;
-  protected reason: HTMLElement;
-  protected cost: HTMLElement;
-  protected actions: HTMLElement;
 }
 
 class JobItem extends Item {
@@ -586,7 +395,7 @@ class JobItem extends Item {
       .filter(Boolean)
       .join('\n');
     this.node.dataset.kind = job.kind;
-    this.setHeader(job.name, job.status, tooltip, context.nameChars);
+    this.setHeader(job.name, job.status, tooltip, context);
     const details = [
       job.backend,
       formatInstance(job.instance_type, job.instance_count) + (job.spot ? ' spot' : '')
@@ -603,8 +412,7 @@ class JobItem extends Item {
     setText(this.timing, timing.join(' · '));
     this.setReason(job.status === 'Failed' ? job.failure_reason : null);
     const finished = TERMINAL_JOB_STATUSES.includes(job.status);
-    const rate = job.cost_per_hour === null ? '' : ` · ${formatUsd(job.cost_per_hour)}/h`;
-    setText(this.cost, `${formatUsd(job.cost)}${finished ? '' : ' so far'}${rate}`);
+    this.setCost(`${formatUsd(job.cost)}${finished ? '' : ' so far'}`, job.cost_per_hour);
     this.cost.title =
       job.backend === 'local' ? 'What this job would cost on SageMaker' : 'On-demand price';
     if (job.status === 'Stopping') {
@@ -626,8 +434,10 @@ class JobItem extends Item {
 }
 
 class EndpointItem extends Item {
-  constructor(options: SmMagicsPanel.IOptions) {
+  constructor(options: SmMagicsPanel.IOptions, model: SmMagicsModel) {
     super('sm-EndpointItem');
+    this._lineage = new LineagePart(name => model.lineage(name));
+    this.node.append(this._lineage.node);
     this._copy = button(copyIcon, 'sm-Item-copy', 'Copy an invoke snippet (%sm_invoke)');
     this._watch = button(addBelowIcon, 'sm-Item-watch', 'Watch in the current notebook (%sm_watch)');
     this._delete = button(deleteIcon, 'sm-Item-delete', 'Delete this endpoint…');
@@ -653,7 +463,7 @@ class EndpointItem extends Item {
     ]
       .filter(Boolean)
       .join('\n');
-    this.setHeader(endpoint.name, endpoint.status, tooltip, context.nameChars);
+    this.setHeader(endpoint.name, endpoint.status, tooltip, context);
     const details = [endpoint.backend, describeVariants(endpoint)];
     setText(this.details, details.join(' · '));
     this.details.title = details.join(' · ');
@@ -678,18 +488,18 @@ class EndpointItem extends Item {
       : '';
     this.setReason(failed ? endpoint.failure_reason ?? 'Failed (no reason given)' : null);
     if (failed) {
-      setText(this.cost, endpoint.billing ? formatUsd(endpoint.cost) : 'not billing');
+      this.setCost(endpoint.billing ? formatUsd(endpoint.cost) : 'not billing', null);
     } else {
-      const rate =
-        endpoint.cost_per_hour === null ? '' : ` · ${formatUsd(endpoint.cost_per_hour)}/h`;
-      setText(this.cost, `${formatUsd(endpoint.cost)}${rate}`);
+      this.setCost(formatUsd(endpoint.cost), endpoint.cost_per_hour);
     }
     this._copy.hidden = failed || !endpoint.snippet || endpoint.status !== 'InService';
     this._watch.hidden = !context.notebookOpen;
     this._delete.hidden = endpoint.status === 'Deleting' || endpoint.status === 'Deleted';
+    this._lineage.name = endpoint.name;
   }
 
   private _endpoint: IEndpoint | null = null;
+  private _lineage: LineagePart;
   private _copy: HTMLButtonElement;
   private _watch: HTMLButtonElement;
   private _delete: HTMLButtonElement;

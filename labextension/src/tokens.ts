@@ -104,6 +104,44 @@ export interface IEndpointList {
   version: string;
 }
 
+/** A model package version, as `GET /models` lists it (newest version first per group). */
+export interface IModelPackage {
+  group: string;
+  version: number;
+  arn: string;
+  backend: string;
+  /** `PendingManualApproval`, `Approved` or `Rejected`. */
+  status: string;
+  model_data: string;
+  source_job: string | null;
+  description: string | null;
+  metrics: Record<string, number>;
+  created_at: number;
+  /** `user@host` of the last status change. */
+  changed_by: string | null;
+  changed_at: number | null;
+}
+
+export interface IModelList {
+  models: IModelPackage[];
+}
+
+/**
+ * One node of a lineage (`GET /lineage/<name>`): an endpoint, a model package, a job, an
+ * input or the code, with what it came from (`parents`) and how (`relation`).
+ */
+export interface ILineageNode {
+  kind: string;
+  name: string;
+  relation: string;
+  details: Record<string, string>;
+  parents: ILineageNode[];
+}
+
+export interface ILineage {
+  root: ILineageNode;
+}
+
 /** `GET /cost`. */
 export interface ICostSummary {
   currency: string;
@@ -156,6 +194,8 @@ export interface ISmMagicsModel {
   readonly jobs: ReadonlyArray<IJob>;
   readonly endpoints: ReadonlyArray<IEndpoint>;
   readonly cost: ICostSummary | null;
+  /** The model registry's versions, group by group, newest first. */
+  readonly models: ReadonlyArray<IModelPackage>;
   /** The last refresh's error message, or null when it worked. */
   readonly error: string | null;
   /** Emitted after every refresh (and on errors). */
@@ -169,7 +209,12 @@ export interface ISmMagicsModel {
   refresh(): Promise<void>;
   stopJob(name: string): Promise<IJob>;
   deleteEndpoint(name: string): Promise<IEndpoint>;
+  setApproval(group: string, version: number, action: ApprovalAction): Promise<IModelPackage>;
+  lineage(name: string): Promise<ILineageNode>;
 }
+
+/** What `POST /models/<group>/<version>/<action>` does. */
+export type ApprovalAction = 'approve' | 'reject';
 
 export const ISmMagicsModel = new Token<ISmMagicsModel>(
   'sm-magics:ISmMagicsModel',

@@ -4,8 +4,11 @@
  * amount, so the widget and the panel never show one cost two ways.
  */
 import {
+  approvalLabel,
   collapseCarriageReturns,
   failureSummary,
+  fitMiddle,
+  formatMetric,
   formatInstance,
   formatTtl,
   formatUsd,
@@ -84,5 +87,44 @@ describe('small words', () => {
     expect(formatTtl(1000 + 7140, 1000)).toBe('deletes itself in 1h 59m');
     expect(formatTtl(null, 1000)).toBe('');
     expect(formatTtl(900, 1000)).toBe('TTL due, deleting');
+  });
+});
+
+describe('fitMiddle', () => {
+  // A font where "…" is narrow and digits are wide, so a per-character guess would be off.
+  const measure = (text: string): number =>
+    [...text].reduce((sum, c) => sum + (c === '…' ? 4 : /\d/.test(c) ? 9 : 6), 0);
+
+  it('keeps a name that fits', () => {
+    expect(fitMiddle('iris', 100, measure)).toBe('iris');
+  });
+
+  it('cuts the middle to the widest text that fits, the end kept', () => {
+    const name = 'sm-train-2026-12-01-08-31-07-123';
+    const fitted = fitMiddle(name, 150, measure);
+    expect(measure(fitted)).toBeLessThanOrEqual(150);
+    expect(fitted).toContain('…');
+    expect(fitted.endsWith('7-123')).toBe(true);
+    expect(fitted.startsWith('sm-')).toBe(true);
+    // One more character would not fit.
+    const longer = middleEllipsis(name, fitted.length + 1);
+    expect(measure(longer)).toBeGreaterThan(150);
+  });
+
+  it('never goes below five characters (CSS cuts what still overflows)', () => {
+    expect(fitMiddle('sm-train-2026-12-01-08-31-07-123', 3, measure)).toHaveLength(5);
+  });
+});
+
+describe('registry labels', () => {
+  it('says Pending for PendingManualApproval and keeps the others', () => {
+    expect(approvalLabel('PendingManualApproval')).toBe('Pending');
+    expect(approvalLabel('Approved')).toBe('Approved');
+  });
+
+  it('shows metrics in four significant digits', () => {
+    expect(formatMetric(0.973125)).toBe('0.9731');
+    expect(formatMetric(12)).toBe('12');
+    expect(formatMetric(null)).toBe('-');
   });
 });

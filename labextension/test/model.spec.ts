@@ -5,7 +5,7 @@
  */
 import { requestAPI } from '../src/handler';
 import { JOB_LIMIT, samePath, SmMagicsModel } from '../src/model';
-import { IEndpoint, IJob } from '../src/tokens';
+import { IEndpoint, IJob, ILineageNode, IModelPackage } from '../src/tokens';
 
 jest.mock('../src/handler', () => {
   class ApiError extends Error {
@@ -71,9 +71,62 @@ function endpoint(name: string, extra: Partial<IEndpoint> = {}): IEndpoint {
   };
 }
 
-/** Serve `state` for the three list routes (and `endpoints` alone for the reminder). */
-function serve(state: { jobs: IJob[]; endpoints: IEndpoint[] }): void {
-  mocked.mockImplementation(async (route = '') => {
+function pkg(group: string, version: number, extra: Partial<IModelPackage> = {}): IModelPackage {
+  return {
+    group,
+    version,
+    arn: `arn:sm-magics:local:model-package/${group}/${version}`,
+    backend: 'local',
+    status: 'PendingManualApproval',
+    model_data: `file:///models/${group}/${version}/model.tar.gz`,
+    source_job: `sm-train-${version}`,
+    description: null,
+    metrics: { accuracy: 0.9 },
+    created_at: NOW - 600,
+    changed_by: null,
+    changed_at: null,
+    ...extra
+  };
+}
+
+const LINEAGE: ILineageNode = {
+  kind: 'endpoint',
+  name: 'iris',
+  relation: '',
+  details: { status: 'InService' },
+  parents: [
+    {
+      kind: 'model package',
+      name: 'iris/2',
+      relation: 'serves',
+      details: { status: 'Approved' },
+      parents: []
+    }
+  ]
+};
+
+/** Serve `state` for the list routes (and `endpoints` alone for the reminder). */
+function serve(state: { jobs: IJob[]; endpoints: IEndpoint[]; models?: IModelPackage[] }): void {
+  mocked.mockImplementation(async (route = '', init = {}) => {
+    const approval = /^models\/([^/]+)\/(\d+)\/(approve|reject)$/.exec(route);
+    if (approval && init.method === 'POST') {
+      const [, group, version, action] = approval;
+      const status = action === 'approve' ? 'Approved' : 'Rejected';
+      return pkg(decodeURIComponent(group), Number(version), {
+        status,
+        changed_by: 'me@here',
+        changed_at: NOW
+      }) as any;
+    }
+    if (route === 'models') {
+      if (!state.models) {
+        throw new Error('404 no route');
+      }
+      return { models: state.models } as any;
+    }
+    if (route.startsWith('lineage/')) {
+      return { root: LINEAGE } as any;
+    }
     if (route.startsWith('jobs')) {
       return { jobs: state.jobs, version: 'v1' } as any;
     }
@@ -164,6 +217,63 @@ describe('SmMagicsModel', () => {
     expect(reminders).toHaveLength(1);
     expect(reminders[0].names).toEqual(['mine-1', 'mine-2']);
     expect(reminders[0].perHour).toBeCloseTo(0.3);
+    model.dispose();
+  });
+
+  it('reads the model registry with the rest, and keeps going without it', async () => {
+    const state = {
+      jobs: [],
+      endpoints: [],
+      models: [pkg('churn', 2), pkg('churn', 1, { status: 'Approved' })]
+    } as { jobs: IJob[]; endpoints: IEndpoint[]; models?: IModelPackage[] };
+    serve(state);
+    const model = newModel();
+    await model.refresh();
+    expect(model.models.map(m => `${m.group}/${m.version}`)).toEqual(['churn/2', 'churn/1']);
+    // A server without the registry route: the panel still works, the last list stays.
+    delete state.models;
+    await model.refresh();
+    expect(model.error).toBeNull();
+    expect(model.models).toHaveLength(2);
+    model.dispose();
+  });
+
+  it('approves and rejects a version through POST and shows the answer at once', async () => {
+    serve({ jobs: [], endpoints: [], models: [pkg('churn model', 2), pkg('churn model', 1)] });
+    const model = newModel();
+    await model.refresh();
+    let changes = 0;
+    model.changed.connect(() => (changes += 1));
+    const approved = await model.setApproval('churn model', 2, 'approve');
+    expect(mocked).toHaveBeenCalledWith('models/churn%20model/2/approve', { method: 'POST' });
+    expect(approved.status).toBe('Approved');
+    expect(model.models[0]).toMatchObject({ status: 'Approved', changed_by: 'me@here' });
+    expect(model.models[1].status).toBe('PendingManualApproval');
+    expect(changes).toBeGreaterThan(0);
+    await model.setApproval('churn model', 1, 'reject');
+    expect(model.models[1].status).toBe('Rejected');
+    model.dispose();
+  });
+
+  it('reads a lineage by name, a version’s slash kept', async () => {
+    serve({ jobs: [], endpoints: [] });
+    const model = newModel();
+    const root = await model.lineage('iris');
+    expect(root.parents[0].name).toBe('iris/2');
+    await model.lineage('my group/3');
+    const routes = mocked.mock.calls.map(call => call[0]);
+    expect(routes).toEqual(expect.arrayContaining(['lineage/iris', 'lineage/my%20group/3']));
+    model.dispose();
+  });
+
+  it('reminds once when a kernel restarts (its status says so twice)', async () => {
+    serve({ jobs: [], endpoints: [endpoint('mine')] });
+    const model = newModel();
+    const reminders: boolean[] = [];
+    model.kernelEnded.connect((_, r) => reminders.push(r.restarted));
+    await model.onKernelEnded('work/serving.ipynb', true);
+    await model.onKernelEnded('work/serving.ipynb', true);
+    expect(reminders).toEqual([true]);
     model.dispose();
   });
 

@@ -119,3 +119,28 @@ def seed_jobs(session: Any, lab: Any, count: int) -> list[str]:
         )
         names.append(name)
     return names
+
+
+def set_panel_width(page: Page, width: int) -> None:
+    """Drag the handle between the left area and the main area until the panel is ``width``."""
+    panel = page.locator(PANEL)
+    for _ in range(3):
+        box = panel.bounding_box()
+        handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first.bounding_box()
+        assert box and handle
+        if abs(box["width"] - width) <= 2:
+            return
+        x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + width - box["width"], y, steps=5)
+        page.mouse.up()
+    box = panel.bounding_box()
+    assert box and abs(box["width"] - width) <= 2, box
+
+
+def restart_kernel(page: Page) -> None:
+    """Restart the notebook's kernel from the Kernel menu, confirming Lab's dialog."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Kernel$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Restart Kernel…$")).click()
+    page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()

@@ -54,7 +54,8 @@ def test_panel_opens_from_the_palette(page: Any, lab: Any) -> None:
     expect(panel.locator(".sm-Panel-billingRate")).to_have_text(re.compile(r"^\$[\d.,]+/h$"))
     # Endpoints (the things that bill) first, then the job kinds the session's lab has seen
     # (earlier tests in the same lab may have run tuning, processing or transform jobs).
-    titles = panel.locator(".sm-Panel-sectionTitle:visible")
+    # (The Models section, once something is registered, sits between them.)
+    titles = panel.locator(".sm-Panel-section:not(.sm-Panel-models) .sm-Panel-sectionTitle:visible")
     expect(titles.first).to_have_text(re.compile("^Endpoints"))
     expect(titles.nth(1)).to_have_text(re.compile("^Training jobs"))
     expect(panel.locator(".sm-Panel-error")).to_be_hidden()
