@@ -373,4 +373,4 @@ def test_describe_of_an_unknown_job_is_not_found(backend: Any, stubs: Stubs) -> 
 
 
 def test_logs_come_from_the_processing_log_group(backend: Any, stubs: Stubs) -> None:
-    assert backend.processing_log_reader.group == "/aws/sagemaker/ProcessingJobs"
+    assert backend.processing.processing_log_reader.group == "/aws/sagemaker/ProcessingJobs"

@@ -21,7 +21,7 @@ from sm_fakes import BUCKET, REGION, ROLE, Stubs
 
 from sm_magics import packaging
 from sm_magics.backends import base
-from sm_magics.backends.sagemaker import training
+from sm_magics.backends.sagemaker import training, training_requests
 from sm_magics.errors import (
     AccessDenied,
     AlreadyExists,
@@ -282,8 +282,9 @@ def test_minimal_request_sends_no_optional_fields(aws: Any, ledger: Ledger, stub
 
 
 def test_spot_without_max_wait_allows_twice_the_run(backend: Any) -> None:
-    sent = backend.training_job_request(
+    sent = training_requests.training_job_request(
         spec(spot=True, max_run=1800),
+        region=backend.aws.region,
         image=IMAGE,
         role=ROLE,
         bucket=BUCKET,
@@ -535,14 +536,15 @@ def test_an_answer_lost_to_a_timeout_keeps_the_job_it_created(
 ) -> None:
     """The first attempt created the job, its answer was lost, the retry met the job."""
     expect_source_upload(stubs, source_hash(), present=True)
-    sent = backend.training_job_request(
+    sent = training_requests.training_job_request(
         spec(),
+        region=backend.aws.region,
         image=IMAGE,
         role=ROLE,
         bucket=BUCKET,
         submit_dir=f"s3://{BUCKET}/{source_key(source_hash())}",
         channels={},
-        vpc=backend._training_vpc_config(),
+        vpc=training_requests.vpc_config(backend.options),
     )
     stubs["sagemaker"].add_client_error(
         "create_training_job",

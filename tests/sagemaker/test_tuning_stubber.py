@@ -54,7 +54,7 @@ def tuning_spec(**overrides: Any) -> TuningSpec:
 def test_create_sends_the_training_definition_the_training_path_builds(
     backend: Any, stubs: Stubs, ledger: Ledger
 ) -> None:
-    tuning = SageMakerTuning(backend.aws, ledger, backend)
+    tuning = SageMakerTuning(backend.aws, ledger, backend.training)
     digest = source_hash()
     expect_source_upload(stubs, digest)
     submit = f"s3://{BUCKET}/sm-magics/source/{digest}/sourcedir.tar.gz"
@@ -140,7 +140,7 @@ def test_create_sends_the_training_definition_the_training_path_builds(
 
 
 def test_grid_sends_no_job_count(backend: Any, stubs: Stubs, ledger: Ledger) -> None:
-    tuning = SageMakerTuning(backend.aws, ledger, backend)
+    tuning = SageMakerTuning(backend.aws, ledger, backend.training)
     expect_source_upload(stubs, source_hash(), present=True)
     stubs["sagemaker"].add_response(
         "create_hyper_parameter_tuning_job", {"HyperParameterTuningJobArn": TUNING_ARN + "g"}
@@ -158,7 +158,7 @@ def test_grid_sends_no_job_count(backend: Any, stubs: Stubs, ledger: Ledger) -> 
 
 
 def test_a_refused_create_leaves_no_row(backend: Any, stubs: Stubs, ledger: Ledger) -> None:
-    tuning = SageMakerTuning(backend.aws, ledger, backend)
+    tuning = SageMakerTuning(backend.aws, ledger, backend.training)
     expect_source_upload(stubs, source_hash(), present=True)
     stubs["sagemaker"].add_client_error(
         "create_hyper_parameter_tuning_job",
@@ -214,7 +214,7 @@ def _no_trials(stubs: Stubs) -> None:
 
 
 def _created(backend: Any, stubs: Stubs, ledger: Ledger) -> SageMakerTuning:
-    tuning = SageMakerTuning(backend.aws, ledger, backend)
+    tuning = SageMakerTuning(backend.aws, ledger, backend.training)
     expect_source_upload(stubs, source_hash(), present=True)
     stubs["sagemaker"].add_response(
         "create_hyper_parameter_tuning_job", {"HyperParameterTuningJobArn": TUNING_ARN + "t"}

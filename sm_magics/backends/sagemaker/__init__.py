@@ -2,12 +2,15 @@
 
 Importing this package imports boto3 (through :mod:`.aws`, lazily, when a backend object is
 made); the kernel reaches it only through the registry when a magic asks for
-``-b sagemaker``. Over one :class:`~.aws.AwsSession`, the backend is mixins for
-training (:mod:`.training`, its CloudWatch logs in :mod:`.cwlogs`), batch transform
-(:mod:`.transform`) and processing (:mod:`.processing`), and objects it owns: endpoints
-(an :class:`~.serving.EndpointService`: :mod:`.serving`, :mod:`.updates`,
-:mod:`.resources`, :mod:`.endpoint_parts`, :mod:`.autoscaling`, :mod:`.images`) and
-tuning (:mod:`.tuning`). Uploads by content hash are :mod:`.uploads`'.
+``-b sagemaker``. Over one :class:`~.aws.AwsSession`, the backend is objects it owns,
+each given what it needs: training (:mod:`.training`, its request in
+:mod:`.training_requests`, its CloudWatch logs in :mod:`.cwlogs`), batch transform
+(:mod:`.transform`), processing (:mod:`.processing`), tuning (:mod:`.tuning`, over the
+training object), the model registry (:mod:`.packages`) and endpoints (an
+:class:`~.serving.EndpointService`: :mod:`.serving`, :mod:`.updates`, :mod:`.resources`,
+:mod:`.endpoint_parts`, :mod:`.autoscaling`, :mod:`.images`). What the job kinds share
+(describe-or-Deleted, the idempotent stop) is :mod:`.jobs`; uploads by content hash are
+:mod:`.uploads`'.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ from sm_magics.ledger import Ledger
 
 if TYPE_CHECKING:
     from sm_magics.backends.packages import PackageSpec
+    from sm_magics.backends.processing import ProcessingSpec
     from sm_magics.model_registry import PackageRecord
     from sm_magics.tuning.spec import TuningSpec
 
 
-class SageMakerBackend(SageMakerTraining, SageMakerTransforms, SageMakerProcessing, base.Backend):
+class SageMakerBackend(base.Backend):
     """Jobs and endpoints on Amazon SageMaker, through boto3.
 
     Parameters
@@ -69,9 +73,64 @@ class SageMakerBackend(SageMakerTraining, SageMakerTransforms, SageMakerProcessi
             scheduler_role=options.scheduler_role,
         )
         super().__init__(region=self.aws.region, ledger=ledger, options=options)
+        self.training = SageMakerTraining(self.aws, self.ledger, self.options)
+        self.transforms = SageMakerTransforms(self.aws, self.ledger)
+        self.processing = SageMakerProcessing(self.aws, self.ledger, self.options)
         self.endpoints = EndpointService(self.aws, self.ledger)
-        self._tuning = SageMakerTuning(self.aws, self.ledger, self)
-        self._packages = SageMakerPackages(self.aws, self.ledger, self)
+        self._tuning = SageMakerTuning(self.aws, self.ledger, self.training)
+        self._packages = SageMakerPackages(self.aws, self.ledger, self.training)
+
+    # -- jobs: the objects that own each kind ------------------------------------------------
+
+    def create_training_job(self, spec: base.TrainingSpec) -> None:
+        """See :meth:`Backend.create_training_job` and :mod:`.training`."""
+        self.training.create_training_job(spec)
+
+    def describe_training_job(self, name: str) -> dict[str, Any]:
+        """See :meth:`Backend.describe_training_job`; syncs the row, or marks it Deleted."""
+        return self.training.describe_training_job(name)
+
+    def stop_training_job(self, name: str) -> None:
+        """See :meth:`Backend.stop_training_job`: idempotent."""
+        self.training.stop_training_job(name)
+
+    def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+        """See :meth:`Backend.read_training_logs` (CloudWatch, :mod:`.cwlogs`)."""
+        return self.training.read_training_logs(name, cursor)
+
+    def create_transform_job(self, spec: base.TransformSpec) -> None:
+        """See :meth:`Backend.create_transform_job` and :mod:`.transform`."""
+        self.transforms.create_transform_job(spec)
+
+    def describe_transform_job(self, name: str) -> dict[str, Any]:
+        """See :meth:`Backend.describe_transform_job`."""
+        return self.transforms.describe_transform_job(name)
+
+    def stop_transform_job(self, name: str) -> None:
+        """See :meth:`Backend.stop_transform_job`: idempotent."""
+        self.transforms.stop_transform_job(name)
+
+    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+        """See :meth:`Backend.read_transform_logs`."""
+        return self.transforms.read_transform_logs(name, cursor)
+
+    def create_processing_job(self, spec: ProcessingSpec) -> None:
+        """See :meth:`Backend.create_processing_job` and :mod:`.processing`."""
+        self.processing.create_processing_job(spec)
+
+    def describe_processing_job(self, name: str) -> dict[str, Any]:
+        """See :meth:`Backend.describe_processing_job`."""
+        return self.processing.describe_processing_job(name)
+
+    def stop_processing_job(self, name: str) -> None:
+        """See :meth:`Backend.stop_processing_job`: idempotent."""
+        self.processing.stop_processing_job(name)
+
+    def read_processing_logs(
+        self, name: str, cursor: dict[str, Any] | None = None
+    ) -> base.LogBatch:
+        """See :meth:`Backend.read_processing_logs`."""
+        return self.processing.read_processing_logs(name, cursor)
 
     # -- endpoints: the EndpointService's ---------------------------------------------------
 

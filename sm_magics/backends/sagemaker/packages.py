@@ -24,6 +24,7 @@ from sm_magics.model_registry import PackageRecord
 if TYPE_CHECKING:
     from sm_magics.backends.packages import PackageSpec
     from sm_magics.backends.sagemaker.aws import AwsSession
+    from sm_magics.backends.sagemaker.training import SageMakerTraining
     from sm_magics.ledger import Ledger
 
 SAGEMAKER = "sagemaker"
@@ -46,7 +47,7 @@ def _version_of(arn: str) -> int:
 class SageMakerPackages:
     """Model registry methods of the sagemaker backend (composed into it)."""
 
-    def __init__(self, aws: AwsSession, ledger: Ledger, training: Any) -> None:
+    def __init__(self, aws: AwsSession, ledger: Ledger, training: SageMakerTraining) -> None:
         self.aws = aws
         self.ledger = ledger
         self.training = training  # describe_training_job of the source job

@@ -27,24 +27,24 @@ from __future__ import annotations
 import shlex
 import tempfile
 import time
-from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import packaging
-from sm_magics.backends import base, kinds, processing, rows
-from sm_magics.backends.sagemaker import cwlogs, uploads
+from sm_magics.backends import base, kinds, processing
+from sm_magics.backends.sagemaker import cwlogs, jobs, uploads
 from sm_magics.backends.sagemaker.resources import tag_list
-from sm_magics.backends.sagemaker.training import (
+from sm_magics.backends.sagemaker.training_requests import (
     OUTPUT_PREFIX,
     RESERVED_TAG_PREFIX,
     TAG_CREATED_BY,
     USER_SET_TAGS,
     created_by,
     resolve_image,
+    vpc_config,
 )
-from sm_magics.errors import InvalidRequest, NotFound
+from sm_magics.errors import InvalidRequest
 from sm_magics.ledger import TERMINAL_JOB_STATUSES, JobRecord
 
 if TYPE_CHECKING:
@@ -61,10 +61,6 @@ DEFAULT_VOLUME_GB = 30
 #: ``$0`` of the entry point's shell line (what ``ps`` shows in the container).
 SHELL_NAME = "sm-process"
 _MAX_ENTRYPOINT_ITEM = 256
-
-
-def _epoch(value: Any) -> float | None:
-    return value.timestamp() if isinstance(value, datetime) else None
 
 
 def entrypoint(entry_point: str, *, requirements: bool) -> list[str]:
@@ -91,15 +87,22 @@ def default_output_uri(bucket: str, job: str, output: str) -> str:
 
 
 class SageMakerProcessing:
-    """Processing methods of :class:`~sm_magics.backends.sagemaker.SageMakerBackend`."""
+    """The processing jobs of the sagemaker backend, over its AWS session and ledger.
 
-    aws: AwsSession
-    ledger: Ledger
-    options: base.BackendOptions
+    Parameters
+    ----------
+    aws
+        The backend's session (region, role, bucket, clients).
+    ledger
+        Where the jobs' rows are kept (this object writes them).
+    options
+        The backend options (the VPC, shared with training jobs).
+    """
 
-    if TYPE_CHECKING:  # provided by the training part of SageMakerBackend
-
-        def _training_vpc_config(self) -> dict[str, list[str]] | None: ...
+    def __init__(self, aws: AwsSession, ledger: Ledger, options: base.BackendOptions) -> None:
+        self.aws = aws
+        self.ledger = ledger
+        self.options = options
 
     # -- create -----------------------------------------------------------------------------
 
@@ -151,7 +154,7 @@ class SageMakerProcessing:
         """
         local_inputs = self._check_processing_spec(spec)
         image = resolve_image(spec, self.aws.region, kind="processing")
-        vpc = self._training_vpc_config()
+        vpc = vpc_config(self.options)
         with tempfile.TemporaryDirectory(prefix="sm-magics-code-") as tmp:
             code = Path(tmp) / "code"
             source_hash = packaging.stage_source(
@@ -290,52 +293,38 @@ class SageMakerProcessing:
 
     def describe_processing_job(self, name: str) -> dict[str, Any]:
         """See :meth:`Backend.describe_processing_job`: SageMaker's answer; syncs the row."""
-        try:
-            description = self.aws.call(
-                SAGEMAKER, "describe_processing_job", ProcessingJobName=name
-            )
-        except NotFound:
-            rows.mark_job_deleted(
-                self.ledger,
-                name,
-                backend="sagemaker",
-                region=self.aws.region,
-                why=f"SageMaker no longer has it in {self.aws.region}.",
-            )
-            raise NotFound(
-                f"No SageMaker processing job named {name!r} in {self.aws.region}."
-            ) from None
-        description.pop("ResponseMetadata", None)
-        record = self.ledger.get_job(name)
-        if record is not None and record.backend == "sagemaker":
-            status = kinds.status_of(description)
-            wanted = {
+        description = jobs.describe(
+            self.aws,
+            self.ledger,
+            "processing job",
+            "describe_processing_job",
+            ProcessingJobName=name,
+        )
+        status = kinds.status_of(description)
+        jobs.sync_row(
+            self.ledger,
+            name,
+            {
                 "status": status,
                 "secondary_status": status,
-                "started_at": _epoch(description.get(KIND.start_key)),
-                "ended_at": _epoch(description.get(KIND.end_key)),
+                "started_at": jobs.epoch(description.get(KIND.start_key)),
+                "ended_at": jobs.epoch(description.get(KIND.end_key)),
                 "failure_reason": description.get("FailureReason") or None,
-            }
-            changes = {k: v for k, v in wanted.items() if v is not None and getattr(record, k) != v}
-            if changes:
-                self.ledger.update_job(name, **changes)
+            },
+            keep_none=False,
+        )
         return description
 
     def stop_processing_job(self, name: str) -> None:
         """See :meth:`Backend.stop_processing_job`: ``StopProcessingJob`` unless it ended."""
-        ended = (*TERMINAL_JOB_STATUSES, base.STOPPING)
-        if kinds.status_of(self.describe_processing_job(name)) in ended:
-            return
-        try:
-            self.aws.call(SAGEMAKER, "stop_processing_job", ProcessingJobName=name)
-        except InvalidRequest:
-            # It ended between the describe and the stop: that is what stop wanted.
-            if kinds.status_of(self.describe_processing_job(name)) in ended:
-                return
-            raise
-        record = self.ledger.get_job(name)
-        if record is not None and not record.is_terminal:
-            self.ledger.update_job(name, status=base.STOPPING, secondary_status=base.STOPPING)
+        jobs.stop(
+            self.aws,
+            self.ledger,
+            name,
+            status=lambda: kinds.status_of(self.describe_processing_job(name)),
+            operation="stop_processing_job",
+            params={"ProcessingJobName": name},
+        )
 
     @cached_property
     def processing_log_reader(self) -> cwlogs.LogReader:

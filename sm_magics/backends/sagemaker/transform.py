@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from sm_magics.backends import base, rows
-from sm_magics.backends.sagemaker import cwlogs, uploads
+from sm_magics.backends.sagemaker import cwlogs, jobs, uploads
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.resources import (
     SAGEMAKER,
@@ -31,7 +31,7 @@ from sm_magics.backends.sagemaker.resources import (
     undo,
     with_note,
 )
-from sm_magics.errors import InvalidRequest, NotFound
+from sm_magics.errors import InvalidRequest
 from sm_magics.ledger import TERMINAL_JOB_STATUSES, Ledger
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
@@ -45,15 +45,12 @@ def _batch_strategy(content_type: str, split_type: str) -> str:
     return "SingleRecord"
 
 
-def _epoch(value: Any) -> float | None:
-    return value.timestamp() if hasattr(value, "timestamp") else None
-
-
 class SageMakerTransforms:
-    """Batch transform methods of :class:`~sm_magics.backends.sagemaker.SageMakerBackend`."""
+    """The batch transform jobs of the sagemaker backend, over its AWS session and ledger."""
 
-    aws: AwsSession
-    ledger: Ledger
+    def __init__(self, aws: AwsSession, ledger: Ledger) -> None:
+        self.aws = aws
+        self.ledger = ledger
 
     def create_transform_job(self, spec: base.TransformSpec) -> None:
         """See :meth:`Backend.create_transform_job`.
@@ -127,19 +124,13 @@ class SageMakerTransforms:
 
         Once the job has ended its model is deleted (once: the row remembers it).
         """
-        try:
-            description = self.aws.call(SAGEMAKER, "describe_transform_job", TransformJobName=name)
-        except NotFound:
-            rows.mark_job_deleted(
-                self.ledger,
-                name,
-                backend="sagemaker",
-                region=self.aws.region,
-                why=f"SageMaker no longer has it in {self.aws.region}.",
-            )
-            raise NotFound(
-                f"No SageMaker transform job named {name!r} in {self.aws.region}."
-            ) from None
+        description = jobs.describe(
+            self.aws,
+            self.ledger,
+            "transform job",
+            "describe_transform_job",
+            TransformJobName=name,
+        )
         status = str(description["TransformJobStatus"])
         record = self.ledger.get_job(name)
         if record is None or record.backend != "sagemaker":
@@ -148,8 +139,8 @@ class SageMakerTransforms:
         wanted = {
             "status": status,
             "secondary_status": status,
-            "started_at": _epoch(description.get("TransformStartTime")),
-            "ended_at": _epoch(description.get("TransformEndTime")),
+            "started_at": jobs.epoch(description.get("TransformStartTime")),
+            "ended_at": jobs.epoch(description.get("TransformEndTime")),
             "failure_reason": description.get("FailureReason") or None,
         }
         for column, value in wanted.items():
@@ -169,19 +160,14 @@ class SageMakerTransforms:
 
     def stop_transform_job(self, name: str) -> None:
         """See :meth:`Backend.stop_transform_job`: ``StopTransformJob`` unless it ended."""
-        description = self.describe_transform_job(name)
-        if description["TransformJobStatus"] in (*TERMINAL_JOB_STATUSES, base.STOPPING):
-            return
-        try:
-            self.aws.call(SAGEMAKER, "stop_transform_job", TransformJobName=name)
-        except InvalidRequest:
-            # It ended between the describe and the stop: that is what stop wanted.
-            if self.describe_transform_job(name)["TransformJobStatus"] in TERMINAL_JOB_STATUSES:
-                return
-            raise
-        record = self.ledger.get_job(name)
-        if record is not None and not record.is_terminal:
-            self.ledger.update_job(name, status=base.STOPPING, secondary_status=base.STOPPING)
+        jobs.stop(
+            self.aws,
+            self.ledger,
+            name,
+            status=lambda: str(self.describe_transform_job(name)["TransformJobStatus"]),
+            operation="stop_transform_job",
+            params={"TransformJobName": name},
+        )
 
     def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
         """See :meth:`Backend.read_transform_logs`.

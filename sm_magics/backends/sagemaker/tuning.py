@@ -13,23 +13,21 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sm_magics.backends import rows
-from sm_magics.errors import InvalidRequest, NotFound
+from sm_magics.backends.sagemaker import jobs
 from sm_magics.ledger import JobRecord
 from sm_magics.tuning import ranges as ranges_mod
 from sm_magics.tuning.spec import TRIAL_OF_TAG, TuningSpec
 
 if TYPE_CHECKING:
     from sm_magics.backends.sagemaker.aws import AwsSession
+    from sm_magics.backends.sagemaker.training import SageMakerTraining
     from sm_magics.ledger import Ledger
 
 SAGEMAKER = "sagemaker"
 BACKEND_NAME = "sagemaker"
 KIND = "tuning"
-TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 #: ``TrainingJobDefinition`` takes these fields of a ``CreateTrainingJob`` request as they are.
 _DEFINITION_FIELDS = (
     "AlgorithmSpecification",
@@ -94,21 +92,13 @@ def tuning_job_request(spec: TuningSpec, training_request: dict[str, Any]) -> di
     return request
 
 
-def _timestamp(value: Any) -> float | None:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, int | float):
-        return float(value)
-    return None
-
-
 class SageMakerTuning:
     """Tuning methods of the sagemaker backend, composed over its session and training."""
 
-    def __init__(self, aws: AwsSession, ledger: Ledger, training: Any) -> None:
+    def __init__(self, aws: AwsSession, ledger: Ledger, training: SageMakerTraining) -> None:
         self.aws = aws
         self.ledger = ledger
-        self.training = training  # has prepare_training_request(spec) -> (request, hash, image)
+        self.training = training  # builds the trials' request: prepare_training_request
 
     def create_tuning_job(self, spec: TuningSpec) -> None:
         """Start a tuning job on SageMaker; return once it is accepted.
@@ -147,24 +137,13 @@ class SageMakerTuning:
 
     def describe_tuning_job(self, name: str) -> dict[str, Any]:
         """Return ``DescribeHyperParameterTuningJob``'s answer; sync the ledger row."""
-        try:
-            description = self.aws.call(
-                SAGEMAKER,
-                "describe_hyper_parameter_tuning_job",
-                HyperParameterTuningJobName=name,
-            )
-        except NotFound:
-            rows.mark_job_deleted(
-                self.ledger,
-                name,
-                backend="sagemaker",
-                region=self.aws.region,
-                why=f"SageMaker no longer has it in {self.aws.region}.",
-            )
-            raise NotFound(
-                f"No SageMaker tuning job named {name!r} in {self.aws.region}."
-            ) from None
-        description.pop("ResponseMetadata", None)
+        description = jobs.describe(
+            self.aws,
+            self.ledger,
+            "tuning job",
+            "describe_hyper_parameter_tuning_job",
+            HyperParameterTuningJobName=name,
+        )
         if self._sync_row(name, description):
             # The trials bill as training jobs of their own: whenever the tuning job
             # moved, their rows are brought up too, so costs and cleanup see them.
@@ -189,7 +168,7 @@ class SageMakerTuning:
         changes = {
             "status": description["HyperParameterTuningJobStatus"],
             "secondary_status": progress,
-            "ended_at": _timestamp(description.get("HyperParameterTuningEndTime")),
+            "ended_at": jobs.epoch(description.get("HyperParameterTuningEndTime")),
             "failure_reason": description.get("FailureReason"),
         }
         if any(getattr(record, key) != value for key, value in changes.items()):
@@ -226,8 +205,8 @@ class SageMakerTuning:
         trial = summary["TrainingJobName"]
         changes = {
             "status": summary["TrainingJobStatus"],
-            "started_at": _timestamp(summary.get("TrainingStartTime")),
-            "ended_at": _timestamp(summary.get("TrainingEndTime")),
+            "started_at": jobs.epoch(summary.get("TrainingStartTime")),
+            "ended_at": jobs.epoch(summary.get("TrainingEndTime")),
             "failure_reason": summary.get("FailureReason"),
         }
         existing = self.ledger.get_job(trial)
@@ -237,7 +216,7 @@ class SageMakerTuning:
                     name=trial,
                     backend=BACKEND_NAME,
                     region=parent.region,
-                    created_at=_timestamp(summary.get("CreationTime")) or time.time(),
+                    created_at=jobs.epoch(summary.get("CreationTime")) or time.time(),
                     instance_type=parent.instance_type,
                     instance_count=parent.instance_count,
                     spot=parent.spot,
@@ -252,19 +231,15 @@ class SageMakerTuning:
 
     def stop_tuning_job(self, name: str) -> None:
         """Stop the tuning job and its running trials; idempotent once it ended."""
-        status = self.describe_tuning_job(name)["HyperParameterTuningJobStatus"]
-        if status in (*TERMINAL, "Stopping"):
-            return
-        try:
-            self.aws.call(
-                SAGEMAKER, "stop_hyper_parameter_tuning_job", HyperParameterTuningJobName=name
-            )
-        except InvalidRequest:
-            if self.describe_tuning_job(name)["HyperParameterTuningJobStatus"] in TERMINAL:
-                return
-            raise
-        if self.ledger.get_job(name) is not None:
-            self.ledger.update_job(name, status="Stopping")
+        jobs.stop(
+            self.aws,
+            self.ledger,
+            name,
+            status=lambda: str(self.describe_tuning_job(name)["HyperParameterTuningJobStatus"]),
+            operation="stop_hyper_parameter_tuning_job",
+            params={"HyperParameterTuningJobName": name},
+            secondary=False,
+        )
 
 
 def best_trial_name(description: dict[str, Any]) -> str | None:

@@ -1,0 +1,130 @@
+"""What every SageMaker job kind does the same way: describe, stop, times.
+
+Training, transform, processing and tuning jobs are four APIs with one shape: a
+``Describe*`` that answers ``ValidationException`` once the job is gone (the row is then
+marked ``Deleted``, by the backend, once), and a ``Stop*`` that is refused for a job that
+has just ended. Both are written here once, so the four services differ only in the
+operation names and what they sync into their rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sm_magics.backends import rows
+from sm_magics.errors import InvalidRequest, NotFound
+from sm_magics.ledger import TERMINAL_JOB_STATUSES
+
+if TYPE_CHECKING:
+    from sm_magics.backends.sagemaker.aws import AwsSession
+    from sm_magics.ledger import Ledger
+
+SAGEMAKER = "sagemaker"
+BACKEND_NAME = "sagemaker"
+STOPPING = "Stopping"
+#: Statuses in which a stop has nothing left to do.
+ENDED_OR_STOPPING = frozenset({*TERMINAL_JOB_STATUSES, STOPPING})
+
+
+def epoch(value: Any) -> float | None:
+    """Return a boto3 timestamp (a ``datetime``, or seconds) as epoch seconds."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+def describe(
+    aws: AwsSession, ledger: Ledger, what: str, operation: str, **params: str
+) -> dict[str, Any]:
+    """Return ``operation``'s answer for one job, or mark its row Deleted.
+
+    ``what`` names the job for the message (``"training job 'x'"``). A job SageMaker no
+    longer has is marked ``Deleted`` in its ledger row (a row of this backend and region
+    only) before :class:`NotFound` is raised, so every caller reads the same end.
+
+    Raises
+    ------
+    NotFound
+        SageMaker has no such job in the session's region.
+    """
+    (name,) = params.values()
+    try:
+        description = dict(aws.call(SAGEMAKER, operation, **params))
+    except NotFound:
+        rows.mark_job_deleted(
+            ledger,
+            name,
+            backend=BACKEND_NAME,
+            region=aws.region,
+            why=f"SageMaker no longer has it in {aws.region}.",
+        )
+        raise NotFound(f"No SageMaker {what} named {name!r} in {aws.region}.") from None
+    description.pop("ResponseMetadata", None)
+    return description
+
+
+def stop(
+    aws: AwsSession,
+    ledger: Ledger,
+    name: str,
+    *,
+    status: Callable[[], str],
+    operation: str,
+    params: dict[str, str],
+    secondary: bool = True,
+) -> None:
+    """Stop a job unless it has ended or is stopping already: idempotent.
+
+    ``status`` describes the job (syncing its row) and returns its status. A job that ends
+    between that describe and the stop makes SageMaker answer ``ValidationException``; a
+    second describe tells that race (nothing to do) from a real refusal. Once the stop is
+    accepted the row reads ``Stopping`` (and its secondary status too, unless
+    ``secondary`` is false: a tuning job's secondary status is its trial count).
+
+    Raises
+    ------
+    NotFound
+        No such job (its row was marked Deleted).
+    InvalidRequest
+        SageMaker refused the stop of a job that still runs.
+    """
+    if status() in ENDED_OR_STOPPING:
+        return
+    try:
+        aws.call(SAGEMAKER, operation, **params)
+    except InvalidRequest:
+        if status() in ENDED_OR_STOPPING:
+            return
+        raise
+    record = ledger.get_job(name)
+    if record is not None and not record.is_terminal:
+        changes = {"status": STOPPING}
+        if secondary:
+            changes["secondary_status"] = STOPPING
+        ledger.update_job(name, **changes)
+
+
+def sync_row(ledger: Ledger, name: str, wanted: dict[str, Any], *, keep_none: bool) -> bool:
+    """Write ``wanted`` into a sagemaker job row where it differs; return whether it did.
+
+    ``keep_none`` false skips ``None`` values (a time SageMaker has not reported yet must
+    not erase one the row has).
+    """
+    record = ledger.get_job(name)
+    if record is None or record.backend != BACKEND_NAME:
+        return False
+    changes = {
+        column: value
+        for column, value in wanted.items()
+        if (keep_none or value is not None) and getattr(record, column) != value
+    }
+    if changes:
+        ledger.update_job(name, **changes)
+    return bool(changes)
+
+
+__all__ = ["ENDED_OR_STOPPING", "describe", "epoch", "stop", "sync_row"]
