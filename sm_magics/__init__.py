@@ -22,9 +22,11 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     """Register the ``%sm_*`` magics; called by ``%load_ext sm_magics``.
 
     Also arranges for a reminder, when the kernel exits, of the endpoints this notebook
-    leaves billing (:mod:`sm_magics.reminders`).
+    leaves billing (:mod:`sm_magics.reminders`), and for the backends' notices
+    (:class:`~sm_magics.errors.SmMagicsNotice`) to show as plain ``sm-magics:`` lines.
     """
     from sm_magics import reminders
+    from sm_magics.errors import show_notices_plainly
     from sm_magics.magics import SageMakerMagics
     from sm_magics.mlops_magics import MLOpsMagics
     from sm_magics.processing_magics import ProcessingMagics
@@ -38,6 +40,7 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     ipython.register_magics(MLOpsMagics(shell=ipython, core=core))
     ipython.register_magics(ProcessingMagics(shell=ipython, core=core))
     reminders.install(core)
+    show_notices_plainly()
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:

@@ -5,9 +5,19 @@ service that refused) is a subclass of :class:`SmMagicsError`, so the magics can
 of them into one short message instead of a traceback from inside the package. The names
 follow SageMaker's own error codes where one exists, so the SageMaker backend maps
 ``botocore`` ``ClientError`` codes onto them one to one.
+
+What is not an error but the user should know (a default chosen for them, parts of a
+deleted endpoint left behind) is a :class:`SmMagicsNotice` warning, issued with
+:func:`notice`: library code reports through :mod:`warnings`, so a script can filter or
+record it, and the kernel shows it as one plain ``sm-magics: ...`` line
+(:func:`show_notices_plainly`).
 """
 
 from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any, TextIO
 
 
 class SmMagicsError(Exception):
@@ -102,3 +112,52 @@ class InvocationTimeout(ModelError):
 
     def __init__(self, message: str, variant: str | None = None) -> None:
         super().__init__(message, status=0, variant=variant)
+
+
+class SmMagicsNotice(UserWarning):
+    """Something the user should know that is not an error.
+
+    A default chosen for them (the container, the bucket), or what a delete could not
+    clean up. A warning, not a print, so callers outside a notebook can filter, record or
+    escalate it (``warnings.simplefilter("error", SmMagicsNotice)``).
+    """
+
+
+def notice(message: str, *, stacklevel: int = 2) -> None:
+    """Issue ``message`` as a :class:`SmMagicsNotice`.
+
+    ``stacklevel`` counts as for :func:`warnings.warn`, from the caller of this function:
+    the notice is attributed to the code that made the choice, not to this helper.
+    """
+    warnings.warn(message, SmMagicsNotice, stacklevel=stacklevel + 1)
+
+
+def show_notices_plainly() -> None:
+    """Show every :class:`SmMagicsNotice` as one ``sm-magics: ...`` line on stderr.
+
+    Called when the extension is loaded into a kernel: a notice is text for the person at
+    the notebook, so it is shown each time (not once per source line, the warnings
+    default) and without the file, line and source a warning normally prints. Other
+    warnings are shown as before; filters the user set first still win (``append``).
+    """
+    original = warnings.showwarning
+    if getattr(original, "_sm_magics_notices", False):
+        return
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, SmMagicsNotice):
+            print(f"sm-magics: {message}", file=file or sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    marked: Any = show
+    marked._sm_magics_notices = True
+    warnings.showwarning = marked
+    warnings.filterwarnings("always", category=SmMagicsNotice, append=True)

@@ -9,6 +9,7 @@ lookup is stubbed with Stubber on the session's own clients.
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from sm_fakes import ACCOUNT, REGION, ROLE, Stubs
 
 from sm_magics.backends.sagemaker import aws as aws_module
 from sm_magics.backends.sagemaker.aws import AwsSession
-from sm_magics.errors import AccessDenied, AlreadyExists, BackendUnavailable
+from sm_magics.errors import AccessDenied, AlreadyExists, BackendUnavailable, SmMagicsNotice
 
 NOTEBOOK_ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMaker-ExecutionRole-NB"
 STUDIO_ROLE = f"arn:aws:iam::{ACCOUNT}:role/StudioUser"
@@ -210,9 +211,7 @@ def test_a_broken_metadata_file_is_ignored(
 # -- bucket -----------------------------------------------------------------------------------
 
 
-def test_default_bucket_is_created_once_and_said(
-    session: AwsSession, stubbed: Stubs, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_default_bucket_is_created_once_and_said(session: AwsSession, stubbed: Stubs) -> None:
     caller(stubbed, f"arn:aws:sts::{ACCOUNT}:assumed-role/R/s")
     name = f"sagemaker-{REGION}-{ACCOUNT}"
     stubbed["s3"].add_client_error(
@@ -222,9 +221,9 @@ def test_default_bucket_is_created_once_and_said(
         expected_params={"Bucket": name},
     )
     stubbed["s3"].add_response("create_bucket", {"Location": f"/{name}"}, {"Bucket": name})
-    assert session.bucket == name
+    with pytest.warns(SmMagicsNotice, match=f"created the default bucket s3://{name}"):
+        assert session.bucket == name
     assert session.bucket == name  # no second lookup
-    assert f"created the default bucket s3://{name}" in capsys.readouterr().err
 
 
 def test_default_bucket_outside_us_east_1_names_its_region(stubbed: Stubs) -> None:
@@ -243,13 +242,12 @@ def test_default_bucket_outside_us_east_1_names_its_region(stubbed: Stubs) -> No
     stubs.deactivate()
 
 
-def test_existing_default_bucket_is_used_quietly(
-    session: AwsSession, stubbed: Stubs, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_existing_default_bucket_is_used_quietly(session: AwsSession, stubbed: Stubs) -> None:
     caller(stubbed, f"arn:aws:sts::{ACCOUNT}:assumed-role/R/s")
     stubbed["s3"].add_response("head_bucket", {})
-    assert session.bucket == f"sagemaker-{REGION}-{ACCOUNT}"
-    assert capsys.readouterr().err == ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmMagicsNotice)
+        assert session.bucket == f"sagemaker-{REGION}-{ACCOUNT}"
 
 
 def test_default_bucket_of_another_account(session: AwsSession, stubbed: Stubs) -> None:

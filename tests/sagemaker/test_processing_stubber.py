@@ -23,7 +23,7 @@ from sm_magics.backends import base
 from sm_magics.backends import processing as proc
 from sm_magics.backends.sagemaker import processing as sm_processing
 from sm_magics.backends.sagemaker import uploads
-from sm_magics.errors import AlreadyExists, InvalidRequest, NotFound
+from sm_magics.errors import AlreadyExists, InvalidRequest, NotFound, SmMagicsNotice
 from sm_magics.ledger import Ledger
 
 SCRIPT = "import sys\nprint('processing', sys.argv[1:])\n"
@@ -101,7 +101,7 @@ def describe_response(name: str, status: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_create_sends_the_exact_request(
-    backend: Any, stubs: Stubs, ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    backend: Any, stubs: Stubs, ledger: Ledger, tmp_path: Path
 ) -> None:
     raw = tmp_path / "raw.csv"
     raw.write_text("a,b\n1,2\n")
@@ -208,28 +208,29 @@ def test_create_sends_the_exact_request(
     stubs["sagemaker"].add_response(
         "create_processing_job", {"ProcessingJobArn": ARN + "prep-1"}, expected
     )
-    backend.create_processing_job(
-        spec(
-            inputs=[
-                proc.ProcessingInput("raw", str(raw), "input/raw"),
-                proc.ProcessingInput(
-                    "shards", "s3://data-bucket/parts/", "input/shards", proc.SHARDED_BY_S3_KEY
-                ),
-            ],
-            outputs=[
-                proc.ProcessingOutput("train", "output/train"),
-                proc.ProcessingOutput(
-                    "test", "/opt/ml/processing/output/test", "s3://results/test/"
-                ),
-            ],
-            arguments=["--ratio", "0.2"],
-            environment={"MODE": "fast"},
-            instance_type="ml.c5.xlarge",
-            instance_count=2,
-            max_run=1800,
-            tags={"team": "ml"},
+    with pytest.warns(SmMagicsNotice, match="processing job prep-1 runs in the default container"):
+        backend.create_processing_job(
+            spec(
+                inputs=[
+                    proc.ProcessingInput("raw", str(raw), "input/raw"),
+                    proc.ProcessingInput(
+                        "shards", "s3://data-bucket/parts/", "input/shards", proc.SHARDED_BY_S3_KEY
+                    ),
+                ],
+                outputs=[
+                    proc.ProcessingOutput("train", "output/train"),
+                    proc.ProcessingOutput(
+                        "test", "/opt/ml/processing/output/test", "s3://results/test/"
+                    ),
+                ],
+                arguments=["--ratio", "0.2"],
+                environment={"MODE": "fast"},
+                instance_type="ml.c5.xlarge",
+                instance_count=2,
+                max_run=1800,
+                tags={"team": "ml"},
+            )
         )
-    )
     record = ledger.get_job("prep-1")
     assert record is not None
     assert (record.kind, record.backend, record.status) == ("processing", "sagemaker", "InProgress")
@@ -239,7 +240,6 @@ def test_create_sends_the_exact_request(
         "test": "s3://results/test/",
     }
     assert record.spec["resolved_image"] == DEFAULT_IMAGE
-    assert "processing job prep-1 runs in the default container" in capsys.readouterr().err
 
 
 def test_unchanged_code_is_not_uploaded_again_and_requirements_are_installed(

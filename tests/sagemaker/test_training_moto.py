@@ -36,6 +36,7 @@ from sm_magics.api import Job, Session
 from sm_magics.backends.base import LogEvent
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.cwlogs import TRAINING_LOG_GROUP
+from sm_magics.errors import SmMagicsNotice
 from sm_magics.ledger import Ledger
 from sm_magics.logs import stream_until_done
 
@@ -113,22 +114,21 @@ def test_create_uploads_by_hash_and_describes(
     source_dir: Path,
     data_dir: Path,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     requirements = tmp_path / "reqs.txt"
     requirements.write_text("scikit-learn==1.5.2\n")
     puts = count_puts(moto_aws)
-    job = session.train(
-        SCRIPT,
-        name="moto-job-1",
-        source_dir=source_dir,
-        requirements=requirements,
-        image=IMAGE,
-        inputs={"train": str(data_dir), "extra": "s3://some-other-bucket/extra/"},
-        hyperparameters={"epochs": 3, "optimizer": "adam"},
-        instance_count=2,
-    )
-    assert "created the default bucket" in capsys.readouterr().err
+    with pytest.warns(SmMagicsNotice, match="created the default bucket"):
+        job = session.train(
+            SCRIPT,
+            name="moto-job-1",
+            source_dir=source_dir,
+            requirements=requirements,
+            image=IMAGE,
+            inputs={"train": str(data_dir), "extra": "s3://some-other-bucket/extra/"},
+            hyperparameters={"epochs": 3, "optimizer": "adam"},
+            instance_count=2,
+        )
 
     # S3: the code archive, the data files and the manifest, each under its hash.
     with_files = tmp_path / "expected"

@@ -29,6 +29,7 @@ from sm_magics.errors import (
     InvalidRequest,
     NotFound,
     ResourceLimitExceeded,
+    SmMagicsNotice,
 )
 from sm_magics.ledger import JobRecord, Ledger
 
@@ -743,18 +744,17 @@ def test_read_logs_of_a_job_started_elsewhere_describes_it_once(backend: Any, st
     assert backend.read_training_logs("other-job", batch.cursor).events == []  # paced: no call
 
 
-def test_no_image_and_no_framework_trains_in_the_default_container(
-    backend: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """No --image, no --framework: the SageMaker scikit-learn container, said on stderr."""
+def test_no_image_and_no_framework_trains_in_the_default_container(backend: Any) -> None:
+    """No --image, no --framework: the SageMaker scikit-learn container, said in a notice."""
     from sm_magics.backends.sagemaker import images
     from sm_magics.backends.sagemaker.training import resolve_image
 
-    image = resolve_image(spec(image=None), "eu-west-1")
+    with pytest.warns(SmMagicsNotice) as said:
+        image = resolve_image(spec(image=None), "eu-west-1")
     assert (
         image == "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
     )
-    notice = capsys.readouterr().err
+    notice = str(said[0].message)
     assert image in notice and "--image URI" in notice
     assert images.default_sklearn_image("cn-north-1").endswith(
         ".amazonaws.com.cn/sagemaker-scikit-learn:1.2-1-cpu-py3"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from botocore.stub import ANY
 
 from sm_magics.backends.base import EndpointSpec, VariantSpec
 from sm_magics.backends.sagemaker import schedules, serving
-from sm_magics.errors import InvalidRequest, NotFound, ResourceLimitExceeded
+from sm_magics.errors import InvalidRequest, NotFound, ResourceLimitExceeded, SmMagicsNotice
 from sm_magics.ledger import EndpointRecord
 
 from . import stubs as s
@@ -213,7 +214,7 @@ def stub_sweep_nothing_left(sm: Any) -> None:
     s.not_found(sm, "describe_endpoint_config", "endpoint-config", "ep-000000aa")
 
 
-def test_deleting_before_the_ttl_deletes_the_schedule(stubbed, capsys):
+def test_deleting_before_the_ttl_deletes_the_schedule(stubbed):
     backend, stubs = stubbed
     insert_record(backend, ttl=3600, created=time.time())
     sm, scaling, scheduler = (
@@ -224,13 +225,14 @@ def test_deleting_before_the_ttl_deletes_the_schedule(stubbed, capsys):
     stub_delete(sm, scaling)
     scheduler.add_response("delete_schedule", {}, {"Name": "sm-magics-ttl-ep"})
     stub_sweep_nothing_left(sm)
-    backend.delete_endpoint("ep")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmMagicsNotice)
+        backend.delete_endpoint("ep")
     stubs.check()
     assert backend.ledger.get_endpoint("ep").status == "Deleted"
-    assert capsys.readouterr().err == ""
 
 
-def test_a_schedule_that_already_ran_or_was_never_made_is_fine(stubbed, capsys):
+def test_a_schedule_that_already_ran_or_was_never_made_is_fine(stubbed):
     backend, stubs = stubbed
     insert_record(backend, ttl=60, created=time.time())
     sm, scaling, scheduler = (
@@ -247,12 +249,13 @@ def test_a_schedule_that_already_ran_or_was_never_made_is_fine(stubbed, capsys):
         expected_params={"Name": "sm-magics-ttl-ep"},
     )
     stub_sweep_nothing_left(sm)
-    backend.delete_endpoint("ep")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmMagicsNotice)
+        backend.delete_endpoint("ep")
     stubs.check()
-    assert capsys.readouterr().err == ""
 
 
-def test_a_schedule_that_cannot_be_deleted_is_reported_and_the_endpoint_still_goes(stubbed, capsys):
+def test_a_schedule_that_cannot_be_deleted_is_reported_and_the_endpoint_still_goes(stubbed):
     backend, stubs = stubbed
     insert_record(backend, ttl=60, created=time.time())
     sm, scaling, scheduler = (
@@ -263,10 +266,11 @@ def test_a_schedule_that_cannot_be_deleted_is_reported_and_the_endpoint_still_go
     stub_delete(sm, scaling)
     scheduler.add_client_error("delete_schedule", "AccessDeniedException", "no", 400)
     stub_sweep_nothing_left(sm)
-    backend.delete_endpoint("ep")
+    with pytest.warns(SmMagicsNotice) as said:
+        backend.delete_endpoint("ep")
     stubs.check()
     assert backend.ledger.get_endpoint("ep").status == "Deleted"
-    err = capsys.readouterr().err
+    err = " ".join(str(w.message) for w in said)
     assert "TTL schedule sm-magics-ttl-ep" in err
     assert "scheduler:DeleteSchedule" in err
 

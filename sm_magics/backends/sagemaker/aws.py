@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +23,7 @@ from sm_magics.errors import (
     BackendUnavailable,
     NotFound,
     SmMagicsError,
+    notice,
 )
 
 #: Written by SageMaker on notebook instances and in Studio; names the notebook or user.
@@ -265,7 +265,4 @@ class AwsSession:
                     "Set %config SageMakerMagics.bucket = '<your bucket>', or SM_MAGICS_BUCKET."
                 ) from exc
             raise translate(exc, "s3", "create_bucket") from exc
-        print(
-            f"sm-magics: created the default bucket s3://{name} for code, data and models.",
-            file=sys.stderr,
-        )
+        notice(f"created the default bucket s3://{name} for code, data and models.")

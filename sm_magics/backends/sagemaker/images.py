@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import importlib
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sm_magics import errors
 from sm_magics.errors import BackendUnavailable, InvalidRequest
 
 #: ``--env`` keys that configure sm-magics itself; stripped from the container environment.
@@ -148,8 +148,8 @@ def default_sklearn_image(region: str) -> str:
 
 
 def notice(message: str) -> None:
-    """Tell the user a choice was made for them, on stderr (shown under the cell)."""
-    print(f"sm-magics: {message}", file=sys.stderr)
+    """Tell the user a choice was made for them: a :class:`~sm_magics.errors.SmMagicsNotice`."""
+    errors.notice(message, stacklevel=2)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ owns one. S3 uploads by content hash are :mod:`.uploads`' and CloudWatch reading
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -45,6 +44,7 @@ from sm_magics.errors import (
     AlreadyExists,
     ModelError,
     NotFound,
+    notice,
 )
 from sm_magics.ledger import EndpointRecord, Ledger
 
@@ -244,10 +244,9 @@ class EndpointService:
             reason = f"TTL expired ({format_duration(round(record.ttl_at - record.created_at))})"
             _, problems = self.parts.sweep(record.name, keep=None)
             if problems:
-                print(
-                    f"sm-magics: endpoint {record.name} was deleted at its TTL; some of its "
-                    f"parts are left: {'; '.join(problems)}",
-                    file=sys.stderr,
+                notice(
+                    f"endpoint {record.name} was deleted at its TTL; some of its "
+                    f"parts are left: {'; '.join(problems)}"
                 )
         rows.mark_endpoint_deleted(
             self.ledger, record.name, backend="sagemaker", region=self.aws.region, reason=reason
@@ -318,16 +317,14 @@ class EndpointService:
             self.ledger.update_endpoint(name, status=base.DELETED, deleted_at=time.time())
         foreign = [c for c in configs if c and c not in swept]
         if foreign:
-            print(
-                f"sm-magics: endpoint {name} is deleted; its endpoint config "
-                f"{', '.join(foreign)} was not made by sm-magics and is left with its models.",
-                file=sys.stderr,
+            notice(
+                f"endpoint {name} is deleted; its endpoint config "
+                f"{', '.join(foreign)} was not made by sm-magics and is left with its models."
             )
         if problems:
-            print(
-                f"sm-magics: endpoint {name} is deleted and no longer bills, but some of its "
-                f"parts are left: {'; '.join(problems)}",
-                file=sys.stderr,
+            notice(
+                f"endpoint {name} is deleted and no longer bills, but some of its "
+                f"parts are left: {'; '.join(problems)}"
             )
 
     # -- invoke / logs ----------------------------------------------------------------------

@@ -11,7 +11,6 @@ config and its models are deleted when a later ``describe`` sees the endpoint
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from sm_magics.errors import (
     InvalidRequest,
     NotFound,
     SmMagicsError,
+    notice,
 )
 from sm_magics.ledger import Ledger
 
@@ -222,7 +222,4 @@ class EndpointUpdates:
         if serving == pending.new_config and pending.restore_scaling:
             problems += autoscaling.restore(self.aws, name, pending.restore_scaling)
         if problems:
-            print(
-                f"sm-magics: endpoint {name} updated; some clean-up failed: {'; '.join(problems)}",
-                file=sys.stderr,
-            )
+            notice(f"endpoint {name} updated; some clean-up failed: {'; '.join(problems)}")
