@@ -30,6 +30,29 @@ def namespaces_reason() -> str | None:
     return namespaces.probe()
 
 
+def fallback_notice(reason: str, broken: str, where: str, works: str) -> str:
+    """Return the one line saying namespaces are unavailable and what will not work.
+
+    Training hosts and serving workers say it in the same words, so a user who met it
+    once recognises it.
+    """
+    return (
+        f"Namespaces are not available here ({reason}): {broken} will not work in this "
+        f"{where}; {works}"
+    )
+
+
+def mentions_opt_ml(folder: Path) -> bool:
+    """Whether any Python file under ``folder`` names ``/opt/ml`` (it could notice)."""
+    for path in folder.rglob("*.py"):
+        try:
+            if "/opt/ml" in path.read_text(errors="replace"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 class Launcher:
     """Builds each host's command for one job; see the module docstring."""
 
@@ -47,9 +70,12 @@ class Launcher:
         self.plan = distributed.plan(spec, hosts, namespaced=self.namespaced)
         if not self.namespaced and self._would_notice(spec, hosts):
             say(
-                f"Namespaces are not available here ({reason}): hard-coded /opt/ml paths and "
-                "algo-N host names will not work in this job; the SM_* variables and "
-                f"MASTER_ADDR={self.plan.master_addr} do"
+                fallback_notice(
+                    str(reason),
+                    "hard-coded /opt/ml paths and algo-N host names",
+                    "job",
+                    f"the SM_* variables and MASTER_ADDR={self.plan.master_addr} do",
+                )
             )
 
     def _would_notice(self, spec: dict[str, Any], hosts: list[str]) -> bool:
@@ -58,15 +84,7 @@ class Launcher:
         Saying it only then keeps the logs of single-host jobs that use SM_* variables
         (nearly all of them) the same with and without namespaces.
         """
-        if len(hosts) > 1:
-            return True
-        for path in self.job.code.rglob("*.py"):
-            try:
-                if "/opt/ml" in path.read_text(errors="replace"):
-                    return True
-            except OSError:
-                continue
-        return False
+        return len(hosts) > 1 or mentions_opt_ml(self.job.code)
 
     def launch(
         self, host: str, python: str, entry_point: str, args: list[str], env: dict[str, str]

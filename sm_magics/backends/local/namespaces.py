@@ -17,7 +17,8 @@ kernel refuses (macOS, ``kernel.unprivileged_userns_clone=0``, seccomp in some
 containers), :func:`probe` says why and callers keep the job-folder layout.
 
 Run as ``python -m sm_magics.backends.local.namespaces --opt-ml DIR --hostname algo-2
---hosts algo-1,algo-2 [--cwd DIR] -- command ...`` or ``... --probe``.
+--hosts algo-1,algo-2 [--cwd DIR] -- command ...`` (a training host), ``... --model DIR
+-- command`` (a serving worker: ``/opt/ml/model`` is ``DIR``) or ``... --probe``.
 """
 
 from __future__ import annotations
@@ -85,8 +86,12 @@ def _enter(hostname: str | None) -> None:
         _check(libc.sethostname(name, len(name)), "sethostname")
 
 
-def _private_opt(opt_ml: Path, scratch: Path) -> None:
-    """Put ``opt_ml`` at ``/opt/ml`` without touching the real ``/opt``."""
+def _private_opt(opt_ml: Path | None, model: Path | None, scratch: Path) -> None:
+    """Put ``opt_ml`` at ``/opt/ml`` (and ``model`` at ``/opt/ml/model``), real ``/opt`` untouched.
+
+    A serving worker has no job folder: its ``/opt/ml`` is an empty folder of the private
+    ``/opt`` holding only ``model``, as in SageMaker's inference containers.
+    """
     opt = Path("/opt")
     original = scratch / "opt"
     original.mkdir()
@@ -108,7 +113,12 @@ def _private_opt(opt_ml: Path, scratch: Path) -> None:
             target.touch()
         _mount(str(entry), str(target), None, MS_BIND | MS_REC)
     (opt / "ml").mkdir()
-    _mount(str(opt_ml), OPT_ML, None, MS_BIND | MS_REC)
+    if opt_ml is not None:
+        _mount(str(opt_ml), OPT_ML, None, MS_BIND | MS_REC)
+    if model is not None:
+        target = Path(OPT_ML, "model")
+        target.mkdir(exist_ok=True)
+        _mount(str(model), str(target), None, MS_BIND | MS_REC)
 
 
 def _hosts_file(hosts: list[str], scratch: Path) -> Path:
@@ -123,7 +133,9 @@ def _hosts_file(hosts: list[str], scratch: Path) -> Path:
     return path
 
 
-def setup(opt_ml: Path | None, hostname: str | None, hosts: list[str]) -> None:
+def setup(
+    opt_ml: Path | None, hostname: str | None, hosts: list[str], model: Path | None = None
+) -> None:
     """Enter new namespaces and arrange ``/opt/ml``, ``/etc/hosts`` and the host name."""
     _enter(hostname)
     # The scratch folder lives in our private mount namespace only for its mounts; the
@@ -131,8 +143,8 @@ def setup(opt_ml: Path | None, hostname: str | None, hosts: list[str]) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="sm-magics-ns-"))
     if hosts:
         _mount(str(_hosts_file(hosts, scratch)), "/etc/hosts", None, MS_BIND)
-    if opt_ml is not None:
-        _private_opt(opt_ml, scratch)
+    if opt_ml is not None or model is not None:
+        _private_opt(opt_ml, model, scratch)
 
 
 @functools.lru_cache(maxsize=1)
@@ -170,12 +182,20 @@ def probe() -> str | None:
 
 
 def wrap(
-    command: list[str], *, opt_ml: Path | None, hostname: str | None, hosts: list[str], cwd: str
+    command: list[str],
+    *,
+    opt_ml: Path | None,
+    hostname: str | None,
+    hosts: list[str],
+    cwd: str,
+    model: Path | None = None,
 ) -> list[str]:
     """Return ``command`` prefixed with this launcher."""
     prefix = [sys.executable, "-m", _MODULE, "--hosts", ",".join(hosts), "--cwd", cwd]
     if opt_ml is not None:
         prefix += ["--opt-ml", str(opt_ml)]
+    if model is not None:
+        prefix += ["--model", str(model)]
     if hostname:
         prefix += ["--hostname", hostname]
     return [*prefix, "--", *command]
@@ -192,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--opt-ml", type=Path, default=None)
+    parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--hostname", default=None)
     parser.add_argument("--hosts", default="")
     parser.add_argument("--cwd", default=None)
@@ -206,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     if not command:
         parser.error("no command given")
     try:
-        setup(args.opt_ml, args.hostname, [h for h in args.hosts.split(",") if h])
+        setup(args.opt_ml, args.hostname, [h for h in args.hosts.split(",") if h], args.model)
     except OSError as exc:
         print(f"sm-magics: could not enter namespaces: {exc}", file=sys.stderr)
         return 126

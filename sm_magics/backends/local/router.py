@@ -50,6 +50,7 @@ from sm_magics.backends.local import inference, logstore, serving_defaults
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.backends.local.httpwire import HttpServer
 from sm_magics.backends.local.pool import Channel, IdlePool, WorkerDied
+from sm_magics.backends.local.worker_launch import WorkerLauncher
 from sm_magics.durations import format_duration
 from sm_magics.errors import InvalidRequest
 from sm_magics.ledger import Ledger
@@ -158,6 +159,9 @@ class Router:
         self._answered_recorded = 0
         #: Tasks started in the background: kept so they are not garbage-collected mid-run.
         self.tasks: set[asyncio.Future[Any]] = set()
+        #: Whether workers run in namespaces (/opt/ml/model): probed once, by the first spawn
+        #: (the workers of a variant start together; they all wait for the one probe).
+        self.launcher: asyncio.Future[WorkerLauncher] | None = None
 
     # -- state ------------------------------------------------------------------------------
 
@@ -235,32 +239,47 @@ class Router:
     async def _spawn(self, variant: Variant, index: int) -> Worker:
         model_dir = Path(variant.spec["model_dir"])
         script = Path(variant.spec["script"]) if variant.spec.get("script") else None
+        cwd = script.parent if script is not None else model_dir
+        if self.launcher is None:
+            self.launcher = asyncio.get_running_loop().run_in_executor(None, WorkerLauncher)
+        launcher = await self.launcher
+        seen_dir = launcher.model_dir(model_dir)
         parent, child = socket.socketpair()
         log = logstore.HostLog(self.folder.logs, f"{variant.name}-{index}")
+        notice = launcher.notice(script.parent if script is not None else None)
+        if notice is not None:
+            log.write(notice, "s")
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
             "SAGEMAKER_PROGRAM": script.name if script is not None else "",
-            "SM_MODEL_DIR": str(model_dir),
+            "SM_MODEL_DIR": str(seen_dir),
         }
         env.update(variant.spec.get("environment") or {})
+        command = launcher.command(
+            [
+                variant.spec.get("python") or sys.executable,
+                "-m",
+                "sm_magics.backends.local.worker",
+                "--fd",
+                str(child.fileno()),
+                *(["--script", str(script)] if script is not None else []),
+                "--model-dir",
+                str(seen_dir),
+                "--framework",
+                str(variant.spec.get("framework") or serving_defaults.SKLEARN),
+            ],
+            model_dir,
+            cwd,
+        )
         process = await asyncio.create_subprocess_exec(
-            variant.spec.get("python") or sys.executable,
-            "-m",
-            "sm_magics.backends.local.worker",
-            "--fd",
-            str(child.fileno()),
-            *(["--script", str(script)] if script is not None else []),
-            "--model-dir",
-            str(model_dir),
-            "--framework",
-            str(variant.spec.get("framework") or serving_defaults.SKLEARN),
+            *command,
             pass_fds=[child.fileno()],
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
-            cwd=script.parent if script is not None else model_dir,
+            cwd=cwd,
         )
         child.close()
         assert process.stdout is not None
