@@ -37,10 +37,32 @@ function registry(factory: any) {
   return {
     getFactory: (mime: string) => factories[mime],
     getRank: () => -10,
-    addFactory: (f: any) => {
+    addFactory(f: any) {
       factories[f.mimeTypes[0]] = f;
     }
   };
+}
+
+/** jupyterlab-manager's placeholder: its renderers wait for a manager handed to them. */
+function placeholderFactory() {
+  return {
+    safe: false,
+    mimeTypes: [WIDGET_MIME],
+    createRenderer: () => {
+      const widget = new Widget() as Widget & { renderModel: () => Promise<void> };
+      widget.renderModel = () => {
+        widget.node.textContent = 'Loading widget...';
+        return new Promise<void>(() => undefined); // no manager reaches a wrapped one
+      };
+      return widget;
+    }
+  };
+}
+
+const BUNDLE = { trusted: true, data: { [WIDGET_MIME]: { model_id: 'x' }, 'text/html': SNAPSHOT } };
+
+function visible(node: HTMLElement, selector: string): HTMLElement | null {
+  return node.querySelector(`${selector}:not(.lm-mod-hidden)`);
 }
 
 async function render(outcome: 'missing' | 'ok' | 'disconnected', html = SNAPSHOT) {
@@ -62,7 +84,8 @@ it('shows the snapshot instead of "Error displaying widget"', async () => {
 
 it('leaves a live widget alone', async () => {
   const node = await render('ok');
-  expect(node.querySelector('.sm-Snapshot')).toBeNull();
+  expect(node.querySelector('.sm-Snapshot:not(.lm-mod-hidden)')).toBeNull();
+  expect(node.firstElementChild?.classList.contains('lm-mod-hidden')).toBe(false);
   expect(node.textContent).toContain('live');
 });
 
@@ -86,4 +109,60 @@ it('sanitizes the snapshot of an untrusted notebook', async () => {
 it('does nothing for widgets that are not ours', async () => {
   const node = await render('missing', '<b>someone else</b>');
   expect(node.querySelector('.sm-Snapshot')).toBeNull();
+});
+
+it('shows a saved output snapshot at once, then renders it with the widget manager', async () => {
+  // A trusted notebook reopened: its outputs render before its kernel (and widget manager).
+  const rendermime = registry(placeholderFactory());
+  wrapWidgetRenderer(rendermime);
+  const renderer = rendermime.getFactory(WIDGET_MIME).createRenderer({});
+  void renderer.renderModel(BUNDLE);
+  const node = renderer.node as HTMLElement;
+  expect(visible(node, '.sm-Snapshot')?.textContent).toContain('%sm_watch job-1');
+
+  // The kernel is ready: jupyterlab-manager adds its factory bound to the manager.
+  rendermime.addFactory(fakeWidgetFactory('ok'), -10);
+  await new Promise(resolve => setTimeout(resolve, 0));
+  expect(visible(node, '.sm-Snapshot')).toBeNull(); // the kernel still had the model
+  expect(node.textContent).toContain('live');
+  // Later outputs are wrapped too.
+  expect(rendermime.getFactory(WIDGET_MIME).createRenderer({}).node.className).toContain(
+    'sm-WidgetOrSnapshot'
+  );
+});
+
+it('keeps the snapshot when the widget manager has no such model', async () => {
+  const rendermime = registry(placeholderFactory());
+  wrapWidgetRenderer(rendermime);
+  const renderer = rendermime.getFactory(WIDGET_MIME).createRenderer({});
+  void renderer.renderModel(BUNDLE);
+  rendermime.addFactory(fakeWidgetFactory('missing'), -10);
+  await new Promise(resolve => setTimeout(resolve, 0));
+  const node = renderer.node as HTMLElement;
+  expect(visible(node, '.sm-Snapshot')?.textContent).toContain('%sm_watch job-1');
+  expect(node.textContent).not.toMatch(/Loading widget/);
+});
+
+it('makes the widget view a Lumino child, so it learns it is attached', async () => {
+  // ipywidgets 8 applies a view's layout (display: none, width), style and classes only
+  // once attached: a renderer whose node was merely moved showed a hidden Deploy button.
+  let attached = false;
+  const rendermime = registry({
+    safe: false,
+    mimeTypes: [WIDGET_MIME],
+    createRenderer: () => {
+      const widget = new (class extends Widget {
+        protected onAfterAttach(): void {
+          attached = true;
+        }
+      })() as Widget & { renderModel: () => Promise<void> };
+      widget.renderModel = async () => undefined;
+      return widget;
+    }
+  });
+  wrapWidgetRenderer(rendermime);
+  const renderer = rendermime.getFactory(WIDGET_MIME).createRenderer({});
+  Widget.attach(renderer, document.body);
+  expect(attached).toBe(true);
+  Widget.detach(renderer);
 });

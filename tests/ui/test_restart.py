@@ -8,6 +8,7 @@ found", and ``%sm_watch NAME`` in any notebook shows a live widget again.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import helpers
@@ -15,7 +16,7 @@ import nbformat
 import pytest
 from playwright.sync_api import expect
 
-from ui.labpage import open_notebook, run_cell
+from ui.labpage import open_notebook, run_cell, write_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -44,9 +45,8 @@ def test_snapshot_replaces_a_lost_widget_and_sm_watch_reattaches(
         "display_name": "Python 3 (ipykernel)",
         "language": "python",
     }
-    # Not signed (a notebook from elsewhere): Lab shows the snapshot, never the error. In a
-    # trusted notebook Lab prefers the widget view; labextension/src/fallback.ts means to
-    # show the snapshot there too (unit-tested in jest; not yet effective in a real Lab).
+    # Not signed (a notebook from elsewhere): Lab shows the snapshot (its HTML), never the
+    # error. A trusted notebook is the next test's.
     nbformat.write(notebook, lab.root / "reopened.ipynb")
 
     view = open_notebook(page, lab, "reopened.ipynb")
@@ -63,3 +63,39 @@ def test_snapshot_replaces_a_lost_widget_and_sm_watch_reattaches(
     expect(live).to_contain_text(name)
     expect(live).to_contain_text("Completed")
     expect(live).to_contain_text("hello from the job")
+
+
+def test_a_trusted_notebook_reopened_without_its_kernel_shows_the_snapshot(
+    page: Any, lab: Any, session: Any
+) -> None:
+    # The usual way back to a notebook: run it, save it (Lab signs it: trusted), its kernel
+    # goes away, open it again later. Lab then renders the widget view (not the HTML, as in
+    # an untrusted notebook), whose model no kernel has: the snapshot must take its place.
+    name = helpers.unique_name("trusted")
+    session.train("print('hello from the job')", name=name).wait(120)
+    write_notebook(lab.root, "trusted.ipynb", ["%load_ext sm_magics", f"%sm_watch {name}"])
+    view = open_notebook(page, lab, "trusted.ipynb")
+    run_cell(page, view, 0)
+    run_cell(page, view, 1)
+    output = view.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output")
+    expect(output.locator(".jupyter-widgets").first).to_contain_text("Completed")
+    page.keyboard.press("Control+s")
+    tab = page.locator(".jp-mod-current.lm-TabBar-tab").filter(has_text="trusted.ipynb")
+    expect(tab).not_to_have_class(re.compile("jp-mod-dirty"))
+    saved = nbformat.read(lab.root / "trusted.ipynb", as_version=4)
+    assert WIDGET_MIME in saved.cells[1].outputs[0]["data"]
+    for running in lab.api("api/sessions"):
+        if running["path"].endswith("trusted.ipynb"):
+            lab.api(f"api/sessions/{running['id']}", method="DELETE")
+
+    view = open_notebook(page, lab, "trusted.ipynb")  # a new page, a new kernel
+    output = view.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output")
+    expect(output).to_have_attribute("data-mime-type", WIDGET_MIME)  # trusted: the widget view
+    expect(output.get_by_text(f"%sm_watch {name}")).to_be_visible()
+    expect(output).to_contain_text(f"{name} (local")
+    expect(output.get_by_text("Loading widget")).to_be_hidden()
+    expect(output.get_by_text("Error displaying widget")).to_be_hidden()
+    # The notebook's widget manager was asked (and has no such model), which is what shows
+    # the snapshot for good: not the timer for a "Loading widget..." that never ends.
+    hidden = output.locator(":scope > .lm-mod-hidden").first
+    expect(hidden).to_have_text("Error displaying widget: model not found")
