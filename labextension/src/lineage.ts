@@ -2,16 +2,19 @@
  * The "Lineage" part of an endpoint's or a model version's row: closed, it is one line;
  * opened, it reads `GET /lineage/<name>` and shows where the thing came from, one node a
  * line, indented by depth: endpoint → model package version → training job (its code
- * hash) → inputs → the processing job that produced them. Values wrap rather than cut:
- * a hash or a URI is what one copies from here.
+ * hash) → inputs → the processing job that produced them. A long value (a URI) is cut in
+ * its middle, whole in its tooltip.
  */
 import { el } from './dom';
+import { middleEllipsis } from './format';
 import { ILineageNode } from './tokens';
 
 /** Details shown first, in this order; the others follow as the server sent them. */
 const DETAIL_ORDER = ['status', 'sha256', 'uri', 'model', 'metrics', 'hyperparameters'];
-/** Details the row itself already says (or that only repeat the kind). */
-const DETAIL_SKIP = ['backend'];
+/** Details the row itself already says, or too long to help here (in the name's tooltip). */
+const DETAIL_SKIP = ['backend', 'arn'];
+/** A longer value (a URI, a hash) is cut in its middle; the full one is its tooltip. */
+const VALUE_CHARS = 64;
 
 export class LineagePart {
   constructor(load: (name: string) => Promise<ILineageNode>) {
@@ -123,7 +126,7 @@ function renderNode(node: ILineageNode): HTMLElement {
   const item = el('li', 'sm-Lineage-node');
   item.dataset.kind = node.kind;
   const head = el('div', 'sm-Lineage-head');
-  if (node.relation) {
+  if (node.relation && node.relation !== node.kind) {
     head.append(el('span', 'sm-Lineage-relation', `${node.relation} `));
   }
   head.append(el('span', 'sm-Lineage-kind', node.kind));
@@ -134,11 +137,16 @@ function renderNode(node: ILineageNode): HTMLElement {
   if (full && full.startsWith(node.name)) {
     delete details.sha256;
   }
-  name.title = full ?? node.name;
+  name.title = [full ?? node.name, details.arn ? `ARN: ${details.arn}` : '']
+    .filter(Boolean)
+    .join('\n');
   item.append(head, name);
   for (const [key, value] of orderedDetails(details)) {
     const detail = el('div', 'sm-Lineage-detail');
-    detail.append(el('span', 'sm-Lineage-key', `${key} `), el('span', 'sm-Lineage-value', value));
+    detail.append(
+      el('span', 'sm-Lineage-key', `${key} `),
+      el('span', 'sm-Lineage-value', middleEllipsis(value, VALUE_CHARS))
+    );
     detail.title = `${key}: ${value}`;
     item.append(detail);
   }

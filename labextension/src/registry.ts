@@ -58,9 +58,11 @@ export function modelGroups(versions: ReadonlyArray<IModelPackage>): IGroup<IMod
     list.sort((a, b) => b.version - a.version);
     const approved = list.find(v => v.status === 'Approved');
     const pending = list.filter(v => v.status === 'PendingManualApproval').length;
+    // Short: it sits on the heading. "none approved" only when nothing waits either. No
+    // break inside a part (a narrow panel wraps the heading between parts).
     const note = [
-      approved ? `v${approved.version} approved` : 'none approved',
-      pending ? `${pending} pending` : ''
+      approved ? `v${approved.version}\u00a0approved` : pending ? '' : 'none\u00a0approved',
+      pending ? `${pending}\u00a0pending` : ''
     ]
       .filter(Boolean)
       .join(' · ');
@@ -114,13 +116,10 @@ export class ModelItem extends Item {
     this.details.title = metrics.map(([k, v]) => `${k} = ${v}`).join('\n');
     setText(this.timing, `registered ${formatDuration(context.now - version.created_at)} ago`);
     this.timing.title = new Date(version.created_at * 1000).toLocaleString();
-    // Who changed the status, and when: the audit trail's last line.
-    const changed =
-      version.changed_by && version.changed_at
-        ? `${approvalLabel(version.status).toLowerCase()} by ${version.changed_by} ` +
-          `${formatDuration(context.now - version.changed_at)} ago`
-        : '';
-    const note = [changed, version.description ?? ''].filter(Boolean).join(' · ');
+
+    const note = [changedBy(version, context.now), version.description ?? '']
+      .filter(Boolean)
+      .join(' · ');
     this.note.hidden = !note;
     setText(this.note, note);
     this.note.title = note;
@@ -144,6 +143,23 @@ export class ModelItem extends Item {
   private _approve: HTMLButtonElement;
   private _reject: HTMLButtonElement;
   private _lineage: LineagePart;
+}
+
+/**
+ * Who set the status, and when (the audit trail's last line): `approved by me@host 2m ago`,
+ * or `registered by me@host` when the status is the one it was registered with.
+ */
+export function changedBy(version: IModelPackage, now: number): string {
+  if (!version.changed_by || !version.changed_at) {
+    return '';
+  }
+  const label = approvalLabel(version.status).toLowerCase();
+  // The registration's own entry has the version's creation time.
+  if (Math.abs(version.changed_at - version.created_at) < 0.001) {
+    const as = version.status === 'PendingManualApproval' ? '' : ` as ${label}`;
+    return `registered by ${version.changed_by}${as}`;
+  }
+  return `${label} by ${version.changed_by} ${formatDuration(now - version.changed_at)} ago`;
 }
 
 /** Ask before approving or rejecting a version; true when the user confirmed. */

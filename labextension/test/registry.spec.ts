@@ -4,7 +4,7 @@
  * down to the processing job that produced the training inputs.
  */
 import { renderLineage } from '../src/lineage';
-import { modelGroups, modelText } from '../src/registry';
+import { changedBy, modelGroups, modelText } from '../src/registry';
 import { ILineageNode, IModelPackage } from '../src/tokens';
 
 jest.mock('@jupyterlab/apputils', () => ({ Dialog: {}, showDialog: jest.fn() }));
@@ -40,8 +40,11 @@ describe('modelGroups', () => {
     const churn = groups[1];
     expect(churn.rows.map(v => v.version)).toEqual([3, 2, 1]);
     expect(churn.collapsedByDefault).toBe(true);
-    expect(churn.note).toBe('v1 approved · 1 pending');
-    expect(groups[0].note).toBe('v1 approved');
+    const note = (g: { note?: string }): string => (g.note ?? '').replace(/\u00a0/g, ' ');
+    expect(note(churn)).toBe('v1 approved · 1 pending');
+    expect(note(groups[0])).toBe('v1 approved');
+    expect(note(modelGroups([version('new', 1)])[0])).toBe('1 pending');
+    expect(note(modelGroups([version('no', 1, { status: 'Rejected' })])[0])).toBe('none approved');
   });
 
   it('finds a version by its source job, status or metric name', () => {
@@ -50,6 +53,19 @@ describe('modelGroups', () => {
     expect(text).toContain('sm-train-churn-2');
     expect(text).toContain('Pending');
     expect(text).toContain('accuracy');
+  });
+});
+
+describe('changedBy', () => {
+  it('says who registered a version, and who changed its status since, and when', () => {
+    const fresh = version('churn', 1, { created_at: 100, changed_by: 'me@vm', changed_at: 100 });
+    expect(changedBy(fresh, 200)).toBe('registered by me@vm');
+    const asApproved = { ...fresh, status: 'Approved' };
+    expect(changedBy(asApproved, 200)).toBe('registered by me@vm as approved');
+    const later = { ...fresh, status: 'Rejected', changed_at: 160 };
+    expect(changedBy({ ...later, changed_at: 101 }, 200)).toBe('rejected by me@vm 1m 39s ago');
+    expect(changedBy(later, 200)).toBe('rejected by me@vm 40s ago');
+    expect(changedBy(version('churn', 2), 200)).toBe('');
   });
 });
 

@@ -38,8 +38,16 @@ PANEL_TAB = '.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="sm-magics-panel"]'
 def open_panel(page: Page) -> Locator:
     """Show the side panel (its tab in the left side bar) and return it."""
     panel = page.locator(PANEL)
-    if not panel.is_visible():
+    # A restored layout may show the panel just after the check: a click then hides it
+    # again, so look again after each click.
+    for _ in range(3):
+        if panel.is_visible():
+            break
         page.locator(PANEL_TAB).click()
+        try:
+            expect(panel).to_be_visible(timeout=5000)
+        except AssertionError:
+            continue
     expect(panel).to_be_visible()
     return panel
 

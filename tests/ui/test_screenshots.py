@@ -1,7 +1,7 @@
 """The README's screenshots, taken from a real JupyterLab (skipped unless asked for).
 
 ``SM_MAGICS_SCREENSHOTS=1 pytest tests/ui/test_screenshots.py`` (or ``make screenshots``)
-writes docs/images/panel-light.png, panel-dark.png and notebook-widget.png.
+writes docs/images/panel-light.png, panel-dark.png, panel-models.png and notebook-widget.png.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ui.labpage import (
     open_panel,
     run_cell,
     seed_jobs,
+    set_panel_width,
     write_notebook,
 )
 
@@ -61,6 +62,20 @@ FAILING = """\
 import pandas_that_is_not_installed
 """
 
+#: Data preparation: the training job's input is this job's output (lineage shows it).
+PREP = """\
+import shutil
+import sys
+
+shutil.copytree(sys.argv[1], sys.argv[2], dirs_exist_ok=True)
+"""
+
+#: A servable model that reports its accuracy (the registry shows the metric).
+SERVABLE_SCORED = SERVABLE.replace(
+    'if __name__ == "__main__":\n',
+    'if __name__ == "__main__":\n    print("accuracy=0.953", flush=True)\n',
+)
+
 
 def _use_theme(page: Any, lab: Any, theme: str | None) -> None:
     """Set the theme (None: the default) as a user setting, then reload the page.
@@ -81,6 +96,8 @@ def _use_theme(page: Any, lab: Any, theme: str | None) -> None:
 
 
 def _panel_shot(page: Any, path: Path) -> None:
+    set_panel_width(page, 300)  # both themes at one width (Lab keeps a dragged width)
+    page.mouse.move(700, 450)  # off the handle and the rows (no hover highlight)
     sidebar = page.locator(".jp-SideBar.jp-mod-left").bounding_box()
     panel = page.locator(PANEL).bounding_box()
     assert sidebar and panel
@@ -90,12 +107,68 @@ def _panel_shot(page: Any, path: Path) -> None:
     )
 
 
+def _registry(session: Any, lab: Any) -> None:
+    """Prepared data, a scored model registered twice (one approved), served from the registry."""
+    raw = lab.root / "data" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    (raw / "iris.csv").write_text("5.1,3.5,1.4,0.2,0\n6.2,2.9,4.3,1.3,1\n")
+    prep = session.process(
+        PREP,
+        name="iris-prep",
+        inputs={str(raw): "input/raw"},
+        outputs={"train": "output/train"},
+        arguments=["/opt/ml/processing/input/raw", "/opt/ml/processing/output/train"],
+    )
+    prep.wait(120)
+    session.train(
+        SERVABLE_SCORED,
+        name="iris-logreg",
+        instance_type="ml.m5.large",
+        inputs={"train": prep.outputs.train},
+        hyperparameters={"C": 1.0},
+        metric_definitions={"accuracy": r"accuracy=([0-9.]+)"},
+    ).wait(120)
+    session.register(
+        "iris-logreg", group="iris-classifier", approval="approve", description="C=1, 2 features"
+    )
+    session.register("iris-logreg", group="iris-classifier", description="candidate")
+    session.register("iris-logreg", group="churn-classifier")
+    session.deploy("iris-classifier", endpoint="iris", instance_type="ml.m5.large")
+
+
+def _models_shot(page: Any, path: Path) -> None:
+    """The registry opened and the endpoint's lineage, in a narrow panel."""
+    panel = page.locator(PANEL)
+    set_panel_width(page, 300)
+    group = panel.locator('.sm-Panel-group[data-group="group:iris-classifier"]')
+    group.locator(".sm-Panel-groupHeading").click()
+    expect(group.locator("li.sm-ModelItem")).to_have_count(2)
+    item = endpoint_item(page, "iris")
+    item.locator(".sm-Lineage-toggle").click()
+    expect(item.locator('.sm-Lineage-body [data-kind="processing job"]')).to_be_visible()
+    page.mouse.move(700, 450)  # no hover highlight on a row
+    box = panel.bounding_box()
+    # Down to the end of a row (the pending version, its Approve and Reject), not mid-row.
+    last = group.locator("li.sm-ModelItem").first.bounding_box()
+    assert box and last
+    page.screenshot(
+        path=str(path),
+        clip={
+            "x": 0,
+            "y": 0,
+            "width": box["x"] + box["width"] + 1,
+            "height": min(last["y"] + last["height"] + 1, box["y"] + box["height"]),
+        },
+    )
+    item.locator(".sm-Lineage-toggle").click()
+    group.locator(".sm-Panel-groupHeading").click()
+
+
 def test_screenshots(page: Any, browser: Any, lab: Any, session: Any) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     # Many finished jobs from three notebooks: the panel as it looks after weeks of work.
     seed_jobs(session, lab, 120)
-    session.train(SERVABLE, name="iris-logreg", instance_type="ml.m5.large").wait(120)
-    session.deploy("iris-logreg", endpoint="iris", instance_type="ml.m5.large")
+    _registry(session, lab)
     failed = session.train(FAILING, name="bert-sentiment", instance_type="ml.g5.2xlarge")
     running = session.train(
         RUNNING, name="resnet50-finetune", instance_type="ml.g5.xlarge", instance_count=2
@@ -126,6 +199,7 @@ def test_screenshots(page: Any, browser: Any, lab: Any, session: Any) -> None:
             panel_page.goto(lab.lab_url())
             _use_theme(panel_page, lab, "JupyterLab Light")
             _panel_shot(panel_page, IMAGES / "panel-light.png")
+            _models_shot(panel_page, IMAGES / "panel-models.png")
             _use_theme(panel_page, lab, "JupyterLab Dark")
             _panel_shot(panel_page, IMAGES / "panel-dark.png")
         finally:
