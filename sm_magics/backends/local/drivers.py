@@ -11,9 +11,11 @@ drivers differ from the framework containers' training toolkit:
 - ``SM_MASTER_ADDR`` (always the first host's name: the drivers compare it with
   ``SM_CURRENT_HOST`` to find the master), ``SM_MASTER_PORT``, ``SM_HOST_COUNT``,
   ``SM_CURRENT_HOST_RANK``, ``SM_HPS``, ``SM_INPUT_DATA_DIR``, ``SM_OUTPUT_FAILURE``,
-  ``SM_LOG_LEVEL`` and a smaller ``SM_TRAINING_ENV`` are set.
+  ``SM_LOG_LEVEL`` and the v3 ``SM_TRAINING_ENV`` are set.
 
-The framework-container conventions stay the default.
+The variables are computed by :mod:`sm_magics.backends.modeltrainer_driver`, the very
+driver the sagemaker backend uploads, from the host's config files: both backends agree
+by construction. The framework-container conventions stay the default.
 """
 
 from __future__ import annotations
@@ -22,29 +24,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sm_magics.backends import modeltrainer_driver
 from sm_magics.backends.local.jobdir import JobDir
 
 MODELTRAINER = "modeltrainer"
 DRIVERS = (MODELTRAINER,)
-CODE_CHANNEL = "code"
+CODE_CHANNEL = modeltrainer_driver.CODE_CHANNEL
+serialise = modeltrainer_driver.serialise
+cli_args = modeltrainer_driver.cli_args
 
 
-def serialise(value: Any) -> str:
-    """Return ``value`` as the v3 drivers pass it: strings as they are, the rest as JSON."""
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value)
-    except TypeError:
-        return str(value)
+def hyperparameters_file(hyperparameters: dict[str, Any]) -> dict[str, str]:
+    """Return ``hyperparameters.json`` as SageMaker writes it for a ModelTrainer job.
 
-
-def cli_args(hyperparameters: dict[str, Any]) -> list[str]:
-    """Return ``--key value`` pairs in the given order, values through :func:`serialise`."""
-    args: list[str] = []
-    for key, value in hyperparameters.items():
-        args += [f"--{key}", serialise(value)]
-    return args
+    ModelTrainer sends each value through :func:`serialise` and nothing else (no
+    ``sagemaker_program``: its driver, not the image's toolkit, runs the script).
+    """
+    return {key: serialise(value) for key, value in hyperparameters.items()}
 
 
 def code_dir(job: JobDir) -> Path:
@@ -57,40 +53,37 @@ def code_dir(job: JobDir) -> Path:
 
 
 def environment(
-    job: JobDir, host: str, hosts: list[str], spec: dict[str, Any], master_port: int
+    job: JobDir,
+    host: str,
+    spec: dict[str, Any],
+    master_port: int,
+    base_env: dict[str, str],
 ) -> dict[str, str]:
-    """Return the variables the v3 drivers add or change for ``host``."""
+    """Return the variables the v3 drivers set for ``host``, from its own config files.
+
+    The same function the driver runs on SageMaker, given the files SageMaker would
+    give it; only the machine's counts come from the local backend's own variables.
+    """
     root = job.host_root(host)
-    hps: dict[str, Any] = spec["hyperparameters"]
-    data_dir = root / "input" / "data"
-    channels = sorted(spec["inputs"])
-    values: dict[str, Any] = {
-        "SM_SOURCE_DIR": str(data_dir / CODE_CHANNEL),
-        "SM_ENTRY_SCRIPT": spec["entry_point"],
-        "SM_INPUT_DATA_DIR": str(data_dir),
-        "SM_OUTPUT_FAILURE": str(root / "output" / "failure"),
-        "SM_LOG_LEVEL": 20,
-        "SM_MASTER_ADDR": hosts[0],
-        "SM_MASTER_PORT": master_port,
-        "SM_HPS": hps,
-        "SM_CHANNELS": channels,
-    }
-    for key, value in hps.items():
-        values[f"SM_HP_{key.replace('-', '_').upper()}"] = value
-    values["SM_TRAINING_ENV"] = {
-        "channel_input_dirs": {c: str(data_dir / c) for c in channels},
-        "current_host": host,
-        "current_instance_type": spec["instance_type"],
-        "hosts": hosts,
-        "master_addr": hosts[0],
-        "master_port": master_port,
-        "hyperparameters": hps,
-        "input_config_dir": str(root / "input" / "config"),
-        "input_data_dir": str(data_dir),
-        "input_dir": str(root / "input"),
-        "job_name": spec["name"],
-        "log_level": 20,
-        "model_dir": str(root / "model"),
-        "output_data_dir": str(root / "output" / "data"),
-    }
-    return {key: serialise(value) for key, value in values.items()}
+    config = root / "input" / "config"
+
+    def count(name: str, default: int) -> int:
+        try:
+            return int(base_env.get(name, default))
+        except ValueError:
+            return default
+
+    return modeltrainer_driver.environment(
+        str(root),
+        resource_config=json.loads((config / "resourceconfig.json").read_text()),
+        input_data_config=json.loads((config / "inputdataconfig.json").read_text()),
+        hyperparameters=json.loads((config / "hyperparameters.json").read_text()),
+        entry_script=spec["entry_point"],
+        job_name=spec["name"],
+        master_port=master_port,
+        counts={
+            "num_cpus": count("SM_NUM_CPUS", 1),
+            "num_gpus": count("SM_NUM_GPUS", 0),
+            "num_neurons": count("SM_NUM_NEURONS", 0),
+        },
+    )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sm_magics.backends.local.jobdir import JobDir
+from sm_magics.backends.modeltrainer_driver import serialise
 
 LOG_LEVEL = 20  # logging.INFO, the toolkit's default
 NETWORK_INTERFACE = "eth0"
@@ -106,15 +107,17 @@ def write_host_config(
         if not data_link.exists():
             data_link.symlink_to(job.input_data, target_is_directory=True)
     hyperparameters = encode_hyperparameters(spec["hyperparameters"])
-    hyperparameters.update(
-        {
-            "sagemaker_program": json.dumps(spec["entry_point"]),
-            "sagemaker_submit_directory": json.dumps(job.code.as_uri()),
-            "sagemaker_container_log_level": str(LOG_LEVEL),
-            "sagemaker_job_name": json.dumps(spec["name"]),
-            "sagemaker_region": json.dumps(spec.get("region") or ""),
-        }
-    )
+    toolkit = {
+        "sagemaker_program": json.dumps(spec["entry_point"]),
+        "sagemaker_submit_directory": json.dumps(job.code.as_uri()),
+        "sagemaker_container_log_level": str(LOG_LEVEL),
+        "sagemaker_job_name": json.dumps(spec["name"]),
+        "sagemaker_region": json.dumps(spec.get("region") or ""),
+    }
+    hyperparameters.update(toolkit)
+    if spec.get("driver") == "modeltrainer":
+        # What SageMaker writes for a ModelTrainer job: its values, serialised its way.
+        hyperparameters = {k: serialise(v) for k, v in spec["hyperparameters"].items()}
     files = {
         "hyperparameters.json": hyperparameters,
         "resourceconfig.json": resource_config(host, hosts, spec["instance_type"]),

@@ -94,9 +94,7 @@ class Launcher:
         code = self.job.code
         if self.driver == drivers.MODELTRAINER:
             args = drivers.cli_args(self.spec["hyperparameters"])
-            env.update(
-                drivers.environment(self.job, host, self.hosts, self.spec, self.plan.master_port)
-            )
+            env.update(drivers.environment(self.job, host, self.spec, self.plan.master_port, env))
             code = drivers.code_dir(self.job)
         command = self.plan.command(host, python, entry_point, args)
         if not self.namespaced:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sm_magics import packaging
 from sm_magics.backends import base
-from sm_magics.backends.sagemaker import cwlogs, jobs, uploads
+from sm_magics.backends.sagemaker import cwlogs, jobs, modeltrainer, uploads
 from sm_magics.backends.sagemaker.training_requests import (
     DEFAULT_MAX_RUN,
     RESERVED_TAG_PREFIX,
@@ -152,7 +152,20 @@ class SageMakerTraining:
         vpc: dict[str, list[str]] | None,
     ) -> dict[str, Any]:
         """Upload the code and local channels by content hash; return the request."""
-        submit_dir = uploads.upload_source(self.aws, code, source_hash)
+        driver_channels: dict[str, str] = {}
+        if spec.driver == modeltrainer.MODELTRAINER:
+            # ModelTrainer's two channels: the code file by file, and its driver.
+            with tempfile.TemporaryDirectory(prefix="sm-magics-drivers-") as tmp:
+                drivers = modeltrainer.write_drivers(Path(tmp) / "sm_drivers", spec)
+                driver_channels = {
+                    "code": uploads.upload_path(self.aws, code, prefix=uploads.SOURCE_PREFIX),
+                    "sm_drivers": uploads.upload_path(
+                        self.aws, drivers, prefix=uploads.SOURCE_PREFIX
+                    ),
+                }
+            submit_dir = driver_channels["code"]
+        else:
+            submit_dir = uploads.upload_source(self.aws, code, source_hash)
         channels = {
             channel: (
                 uploads.upload_path(self.aws, local_inputs[channel])
@@ -170,6 +183,7 @@ class SageMakerTraining:
             submit_dir=submit_dir,
             channels=channels,
             vpc=vpc,
+            driver_channels=driver_channels,
         )
 
     def _created_anyway(self, request: dict[str, Any], started: float) -> bool:
@@ -198,6 +212,8 @@ class SageMakerTraining:
 
     def _check_training_spec(self, spec: base.TrainingSpec) -> dict[str, Path]:
         """Check what AWS would only reject later; return the local inputs to upload."""
+        if spec.driver == modeltrainer.MODELTRAINER:
+            modeltrainer.check(spec)
         local: dict[str, Path] = {}
         for channel, uri in sorted(spec.inputs.items()):
             path = uploads.local_path(uri)

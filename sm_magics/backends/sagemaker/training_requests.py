@@ -23,7 +23,7 @@ import socket
 from typing import Any, Protocol
 
 from sm_magics.backends import base
-from sm_magics.backends.sagemaker import images, uploads
+from sm_magics.backends.sagemaker import images, modeltrainer, uploads
 from sm_magics.errors import BackendUnavailable, InvalidRequest
 
 #: Where jobs write ``<job>/output/model.tar.gz``, under the session's bucket.
@@ -177,32 +177,36 @@ def training_job_request(
     submit_dir: str,
     channels: dict[str, str],
     vpc: dict[str, list[str]] | None = None,
+    driver_channels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Return the ``CreateTrainingJob`` parameters for ``spec``, everything resolved.
 
     Only what SageMaker understands is sent: the local backend's bookkeeping
-    (``notebook``, ``region``, the cell text) stays in the ledger.
+    (``notebook``, ``region``, the cell text) stays in the ledger. ``driver_channels``
+    (``code``, ``sm_drivers``: ``--driver modeltrainer``) come after the user's channels.
     """
-    if spec.driver:
-        raise InvalidRequest(
-            f"--driver {spec.driver} runs locally only for now: on SageMaker it needs the "
-            "SDK v3 ModelTrainer's own driver scripts; use sagemaker.train.ModelTrainer "
-            "with the same code, or drop --driver to use the framework container."
+    if spec.driver == modeltrainer.MODELTRAINER:
+        # The SDK v3 ModelTrainer's request: its driver, not the image's toolkit, runs
+        # the script, so no sagemaker_* hyperparameters (see .modeltrainer).
+        modeltrainer.check(spec)
+        hyperparameters = modeltrainer.hyperparameters(spec)
+    elif spec.driver:
+        raise InvalidRequest(f"Unknown --driver {spec.driver!r}: the choice is modeltrainer.")
+    else:
+        hyperparameters = encode_hyperparameters(spec.hyperparameters)
+        hyperparameters.update(
+            encode_hyperparameters(
+                {
+                    "sagemaker_program": spec.entry_point,
+                    "sagemaker_submit_directory": submit_dir,
+                    "sagemaker_container_log_level": CONTAINER_LOG_LEVEL,
+                    "sagemaker_region": region,
+                    "sagemaker_job_name": spec.name,
+                    # The SDK's distribution=: the framework container starts the launcher.
+                    **_DISTRIBUTION_FLAGS.get(spec.distribution or "", {}),
+                }
+            )
         )
-    hyperparameters = encode_hyperparameters(spec.hyperparameters)
-    hyperparameters.update(
-        encode_hyperparameters(
-            {
-                "sagemaker_program": spec.entry_point,
-                "sagemaker_submit_directory": submit_dir,
-                "sagemaker_container_log_level": CONTAINER_LOG_LEVEL,
-                "sagemaker_region": region,
-                "sagemaker_job_name": spec.name,
-                # The SDK's distribution=: the framework container starts the launcher.
-                **_DISTRIBUTION_FLAGS.get(spec.distribution or "", {}),
-            }
-        )
-    )
     max_run = spec.max_run or DEFAULT_MAX_RUN
     stopping: dict[str, int] = {"MaxRuntimeInSeconds": max_run}
     if spec.spot:
@@ -210,6 +214,8 @@ def training_job_request(
         # allow as long again as the run itself.
         stopping["MaxWaitTimeInSeconds"] = spec.max_wait or 2 * max_run
     algorithm: dict[str, Any] = {"TrainingImage": image, "TrainingInputMode": "File"}
+    if spec.driver == modeltrainer.MODELTRAINER:
+        algorithm.update(modeltrainer.algorithm_extras())
     if spec.metric_definitions:
         algorithm["MetricDefinitions"] = [
             {"Name": name, "Regex": regex} for name, regex in spec.metric_definitions.items()
@@ -235,7 +241,8 @@ def training_job_request(
                 },
             }
             for channel, uri in channels.items()
-        ],
+        ]
+        + [modeltrainer.channel(name, uri) for name, uri in (driver_channels or {}).items()],
         "OutputDataConfig": {"S3OutputPath": uploads.s3_uri(bucket, OUTPUT_PREFIX)},
         "ResourceConfig": {
             "InstanceType": spec.instance_type,

@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends.sagemaker import jobs
+from sm_magics.errors import InvalidRequest
 from sm_magics.ledger import JobRecord
 from sm_magics.tuning import ranges as ranges_mod
 from sm_magics.tuning.spec import TRIAL_OF_TAG, TuningSpec
@@ -109,6 +110,13 @@ class SageMakerTuning:
             What the checks or AWS said; the ledger row is removed again, nothing is left.
         """
         template = spec.training
+        if template.driver:
+            raise InvalidRequest(
+                f"--driver {template.driver} cannot be tuned on SageMaker: a tuning job's "
+                "training definition cannot override the image's entry point, which the "
+                "ModelTrainer conventions need. Drop --driver to tune with the framework "
+                "container's conventions."
+            )
         request_training, source_hash, image = self.training.prepare_training_request(template)
         request = tuning_job_request(spec, request_training)
         self.ledger.insert_job(
