@@ -12,7 +12,8 @@
 5. Kernel memory while a widget-like follower (last 400 lines kept) follows 10k, 100k and
    1M lines printed at full speed (target: under 30 MB added for 1M).
 
-Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_loop.py [--quick]``.
+Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_loop.py [--quick]``;
+``--first-line [N]`` measures only figure 3 (N attempts, default 7).
 """
 
 from __future__ import annotations
@@ -189,6 +190,10 @@ def main() -> None:
     os.environ["SM_MAGICS_HOME"] = home
     if "--memory" in sys.argv:  # one count in a fresh kernel: no allocator reuse between
         bench_memory(_shell(), [int(sys.argv[sys.argv.index("--memory") + 1])])
+        return
+    if "--first-line" in sys.argv:  # only figure 3, N attempts (default 7)
+        index = sys.argv.index("--first-line") + 1
+        bench_first_line(_shell(), int(sys.argv[index]) if index < len(sys.argv) else 7)
         return
     for count in (10_000, 100_000, 1_000_000):
         done = subprocess.run(

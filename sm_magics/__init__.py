@@ -7,7 +7,11 @@ when first used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# Not ``typing``: a job's starter imports this package before its hosts run (the first
+# line waits for it), and the names below are only needed by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["Job", "Session", "__version__", "load_ipython_extension"]

@@ -10,6 +10,8 @@ job is marked ``Failed`` with a reason, its leftover processes killed.
 
 from __future__ import annotations
 
+import marshal
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -39,6 +41,24 @@ if TYPE_CHECKING:
     from sm_magics.tuning.spec import TuningSpec
 
 _LOCAL_ACCOUNT = "000000000000"
+
+
+def _supervisor_command(job: JobDir, spec: dict[str, Any], mark: str) -> list[str]:
+    """Return the command of the job's first process: the starter when it can be used.
+
+    The starter (``python -S``, the launch computed here) gets the script's first line out
+    about one interpreter start sooner than the supervisor on its own (see :mod:`.starter`).
+    """
+    from sm_magics.backends.local import host_launch, starter
+
+    plan = host_launch.fast_start(job, spec, mark)
+    if plan is None:
+        return [sys.executable, "-m", "sm_magics.backends.local.supervisor", str(job.root)]
+    # Private (it holds the environment); the starter removes it once read.
+    fd = os.open(job.root / starter.LAUNCH_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(marshal.dumps(plan))
+    return [sys.executable, "-S", str(Path(starter.__file__).resolve()), str(job.root)]
 
 
 def _utc(timestamp: float | None) -> datetime | None:
@@ -148,16 +168,16 @@ class LocalBackend(base.Backend):
                     }
                 ],
             }
+            state["job_mark"] = os.urandom(12).hex()
             job.write_state(state)
-            made.process = processes.spawn_detached(
-                [sys.executable, "-m", "sm_magics.backends.local.supervisor", str(job.root)],
-                job.supervisor_log,
-            )
+            # The spec as the supervisor reads it (spec.json: its keys sorted, as the API's).
+            command = _supervisor_command(job, job.read_spec(), state["job_mark"])
+            storage.secure_tree(job.root)  # the staged code keeps its source's mode
+            made.process = processes.spawn_detached(command, job.supervisor_log)
             # Record the identity now, not from the supervisor: it may die before writing.
             state["supervisor_pid"] = made.process.pid
             state["supervisor_start"] = processes.start_time(made.process.pid)
             self.jobs.merge_state(job, state)
-            storage.secure_tree(job.root)  # the staged code keeps its source's mode
             self.ledger.update_job(spec.name, source_hash=source_hash)
         processes.reap_children()
 

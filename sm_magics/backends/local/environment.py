@@ -86,6 +86,24 @@ def input_data_config(channels: dict[str, str]) -> dict[str, dict[str, str]]:
     }
 
 
+def link_channels(job: JobDir, resolved: dict[str, str]) -> None:
+    """Link each input channel into ``input/data/`` ("Downloading"); links already there stay.
+
+    A single file goes inside its channel folder, where SageMaker puts the object.
+    """
+    job.input_data.mkdir(parents=True, exist_ok=True)
+    for channel, source in sorted(resolved.items()):
+        target = job.input_data / channel
+        if target.exists() or target.is_symlink():
+            continue
+        path = Path(source)
+        if path.is_dir():
+            target.symlink_to(path, target_is_directory=True)
+        else:
+            target.mkdir()
+            (target / path.name).symlink_to(path)
+
+
 def write_host_config(
     job: JobDir,
     host: str,

@@ -12,11 +12,14 @@ either find their files.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sm_magics.backends.local import distributed, drivers, namespaces
+from sm_magics import config
+from sm_magics.backends.local import distributed, drivers, environment, namespaces, processes
 from sm_magics.backends.local.jobdir import JobDir
 
 #: ``0`` turns the namespaces off (for debugging; the job-folder layout is used then).
@@ -57,15 +60,23 @@ class Launcher:
     """Builds each host's command for one job; see the module docstring."""
 
     def __init__(
-        self, job: JobDir, spec: dict[str, Any], hosts: list[str], say: Callable[[str], None]
+        self,
+        job: JobDir,
+        spec: dict[str, Any],
+        hosts: list[str],
+        say: Callable[[str], None],
+        *,
+        reason: str | None = "probe",
     ) -> None:
+        """``reason``: why namespaces cannot be used, ``None`` if they can; probed by default."""
         self.job = job
         self.spec = spec
         self.hosts = hosts
         self.driver = spec.get("driver")
         if self.driver not in (None, *drivers.DRIVERS):
             raise ValueError(f"unknown driver {self.driver!r}")
-        reason = namespaces_reason()
+        if reason == "probe":
+            reason = namespaces_reason()
         self.namespaced = reason is None
         self.plan = distributed.plan(spec, hosts, namespaced=self.namespaced)
         if not self.namespaced and self._would_notice(spec, hosts):
@@ -90,6 +101,22 @@ class Launcher:
         self, host: str, python: str, entry_point: str, args: list[str], env: dict[str, str]
     ) -> tuple[list[str], dict[str, str], Path]:
         """Return ``(command, environment, working dir)`` of ``host``."""
+        command, env, code, ns = self.parts(host, python, entry_point, args, env)
+        if ns is None:
+            return command, env, code
+        wrapped = namespaces.wrap(
+            command, opt_ml=ns["opt_ml"], hostname=host, hosts=self.hosts, cwd=str(code)
+        )
+        return wrapped, env, code
+
+    def parts(
+        self, host: str, python: str, entry_point: str, args: list[str], env: dict[str, str]
+    ) -> tuple[list[str], dict[str, str], Path, dict[str, Any] | None]:
+        """Return ``(command, environment, working dir, namespaces)`` of ``host``.
+
+        ``namespaces`` is ``None`` or what :func:`.namespaces.setup` takes (``opt_ml``,
+        ``hostname``, ``hosts``); :meth:`launch` puts it on the command line instead.
+        """
         env = {**env, **self.plan.env(host, env)}
         code = self.job.code
         if self.driver == drivers.MODELTRAINER:
@@ -98,13 +125,63 @@ class Launcher:
             code = drivers.code_dir(self.job)
         command = self.plan.command(host, python, entry_point, args)
         if not self.namespaced:
-            return command, env, code
+            return command, env, code, None
         root = self.job.host_root(host)
         if host != self.hosts[0]:
             link = root / "code"
             if not link.exists() and not link.is_symlink():
                 link.symlink_to(code, target_is_directory=True)
-        wrapped = namespaces.wrap(
-            command, opt_ml=root, hostname=host, hosts=self.hosts, cwd=str(code)
+        return command, env, code, {"opt_ml": str(root), "hostname": host, "hosts": self.hosts}
+
+
+def fast_start(job: JobDir, spec: dict[str, Any], mark: str) -> dict[str, Any] | None:
+    """Compute, in the kernel, every host's launch for :mod:`.starter`; ``None``: not here.
+
+    Done for training jobs that need no venv (the common case): the config files, each
+    host's environment and command, whether it enters namespaces (assumed on Linux; the
+    starter falls back to the supervisor's probe if the kernel refuses), and the lines
+    ``algo-1``'s log starts with. The job's input channels are linked here too.
+    """
+    if spec.get("requirements") or (job.code / "requirements.txt").is_file():
+        return None
+    hosts = environment.host_names(int(spec["instance_count"]))
+    notes: list[str] = []
+    if sys.platform.startswith("linux") and os.environ.get(ENV_NAMESPACES, "1") != "0":
+        reason: str | None = None
+    else:
+        reason = namespaces_reason()
+    try:
+        launcher = Launcher(job, spec, hosts, notes.append, reason=reason)
+    except Exception:  # noqa: BLE001 - the supervisor reports it as the job's failure
+        return None
+    python = str(spec.get("python") or sys.executable)
+    args = environment.cli_args(spec["hyperparameters"])
+    marks = processes.mark_env(spec["name"], mark)
+    launches = []
+    environment.link_channels(job, spec["resolved_inputs"])
+    for host in hosts:
+        environment.write_host_config(job, host, hosts, spec)
+        env = environment.training_env(job, host, hosts, spec)
+        env[config.ENV_HOME] = str(config.home_dir())  # as the supervisor's own environment
+        command, env, code, ns = launcher.parts(host, python, spec["entry_point"], args, env)
+        executable = shutil.which(command[0], path=env.get("PATH"))
+        if executable is None:
+            return None  # the supervisor says it cannot run
+        launches.append(
+            {
+                "name": host,
+                "command": [str(Path(executable).absolute()), *command[1:]],
+                "env": {**env, **marks},
+                "cwd": str(code),
+                "ns": ns,
+            }
         )
-        return wrapped, env, code
+        if host == hosts[0]:
+            notes.append(f"Invoking script with the following command: {' '.join(command)}")
+    return {
+        "hosts": launches,
+        "lines": notes,
+        "mark": mark,
+        "slots": str(config.home_dir() / "slots"),
+        "capacity": config.max_local_jobs(),
+    }

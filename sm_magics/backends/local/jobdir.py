@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sm_magics import config
+from sm_magics.backends.local.statefile import write_json_atomic as write_json_atomic
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -49,23 +49,6 @@ def jobs_root() -> Path:
 def artifacts_root() -> Path:
     """Return the local stand-in for the S3 output path (``<job>/output/model.tar.gz``)."""
     return config.home_dir() / "artifacts"
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename.
-
-    The temporary name is made here (``O_EXCL``, mode 0600) rather than by ``tempfile``,
-    which the job supervisor would otherwise import before its hosts start.
-    """
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -15,10 +15,14 @@ import os
 import threading
 import time
 from collections import deque
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
 
+# Neither typing nor pathlib at import time: a job's starter imports this module to pump
+# the hosts' output while their interpreters start, and the first line waits for it.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # imported when read: the writers (supervisor, router) never need them
+    from pathlib import Path
+    from typing import IO, Any
+
     from sm_magics.backends.base import LogBatch, LogEvent
 
 #: Bytes read from one stream per call; a follower calls again at once when lines came.
@@ -67,12 +71,14 @@ def _pieces(text: str) -> list[tuple[str, bool]]:
 class HostLog:
     """The write side of one host's stream, shared by its stdout and stderr readers."""
 
-    def __init__(self, logs_dir: Path, host: str, started: float | None = None) -> None:
-        logs_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self, logs_dir: str | os.PathLike[str], host: str, started: float | None = None
+    ) -> None:
+        os.makedirs(logs_dir, exist_ok=True)  # noqa: PTH103 - no pathlib import (above)
         epoch = int(started if started is not None else time.time())
         self.host = host
-        self.path = logs_dir / f"{host}-{epoch}.log"
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._path = os.path.join(logs_dir, f"{host}-{epoch}.log")  # noqa: PTH118
+        self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._lock = threading.Lock()
         #: The last lines, for the failure reason when a script dies without writing one.
         self.tail: deque[str] = deque(maxlen=20)
@@ -81,9 +87,16 @@ class HostLog:
         self.error: OSError | None = None
 
     @property
+    def path(self) -> Path:
+        """The stream's file."""
+        from pathlib import Path
+
+        return Path(self._path)
+
+    @property
     def stream_name(self) -> str:
         """The CloudWatch-style stream name without the job prefix (``algo-1-<epoch>``)."""
-        return self.path.stem
+        return os.path.basename(self._path)[: -len(".log")]  # noqa: PTH119
 
     def write(self, text: str, stream: str = "o", *, continues: bool = False) -> None:
         r"""Append ``text`` as one line or more, stamped with the current time.

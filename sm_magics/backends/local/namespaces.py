@@ -18,19 +18,25 @@ containers), :func:`probe` says why and callers keep the job-folder layout.
 
 Run as ``python -m sm_magics.backends.local.namespaces --opt-ml DIR --hostname algo-2
 --hosts algo-1,algo-2 [--cwd DIR] -- command ...`` (a training host), ``... --model DIR
--- command`` (a serving worker: ``/opt/ml/model`` is ``DIR``) or ``... --probe``.
+-- command`` (a serving worker: ``/opt/ml/model`` is ``DIR``) or ``... --probe``; a
+training job's starter calls :func:`setup` in the child it forks instead (no interpreter
+start of its own).
 """
+
+# os.path, not pathlib: setup() runs before a job's first line (see below).
+# ruff: noqa: PTH102, PTH103, PTH112, PTH114, PTH115, PTH118, PTH208, PTH211
 
 from __future__ import annotations
 
-import argparse
-import ctypes
-import functools
 import os
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
+
+# Only os and sys at import time: a job's starter (:mod:`.starter`) enters namespaces in
+# the child it forks, before the first line, and every import here would delay it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ctypes
+    from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -46,20 +52,31 @@ class NamespaceError(OSError):
     """The kernel refused a namespace step; the message says which."""
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+_loaded: list[ctypes.CDLL] = []
+
+
+def load() -> ctypes.CDLL:
+    """Return the C library, loaded once; call it before forking (no ``dlopen`` in a child)."""
+    if not _loaded:
+        import ctypes
+
+        _loaded.append(ctypes.CDLL(None, use_errno=True))
+    return _loaded[0]
 
 
 def _check(result: int, what: str) -> None:
     if result != 0:
+        import ctypes  # loaded by load(): a lookup in sys.modules
+
         errno = ctypes.get_errno()
         raise NamespaceError(errno, f"{what}: {os.strerror(errno)}")
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int) -> None:
-    libc = _libc()
+    import ctypes
+
     _check(
-        libc.mount(
+        load().mount(
             source.encode() if source else None,
             target.encode(),
             fstype.encode() if fstype else None,
@@ -72,87 +89,130 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int) -> N
 
 def _enter(hostname: str | None) -> None:
     uid, gid = os.getuid(), os.getgid()
-    libc = _libc()
+    libc = load()
     _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS), "unshare")
     # The kernel's only interface for a user namespace's id maps (writes, not process
     # inspection, which goes through psutil everywhere else).
-    own = Path("/", "proc", "self")
-    (own / "setgroups").write_text("deny")
-    (own / "uid_map").write_text(f"{uid} {uid} 1")
-    (own / "gid_map").write_text(f"{gid} {gid} 1")
+    own = os.path.join("/", "proc", "self")
+    _write(os.path.join(own, "setgroups"), "deny")
+    _write(os.path.join(own, "uid_map"), f"{uid} {uid} 1")
+    _write(os.path.join(own, "gid_map"), f"{gid} {gid} 1")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     if hostname:
         name = hostname.encode()
         _check(libc.sethostname(name, len(name)), "sethostname")
 
 
-def _private_opt(opt_ml: Path | None, model: Path | None, scratch: Path) -> None:
+def _write(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _private_opt(opt_ml: str | None, model: str | None, scratch: str) -> None:
     """Put ``opt_ml`` at ``/opt/ml`` (and ``model`` at ``/opt/ml/model``), real ``/opt`` untouched.
 
     A serving worker has no job folder: its ``/opt/ml`` is an empty folder of the private
     ``/opt`` holding only ``model``, as in SageMaker's inference containers.
     """
-    opt = Path("/opt")
-    original = scratch / "opt"
-    original.mkdir()
-    if opt.is_dir():
-        _mount(str(opt), str(original), None, MS_BIND | MS_REC)
+    original = os.path.join(scratch, "opt")
+    os.mkdir(original)
+    if os.path.isdir("/opt"):
+        _mount("/opt", original, None, MS_BIND | MS_REC)
     else:
         raise NamespaceError(2, "/opt does not exist and cannot be created without root")
-    _mount("tmpfs", str(opt), "tmpfs", 0)
-    for entry in sorted(original.iterdir()):
-        if entry.name == "ml":
+    _mount("tmpfs", "/opt", "tmpfs", 0)
+    for name in sorted(os.listdir(original)):
+        if name == "ml":
             continue
-        target = opt / entry.name
-        if entry.is_symlink():
-            target.symlink_to(entry.readlink())
+        entry, target = os.path.join(original, name), os.path.join("/opt", name)
+        if os.path.islink(entry):
+            os.symlink(os.readlink(entry), target)
             continue
-        if entry.is_dir():
-            target.mkdir()
+        if os.path.isdir(entry):
+            os.mkdir(target)
         else:
-            target.touch()
-        _mount(str(entry), str(target), None, MS_BIND | MS_REC)
-    (opt / "ml").mkdir()
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o644))
+        _mount(entry, target, None, MS_BIND | MS_REC)
+    os.mkdir(OPT_ML)
     if opt_ml is not None:
-        _mount(str(opt_ml), OPT_ML, None, MS_BIND | MS_REC)
+        _mount(opt_ml, OPT_ML, None, MS_BIND | MS_REC)
     if model is not None:
-        target = Path(OPT_ML, "model")
-        target.mkdir(exist_ok=True)
-        _mount(str(model), str(target), None, MS_BIND | MS_REC)
+        target = os.path.join(OPT_ML, "model")
+        os.makedirs(target, exist_ok=True)
+        _mount(model, target, None, MS_BIND | MS_REC)
 
 
-def _hosts_file(hosts: list[str], scratch: Path) -> Path:
+def _hosts_file(hosts: list[str], scratch: str) -> str:
     try:
-        base = Path("/etc/hosts").read_text()
+        with open("/etc/hosts") as handle:
+            base = handle.read()
     except OSError:
         base = "127.0.0.1 localhost\n"
     lines = [base.rstrip("\n"), "# sm-magics: the job's hosts are this machine"]
     lines += [f"127.0.0.1 {host}" for host in hosts]
-    path = scratch / "hosts"
-    path.write_text("\n".join(lines) + "\n")
+    path = os.path.join(scratch, "hosts")
+    _write(path, "\n".join(lines) + "\n")
     return path
 
 
+def scratch_dir() -> str:
+    """Make a private scratch folder for :func:`setup` (before forking: no ``tempfile``)."""
+    base = os.environ.get("TMPDIR") or "/tmp"  # noqa: S108 - mode 0700, unique name
+    while True:
+        path = os.path.join(base, f"sm-magics-ns-{os.getpid()}-{os.urandom(4).hex()}")
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
+
+
 def setup(
-    opt_ml: Path | None, hostname: str | None, hosts: list[str], model: Path | None = None
+    opt_ml: str | os.PathLike[str] | None,
+    hostname: str | None,
+    hosts: list[str],
+    model: str | os.PathLike[str] | None = None,
+    *,
+    scratch: str | None = None,
 ) -> None:
-    """Enter new namespaces and arrange ``/opt/ml``, ``/etc/hosts`` and the host name."""
+    """Enter new namespaces and arrange ``/opt/ml``, ``/etc/hosts`` and the host name.
+
+    ``scratch`` (default: a new folder) holds the mount points and the hosts file; they
+    matter only inside our private mount namespace, and are small: whoever made the
+    folder removes it once the process ended (else the OS temp cleaner does).
+    """
     _enter(hostname)
-    # The scratch folder lives in our private mount namespace only for its mounts; the
-    # files themselves are small and removed by the OS temp cleaner if we die.
-    scratch = Path(tempfile.mkdtemp(prefix="sm-magics-ns-"))
+    scratch = scratch or scratch_dir()
     if hosts:
-        _mount(str(_hosts_file(hosts, scratch)), "/etc/hosts", None, MS_BIND)
+        _mount(_hosts_file(hosts, scratch), "/etc/hosts", None, MS_BIND)
     if opt_ml is not None or model is not None:
-        _private_opt(opt_ml, model, scratch)
+        _private_opt(
+            None if opt_ml is None else os.fspath(opt_ml),
+            None if model is None else os.fspath(model),
+            scratch,
+        )
 
 
-@functools.lru_cache(maxsize=1)
+_probed: dict[str, str | None] = {}
+
+
 def probe() -> str | None:
     """Return ``None`` when namespaces work here, else the reason they do not.
 
     Tried once per process in a child (entering namespaces cannot be undone).
     """
+    if "reason" not in _probed:
+        _probed["reason"] = _probe()
+    return _probed["reason"]
+
+
+def _probe() -> str | None:
+    import subprocess
+    import tempfile
+
     if not sys.platform.startswith("linux"):
         return f"user and mount namespaces exist only on Linux (this is {sys.platform})"
     with tempfile.TemporaryDirectory(prefix="sm-magics-probe-") as folder:
@@ -210,6 +270,9 @@ def unwrap(command: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; see the module docstring."""
+    import argparse
+    from pathlib import Path
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--opt-ml", type=Path, default=None)
     parser.add_argument("--model", type=Path, default=None)

@@ -19,11 +19,14 @@ says only what differs, by overriding the hooks :attr:`Supervisor.label`,
 :meth:`Supervisor._host_launch`, :meth:`Supervisor._script_args` and
 :meth:`Supervisor._upload` (processing jobs: :mod:`.processor`).
 
-The first line matters: the hosts start before anything slow is imported (the ledger and
-sqlite3, tar, metrics, venvs); the ledger learns of the early transitions right after the
-hosts run. Every host carries the job's mark (``SM_MAGICS_JOB_ID``), dies with the
-supervisor (``PR_SET_PDEATHSIG`` on Linux) and is swept with all it started by the job's
-watchdog if the supervisor dies anyway. A full disk ends the job ``Failed`` with "No space
+The first line matters: a training job's hosts are usually started by :mod:`.starter`
+from the launch the kernel computed, before this module is even imported; it hands them
+over to :meth:`Supervisor.run`. Otherwise (a slot to wait for, a venv to build, another
+job kind) the hosts still start before anything slow is imported (the ledger and sqlite3,
+tar, metrics, venvs); the ledger learns of the early transitions right after the hosts
+run. Every host carries the job's mark (``SM_MAGICS_JOB_ID``), dies with the supervisor
+(``PR_SET_PDEATHSIG`` on Linux) and is swept with all it started by the job's watchdog if
+the supervisor dies anyway. A full disk ends the job ``Failed`` with "No space
 left on device": a small reserve file is given back to write that last state.
 """
 
@@ -38,24 +41,41 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sm_magics import config
 from sm_magics.backends import statuses as base  # constants only: no heavy imports
 from sm_magics.backends.local import environment, logstore, namespaces, processes, slots
 from sm_magics.backends.local.jobdir import JobDir, disk_full
+from sm_magics.backends.local.outcome import Outcome, failure_reason, final_metrics
+from sm_magics.backends.local.statefile import (
+    DOWNLOADING_MESSAGE,
+    TRAINING_MESSAGE,
+    add_transition,
+)
 
 if TYPE_CHECKING:  # imported once the hosts run: the first line comes first
     from sm_magics.backends.local.host_launch import Launcher
+    from sm_magics.backends.local.starter import Early
     from sm_magics.ledger import Ledger
-    from sm_magics.metrics import MetricPoint
+
+__all__ = ["Host", "Outcome", "Supervisor", "main"]
 
 #: Seconds between SIGTERM and SIGKILL on stop (SageMaker gives 120; local users wait).
 ENV_STOP_GRACE = "SM_MAGICS_STOP_GRACE"
 DEFAULT_STOP_GRACE = 10.0
-FAILURE_REASON_LIMIT = 1024  # SageMaker's FailureReason maximum length
 #: Bytes set aside at start, given back when the disk fills so the last state can be written.
 RESERVE_BYTES = 256 * 1024
+
+
+class Process(Protocol):
+    """A host process: ``subprocess.Popen`` or :class:`~.starter.Child`."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
 
 
 @dataclass
@@ -63,19 +83,11 @@ class Host:
     """One running host process and the log it writes to."""
 
     name: str
-    process: subprocess.Popen[bytes]
+    process: Process
     log: logstore.HostLog
     readers: list[threading.Thread] = field(default_factory=list)
-
-
-@dataclass
-class Outcome:
-    """How training ended."""
-
-    status: str
-    secondary: str
-    message: str
-    failure_reason: str | None = None
+    #: A namespaces scratch folder to remove at the end (hosts the starter forked).
+    scratch: str | None = None
 
 
 class Supervisor:
@@ -88,7 +100,7 @@ class Supervisor:
     label = "Training"
     #: The secondary status while the script runs, and what the transition says.
     running_phase = base.TRAINING
-    running_message = "Training image download completed. Training in progress."
+    running_message = TRAINING_MESSAGE
     uploading_message = "Uploading generated training model"
 
     #: The training toolkit installs ``requirements.txt`` found at the root of the code.
@@ -177,20 +189,24 @@ class Supervisor:
             self._update_ledger(pending)
 
     def _transition(self, secondary: str, message: str, **ledger_changes: Any) -> None:
-        now = time.time()
-        transitions: list[dict[str, Any]] = self.state.setdefault("transitions", [])
-        if transitions and transitions[-1].get("EndTime") is None:
-            transitions[-1]["EndTime"] = now
-        transitions.append({"Status": secondary, "StartTime": now, "StatusMessage": message})
-        self.state["secondary_status"] = secondary
+        add_transition(self.state, secondary, message)
         self._save(**ledger_changes)
 
     # -- phases -----------------------------------------------------------------------------
 
-    def run(self) -> int:
-        """Run the job to its end; return the process exit code (0 unless we crashed)."""
+    def run(self, early: Early | None = None, stopped: list[bool] | None = None) -> int:
+        """Run the job to its end; return the process exit code (0 unless we crashed).
+
+        ``early``: the hosts :mod:`.starter` already started (with their slot); ``stopped``
+        is not empty when a stop arrived before this object's signal handler was set.
+        """
         signal.signal(signal.SIGTERM, lambda *_: self.stop_requested.set())
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if stopped:
+            self.stop_requested.set()
+        if early is not None:  # what the starter wrote, in case the kernel wrote over it
+            self.state.update(early.recorded)
+            self._watchdog = early.watchdog
         # Our own identity, the same the engine records: whichever write lands last, the
         # (pid, start time) pair stays in the state for dead-supervisor detection.
         self.state["supervisor_pid"] = os.getpid()
@@ -200,7 +216,7 @@ class Supervisor:
             handle.write(b"\0" * RESERVE_BYTES)  # none on a disk already full: run anyway
         try:
             self._write_state()
-            outcome = self._run_phases()
+            outcome = self._run_phases() if early is None else self._run_started(early)
         except Exception as exc:  # noqa: BLE001 - whatever broke, the job must end Failed
             import traceback
 
@@ -226,7 +242,7 @@ class Supervisor:
             return Outcome(
                 base.STOPPED, base.STOPPED, f"{self.label} job stopped before it started"
             )
-        self._transition(base.DOWNLOADING, "Downloading input data")
+        self._transition(base.DOWNLOADING, DOWNLOADING_MESSAGE)
         self._prepare_inputs()
         self.state["training_start"] = time.time()
         self._transition(
@@ -243,22 +259,24 @@ class Supervisor:
             self._upload(outcome)
         return outcome
 
+    def _run_started(self, early: Early) -> Outcome:
+        """Go on from the hosts the starter forked and recorded (:func:`.starter.record`).
+
+        ``early.slot``, the slot's lock, stays open (held) until this process ends.
+        """
+        assert self._pending is not None
+        self._pending["started_at"] = self.state["training_start"]
+        for name, child, log, reader in early.hosts:
+            self.hosts.append(Host(name, child, log, [reader], child.scratch))
+        outcome = self._train(None)
+        if outcome.status != base.FAILED:
+            self._transition(base.UPLOADING, self.uploading_message)
+            self._upload(outcome)
+        return outcome
+
     def _prepare_inputs(self) -> None:
         """Make the job's inputs visible to its hosts (``Downloading``)."""
-        self._link_channels()
-
-    def _link_channels(self) -> None:
-        self.job.input_data.mkdir(parents=True, exist_ok=True)
-        for channel, source in sorted(self.spec["resolved_inputs"].items()):
-            target = self.job.input_data / channel
-            if target.exists() or target.is_symlink():
-                continue
-            path = Path(source)
-            if path.is_dir():
-                target.symlink_to(path, target_is_directory=True)
-            else:  # a single file: SageMaker puts the object inside the channel folder
-                target.mkdir()
-                (target / path.name).symlink_to(path)
+        environment.link_channels(self.job, self.spec["resolved_inputs"])
 
     def _interpreter(self) -> str | Outcome:
         requirements = self.spec.get("requirements")
@@ -341,26 +359,18 @@ class Supervisor:
 
     def _start_watchdog(self) -> None:
         """Start the process that sweeps the job's processes if we die (see watchdog)."""
-        read_end, write_end = os.pipe()  # not inheritable: only we hold the write end
-        try:
-            subprocess.Popen(
-                [sys.executable, "-m", "sm_magics.backends.local.watchdog", self.mark],
-                stdin=read_end,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,  # a stop's group signal must not end it first
-                close_fds=True,
-            )
-        except OSError as exc:
-            os.close(write_end)
-            _say(f"watchdog not started: {exc}")
-        else:
-            self._watchdog = write_end
-        finally:
-            os.close(read_end)
+        if self._watchdog is not None:  # the starter did
+            return
+        from sm_magics.backends.local import watchdog
 
-    def _train(self, python: str) -> Outcome:
-        self._start_hosts(python)
+        try:
+            self._watchdog = watchdog.start(self.mark)
+        except OSError as exc:
+            _say(f"watchdog not started: {exc}")
+
+    def _train(self, python: str | None) -> Outcome:
+        if python is not None:  # None: the starter started them
+            self._start_hosts(python)
         self._flush_ledger()
         self._start_watchdog()
         max_run = self.spec.get("max_run")
@@ -399,7 +409,7 @@ class Supervisor:
         processes.terminate_groups([h.process.pid for h in self.hosts], grace)
         processes.sweep_marked(self.mark, grace=min(grace, 1.0))
         for host in self.hosts:
-            with contextlib.suppress(subprocess.TimeoutExpired):
+            with contextlib.suppress(subprocess.TimeoutExpired, TimeoutError):
                 host.process.wait(timeout=5)
 
     def _drain(self, outcome: Outcome) -> None:
@@ -415,26 +425,18 @@ class Supervisor:
             if host.name == "algo-1":
                 host.log.write(outcome.message, "s")
             host.log.close()
+            if host.scratch is not None:
+                import shutil
+
+                shutil.rmtree(host.scratch, ignore_errors=True)
         if self.disk_error is not None and outcome.status == base.COMPLETED:
             outcome.status = outcome.secondary = base.FAILED
             outcome.message = "Training job failed"
             outcome.failure_reason = f"InternalServerError: {self.disk_error}"
 
     def _failure_reason(self, host: Host, code: int) -> str:
-        failure_file = self.job.host_root(host.name) / "output" / "failure"
-        if failure_file.is_file() and failure_file.read_text().strip():
-            text = failure_file.read_text().strip()
-            return f"AlgorithmError: {text}"[:FAILURE_REASON_LIMIT]
-        from sm_magics.backends.local.container_only import explain
-
-        tail = [line for line in host.log.tail if line.strip()]
-        message = explain(_error_summary(tail))
-        command = " ".join(["python", self.spec["entry_point"], *self._script_args()])
-        reason = (
-            f"AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\n"
-            f'ErrorMessage "{message}"\nCommand "{command}", exit code: {code}'
-        )
-        return reason[:FAILURE_REASON_LIMIT]
+        command = ["python", self.spec["entry_point"], *self._script_args()]
+        return failure_reason(self.job.host_root(host.name), host.log.tail, code, command)
 
     def _upload(self, outcome: Outcome) -> None:
         """Pack what the job made (training: ``model.tar.gz``, ``output.tar.gz``)."""
@@ -450,27 +452,12 @@ class Supervisor:
             self.state["output_data"] = (artifacts / "output.tar.gz").as_uri()
         self.state["model_data"] = model_tar.as_uri()
 
-    def _final_metrics(self) -> list[dict[str, Any]]:
-        definitions = self.spec.get("metric_definitions") or {}
-        if not definitions:
-            return []
-        from sm_magics.metrics import MetricParser
-
-        parser = MetricParser(definitions)
-        last: dict[str, MetricPoint] = {}
-        batch = logstore.read_new(self.job.logs, None)
-        while batch.events:  # batch by batch: a long log is never held whole
-            last.update(parser.last_values((e.timestamp, e.message) for e in batch.events))
-            batch = logstore.read_new(self.job.logs, batch.cursor)
-        return [
-            {"MetricName": p.name, "Value": p.value, "Timestamp": p.timestamp / 1000}
-            for p in last.values()
-        ]
-
     def _finish(self, outcome: Outcome) -> None:
         self._flush_ledger()
         now = time.time()
-        self.state["final_metrics"] = self._final_metrics()
+        self.state["final_metrics"] = final_metrics(
+            self.job.logs, self.spec.get("metric_definitions")
+        )
         self.state["status"] = outcome.status
         self.state["failure_reason"] = outcome.failure_reason
         self.state["ended"] = now
@@ -498,30 +485,21 @@ def _say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def _error_summary(tail: list[str]) -> str:
-    """Return the telling output lines: a traceback's exception line(s), else the last ones.
+def main(
+    argv: list[str] | None = None,
+    *,
+    early: Early | None = None,
+    stopped: list[bool] | None = None,
+) -> int:
+    """Entry point: ``python -m sm_magics.backends.local.supervisor <job-folder>``.
 
-    In a Python traceback the frames are indented and the exception itself is not, so the
-    lines after the last indented one are the exception and its message.
+    :mod:`.starter` calls it with the hosts it started (``early``) and any stop it saw.
     """
-    if not tail:
-        return "the script exited with no error output"
-    for index in range(len(tail) - 1, -1, -1):
-        if tail[index].startswith("Traceback"):
-            block = tail[index + 1 :]
-            indented = [i for i, line in enumerate(block) if line.startswith((" ", "\t"))]
-            tail = block[indented[-1] + 1 :] if indented else block
-            return "\n".join(tail[-3:]) if tail else "\n".join(block[-1:])
-    return "\n".join(tail[-3:])
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``python -m sm_magics.backends.local.supervisor <job-folder>``."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m sm_magics.backends.local.supervisor JOB_FOLDER", file=sys.stderr)
         return 2
-    return Supervisor(JobDir(Path(args[0]))).run()
+    return Supervisor(JobDir(Path(args[0]))).run(early, stopped)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,34 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
+
+
+def start(mark: str) -> int:
+    """Start the watchdog of the job marked ``mark``; return the pipe's write end.
+
+    Raises
+    ------
+    OSError
+        It could not be started.
+    """
+    read_end, write_end = os.pipe()  # not inheritable: only the caller holds the write end
+    try:
+        subprocess.Popen(
+            [sys.executable, "-m", "sm_magics.backends.local.watchdog", mark],
+            stdin=read_end,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a stop's group signal must not end it first
+            close_fds=True,
+        )
+    except OSError:
+        os.close(write_end)
+        raise
+    finally:
+        os.close(read_end)
+    return write_end
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,316 @@
+"""The first process of a local training job: it starts the hosts, then supervises them.
+
+The first line a user sees waits for two interpreter starts: this process and the host's.
+Everything else is kept off that path. The kernel computes each host's launch (command,
+environment, working folder, namespaces) when it creates the job and writes it to
+``launch.bin`` (:func:`~sm_magics.backends.local.host_launch.fast_start`); this module,
+run as ``python -S <this file> <job-folder>``, reads it with :mod:`marshal` (built in),
+takes a slot, forks each host (its own session, the death signal, its namespaces entered
+in the child, no launcher interpreter) and starts the log pumps. Only then does it load
+``site`` and the supervisor (ledger, json, psutil, ...), which takes the job from there.
+
+Anything unusual (no free slot, a stop already asked for, namespaces refused, a command
+that cannot run) leaves the whole job to the supervisor's ordinary path, which waits,
+probes and reports as before; the hand-over loses nothing, since nothing ran yet.
+
+:func:`spawn` and :class:`Child` are also the supervisor's way to start the hosts.
+"""
+
+# os.path, not pathlib: pathlib imports re, urllib.parse and more, before the first line.
+# ruff: noqa: PTH100, PTH103, PTH108, PTH110, PTH117, PTH118, PTH120
+
+from __future__ import annotations
+
+import _signal  # type: ignore[import-not-found]  # not signal: it imports enum (a few ms)
+import contextlib
+import marshal
+import os
+import sys
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import threading
+
+    from sm_magics.backends.local.logstore import HostLog
+
+#: The kernel's launch plan in the job folder (marshal: the same interpreter reads it).
+LAUNCH_FILE = "launch.bin"
+_PR_SET_PDEATHSIG = 1
+
+
+class LaunchError(OSError):
+    """A host could not be started (namespaces refused, the command cannot run)."""
+
+
+class Child:
+    """A host process we forked: the part of ``subprocess.Popen`` the supervisor uses."""
+
+    def __init__(self, pid: int, scratch: str | None) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        #: The namespaces' scratch folder, removed when the job ends (None: none made).
+        self.scratch = scratch
+
+    def poll(self) -> int | None:
+        """Return the exit code (``-signal`` if killed), or ``None`` while it runs."""
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere (psutil's wait): as Popen does
+                self.returncode = 0
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the end; raise :class:`TimeoutError` after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"process {self.pid} still runs")
+            time.sleep(0.01)
+        return code
+
+
+def spawn(
+    command: list[str],
+    env: dict[str, str],
+    cwd: str,
+    ns: dict[str, object] | None,
+    out: int,
+    *,
+    stdin: int | None = None,
+    die_with_us: bool = True,
+) -> Child:
+    """Start ``command`` in a new session with stdout and stderr on ``out``; see the module.
+
+    ``ns`` (``opt_ml``, ``hostname``, ``hosts``) enters the host's namespaces in the child
+    before it executes the command. On Linux the child dies with us (``PR_SET_PDEATHSIG``)
+    unless ``die_with_us`` is false. ``stdin`` defaults to ``/dev/null``.
+
+    Raises
+    ------
+    LaunchError
+        The child could not enter its namespaces or execute the command; it has ended.
+    """
+    from sm_magics.backends.local import namespaces
+
+    if not os.path.isabs(command[0]):
+        raise LaunchError(f"not an absolute path: {command[0]}")
+    linux = sys.platform.startswith("linux")
+    libc = namespaces.load() if linux and (die_with_us or ns) else None
+    scratch = namespaces.scratch_dir() if ns else None
+    errors_read, errors_write = os.pipe()  # close-on-exec: EOF when the exec succeeded
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the child: only system calls, then exec (or a message and _exit)
+        try:
+            os.close(errors_read)
+            os.setsid()
+            if libc is not None and die_with_us:
+                libc.prctl(_PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
+                if os.getppid() != parent:
+                    os._exit(1)
+            if ns:
+                hosts = ns["hosts"]
+                assert isinstance(hosts, list)
+                namespaces.setup(str(ns["opt_ml"]), str(ns["hostname"]), hosts, scratch=scratch)
+            os.chdir(cwd)
+            os.dup2(os.open(os.devnull, os.O_RDONLY) if stdin is None else stdin, 0)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            for name in ("SIGPIPE", "SIGXFSZ"):  # Python ignores them; the script must not
+                if hasattr(_signal, name):
+                    _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
+            os.execve(command[0], command, env)  # noqa: S606 - the job's own command
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, then we end
+            os.write(errors_write, f"{type(exc).__name__}: {exc}".encode(errors="replace"))
+        finally:
+            os._exit(127)
+    os.close(errors_write)
+    message = b""
+    while chunk := os.read(errors_read, 4096):
+        message += chunk
+    os.close(errors_read)
+    if message:
+        os.waitpid(pid, 0)
+        if scratch is not None:
+            import shutil
+
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise LaunchError(message.decode(errors="replace"))
+    return Child(pid, scratch)
+
+
+class Early:
+    """What the starter did before the supervisor took over: handed to ``Supervisor.run``."""
+
+    def __init__(self, slot: int, downloading: float, training: float) -> None:
+        self.slot = slot  # the slot's locked descriptor: held while the job runs
+        #: The write end of the watchdog's pipe (:mod:`.watchdog`), or None if not started.
+        self.watchdog: int | None = None
+        self.downloading = downloading
+        self.training = training
+        #: What the starter wrote into ``state.json`` (:func:`record`).
+        self.recorded: dict[str, object] = {}
+        #: ``(host, process, log, reader thread)`` in host order.
+        self.hosts: list[tuple[str, Child, HostLog, threading.Thread]] = []
+
+
+def _try_slot(folder: str, capacity: int) -> int | None:
+    import fcntl
+
+    os.makedirs(folder, exist_ok=True)
+    for index in range(capacity):
+        fd = os.open(os.path.join(folder, f"slot-{index}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return fd
+    return None
+
+
+def _log_line(path: str, text: str) -> None:
+    """Append one line of ours (``s``) as :class:`~.logstore.HostLog` writes it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, f"{int(time.time() * 1000)}\ts\t{text}\n".encode(errors="replace"))
+    finally:
+        os.close(fd)
+
+
+def start(root: str, stopped: list[bool]) -> Early | None:
+    """Start the hosts from the kernel's plan; ``None`` leaves it all to the supervisor."""
+    path = os.path.join(root, LAUNCH_FILE)
+    try:
+        with open(path, "rb") as handle:
+            plan = marshal.load(handle)  # noqa: S302 - written by our kernel, private folder
+        os.unlink(path)  # it holds the environment: no copy left behind
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if stopped or os.path.exists(os.path.join(root, "stop-requested")):
+        return None
+    slot = _try_slot(plan["slots"], plan["capacity"])
+    if slot is None:  # the supervisor waits for one, showing Starting
+        return None
+    early = Early(slot, time.time(), time.time())
+    started: list[tuple[str, Child, int]] = []
+    try:
+        for host in plan["hosts"]:
+            read_end, write_end = os.pipe()
+            try:
+                child = spawn(host["command"], host["env"], host["cwd"], host["ns"], write_end)
+            except BaseException:
+                os.close(read_end)
+                raise
+            finally:
+                os.close(write_end)
+            started.append((host["name"], child, read_end))
+            if len(started) == 1:  # before the pump writes the script's first line
+                log = os.path.join(root, "logs", f"{host['name']}-{int(early.training)}.log")
+                for line in plan["lines"]:
+                    _log_line(log, line)
+    except LaunchError:
+        for _, child, read_end in started:  # the ordinary path starts them all again
+            _kill_group(child.pid)
+            child.wait()
+            os.close(read_end)
+        os.close(slot)
+        return None
+    record(root, early, [child.pid for _, child, _ in started])
+    early.watchdog = _watchdog(plan["mark"], root)
+    _pump(root, early, started)
+    return early
+
+
+def _watchdog(mark: str, root: str) -> int | None:
+    """Start the job's watchdog (see :mod:`.watchdog`); return the pipe's write end.
+
+    Started here, not by the supervisor once loaded: a supervisor killed while it loads
+    must still leave nothing of the job running.
+    """
+    read_end, write_end = os.pipe()  # not inheritable: only we hold the write end
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    command = [sys.executable, "-m", "sm_magics.backends.local.watchdog", mark]
+    try:
+        spawn(command, dict(os.environ), root, None, devnull, stdin=read_end, die_with_us=False)
+    except LaunchError:
+        os.close(write_end)
+        return None
+    finally:
+        os.close(read_end)
+        os.close(devnull)
+    return write_end
+
+
+def record(root: str, early: Early, pgids: list[int]) -> None:
+    """Write the statuses up to ``Training`` and the hosts' groups into ``state.json``.
+
+    Before the pumps start, so a reader who sees the script's first line also sees the
+    hosts (``host_pgids``) and ``Training``; the supervisor writes the same again later.
+    """
+    import json
+
+    from sm_magics.backends import statuses
+    from sm_magics.backends.local import statefile
+
+    path = os.path.join(root, "state.json")
+    with open(path) as handle:
+        state = json.load(handle)
+    statefile.add_transition(
+        state, statuses.DOWNLOADING, statefile.DOWNLOADING_MESSAGE, early.downloading
+    )
+    state["training_start"] = early.training
+    statefile.add_transition(state, statuses.TRAINING, statefile.TRAINING_MESSAGE, early.training)
+    state["host_pgids"] = pgids
+    statefile.write_json_atomic(path, state)
+    keys = ("transitions", "secondary_status", "training_start", "host_pgids")
+    early.recorded = {key: state[key] for key in keys}
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(pgid, _signal.SIGKILL)
+
+
+def _pump(root: str, early: Early, started: list[tuple[str, Child, int]]) -> None:
+    """Start one log pump per host: the script's lines reach its log from now on."""
+    import threading
+
+    from sm_magics.backends.local import logstore
+
+    logs = os.path.join(root, "logs")
+    for name, child, read_end in started:
+        log = logstore.HostLog(logs, name, early.training)
+        pipe = os.fdopen(read_end, "rb", buffering=0)
+        reader = threading.Thread(target=logstore.pump, args=(pipe, log), daemon=True)
+        reader.start()
+        early.hosts.append((name, child, log, reader))
+
+
+def main() -> int:
+    """Entry point: ``python -S starter.py <job-folder>``; see the module docstring."""
+    if len(sys.argv) != 2:
+        print("usage: python -S starter.py JOB_FOLDER", file=sys.stderr)
+        return 2
+    # The folder that holds the sm_magics package this file belongs to (the kernel's).
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(here)))
+    stopped: list[bool] = []
+    _signal.signal(_signal.SIGTERM, lambda *_: stopped.append(True))
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    early = start(sys.argv[1], stopped)
+    import site
+
+    site.main()  # the venv's packages (psutil) for the supervisor, now the hosts run
+    from sm_magics.backends.local.supervisor import main as supervise
+
+    return supervise([sys.argv[1]], early=early, stopped=stopped)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
