@@ -294,7 +294,13 @@ def _file_error(exc: Exception) -> Exception:
     return exc if error is None else UsageError(str(error))
 
 
-def magic_call(*, expand: bool = True) -> Callable[[Body], Callable[..., object]]:
+#: Lines remembered per magic by ``magic_call(memo=True)``.
+_MEMO_SIZE = 32
+
+
+def magic_call(
+    *, expand: bool = True, memo: bool = False
+) -> Callable[[Body], Callable[..., object]]:
     """Make ``body(self, args[, cell])`` a magic taking ``(self, line[, cell])``.
 
     The steps every magic repeats, once: the line is parsed with the parser that
@@ -304,14 +310,33 @@ def magic_call(*, expand: bool = True) -> Callable[[Body], Callable[..., object]
     body's result is bound to ``-o VAR`` when the magic has that option. A body that
     blocks after creating something (``--wait``) binds early with :func:`bind_out`, so a
     failed wait still leaves the handle in the variable.
+
+    ``memo`` (only with ``expand=False``: then a line parses the same every time) keeps the
+    parse of the last lines, for a magic called in a loop (``%sm_invoke``: argparse and
+    shlex were a third of its own time per call).
     """
+    if memo and expand:
+        raise ValueError("memo needs expand=False: an expanded line depends on the namespace")
 
     def decorate(body: Body) -> Callable[..., object]:
+        parsed: dict[str, argparse.Namespace] = {}
+
+        def parse(line: str, namespace: Mapping[str, object] | None) -> argparse.Namespace:
+            if not memo:
+                return parse_line(magic, line, namespace)
+            known = parsed.get(line)
+            if known is None:
+                known = parse_line(magic, line, namespace)
+                if len(parsed) >= _MEMO_SIZE:
+                    parsed.pop(next(iter(parsed)))
+                parsed[line] = known
+            return argparse.Namespace(**vars(known))  # the body may change its copy
+
         @functools.wraps(body)
         def magic(self: Magics, line: str, cell: str | None = None) -> object:
             try:
                 namespace = user_namespace(self.shell) if expand else None
-                args = parse_line(magic, line, namespace)
+                args = parse(line, namespace)
                 args.raw_line = line  # as typed, for a magic that reads some of it itself
                 out = getattr(args, "out", None)
                 check_out(out)

@@ -25,7 +25,7 @@ from sm_magics.api import Job
 from sm_magics.api.deploy import DEPLOY_OPTIONS
 from sm_magics.api.specs import TRANSFORM_OPTIONS
 from sm_magics.display.endpoints import EndpointTable
-from sm_magics.endpoint import Endpoint, content_type_for_file
+from sm_magics.endpoint import JSON, Endpoint, content_type_for_file
 from sm_magics.errors import NotFound, SmMagicsError
 from sm_magics.magic_parsing import (
     JsonKeyValues,
@@ -207,7 +207,7 @@ class ServingMagics(Magics):
     @out_option
     @line_magic
     @no_var_expand
-    @magic_call(expand=False)
+    @magic_call(expand=False, memo=True)
     def sm_invoke(self, args: argparse.Namespace) -> Any:
         """Send one request to an endpoint; return the decoded answer.
 
@@ -236,10 +236,11 @@ class ServingMagics(Magics):
                 raise UsageError(f"{path} is not a file.")
             data = path.read_bytes()
             content_type = content_type or content_type_for_file(path)
-        elif _is_json(text) or _is_json(typed := self._data_as_typed(args.raw_line)):
+        elif (is_json := _is_json(text)) or _is_json(typed := self._data_as_typed(args.raw_line)):
             # A JSON literal goes as typed: the shell-style split removed the quotes of
             # its strings, and ``}}`` of nested objects is not a brace escape here.
-            data = text if _is_json(text) else typed
+            data = text if is_json else typed
+            content_type = content_type or JSON  # known now: not parsed again to tell
         else:
             data = expand_names(text, namespace)
         handle = self._handles.get(args.endpoint)

@@ -13,6 +13,7 @@ Standard library only (a socket): the kernel imports no HTTP framework for this.
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 import threading
@@ -125,9 +126,19 @@ def encode_headers(headers: dict[str, str]) -> bytes:
     return b"".join(lines)
 
 
+@functools.lru_cache(maxsize=256)
+def _address(url: str) -> str:
+    return urlsplit(url).netloc
+
+
+@functools.lru_cache(maxsize=256)
+def _route(name: str) -> str:
+    return f"/endpoints/{quote(name)}/invocations"
+
+
 def _post(url: str, path: str, body: bytes, headers: bytes) -> tuple[int, dict[str, str], bytes]:
     """POST on the thread's kept-alive connection to ``url``; reconnect once if it went stale."""
-    address = urlsplit(url).netloc
+    address = _address(url)
     timeout = limits.invocation_timeout() + _SLACK_SECONDS
     for attempt in (1, 2):
         connection = _connections.by_address.get(address)
@@ -170,7 +181,7 @@ def invoke(
     key = (home, name)
     with _urls_lock:
         url = _urls.get(key)
-    path = f"/endpoints/{quote(name)}/invocations"
+    path = _route(name)
     header_lines = encode_headers(headers)
     for attempt in (1, 2):
         if url is None:
