@@ -101,6 +101,8 @@ def _not_modified(page: Page) -> None:
         ("quickstart.ipynb", {}),
         # %sm_cost while the endpoint bills: "Billing now: $0.12/hour, ... ($0.12/h ...)".
         ("serving.ipynb", {-3: "%sm_cost"}),
+        # processing jobs' widgets (outputs named, several hosts) and %sm_jobs with costs
+        ("processing.ipynb", {}),
         # the tuning widget (trials table, charts) and the registry's tables and lineage
         ("tuning.ipynb", {}),
         ("registry.ipynb", {}),
