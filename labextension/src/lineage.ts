@@ -23,9 +23,12 @@ export class LineagePart {
     this._toggle = el('button', 'sm-Lineage-toggle') as HTMLButtonElement;
     this._toggle.type = 'button';
     this._toggle.addEventListener('click', () => void this._setOpen(!this._open));
+    this._summary = el('span', 'sm-Lineage-summary');
     this._body = el('div', 'sm-Lineage-body');
     this._body.hidden = true;
-    this.node.append(this._toggle, this._body);
+    const line = el('div', 'sm-Lineage-line');
+    line.append(this._toggle, this._summary);
+    this.node.append(line, this._body);
     this._renderToggle();
   }
 
@@ -42,6 +45,14 @@ export class LineagePart {
       if (this._open) {
         void this._read();
       }
+    }
+  }
+
+  /** What the closed line says after "Lineage" (e.g. the version an endpoint serves). */
+  set summary(text: string) {
+    if (this._summary.textContent !== text) {
+      this._summary.textContent = text;
+      this._summary.title = text;
     }
   }
 
@@ -93,6 +104,7 @@ export class LineagePart {
 
   private _load: (name: string) => Promise<ILineageNode>;
   private _toggle: HTMLButtonElement;
+  private _summary: HTMLElement;
   private _body: HTMLElement;
   private _name = '';
   private _open = false;

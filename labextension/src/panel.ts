@@ -495,11 +495,19 @@ class EndpointItem extends Item {
     this._copy.hidden = failed || !endpoint.snippet || endpoint.status !== 'InService';
     this._watch.hidden = !context.notebookOpen;
     this._delete.hidden = endpoint.status === 'Deleting' || endpoint.status === 'Deleted';
+    if (this._lineage.name && this._served !== endpoint.model_package) {
+      this._lineage.reload(); // redeployed from another version
+    }
+    this._served = endpoint.model_package ?? null;
     this._lineage.name = endpoint.name;
+    // Beside "▸ Lineage" (about 70 px), cut in its middle: the version number stays.
+    const served = endpoint.model_package ? `serves ${endpoint.model_package}` : '';
+    this._lineage.summary = served && context.fitLine(served, 70);
   }
 
   private _endpoint: IEndpoint | null = null;
   private _lineage: LineagePart;
+  private _served: string | null = null;
   private _copy: HTMLButtonElement;
   private _watch: HTMLButtonElement;
   private _delete: HTMLButtonElement;

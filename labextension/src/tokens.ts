@@ -91,6 +91,8 @@ export interface IEndpoint {
   failure_reason: string | null;
   notebook: string | null;
   snippet: string;
+  /** The registry version it serves (`group/version`), null when deployed otherwise. */
+  model_package: string | null;
 }
 
 export interface IJobList {

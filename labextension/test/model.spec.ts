@@ -67,6 +67,7 @@ function endpoint(name: string, extra: Partial<IEndpoint> = {}): IEndpoint {
     failure_reason: null,
     notebook: '/home/me/work/serving.ipynb',
     snippet: `%sm_invoke ${name} '[[0.0]]'`,
+    model_package: null,
     ...extra
   };
 }

@@ -12,6 +12,7 @@ import json
 from typing import TypedDict
 
 from sm_magics import costs
+from sm_magics.api.registry import PACKAGE_TAG
 from sm_magics.backends import base
 from sm_magics.ledger import EndpointRecord, JobRecord
 from sm_magics.model_registry import PackageRecord
@@ -76,6 +77,7 @@ class EndpointJSON(TypedDict):
     failure_reason: str | None
     notebook: str | None
     snippet: str
+    model_package: str | None
 
 
 def _money(value: float | None) -> float | None:
@@ -149,6 +151,17 @@ def invoke_snippet(name: str) -> str:
     return f"%sm_invoke {name} '{json.dumps(EXAMPLE_PAYLOAD)}'"
 
 
+def served_package(record: EndpointRecord) -> str | None:
+    """Return ``group/version`` of the registry version an endpoint serves, or ``None``.
+
+    Read from the endpoint's package tag (the version's ARN ends ``model-package/GROUP/N``
+    on both backends), so listing endpoints costs no registry query.
+    """
+    arn = (record.tags or {}).get(PACKAGE_TAG) or ""
+    _, found, reference = arn.partition(":model-package/")
+    return reference if found and "/" in reference else None
+
+
 def endpoint_json(
     record: EndpointRecord,
     *,
@@ -186,6 +199,7 @@ def endpoint_json(
         "failure_reason": record.failure_reason,
         "notebook": record.notebook,
         "snippet": invoke_snippet(record.name),
+        "model_package": served_package(record),
     }
 
 

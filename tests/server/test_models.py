@@ -67,3 +67,16 @@ async def test_lineage_of_a_version(api: Call, registered: Job) -> None:
     assert {p["kind"] for p in job["parents"]} == {"code", "input"}
     missing = await api("GET", "lineage", "nothing")
     assert missing.status == 404
+
+
+async def test_an_endpoint_says_which_version_it_serves(api: Call, registered: Job) -> None:
+    session = Session()
+    session.deploy("fraud", endpoint="fraud-live")  # the latest approved: fraud/2
+    session.deploy("reg-job", endpoint="from-job")
+    try:
+        reply = await api("GET", "endpoints")
+        served = {e["name"]: e["model_package"] for e in reply.body["endpoints"]}
+        assert served == {"fraud-live": "fraud/2", "from-job": None}
+    finally:
+        for name in ("fraud-live", "from-job"):
+            session.endpoint(name).delete()

@@ -85,6 +85,8 @@ def test_models_section_approves_and_shows_lineage(page: Any, lab: Any, session:
     item = endpoint_item(page, endpoint)
     toggle = item.locator(".sm-Lineage-toggle")
     expect(toggle).to_have_text("▸ Lineage")
+    # Closed, the line says which version it serves (cut in the middle when narrow).
+    expect(item.locator(".sm-Lineage-summary")).to_have_text(re.compile(r"^serves .*/1$"))
     toggle.click()
     lineage = item.locator(".sm-Lineage-body")
     package = lineage.locator('[data-kind="model package"]')
