@@ -31,7 +31,8 @@ from sm_magics.backends.local.httpwire import Request, Response
 from sm_magics.backends.local.pool import WorkerDied
 
 if TYPE_CHECKING:
-    from sm_magics.backends.local.router import Router, Variant
+    from sm_magics.backends.local.router import Router
+    from sm_magics.backends.local.variants import Variant
 
 _JSON = [("Content-Type", "application/json")]
 _SERVING = ("InService", "Updating")
