@@ -99,3 +99,27 @@ def test_a_trusted_notebook_reopened_without_its_kernel_shows_the_snapshot(
     # the snapshot for good: not the timer for a "Loading widget..." that never ends.
     hidden = output.locator(":scope > .lm-mod-hidden").first
     expect(hidden).to_have_text("Error displaying widget: model not found")
+
+
+def test_a_widget_whose_kernel_restarted_says_how_to_get_a_live_one(
+    page: Any, lab: Any, session: Any
+) -> None:
+    # After a restart the view stays (the latest state it had) but no longer updates:
+    # it says so and names %sm_watch, rather than freeze with a stale "InProgress".
+    name = helpers.unique_name("restarted")
+    session.train("print('hello from the job')", name=name).wait(120)
+    write_notebook(lab.root, "restarted.ipynb", ["%load_ext sm_magics", f"%sm_watch {name}"])
+    view = open_notebook(page, lab, "restarted.ipynb")
+    run_cell(page, view, 0)
+    run_cell(page, view, 1)
+    output = view.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output")
+    expect(output.locator(".jupyter-widgets").first).to_contain_text("Completed")
+    note = output.locator(".sm-Snapshot-note")
+    expect(note).to_be_hidden()
+
+    page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Restart Kernel")).first.click()
+    page.locator(".jp-Dialog-button", has_text="Restart").click()
+    expect(note).to_be_visible()
+    expect(note).to_contain_text(f"%sm_watch {name}")
+    expect(output.locator(".jupyter-widgets").first).to_contain_text("Completed")  # kept
