@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +34,7 @@ LINE = (
 
 
 def test_tune_wait_prints_each_trial_and_the_best(
-    ip: Any, capsys: pytest.CaptureFixture[str]
+    ip: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     result = ip.run_cell_magic("sm_tune", LINE + " --wait", CELL)
     assert isinstance(result, Tuning)
@@ -54,7 +55,7 @@ def test_tune_wait_prints_each_trial_and_the_best(
     assert best is not None and best.name == rows[0]["trial"]
     assert tuning.best_params["depth"] == rows[0]["depth"]
     # the trial's model is its own: the script saw the sampled values as typed values
-    model_dir = best.download_model(ip.user_ns.get("__tmp__", "model-best"))
+    model_dir = best.download_model(tmp_path / "model-best")
     saved = json.loads((model_dir / "params.json").read_text())
     assert saved["depth"] == rows[0]["depth"] and saved["epochs"] == 2
     # everything that knows jobs knows this one
