@@ -294,7 +294,7 @@ def main() -> None:
     from moto.server import ThreadedMotoServer
 
     from sm_magics.api import Session
-    from sm_magics.backends.base import TrainingSpec
+    from sm_magics.backends.specs import TrainingSpec
     from sm_magics.ledger import Ledger
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

@@ -43,8 +43,8 @@ BODY = json.dumps([ROW]).encode()
 @contextlib.contextmanager
 def endpoint(folder: Path) -> Iterator[tuple[str, str]]:
     """Deploy the iris model locally with one worker; yield ``(name, url)``."""
-    from sm_magics.backends.base import EndpointSpec, VariantSpec
     from sm_magics.backends.local.engine import LocalBackend
+    from sm_magics.backends.specs import EndpointSpec, VariantSpec
     from sm_magics.packaging import write_tar_gz
 
     model_dir = make_model("lr", folder)

@@ -365,9 +365,9 @@ def post(port: int, body: bytes) -> bytes:
 @contextlib.contextmanager
 def our_endpoint(model_dir: Path, script: Path, workers: int, folder: Path) -> Any:
     """Deploy the model on the local backend; yield its port; delete it afterwards."""
-    from sm_magics.backends.base import EndpointSpec, VariantSpec
     from sm_magics.backends.local.endpoint_dir import EndpointDir
     from sm_magics.backends.local.engine import LocalBackend
+    from sm_magics.backends.specs import EndpointSpec, VariantSpec
     from sm_magics.packaging import write_tar_gz
 
     archive = folder / "model.tar.gz"

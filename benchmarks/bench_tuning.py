@@ -40,8 +40,8 @@ print(f"objective={-value:.6f}")
 
 
 def _run(strategy: str, seed: int, trials: int, parallel: int) -> tuple[float, float]:
-    from sm_magics.backends.base import TrainingSpec
     from sm_magics.backends.local.engine import LocalBackend
+    from sm_magics.backends.specs import TrainingSpec
     from sm_magics.ledger import Ledger
     from sm_magics.tuning import ranges
     from sm_magics.tuning.spec import TuningSpec

@@ -20,7 +20,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import pricing
-from sm_magics.backends import base, kinds
+from sm_magics.backends import base, kinds, statuses
 from sm_magics.costs import endpoint_rate, job_rate
 from sm_magics.display import StatusTable, no_math
 from sm_magics.errors import NotFound
@@ -283,12 +283,12 @@ def clean(
             continue
         try:
             backend_for(session, item.backend, item.region).delete_endpoint(item.name)
-            item.outcome, item.status = DELETED, base.DELETED
+            item.outcome, item.status = DELETED, statuses.DELETED
         except NotFound:
             # Gone already; a describe has its backend mark the row (not written here).
             record = session.ledger.get_endpoint(item.name)
             session.refresh([record] if record is not None else [])
-            item.outcome, item.status = GONE, base.DELETED
+            item.outcome, item.status = GONE, statuses.DELETED
         except Exception as exc:  # noqa: BLE001 - recorded; the others go on
             item.outcome, item.error = FAILED, f"delete failed: {_reason(exc)}"
     _wait_for_local_stops([i for i in items if i.outcome == STOPPING], session, local_stop_wait)
@@ -303,13 +303,13 @@ def _wait_for_local_stops(items: list[CleanupItem], session: Session, timeout: f
         still = []
         for item in waiting:
             try:
-                status = base.job_status(
+                status = kinds.status_of(
                     _describe_job(session, item.kind, item.backend, item.region, item.name)
                 )
             except Exception:  # noqa: BLE001, S112 - a status read that fails: keep "stopping"
                 continue
             item.status = status
-            if status in base.TERMINAL_STATUSES:
+            if status in statuses.TERMINAL_STATUSES:
                 item.outcome = STOPPED
             elif item.backend == "local":
                 still.append(item)

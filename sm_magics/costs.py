@@ -44,7 +44,7 @@ from sm_magics.durations import format_duration
 from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
 
 if TYPE_CHECKING:
-    from sm_magics.backends.base import VariantSpec
+    from sm_magics.backends.specs import VariantSpec
 
 #: Endpoint statuses during which SageMaker bills the endpoint's instances.
 BILLING_ENDPOINT_STATUSES = frozenset(

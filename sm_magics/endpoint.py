@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import limits
-from sm_magics.backends import base
+from sm_magics.backends import base, statuses
+from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch
 from sm_magics.display import widget_bundle, widgets_available
 from sm_magics.display.endpoints import EndpointRow
 from sm_magics.durations import parse_duration
@@ -113,7 +114,7 @@ def _json_default(value: object) -> object:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def decode_response(result: base.InvokeResult) -> Any:
+def decode_response(result: InvokeResult) -> Any:
     """Return a response as Python: JSON decoded, ``.npy`` as an array, text as ``str``."""
     kind = result.content_type.split(";", 1)[0].strip().lower()
     if kind == JSON:
@@ -204,7 +205,7 @@ class Endpoint:
         while True:
             description = self.describe()
             status = description["EndpointStatus"]
-            if status == base.IN_SERVICE:
+            if status == statuses.IN_SERVICE:
                 return self
             if status == "Failed":
                 raise InvalidRequest(
@@ -273,7 +274,7 @@ class Endpoint:
         """Delete the endpoint; when this returns, nothing of it runs or listens."""
         self.backend.delete_endpoint(self.name)
 
-    def read_logs(self, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+    def read_logs(self, cursor: dict[str, Any] | None = None) -> LogBatch:
         """Return log lines after ``cursor`` (every variant and worker)."""
         return self.backend.read_endpoint_logs(self.name, cursor)
 
@@ -330,7 +331,7 @@ class AsyncInference:
     :meth:`result` polls both and returns the decoded answer.
     """
 
-    def __init__(self, backend: base.Backend, queued: base.AsyncInvokeResult) -> None:
+    def __init__(self, backend: base.Backend, queued: AsyncInvokeResult) -> None:
         self.backend = backend
         self.inference_id = queued.inference_id
         self.output_location = queued.output_location

@@ -22,7 +22,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from sm_magics.backends import base
+from sm_magics.backends import kinds, statuses
+from sm_magics.backends.results import LogEvent
 
 if TYPE_CHECKING:
     from sm_magics.api import Job
@@ -46,7 +47,7 @@ class LogTail:
         #: Lines passed over by :meth:`skip_to_end` (what :meth:`earlier` can bring back).
         self.skipped = 0
 
-    def batches(self) -> Iterator[list[base.LogEvent]]:
+    def batches(self) -> Iterator[list[LogEvent]]:
         """Yield each non-empty batch written since the last call, as it is read."""
         while True:
             batch = self.job.read_logs(self.cursor)
@@ -55,7 +56,7 @@ class LogTail:
                 return
             yield batch.events
 
-    def read(self) -> list[base.LogEvent]:
+    def read(self) -> list[LogEvent]:
         """Return every line written since the last call (all of them at first).
 
         Holds them all: for a bounded read, iterate :meth:`batches` instead.
@@ -63,15 +64,15 @@ class LogTail:
         return [event for events in self.batches() for event in events]
 
     def skip_to_end(
-        self, keep: int, on_batch: Callable[[list[base.LogEvent]], None] | None = None
-    ) -> list[base.LogEvent]:
+        self, keep: int, on_batch: Callable[[list[LogEvent]], None] | None = None
+    ) -> list[LogEvent]:
         """Move past every line written so far; return only the last ``keep`` of them.
 
         A view opened on a long log starts from its end at the cost of one pass, holding
         ``keep`` lines, not the log. :meth:`earlier` brings back the lines before them.
         ``on_batch`` sees every line passed over, once (a view's metric curves need them).
         """
-        last: deque[base.LogEvent] = deque(maxlen=keep)
+        last: deque[LogEvent] = deque(maxlen=keep)
         count = 0
         for events in self.batches():
             count += len(events)
@@ -82,14 +83,14 @@ class LogTail:
         self.skipped = count - len(last)
         return list(last)
 
-    def earlier(self, count: int, before: int | None = None) -> list[base.LogEvent]:
+    def earlier(self, count: int, before: int | None = None) -> list[LogEvent]:
         """Return up to ``count`` lines before line number ``before`` (default: the skip).
 
         Reads from the start with its own cursor (backends' cursors only go forward), so
         it costs one pass up to ``before`` and holds ``count`` lines.
         """
         end = self.skipped if before is None else before
-        wanted: deque[base.LogEvent] = deque(maxlen=max(0, count))
+        wanted: deque[LogEvent] = deque(maxlen=max(0, count))
         seen = 0
         cursor: dict[str, Any] | None = None
         while seen < end:
@@ -124,14 +125,14 @@ class LogFollower(threading.Thread):
     def __init__(
         self,
         job: Job,
-        on_events: Callable[[list[base.LogEvent]], None],
+        on_events: Callable[[list[LogEvent]], None],
         on_status: Callable[[dict[str, Any]], None],
         *,
         min_interval: float = MIN_INTERVAL,
         max_interval: float = MAX_INTERVAL,
         status_interval: float | None = None,
         tail_lines: int | None = None,
-        on_skipped: Callable[[list[base.LogEvent]], None] | None = None,
+        on_skipped: Callable[[list[LogEvent]], None] | None = None,
     ) -> None:
         super().__init__(name=f"sm-magics-follow-{job.name}", daemon=True)
         self.tail = LogTail(job)
@@ -198,7 +199,7 @@ class LogFollower(threading.Thread):
                 token = current
                 description = job.describe()
                 next_status = time.monotonic() + self.status_interval
-                if base.job_status(description) in base.TERMINAL_STATUSES:
+                if kinds.status_of(description) in statuses.TERMINAL_STATUSES:
                     self._emit_new()  # lines written between our read and the end
                     self.on_status(description)
                     return
@@ -212,7 +213,7 @@ class LogFollower(threading.Thread):
 def has_several_hosts(job: Job) -> bool:
     """Whether the job runs on more than one host (its lines then carry ``[algo-N]``)."""
     # A transform's streams are per instance id, not algo-N; every other kind names hosts.
-    return base.job_resources(job.describe())[1] > 1 and job.kind != "transform"
+    return kinds.resources_of(job.describe())[1] > 1 and job.kind != "transform"
 
 
 def stream_until_done(
@@ -234,7 +235,7 @@ def stream_until_done(
         with_host = has_several_hosts(job)
     result: dict[str, Any] = {}
 
-    def emit(events: list[base.LogEvent]) -> None:
+    def emit(events: list[LogEvent]) -> None:
         for event in events:
             write(format_log_line(event, bool(with_host)))
 
@@ -258,15 +259,15 @@ def follow_in_background(job: Job, write: Callable[[str], None]) -> LogFollower:
 
     multi = has_several_hosts(job)
 
-    def emit(events: list[base.LogEvent]) -> None:
+    def emit(events: list[LogEvent]) -> None:
         for event in events:
             write(f"[{job.name}] {format_log_line(event, multi)}")
 
     def status(description: dict[str, Any]) -> None:
-        if base.job_status(description) in base.TERMINAL_STATUSES:
+        if kinds.status_of(description) in statuses.TERMINAL_STATUSES:
             reason = description.get("FailureReason")
             write(
-                f"[{job.name}] {base.job_status(description)}" + (f": {reason}" if reason else "")
+                f"[{job.name}] {kinds.status_of(description)}" + (f": {reason}" if reason else "")
             )
 
     follower = LogFollower(job, emit, status)

@@ -31,7 +31,7 @@ from traitlets import Float, Int, List, TraitError, Unicode, default, observe, v
 from sm_magics import config, pricing
 from sm_magics.api import Job, Session
 from sm_magics.api.specs import TRAINING_OPTIONS
-from sm_magics.backends import base, kinds, processing
+from sm_magics.backends import kinds, processing, statuses
 from sm_magics.cleanup import CleanupReport
 from sm_magics.costs import CostSummary
 from sm_magics.display import widgets_available
@@ -408,9 +408,9 @@ class SageMakerMagics(Magics):
             print(f"Stopped waiting; {job.name} goes on. %sm_stop {job.name} stops it.")
             return
         print(_summary(job, final))
-        if base.job_status(final) == base.FAILED:
+        if kinds.status_of(final) == statuses.FAILED:
             reason = final.get("FailureReason")
-            raise UsageError(str(JobFailed(job.name, base.FAILED, reason, label)))
+            raise UsageError(str(JobFailed(job.name, statuses.FAILED, reason, label)))
 
     @magic_arguments()
     @argument(
@@ -500,7 +500,7 @@ class SageMakerMagics(Magics):
         """
         job = self.session.job(args.job)
         status = job.status
-        if status in base.TERMINAL_STATUSES:
+        if status in statuses.TERMINAL_STATUSES:
             print(f"Job {job.name} already ended ({status}): nothing to stop.")
             return job
         job.stop()
@@ -588,7 +588,7 @@ def _summary(job: Job, description: dict[str, Any]) -> str:
     )
     model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
     outputs = processing.output_uris(description)
-    if base.job_status(description) != base.COMPLETED:
+    if kinds.status_of(description) != statuses.COMPLETED:
         outputs = {}
     return (
         line

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -55,3 +56,9 @@ class MetricParser:
             for point in self.parse(timestamp, line):
                 last[point.name] = point
         return last
+
+
+def metric_definitions(description: dict[str, Any]) -> dict[str, str]:
+    """Return ``{name: regex}`` of a job's ``--metric`` definitions (none for transforms)."""
+    algorithm = description.get("AlgorithmSpecification") or {}
+    return {m["Name"]: m["Regex"] for m in algorithm.get("MetricDefinitions", [])}

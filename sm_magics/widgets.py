@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from sm_magics.backends import base, kinds
+from sm_magics.backends import kinds, statuses
+from sm_magics.backends.results import LogEvent
 from sm_magics.charts import line_chart_svg
 from sm_magics.display import NO_MATH_CLASSES, STATUS_COLOURS, format_log_line
 from sm_magics.display.endpoints import endpoint_header_html
 from sm_magics.display.jobs import job_header_html
 from sm_magics.errors import NotFound, SmMagicsError
 from sm_magics.logs import LogFollower
-from sm_magics.metrics import MetricParser, MetricPoint
+from sm_magics.metrics import MetricParser, MetricPoint, metric_definitions
 
 if TYPE_CHECKING:
     from sm_magics.api import Job
@@ -100,7 +101,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         #: second host's line came, which left the first lines unprefixed).
         self._multi_host = kinds.resources_of(self._description)[1] > 1
         self._start_ms: int | None = None
-        definitions = base.metric_definitions(self._description)
+        definitions = metric_definitions(self._description)
         self._parser = MetricParser(definitions)
         self._series = {name: [] for name in definitions}
         self._render_status(self._description)
@@ -118,7 +119,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
 
     # -- follower callbacks (background thread) ---------------------------------------------
 
-    def _on_events(self, events: list[base.LogEvent]) -> None:
+    def _on_events(self, events: list[LogEvent]) -> None:
         self._last_line_at = time.monotonic()
         with self._lock:
             for event in events:
@@ -136,7 +137,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         if self._parser.patterns:
             self._render_charts()
 
-    def _on_skipped(self, events: list[base.LogEvent]) -> None:
+    def _on_skipped(self, events: list[LogEvent]) -> None:
         """Lines before the shown tail: only their metric points are kept."""
         with self._lock:
             for event in events:
@@ -154,21 +155,21 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
     # -- rendering --------------------------------------------------------------------------
 
     def _render_status(self, description: dict[str, Any]) -> None:
-        status = base.job_status(description)
-        finished = status in base.TERMINAL_STATUSES
+        status = kinds.status_of(description)
+        finished = status in statuses.TERMINAL_STATUSES
         silent = time.monotonic() - self._last_line_at
         self.header.value = job_header_html(
             description, self.job.backend_name, silent_for=None if finished else silent
         )
         if finished:
             self._stop_requested = False
-            if status == base.STOPPED and self._stopping_note:
+            if status == statuses.STOPPED and self._stopping_note:
                 stamp = datetime.now(tz=timezone.utc).strftime("%H:%M:%S")
                 self.message.value = f"<i>stopped at {stamp} UTC</i>"
                 self._stopping_note = False
-        elif status == base.STOPPING and self._stopping_note:
+        elif status == statuses.STOPPING and self._stopping_note:
             self.message.value = "<i>stopping…</i>"
-        self.stop_button.disabled = finished or status == base.STOPPING or self._stop_requested
+        self.stop_button.disabled = finished or status == statuses.STOPPING or self._stop_requested
         # Nothing left to stop: hide the button rather than leave a greyed-out one.
         self.stop_button.layout.display = "none" if finished else None
         self._render_deploy(description)
@@ -179,9 +180,9 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
         deployable = (
             self.job.kind == "training"
-            and base.job_status(description) == base.COMPLETED
+            and kinds.status_of(description) == statuses.COMPLETED
             and bool(model)
-            and self._endpoint_status in (None, base.DELETED)
+            and self._endpoint_status in (None, statuses.DELETED)
         )
         self.deploy_button.layout.display = None if deployable else "none"
         self.deploy_button.disabled = False
@@ -233,7 +234,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         """Follow the deployed endpoint's status; offer Deploy again once it is gone."""
         self._endpoint_status = status
         label = escape(name)
-        if status == base.DELETED:
+        if status == statuses.DELETED:
             self.message.value = f"<i>endpoint {label} was deleted</i>"
             self.deployed.children = ()
         elif status == "InService":
@@ -333,7 +334,7 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001 - shown in the widget, retried next tick
             self.result.value = f"<span style='color:red'>{escape(str(exc))}</span>"
             return True
-        if description["EndpointStatus"] == base.DELETED:  # its --ttl passed
+        if description["EndpointStatus"] == statuses.DELETED:  # its --ttl passed
             self._render_gone()
             return False
         self._render(description)
@@ -397,7 +398,7 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
         self.delete_button.layout.display = "none"
         self.payload.layout.display = "none"
         self.invoke_button.layout.display = "none"
-        self._set_status(base.DELETED)
+        self._set_status(statuses.DELETED)
 
     def _on_invoke(self, _button: Any) -> None:
         text = self.payload.value.strip()

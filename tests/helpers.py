@@ -24,8 +24,10 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from sm_magics.api import Session
-from sm_magics.backends.base import TERMINAL_STATUSES, LogEvent, TrainingSpec
 from sm_magics.backends.local.jobdir import JobDir
+from sm_magics.backends.results import LogEvent
+from sm_magics.backends.specs import TrainingSpec
+from sm_magics.backends.statuses import TERMINAL_STATUSES
 from sm_magics.errors import SmMagicsError
 
 #: Every home folder handed out during the session, so the session can clean up after

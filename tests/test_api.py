@@ -21,8 +21,10 @@ from sm_magics.api import (
     JobTable,
     format_log_line,
 )
-from sm_magics.backends import base, registry
+from sm_magics.backends import registry
 from sm_magics.backends.local.engine import LocalBackend
+from sm_magics.backends.results import LogEvent
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import AlreadyExists, InvalidRequest, JobFailed, NotFound, WaitTimeout
 from sm_magics.logs import LogFollower, stream_until_done
 
@@ -125,7 +127,7 @@ class _AlwaysTaken(LocalBackend):
 
     name = "always-taken"
 
-    def create_training_job(self, spec: base.TrainingSpec) -> None:
+    def create_training_job(self, spec: TrainingSpec) -> None:
         raise AlreadyExists(f"{spec.name} is taken")
 
 
@@ -231,7 +233,7 @@ def test_logs_prefix_hosts_only_with_several(session: Session) -> None:
 
 
 def test_format_log_line() -> None:
-    event = base.LogEvent(timestamp=1, host="algo-3", message="hi")
+    event = LogEvent(timestamp=1, host="algo-3", message="hi")
     assert format_log_line(event, True) == "[algo-3] hi"
     assert format_log_line(event, False) == "hi"
 
@@ -286,7 +288,7 @@ def test_log_follower_delivers_every_line_once_in_order(session: Session) -> Non
         "import time\nfor i in range(200):\n    print(f'line {i}')\n"
         "    if i % 40 == 0:\n        time.sleep(0.1)\n"
     )
-    batches: list[list[base.LogEvent]] = []
+    batches: list[list[LogEvent]] = []
     statuses: list[str] = []
     follower = LogFollower(
         job,

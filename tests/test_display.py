@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sm_magics import display
-from sm_magics.backends.base import LogEvent
+from sm_magics.backends.results import LogEvent
 from sm_magics.costs import CostSummary
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from sm_magics import config, pricing
 from sm_magics.api import Session
-from sm_magics.backends.base import InvokeResult
+from sm_magics.backends.results import InvokeResult
 from sm_magics.display.endpoints import EndpointRow, EndpointTable
 from sm_magics.endpoint import (
     CSV,

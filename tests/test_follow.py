@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sm_magics.backends import base
+from sm_magics.backends import kinds
 from sm_magics.logs import LogFollower
 
 MANY_LINES = "for i in range(200000):\n    print('line', i)\n"
@@ -28,7 +28,7 @@ def test_the_follower_sees_the_end_without_a_status_poll(ip) -> None:
     follower = LogFollower(
         job,
         lambda events: lines.extend(e.message for e in events),
-        lambda d: statuses.append(base.job_status(d)),
+        lambda d: statuses.append(kinds.status_of(d)),
         status_interval=3600,  # only the state file's change can end this follower
     )
     follower.start()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from sm_magics import display
 from sm_magics.api import Job, Session
-from sm_magics.backends.base import LogEvent
+from sm_magics.backends.results import LogEvent
 from sm_magics.charts import HEIGHT, WIDTH, line_chart_svg
 from sm_magics.widgets import LOG_TAIL_LINES, JobWidget
 

@@ -15,7 +15,13 @@ from sm_magics import costs, limits
 from sm_magics.api.job import Job
 from sm_magics.api.names import JOB_NAME_RE, generate_job_name, validate_job_name
 from sm_magics.api.specs import async_spec
-from sm_magics.backends import base
+from sm_magics.backends import kinds, statuses
+from sm_magics.backends.specs import (
+    DEFAULT_VARIANT,
+    EndpointSpec,
+    VariantSpec,
+    parse_capacity_range,
+)
 from sm_magics.durations import parse_duration
 from sm_magics.endpoint import Endpoint
 from sm_magics.errors import AlreadyExists, InvalidRequest, NotFound
@@ -37,8 +43,8 @@ def resolve_model(session: Session, model: str, backend: str | None) -> tuple[st
         description = job.describe()
         uri = (description.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
         if not uri:
-            status = base.job_status(description)
-            hint = f"%sm_wait {model} first" if status == base.IN_PROGRESS else "retrain it"
+            status = kinds.status_of(description)
+            hint = f"%sm_wait {model} first" if status == statuses.IN_PROGRESS else "retrain it"
             raise InvalidRequest(f"Training job {model} is {status} with no model; {hint}.")
         return str(uri), model, backend or record.backend
     if JOB_NAME_RE.fullmatch(model) and "/" not in model and not Path(model).exists():
@@ -115,12 +121,12 @@ def deploy(
     if entry is not None and not entry.is_file():
         raise InvalidRequest(f"--entry-point {entry_point} does not exist.")
     instance_count = limits.check_instance_count(instance_count)
-    bounds = base.parse_capacity_range(autoscale) if autoscale else None
+    bounds = parse_capacity_range(autoscale) if autoscale else None
     if bounds is not None and serverless_memory:
         raise InvalidRequest("--autoscale does not apply to --serverless endpoints.")
 
-    def variant(name: str, weight: float) -> base.VariantSpec:
-        return base.VariantSpec(
+    def variant(name: str, weight: float) -> VariantSpec:
+        return VariantSpec(
             name=name,
             model_data=uri,
             job=source_job,
@@ -157,7 +163,7 @@ def deploy(
         described = session.backend(record.backend).describe_endpoint(endpoint)
         serving = {v["VariantName"] for v in described["ProductionVariants"]}
         current = [
-            base.VariantSpec(
+            VariantSpec(
                 **{**v, "entry_point": Path(v["entry_point"]) if v.get("entry_point") else None}
             )
             for v in record.spec.get("variants", [])
@@ -194,7 +200,7 @@ def deploy(
     if uri is None or backend_name is None:
         raise InvalidRequest("Nothing to deploy: give a training job name or a model URI.")
     name = endpoint or source_job or generate_job_name("sm-endpoint")
-    specs = [variant(n, w) for n, w in (weights or {base.DEFAULT_VARIANT: 1.0}).items()]
+    specs = [variant(n, w) for n, w in (weights or {DEFAULT_VARIANT: 1.0}).items()]
     if ttl is None:
         ttl = session.default_ttl
     ttl_seconds = parse_duration(ttl) if ttl is not None else None
@@ -208,7 +214,7 @@ def deploy(
     target = session.backend(backend_name)
     asynchronous = async_spec(async_output, async_failure, async_max_concurrency)
     target.create_endpoint(
-        base.EndpointSpec(
+        EndpointSpec(
             name=name,
             variants=specs,
             ttl=ttl_seconds,

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import display
-from sm_magics.backends import base, kinds, processing
+from sm_magics.backends import base, kinds, processing, statuses
+from sm_magics.backends.results import LogBatch, LogEvent
 from sm_magics.display.jobs import JobRow
 from sm_magics.durations import parse_duration
 from sm_magics.errors import InvalidRequest, JobFailed, WaitTimeout
-from sm_magics.metrics import MetricParser, MetricPoint
+from sm_magics.metrics import MetricParser, MetricPoint, metric_definitions
 
 if TYPE_CHECKING:
     from sm_magics.api.session import Session
@@ -87,13 +88,13 @@ class Job:
     @property
     def status(self) -> str:
         """``InProgress``, ``Completed``, ``Failed``, ``Stopping`` or ``Stopped``."""
-        return base.job_status(self.describe())
+        return kinds.status_of(self.describe())
 
     @property
     def secondary_status(self) -> str:
         """SageMaker's finer status: ``Starting``, ``Downloading``, ``Training``, ..."""
         description = self.describe()
-        return str(description.get("SecondaryStatus") or base.job_status(description))
+        return str(description.get("SecondaryStatus") or kinds.status_of(description))
 
     @property
     def failure_reason(self) -> str | None:
@@ -174,11 +175,11 @@ class Job:
         self.backend.fetch(f"{uri.rstrip('/')}/{filename}", target)
         return target
 
-    def read_logs(self, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+    def read_logs(self, cursor: dict[str, Any] | None = None) -> LogBatch:
         """Return log lines after ``cursor``; pass the returned cursor back for more."""
         return kinds.read_logs(self.backend, self.kind, self.name, cursor)
 
-    def iter_log_events(self) -> Iterator[base.LogEvent]:
+    def iter_log_events(self) -> Iterator[LogEvent]:
         """Yield every log line written so far, all hosts merged by time."""
         batch = self.read_logs()
         while batch.events:
@@ -193,7 +194,7 @@ class Job:
 
     def metrics(self) -> dict[str, list[MetricPoint]]:
         """Return each ``--metric`` as a time series parsed from the logs so far."""
-        definitions = base.metric_definitions(self.describe())
+        definitions = metric_definitions(self.describe())
         parser = MetricParser(definitions)
         series: dict[str, list[MetricPoint]] = {name: [] for name in definitions}
         for event in self.iter_log_events():
@@ -226,9 +227,9 @@ class Job:
             description = self.describe()
             if on_poll is not None:
                 on_poll(description)
-            status = base.job_status(description)
-            if status in base.TERMINAL_STATUSES:
-                if raise_on_failure and status == base.FAILED:
+            status = kinds.status_of(description)
+            if status in statuses.TERMINAL_STATUSES:
+                if raise_on_failure and status == statuses.FAILED:
                     raise JobFailed(
                         self.name,
                         status,

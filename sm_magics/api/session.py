@@ -174,7 +174,7 @@ class Session:
         the code folder, next to the files of ``source_dir``) or as ``entry_point``, a file
         inside ``source_dir`` run unchanged.
 
-        ``options`` are the fields of :class:`~sm_magics.backends.base.TrainingSpec`
+        ``options`` are the fields of :class:`~sm_magics.backends.specs.TrainingSpec`
         (:data:`~sm_magics.api.specs.TRAINING_OPTIONS`: ``hyperparameters``, ``inputs``,
         ``instance_type``, ``max_run="2h"``, ...), checked by
         :func:`~sm_magics.api.specs.training_spec`, the one place they are.

@@ -21,7 +21,8 @@ from sm_magics.api.names import (
     generate_job_name,
     validate_job_name,
 )
-from sm_magics.backends import base, kinds, processing
+from sm_magics.backends import kinds, processing
+from sm_magics.backends.specs import AsyncInferenceSpec, TrainingSpec, TransformSpec, VariantSpec
 from sm_magics.durations import parse_duration
 from sm_magics.errors import InvalidRequest
 
@@ -86,17 +87,17 @@ def code_of(
     return script, source, cell_entry_point
 
 
-#: The options of a training job: the fields of :class:`~sm_magics.backends.base.TrainingSpec`
+#: The options of a training job: the fields of :class:`~sm_magics.backends.specs.TrainingSpec`
 #: but the code (the cell) and what the session fills in. ``%%sm_train``'s parser names its
 #: arguments after them, and ``Session.train`` takes them as keywords: listed nowhere else.
 TRAINING_OPTIONS = tuple(
     f.name
-    for f in dataclasses.fields(base.TrainingSpec)
+    for f in dataclasses.fields(TrainingSpec)
     if f.name not in ("script", "region", "notebook")
 )
 
 
-def training_spec(session: Session, script: str | None = None, **options: Any) -> base.TrainingSpec:
+def training_spec(session: Session, script: str | None = None, **options: Any) -> TrainingSpec:
     """Return the spec of a new training job: the one place its options are checked.
 
     ``options`` are :data:`TRAINING_OPTIONS` (``None`` means the default), as users give
@@ -174,7 +175,7 @@ def training_spec(session: Session, script: str | None = None, **options: Any) -
         "tags": {str(k): str(v) for k, v in dict(given.get("tags") or {}).items()},
     }
     # The rest (image, framework, ..., checkpoint_uri) are text, passed as given.
-    return base.TrainingSpec(
+    return TrainingSpec(
         **{**given, **checked}, script=script, region=session.region, notebook=session.notebook
     )
 
@@ -194,7 +195,7 @@ def transform_spec(
     split_type: str = "Line",
     entry_point: str | Path | None = None,
     tags: dict[str, str] | None = None,
-) -> base.TransformSpec:
+) -> TransformSpec:
     """Return the spec of a new batch transform job: the one place its options are checked.
 
     ``model_data`` and ``source_job`` are the resolved model (``api.deploy.resolve_model``);
@@ -215,9 +216,9 @@ def transform_spec(
         raise InvalidRequest("--input and --output name a file or folder each.")
     if accept is None and content_type.split(";")[0].strip() == "text/csv":
         accept = "text/csv"  # CSV records in, one CSV line out per record
-    return base.TransformSpec(
+    return TransformSpec(
         name=validate_job_name(name) if name else generate_job_name("sm-batch"),
-        model=base.VariantSpec(
+        model=VariantSpec(
             model_data=model_data,
             job=source_job,
             entry_point=entry,
@@ -245,7 +246,7 @@ TRANSFORM_OPTIONS = tuple(
 
 def async_spec(
     output: str | None, failure: str | None, max_concurrency: int | None
-) -> base.AsyncInferenceSpec | None:
+) -> AsyncInferenceSpec | None:
     """Return the asynchronous configuration of ``%sm_deploy --async-output ...``, if any."""
     if output is None:
         if failure is not None or max_concurrency is not None:
@@ -253,7 +254,7 @@ def async_spec(
         return None
     if max_concurrency is not None and max_concurrency < 1:
         raise InvalidRequest("--async-max-concurrency must be at least 1.")
-    return base.AsyncInferenceSpec(output, failure, max_concurrency)
+    return AsyncInferenceSpec(output, failure, max_concurrency)
 
 
 # -- processing -------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from sm_magics.backends.base import Backend, LogBatch
+    from sm_magics.backends.base import Backend
+    from sm_magics.backends.results import LogBatch
 
 
 @dataclass(frozen=True)

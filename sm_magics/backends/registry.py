@@ -106,11 +106,11 @@ def create_backend(
     """Build the backend ``name`` from a session's settings, checked by name.
 
     ``settings`` are ``%config`` values (role, bucket, subnets, ...), turned into the
-    backend's :class:`~sm_magics.backends.base.BackendOptions`; an unknown one is an
+    backend's :class:`~sm_magics.backends.options.BackendOptions`; an unknown one is an
     ``InvalidRequest``. ``aws``, a ready ``AwsSession`` (tests, benchmarks), is handed to
     the sagemaker backend as it is.
     """
-    from sm_magics.backends.base import BackendOptions
+    from sm_magics.backends.options import BackendOptions
 
     values = dict(settings)
     ready: dict[str, object] = {"aws": values.pop("aws")} if "aws" in values else {}

@@ -13,7 +13,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sm_magics.backends import base
+from sm_magics.backends import statuses
+from sm_magics.backends.specs import EndpointSpec, TransformSpec, VariantSpec
 from sm_magics.ledger import (
     DELETED,
     EndpointRecord,
@@ -25,7 +26,7 @@ from sm_magics.ledger import (
 )
 
 
-def variant_summaries(variants: Iterable[base.VariantSpec]) -> list[VariantSummary]:
+def variant_summaries(variants: Iterable[VariantSpec]) -> list[VariantSummary]:
     """Return the ledger's per-variant summary (the shape cost totals read)."""
     return [
         {
@@ -38,7 +39,7 @@ def variant_summaries(variants: Iterable[base.VariantSpec]) -> list[VariantSumma
     ]
 
 
-def endpoint_row_spec(spec: base.EndpointSpec) -> EndpointRowSpec:
+def endpoint_row_spec(spec: EndpointSpec) -> EndpointRowSpec:
     """Return the ``spec`` column of a new endpoint: its variants, TTL (seconds) and async."""
     row: EndpointRowSpec = {
         "variants": [v.to_json() for v in spec.variants],
@@ -50,14 +51,14 @@ def endpoint_row_spec(spec: base.EndpointSpec) -> EndpointRowSpec:
 
 
 def endpoint_record(
-    spec: base.EndpointSpec, *, backend: str, region: str | None, now: float
+    spec: EndpointSpec, *, backend: str, region: str | None, now: float
 ) -> EndpointRecord:
     """Return the whole row of an endpoint being created, status ``Creating``."""
     return EndpointRecord(
         name=spec.name,
         backend=backend,
         region=region,
-        status=base.CREATING,
+        status=statuses.CREATING,
         created_at=now,
         ttl_at=now + spec.ttl if spec.ttl else None,
         notebook=spec.notebook,
@@ -68,7 +69,7 @@ def endpoint_record(
 
 
 def record_update(
-    ledger: Ledger, name: str, variants: list[base.VariantSpec], *, status: str | None
+    ledger: Ledger, name: str, variants: list[VariantSpec], *, status: str | None
 ) -> None:
     """Record an accepted update: the desired variants, their summaries, and ``status``.
 
@@ -86,7 +87,7 @@ def record_update(
     ledger.update_endpoint(name, **changes)
 
 
-def transform_row_spec(spec: base.TransformSpec) -> TransformRowSpec:
+def transform_row_spec(spec: TransformSpec) -> TransformRowSpec:
     """Return the ``spec`` column of a new transform job."""
     return {
         "input": spec.input_uri,
@@ -97,7 +98,7 @@ def transform_row_spec(spec: base.TransformSpec) -> TransformRowSpec:
 
 
 def transform_record(
-    spec: base.TransformSpec, *, backend: str, region: str | None, now: float
+    spec: TransformSpec, *, backend: str, region: str | None, now: float
 ) -> JobRecord:
     """Return the whole row of a transform job being created, status ``InProgress``."""
     return JobRecord(
@@ -105,8 +106,8 @@ def transform_record(
         backend=backend,
         kind="transform",
         region=region,
-        status=base.IN_PROGRESS,
-        secondary_status=base.IN_PROGRESS,
+        status=statuses.IN_PROGRESS,
+        secondary_status=statuses.IN_PROGRESS,
         instance_type=spec.model.instance_type,
         instance_count=spec.model.instance_count,
         created_at=now,
@@ -130,7 +131,7 @@ def _ours(record: JobRecord | EndpointRecord, backend: str, region: str | None) 
 
 def _being_created(record: JobRecord | EndpointRecord, grace: float) -> bool:
     """Whether a row is still in its first status and younger than ``grace`` seconds."""
-    first = base.CREATING if isinstance(record, EndpointRecord) else base.IN_PROGRESS
+    first = statuses.CREATING if isinstance(record, EndpointRecord) else statuses.IN_PROGRESS
     return record.status == first and time.time() - record.created_at < grace
 
 

@@ -15,7 +15,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from sm_magics.backends.base import LogEvent
+    from sm_magics.backends.results import LogEvent
 
 #: Colours of statuses in tables and widgets (JupyterLab's theme variables, with fallbacks).
 STATUS_COLOURS = {

@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from sm_magics import costs, pricing
-from sm_magics.backends import base, kinds, processing
+from sm_magics.backends import kinds, processing, statuses
 from sm_magics.display import STATUS_COLOURS, StatusTable, format_instance, no_math
 from sm_magics.durations import format_duration
 from sm_magics.ledger import JobRecord
@@ -147,7 +147,7 @@ def job_header_html(
     row = JobRow.from_description(description, backend, None)
     status = row.status
     colour = STATUS_COLOURS.get(status, "inherit")
-    finished = status in base.TERMINAL_STATUSES
+    finished = status in statuses.TERMINAL_STATUSES
     parts = []
     if row.secondary_status not in ("", status):
         parts.append(escape(row.secondary_status))
@@ -178,7 +178,7 @@ def job_header_html(
     )
     model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
     model_html = f"<div>model: <code>{escape(model)}</code></div>" if model else ""
-    if status == base.COMPLETED:  # a processing job's outputs, where the next step reads
+    if status == statuses.COMPLETED:  # a processing job's outputs, where the next step reads
         model_html += "".join(
             f"<div>output {escape(name)}: <code>{escape(uri)}</code></div>"
             for name, uri in processing.output_uris(description).items()

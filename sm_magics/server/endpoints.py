@@ -13,7 +13,7 @@ import logging
 import time
 from typing import TypedDict
 
-from sm_magics.backends import base
+from sm_magics.backends import statuses
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.endpoint import Endpoint
 from sm_magics.errors import NotFound
@@ -123,4 +123,4 @@ def delete_endpoint(ctx: ServerContext, name: str) -> EndpointJSON:
     """Delete a live endpoint (nothing of it runs afterwards); return its final row."""
     _live(ctx, name).delete()
     record = _record(ctx, name)
-    return endpoint_json(record, now=time.time(), status=base.DELETED)
+    return endpoint_json(record, now=time.time(), status=statuses.DELETED)

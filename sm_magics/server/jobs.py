@@ -13,7 +13,8 @@ import time
 from typing import Any, TypedDict
 
 from sm_magics.api import Job
-from sm_magics.backends import base
+from sm_magics.backends import kinds, statuses
+from sm_magics.backends.results import LogBatch
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord
 from sm_magics.server import cursors
@@ -103,7 +104,7 @@ def _fresh_json(ctx: ServerContext, job: Job) -> tuple[JobJSON, dict[str, Any]]:
     record = ctx.session.ledger.get_job(job.name)
     if record is None:  # removed meanwhile: only a rolled-back creation does that
         raise NotFound(f"Job {job.name!r} is no longer in the ledger.")
-    status = base.job_status(description)
+    status = kinds.status_of(description)
     secondary = description.get("SecondaryStatus")
     return job_json(record, now=time.time(), status=status, secondary=secondary), description
 
@@ -160,7 +161,7 @@ def stop_job(ctx: ServerContext, name: str) -> JobJSON:
     return data
 
 
-def _first_read(job: Job, position: dict[str, Any]) -> base.LogBatch:
+def _first_read(job: Job, position: dict[str, Any]) -> LogBatch:
     """Read with a cursor the client sent: a cursor the backend cannot use is a 400.
 
     :func:`cursors.decode` refused what no backend hands out; what is left is a cursor of
@@ -185,7 +186,7 @@ def read_logs(ctx: ServerContext, name: str, cursor: str | None, limit: int) -> 
     """
     job, _ = _handle(ctx, name)
     position = cursors.decode(cursor)
-    ended = base.job_status(job.describe()) in base.TERMINAL_STATUSES
+    ended = kinds.status_of(job.describe()) in statuses.TERMINAL_STATUSES
     events: list[EventJSON] = []
     exhausted = False
     for attempt in range(MAX_LOG_READS):

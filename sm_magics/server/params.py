@@ -13,11 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sm_magics import ledger
-from sm_magics.backends import base, registry
+from sm_magics.backends import registry, statuses
 from sm_magics.errors import InvalidRequest
 
 #: Statuses ``GET /jobs?status=`` accepts: SageMaker's training (and transform) statuses.
-JOB_STATUSES = (base.IN_PROGRESS, base.COMPLETED, base.FAILED, base.STOPPING, base.STOPPED)
+JOB_STATUSES = (
+    statuses.IN_PROGRESS,
+    statuses.COMPLETED,
+    statuses.FAILED,
+    statuses.STOPPING,
+    statuses.STOPPED,
+)
 JOB_KINDS = ledger.JOB_KINDS
 DEFAULT_JOB_LIMIT = 100
 MAX_JOB_LIMIT = 1000

@@ -13,7 +13,8 @@ from typing import TypedDict
 
 from sm_magics import costs
 from sm_magics.api.registry import PACKAGE_TAG
-from sm_magics.backends import base
+from sm_magics.backends import statuses
+from sm_magics.backends.specs import DEFAULT_VARIANT
 from sm_magics.ledger import EndpointRecord, JobRecord
 from sm_magics.model_registry import PackageRecord
 
@@ -131,7 +132,7 @@ def variants_json(record: EndpointRecord) -> list[VariantJSON]:
     memory = _serverless_memory(record)
     result: list[VariantJSON] = []
     for variant in record.variants:
-        name = str(variant.get("VariantName") or base.DEFAULT_VARIANT)
+        name = str(variant.get("VariantName") or DEFAULT_VARIANT)
         count = variant.get("DesiredInstanceCount") or variant.get("CurrentInstanceCount") or 0
         weight = variant.get("CurrentWeight", variant.get("DesiredWeight", 1.0))
         result.append(
@@ -172,7 +173,7 @@ def endpoint_json(
     """Return one endpoint; ``status`` (from a fresh describe) wins over the row's."""
     status = status or record.status
     billing = status in costs.BILLING_ENDPOINT_STATUSES
-    if status == base.DELETED:
+    if status == statuses.DELETED:
         end = record.deleted_at or record.updated_at or record.created_at
     elif billing:
         end = now

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sm_magics.backends import base
+from sm_magics.backends import base, kinds, statuses
 from sm_magics.errors import SmMagicsError
 from sm_magics.metrics import MetricParser
 from sm_magics.tuning import ranges as ranges_mod
@@ -131,7 +131,7 @@ class TuningLoop:
                 "name": training.name,
                 "params": params,
                 "hyperparameters": hyperparameters,
-                "status": base.IN_PROGRESS,
+                "status": statuses.IN_PROGRESS,
                 "objective": None,
                 "objective_status": "Pending",
                 "series": [],
@@ -141,7 +141,7 @@ class TuningLoop:
             try:
                 self.backend.create_training_job(training)
             except SmMagicsError as exc:
-                self._end_trial(entry, trial, base.FAILED, f"{type(exc).__name__}: {exc}")
+                self._end_trial(entry, trial, statuses.FAILED, f"{type(exc).__name__}: {exc}")
                 self.save(self.state)
                 continue
             running = _Running(
@@ -160,14 +160,14 @@ class TuningLoop:
                 description = self.backend.describe_training_job(name)
             except SmMagicsError:
                 continue  # a transient read error; the next poll tries again
-            status = base.job_status(description)
-            if status != running.entry["status"] and status not in base.TERMINAL_STATUSES:
+            status = kinds.status_of(description)
+            if status != running.entry["status"] and status not in statuses.TERMINAL_STATUSES:
                 running.entry["status"] = status
                 changed = True
-            if status in base.TERMINAL_STATUSES:
+            if status in statuses.TERMINAL_STATUSES:
                 self._read_objective(running)  # the lines written just before the end
                 reason = description.get("FailureReason")
-                if running.early_reason and status == base.STOPPED:
+                if running.early_reason and status == statuses.STOPPED:
                     reason = running.early_reason
                 running.entry["started"] = _timestamp(description.get("TrainingStartTime"))
                 self._end_trial(running.entry, running.trial, status, reason, running)
@@ -211,7 +211,7 @@ class TuningLoop:
         running.stop_sent = True
         with contextlib.suppress(SmMagicsError):
             self.backend.stop_training_job(running.entry["name"])
-        running.entry["status"] = base.STOPPING
+        running.entry["status"] = statuses.STOPPING
 
     def _stop_all(self) -> None:
         if self.state["status"] == "InProgress":
@@ -240,7 +240,7 @@ class TuningLoop:
         if reason:
             entry["failure_reason"] = reason
         value = entry.get("objective")
-        if status == base.COMPLETED and value is not None:
+        if status == statuses.COMPLETED and value is not None:
             entry["objective_status"] = "Succeeded"
             self.study.tell(trial, value)
             self._record_best(entry)
@@ -249,7 +249,7 @@ class TuningLoop:
             self.study.tell(trial, state=TrialState.PRUNED)
         else:
             entry["objective_status"] = "Failed"
-            if status == base.COMPLETED:
+            if status == statuses.COMPLETED:
                 entry["failure_reason"] = (
                     f"The objective metric {self.spec.objective!r} never appeared in the "
                     f"logs (regex {self.objective_regex!r})"
@@ -276,7 +276,7 @@ class TuningLoop:
         succeeded = [
             t
             for t in trials
-            if t["status"] == base.COMPLETED and t.get("objective_status") == "Succeeded"
+            if t["status"] == statuses.COMPLETED and t.get("objective_status") == "Succeeded"
         ]
         if self.stop_requested.is_set() and self.state.get("stop_reason") != "MaxRuntimeExceeded":
             self.state["status"] = "Stopped"
@@ -302,7 +302,7 @@ class TuningLoop:
 
         for entry in parent.get("trials", []):
             value = entry.get("objective")
-            if entry.get("status") != base.COMPLETED or value is None:
+            if entry.get("status") != statuses.COMPLETED or value is None:
                 continue
             if search.add_finished_trial(self.study, self.spec, entry["params"], float(value)):
                 self.state["warm_started"] += 1

@@ -1,6 +1,6 @@
 """The tuning job spec: what ``%%sm_tune`` asks for, validated once, read by both backends.
 
-A tuning job is a training job template (a :class:`~sm_magics.backends.base.TrainingSpec`
+A tuning job is a training job template (a :class:`~sm_magics.backends.specs.TrainingSpec`
 whose hyperparameters are the static ones) plus the search: the objective (one of the
 template's ``--metric`` names, as SageMaker requires), the ranges, the budget and the
 strategy. Defaults are SageMaker's: Bayesian search, early stopping off, maximise.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sm_magics.backends.base import TrainingSpec
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import InvalidRequest
 from sm_magics.tuning import ranges as ranges_mod
 from sm_magics.tuning.ranges import ParameterRange

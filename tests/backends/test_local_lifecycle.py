@@ -226,7 +226,7 @@ for i in range(50):
 
 LAUNCHER = """\
 import sys, time
-from sm_magics.backends.base import TrainingSpec
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.backends.local.engine import LocalBackend
 
 LocalBackend().create_training_job(

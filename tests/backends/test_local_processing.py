@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from helpers import path_from_uri, unique_name, wait_until
 
-from sm_magics.backends import base, kinds
+from sm_magics.backends import kinds, statuses
 from sm_magics.backends import processing as proc
 from sm_magics.backends.local.jobdir import JobDir
 from sm_magics.backends.local.processor import localize
@@ -48,7 +48,11 @@ ARGS = ["--data", "/opt/ml/processing/input/data", "--out", "/opt/ml/processing/
 def wait_processing(backend: Any, name: str, timeout: float = 60) -> dict[str, Any]:
     def ended() -> dict[str, Any] | None:
         description: dict[str, Any] = backend.describe_processing_job(name)
-        return description if description["ProcessingJobStatus"] in base.TERMINAL_STATUSES else None
+        return (
+            description
+            if description["ProcessingJobStatus"] in statuses.TERMINAL_STATUSES
+            else None
+        )
 
     result: dict[str, Any] = wait_until(ended, timeout=timeout, what=f"processing job {name}")
     return result
@@ -173,8 +177,8 @@ def test_kinds_read_processing_descriptions() -> None:
         },
     }
     assert kinds.of_description(description) is kinds.PROCESSING
-    assert base.job_status(description) == "Completed"
-    assert base.job_resources(description) == ("ml.c5.xlarge", 3)
+    assert kinds.status_of(description) == "Completed"
+    assert kinds.resources_of(description) == ("ml.c5.xlarge", 3)
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -191,7 +195,9 @@ def test_sharded_input_splits_files_across_hosts_and_outputs_are_collected(
     )
     local_backend.create_processing_job(spec)
     description = wait_processing(local_backend, spec.name)
-    assert description["ProcessingJobStatus"] == base.COMPLETED, description.get("FailureReason")
+    assert description["ProcessingJobStatus"] == statuses.COMPLETED, description.get(
+        "FailureReason"
+    )
     by_host = seen(messages(local_backend, spec.name))
     assert sorted(by_host) == ["algo-1", "algo-2"]
     every = sorted(f for files in by_host.values() for f in files)
@@ -219,7 +225,7 @@ def test_fully_replicated_input_reaches_every_host_and_config_files_exist(
     )
     local_backend.create_processing_job(spec)
     description = wait_processing(local_backend, spec.name)
-    assert description["ProcessingJobStatus"] == base.COMPLETED
+    assert description["ProcessingJobStatus"] == statuses.COMPLETED
     by_host = seen(messages(local_backend, spec.name))
     assert by_host["algo-1"] == by_host["algo-2"] and len(by_host["algo-1"]) == 5
     assert proc.output_uris(description) == {"train": chosen.resolve().as_uri()}
@@ -247,7 +253,7 @@ def test_a_failing_script_fails_with_its_error_and_stores_no_output(
     )
     local_backend.create_processing_job(spec)
     description = wait_processing(local_backend, spec.name)
-    assert description["ProcessingJobStatus"] == base.FAILED
+    assert description["ProcessingJobStatus"] == statuses.FAILED
     assert "ValueError: bad rows" in description["FailureReason"]
     assert "ExitCode 3" in description["FailureReason"]
     assert not path_from_uri(proc.output_uris(description)["train"]).exists()
@@ -260,18 +266,18 @@ def test_stop_ends_a_running_job_stopped(local_backend: Any) -> None:
     wait_until(lambda: ("algo-1", "ready") in messages(local_backend, spec.name), what="the script")
     local_backend.stop_processing_job(spec.name)
     assert local_backend.describe_processing_job(spec.name)["ProcessingJobStatus"] in (
-        base.STOPPING,
-        base.STOPPED,
+        statuses.STOPPING,
+        statuses.STOPPED,
     )
-    assert wait_processing(local_backend, spec.name)["ProcessingJobStatus"] == base.STOPPED
+    assert wait_processing(local_backend, spec.name)["ProcessingJobStatus"] == statuses.STOPPED
     local_backend.stop_processing_job(spec.name)  # idempotent
 
 
 def test_max_run_stops_the_job(local_backend: Any) -> None:
     spec = make(script="import time\ntime.sleep(60)\n", arguments=[], max_run=1)
     local_backend.create_processing_job(spec)
-    assert wait_processing(local_backend, spec.name)["ProcessingJobStatus"] == base.STOPPED
-    assert local_backend.ledger.get_job(spec.name).secondary_status == base.MAX_RUNTIME_EXCEEDED
+    assert wait_processing(local_backend, spec.name)["ProcessingJobStatus"] == statuses.STOPPED
+    assert local_backend.ledger.get_job(spec.name).secondary_status == statuses.MAX_RUNTIME_EXCEEDED
 
 
 def test_bad_input_leaves_nothing_behind(local_backend: Any, tmp_path: Path) -> None:
@@ -329,7 +335,9 @@ def test_hard_coded_container_paths_work_where_namespaces_bind_opt_ml(
     )
     local_backend.create_processing_job(spec)
     description = wait_processing(local_backend, spec.name)
-    assert description["ProcessingJobStatus"] == base.COMPLETED, description.get("FailureReason")
+    assert description["ProcessingJobStatus"] == statuses.COMPLETED, description.get(
+        "FailureReason"
+    )
     folder = path_from_uri(proc.output_uris(description)["result"])
     shares = {p.stem: p.read_text().split() for p in folder.iterdir()}
     assert sorted(shares) == ["algo-1", "algo-2"]

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from helpers import make_spec, unique_name
 
-from sm_magics.backends import base
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.backends.local.jobdir import JobDir
+from sm_magics.backends.specs import EndpointSpec, TransformSpec, VariantSpec
 from sm_magics.errors import AlreadyExists, InvalidRequest
 
 
@@ -33,7 +33,7 @@ def test_a_foreign_endpoint_folder_is_refused_and_left_alone(
 ) -> None:
     name = unique_name("ep")
     keep = _foreign_folder(EndpointDir.for_endpoint(name).root)
-    spec = base.EndpointSpec(name=name, variants=[base.VariantSpec(model_data=model_uri)])
+    spec = EndpointSpec(name=name, variants=[VariantSpec(model_data=model_uri)])
     with pytest.raises(InvalidRequest, match="exists but no ledger row") as caught:
         local_backend.create_endpoint(spec)
     assert not isinstance(caught.value, AlreadyExists)
@@ -48,9 +48,9 @@ def test_a_foreign_transform_folder_is_refused_and_left_alone(
     keep = _foreign_folder(JobDir.for_job(name).root)
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.csv").write_text("1,2\n")
-    spec = base.TransformSpec(
+    spec = TransformSpec(
         name=name,
-        model=base.VariantSpec(model_data=model_uri),
+        model=VariantSpec(model_data=model_uri),
         input_uri=str(tmp_path / "in"),
         output_uri=str(tmp_path / "out"),
     )
@@ -81,9 +81,9 @@ def test_a_name_taken_in_the_ledger_is_already_exists_and_its_folder_stays(
     (tmp_path / "in" / "a.csv").write_text("1,2\n")
     with pytest.raises(AlreadyExists):
         local_backend.create_transform_job(
-            base.TransformSpec(
+            TransformSpec(
                 name=spec.name,
-                model=base.VariantSpec(model_data=model_uri),
+                model=VariantSpec(model_data=model_uri),
                 input_uri=str(tmp_path / "in"),
                 output_uri=str(tmp_path / "out"),
             )
@@ -104,7 +104,7 @@ def test_a_failure_after_the_reservation_undoes_row_and_folder(
 
     monkeypatch.setattr(processes, "spawn_detached", refuse)
     name = unique_name("ep")
-    spec = base.EndpointSpec(name=name, variants=[base.VariantSpec(model_data=model_uri)])
+    spec = EndpointSpec(name=name, variants=[VariantSpec(model_data=model_uri)])
     with pytest.raises(OSError, match="no more processes"):
         local_backend.create_endpoint(spec)
     assert not EndpointDir.for_endpoint(name).root.exists()

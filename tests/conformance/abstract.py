@@ -39,7 +39,15 @@ from typing import Any, ClassVar
 
 import pytest
 
-from sm_magics.backends import base, kinds, processing
+from sm_magics.backends import base, kinds, processing, statuses
+from sm_magics.backends.results import LogEvent
+from sm_magics.backends.specs import (
+    DEFAULT_VARIANT,
+    EndpointSpec,
+    TrainingSpec,
+    TransformSpec,
+    VariantSpec,
+)
 from sm_magics.errors import AlreadyExists, InvalidRequest, ModelError, NotFound
 from sm_magics.ledger import Ledger
 
@@ -47,28 +55,28 @@ from sm_magics.ledger import Ledger
 WAIT = 60.0
 
 TRAINING_STATUSES = frozenset(
-    {base.IN_PROGRESS, base.COMPLETED, base.FAILED, base.STOPPING, base.STOPPED}
+    {statuses.IN_PROGRESS, statuses.COMPLETED, statuses.FAILED, statuses.STOPPING, statuses.STOPPED}
 )
 #: The secondary statuses of the contract, in the order a job walks them.
-SECONDARY_ORDER = (base.STARTING, base.DOWNLOADING, base.TRAINING, base.UPLOADING)
+SECONDARY_ORDER = (statuses.STARTING, statuses.DOWNLOADING, statuses.TRAINING, statuses.UPLOADING)
 SECONDARY_STATUSES = frozenset(
     {
         *SECONDARY_ORDER,
-        base.COMPLETED,
-        base.FAILED,
-        base.STOPPING,
-        base.STOPPED,
-        base.MAX_RUNTIME_EXCEEDED,
+        statuses.COMPLETED,
+        statuses.FAILED,
+        statuses.STOPPING,
+        statuses.STOPPED,
+        statuses.MAX_RUNTIME_EXCEEDED,
     }
 )
 #: Which secondary statuses go with which final status.
 FINAL_SECONDARY = {
-    base.COMPLETED: {base.COMPLETED},
-    base.FAILED: {base.FAILED},
-    base.STOPPED: {base.STOPPED, base.MAX_RUNTIME_EXCEEDED},
+    statuses.COMPLETED: {statuses.COMPLETED},
+    statuses.FAILED: {statuses.FAILED},
+    statuses.STOPPED: {statuses.STOPPED, statuses.MAX_RUNTIME_EXCEEDED},
 }
 ENDPOINT_STATUSES = frozenset(
-    {base.CREATING, base.IN_SERVICE, base.UPDATING, base.DELETING, base.FAILED}
+    {statuses.CREATING, statuses.IN_SERVICE, statuses.UPDATING, statuses.DELETING, statuses.FAILED}
 )
 
 #: What the conformance model learns: every prediction is the sum of a row times this.
@@ -206,7 +214,7 @@ class Harness(abc.ABC):
 
     # -- training ---------------------------------------------------------------------------
 
-    def training_spec(self, behaviour: Behaviour, **overrides: Any) -> base.TrainingSpec:
+    def training_spec(self, behaviour: Behaviour, **overrides: Any) -> TrainingSpec:
         """Return a spec whose job behaves as ``behaviour`` on this backend."""
         values: dict[str, Any] = {
             "name": unique_name("conf"),
@@ -216,12 +224,12 @@ class Harness(abc.ABC):
             "hyperparameters": {"epochs": 2},
         }
         values.update(overrides)
-        spec = base.TrainingSpec(**values)
+        spec = TrainingSpec(**values)
         self.prepare(spec, behaviour)
         return spec
 
     @abc.abstractmethod
-    def prepare(self, spec: base.TrainingSpec, behaviour: Behaviour) -> None:
+    def prepare(self, spec: TrainingSpec, behaviour: Behaviour) -> None:
         """Make the job ``spec`` will create behave as ``behaviour`` (edit ``spec`` if needed)."""
 
     @abc.abstractmethod
@@ -229,7 +237,7 @@ class Harness(abc.ABC):
         """Let a gated job go on past its ``before`` lines."""
 
     @abc.abstractmethod
-    def invalid_training_specs(self) -> dict[str, base.TrainingSpec]:
+    def invalid_training_specs(self) -> dict[str, TrainingSpec]:
         """Return specs this backend must refuse with ``InvalidRequest``, by what is wrong."""
 
     @abc.abstractmethod
@@ -361,15 +369,15 @@ class Watch:
 
     def until_terminal(self) -> dict[str, Any]:
         """Describe until the job has ended."""
-        return self.until("the end", lambda d: d["TrainingJobStatus"] in base.TERMINAL_STATUSES)
+        return self.until("the end", lambda d: d["TrainingJobStatus"] in statuses.TERMINAL_STATUSES)
 
     def until_training(self) -> dict[str, Any]:
         """Describe until the script runs (secondary status ``Training``) or the job ended."""
         return self.until(
             "Training",
             lambda d: (
-                d["SecondaryStatus"] == base.TRAINING
-                or d["TrainingJobStatus"] in base.TERMINAL_STATUSES
+                d["SecondaryStatus"] == statuses.TRAINING
+                or d["TrainingJobStatus"] in statuses.TERMINAL_STATUSES
             ),
         )
 
@@ -388,10 +396,10 @@ def assert_reads_deleted(backend: base.Backend, kind: str, name: str) -> None:
     """
     ledger = ledger_of(backend)
     record = ledger.get_endpoint(name) if kind == "endpoint" else ledger.get_job(name)
-    assert record is not None and record.status != base.DELETED
+    assert record is not None and record.status != statuses.DELETED
     refreshed = backend.refresh(record)
     assert refreshed is not None
-    assert refreshed.status == base.DELETED, refreshed
+    assert refreshed.status == statuses.DELETED, refreshed
     assert refreshed.deleted_at is not None
     with pytest.raises(NotFound):
         if kind == "endpoint":
@@ -400,7 +408,7 @@ def assert_reads_deleted(backend: base.Backend, kind: str, name: str) -> None:
             kinds.describe(backend, kind, name)
     again = ledger.get_endpoint(name) if kind == "endpoint" else ledger.get_job(name)
     assert again is not None
-    assert (again.status, again.deleted_at) == (base.DELETED, refreshed.deleted_at)
+    assert (again.status, again.deleted_at) == (statuses.DELETED, refreshed.deleted_at)
     if kind == "endpoint":
         assert name not in {r.name for r in ledger.list_endpoints()}
     else:
@@ -409,7 +417,7 @@ def assert_reads_deleted(backend: base.Backend, kind: str, name: str) -> None:
 
 def run_to_end(
     harness: Harness, behaviour: Behaviour, **overrides: Any
-) -> tuple[base.TrainingSpec, dict[str, Any], Watch]:
+) -> tuple[TrainingSpec, dict[str, Any], Watch]:
     """Create a job that behaves as ``behaviour``, release it if gated, wait for its end."""
     spec = harness.training_spec(behaviour, **overrides)
     harness.backend.create_training_job(spec)
@@ -422,7 +430,7 @@ def run_to_end(
 
 def drain_logs(
     backend: base.Backend, name: str, cursor: dict[str, Any] | None
-) -> tuple[list[list[base.LogEvent]], dict[str, Any] | None]:
+) -> tuple[list[list[LogEvent]], dict[str, Any] | None]:
     """Read an ended job's logs until a call returns nothing; return the batches."""
     batches = []
     for _ in range(100):
@@ -447,7 +455,7 @@ class TrainingScenarios:
         backend.create_training_job(spec)
         watch = Watch(backend, spec.name)
         description = watch.describe()  # at once: the job was accepted, not waited for
-        assert description["TrainingJobStatus"] == base.IN_PROGRESS
+        assert description["TrainingJobStatus"] == statuses.IN_PROGRESS
         assert description["SecondaryStatus"] in SECONDARY_ORDER
         assert spec.name in description["TrainingJobArn"]
         assert description["ResourceConfig"]["InstanceType"] == spec.instance_type
@@ -457,14 +465,14 @@ class TrainingScenarios:
         assert "TrainingEndTime" not in description
         watch.until_training()
         harness.release(spec.name)
-        assert watch.until_terminal()["TrainingJobStatus"] == base.COMPLETED
+        assert watch.until_terminal()["TrainingJobStatus"] == statuses.COMPLETED
         watch.assert_walked_forward()
 
     def test_a_job_completes_with_its_model(self, backend: base.Backend, harness: Harness) -> None:
         spec, description, watch = run_to_end(harness, Behaviour())
         assert (description["TrainingJobStatus"], description["SecondaryStatus"]) == (
-            base.COMPLETED,
-            base.COMPLETED,
+            statuses.COMPLETED,
+            statuses.COMPLETED,
         )
         uri = description["ModelArtifacts"]["S3ModelArtifacts"]
         assert uri.endswith("model.tar.gz")
@@ -473,7 +481,7 @@ class TrainingScenarios:
         assert "FailureReason" not in description
         watch.assert_walked_forward()
         record = ledger_of(backend).get_job(spec.name)
-        assert (record.status, record.model_data) == (base.COMPLETED, uri)
+        assert (record.status, record.model_data) == (statuses.COMPLETED, uri)
 
     def test_a_failing_job_fails_with_the_scripts_reason(
         self, backend: base.Backend, harness: Harness
@@ -481,13 +489,13 @@ class TrainingScenarios:
         behaviour = Behaviour(failure="column price has NaN values")
         spec, description, _ = run_to_end(harness, behaviour)
         assert (description["TrainingJobStatus"], description["SecondaryStatus"]) == (
-            base.FAILED,
-            base.FAILED,
+            statuses.FAILED,
+            statuses.FAILED,
         )
         assert description["FailureReason"].startswith("AlgorithmError")
         assert "column price has NaN values" in description["FailureReason"]
         record = ledger_of(backend).get_job(spec.name)
-        assert record.status == base.FAILED
+        assert record.status == statuses.FAILED
         assert record.failure_reason == description["FailureReason"]
         assert record.model_data is None  # a failed job has no model to deploy
 
@@ -497,19 +505,19 @@ class TrainingScenarios:
         spec = harness.training_spec(Behaviour(gated=True))  # never released
         backend.create_training_job(spec)
         watch = Watch(backend, spec.name)
-        assert watch.until_training()["TrainingJobStatus"] == base.IN_PROGRESS
+        assert watch.until_training()["TrainingJobStatus"] == statuses.IN_PROGRESS
         backend.stop_training_job(spec.name)
-        assert watch.describe()["TrainingJobStatus"] in (base.STOPPING, base.STOPPED)
+        assert watch.describe()["TrainingJobStatus"] in (statuses.STOPPING, statuses.STOPPED)
         description = watch.until_terminal()
         assert (description["TrainingJobStatus"], description["SecondaryStatus"]) == (
-            base.STOPPED,
-            base.STOPPED,
+            statuses.STOPPED,
+            statuses.STOPPED,
         )
         backend.stop_training_job(spec.name)  # ended: nothing to do, no error
         backend.stop_training_job(spec.name)
-        assert watch.describe()["TrainingJobStatus"] == base.STOPPED
+        assert watch.describe()["TrainingJobStatus"] == statuses.STOPPED
         record = ledger_of(backend).get_job(spec.name)
-        assert (record.status, record.secondary_status) == (base.STOPPED, base.STOPPED)
+        assert (record.status, record.secondary_status) == (statuses.STOPPED, statuses.STOPPED)
 
     def test_stop_right_after_create_ends_stopped_not_failed(
         self, backend: base.Backend, harness: Harness
@@ -518,10 +526,10 @@ class TrainingScenarios:
         backend.create_training_job(spec)
         backend.stop_training_job(spec.name)  # before anything was described or ran
         description = Watch(backend, spec.name).until_terminal()
-        assert description["TrainingJobStatus"] == base.STOPPED, description
+        assert description["TrainingJobStatus"] == statuses.STOPPED, description
         assert "FailureReason" not in description
         record = ledger_of(backend).get_job(spec.name)
-        assert record.status == base.STOPPED
+        assert record.status == statuses.STOPPED
 
     def test_stop_of_a_completed_job_changes_nothing(
         self, backend: base.Backend, harness: Harness
@@ -529,7 +537,7 @@ class TrainingScenarios:
         spec, description, watch = run_to_end(harness, Behaviour())
         backend.stop_training_job(spec.name)
         after = watch.describe()
-        assert after["TrainingJobStatus"] == base.COMPLETED
+        assert after["TrainingJobStatus"] == statuses.COMPLETED
         assert after["ModelArtifacts"] == description["ModelArtifacts"]
 
     def test_a_job_over_its_max_run_is_stopped_with_max_runtime_exceeded(
@@ -539,8 +547,8 @@ class TrainingScenarios:
         backend.create_training_job(spec)
         description = Watch(backend, spec.name).until_terminal()
         assert (description["TrainingJobStatus"], description["SecondaryStatus"]) == (
-            base.STOPPED,
-            base.MAX_RUNTIME_EXCEEDED,
+            statuses.STOPPED,
+            statuses.MAX_RUNTIME_EXCEEDED,
         )
         assert description["StoppingCondition"]["MaxRuntimeInSeconds"] == 1
 
@@ -563,7 +571,7 @@ class TrainingScenarios:
         assert again["CreationTime"] == before["CreationTime"]
         assert ledger_of(backend).get_job(first.name).spec == record.spec
         harness.release(first.name)
-        assert watch.until_terminal()["TrainingJobStatus"] == base.COMPLETED
+        assert watch.until_terminal()["TrainingJobStatus"] == statuses.COMPLETED
 
     def test_a_job_removed_out_of_band_reads_deleted(
         self, backend: base.Backend, harness: Harness
@@ -580,7 +588,7 @@ class TrainingScenarios:
         with pytest.raises(NotFound):
             backend.describe_training_job(spec.name)
         record = ledger_of(backend).get_job(spec.name)
-        assert (record.status, record.deleted_at is not None) == (base.DELETED, True)
+        assert (record.status, record.deleted_at is not None) == (statuses.DELETED, True)
 
     def test_an_unknown_job_is_not_found(self, backend: base.Backend) -> None:
         name = unique_name("ghost")
@@ -605,7 +613,7 @@ class TrainingScenarios:
         # The refused name was not reserved: a good spec of that name runs.
         good = harness.training_spec(Behaviour(), name=spec.name)
         backend.create_training_job(good)
-        assert Watch(backend, good.name).until_terminal()["TrainingJobStatus"] == base.COMPLETED
+        assert Watch(backend, good.name).until_terminal()["TrainingJobStatus"] == statuses.COMPLETED
 
     def test_the_ledger_row_has_the_backend_and_follows_describe(
         self, backend: base.Backend, harness: Harness
@@ -614,7 +622,7 @@ class TrainingScenarios:
         backend.create_training_job(spec)
         record = ledger_of(backend).get_job(spec.name)
         assert (record.name, record.kind, record.backend) == (spec.name, "training", backend.name)
-        assert record.status == base.IN_PROGRESS
+        assert record.status == statuses.IN_PROGRESS
         assert (record.instance_type, record.instance_count) == (
             spec.instance_type,
             spec.instance_count,
@@ -646,7 +654,7 @@ class TrainingScenarios:
         spec = harness.training_spec(behaviour)
         backend.create_training_job(spec)
         watch = Watch(backend, spec.name)
-        batches: list[list[base.LogEvent]] = []
+        batches: list[list[LogEvent]] = []
         cursor: dict[str, Any] | None = None
         wanted_first = {(h, m) for h, m in behaviour.lines() if not m.startswith("saved")}
 
@@ -663,7 +671,7 @@ class TrainingScenarios:
         watch.until_training()
         wait_for(read_before_lines, f"the first lines of {spec.name}")
         harness.release(spec.name)
-        while watch.describe()["TrainingJobStatus"] not in base.TERMINAL_STATUSES:
+        while watch.describe()["TrainingJobStatus"] not in statuses.TERMINAL_STATUSES:
             batch = backend.read_training_logs(spec.name, cursor)
             cursor = batch.cursor
             if batch.events:
@@ -695,10 +703,10 @@ class TrainingScenarios:
 
 
 def variant(
-    trained: dict[str, Any], name: str = base.DEFAULT_VARIANT, weight: float = 1.0
-) -> base.VariantSpec:
+    trained: dict[str, Any], name: str = DEFAULT_VARIANT, weight: float = 1.0
+) -> VariantSpec:
     """Return a variant serving the model of the completed job ``trained``."""
-    return base.VariantSpec(
+    return VariantSpec(
         name=name,
         model_data=trained["ModelArtifacts"]["S3ModelArtifacts"],
         job=trained["TrainingJobName"],
@@ -713,9 +721,9 @@ class EndpointDriver:
         self.backend = backend
         self.names: list[str] = []
 
-    def create(self, *variants: base.VariantSpec, name: str | None = None) -> str:
+    def create(self, *variants: VariantSpec, name: str | None = None) -> str:
         """Create an endpoint; return its name at once."""
-        spec = base.EndpointSpec(
+        spec = EndpointSpec(
             name=name or unique_name("conf-ep"), variants=list(variants), tags={"t": "conf"}
         )
         self.backend.create_endpoint(spec)
@@ -734,7 +742,7 @@ class EndpointDriver:
 
         def check() -> dict[str, Any] | None:
             description = self.describe(name)
-            assert description["EndpointStatus"] != base.FAILED, description
+            assert description["EndpointStatus"] != statuses.FAILED, description
             return description if predicate(description) else None
 
         return wait_for(check, f"endpoint {name}: {what}")
@@ -745,7 +753,7 @@ class EndpointDriver:
             name,
             "InService as desired",
             lambda d: (
-                d["EndpointStatus"] == base.IN_SERVICE
+                d["EndpointStatus"] == statuses.IN_SERVICE
                 and all(
                     v["CurrentWeight"] == v["DesiredWeight"]
                     and v["CurrentInstanceCount"] == v["DesiredInstanceCount"]
@@ -773,7 +781,7 @@ class EndpointScenarios:
     def trained(self, harness: Harness) -> dict[str, Any]:
         """The description of a completed job; its model serves every endpoint here."""
         _, description, _ = run_to_end(harness, Behaviour())
-        assert description["TrainingJobStatus"] == base.COMPLETED, description
+        assert description["TrainingJobStatus"] == statuses.COMPLETED, description
         return description
 
     @pytest.fixture
@@ -787,14 +795,14 @@ class EndpointScenarios:
     ) -> None:
         name = endpoints.create(variant(trained))
         first = endpoints.describe(name)  # at once: creation was started, not waited for
-        assert first["EndpointStatus"] in (base.CREATING, base.IN_SERVICE)
+        assert first["EndpointStatus"] in (statuses.CREATING, statuses.IN_SERVICE)
         assert ledger_of(backend).get_endpoint(name).status in (
-            base.CREATING,
-            base.IN_SERVICE,
+            statuses.CREATING,
+            statuses.IN_SERVICE,
         )
         description = endpoints.in_service(name)
         [only] = description["ProductionVariants"]
-        assert only["VariantName"] == base.DEFAULT_VARIANT
+        assert only["VariantName"] == DEFAULT_VARIANT
         assert only["CurrentWeight"] == only["DesiredWeight"] == 1.0
         assert only["CurrentInstanceCount"] == only["DesiredInstanceCount"] == 1
         assert only["InstanceType"] == "ml.m5.large"
@@ -802,7 +810,7 @@ class EndpointScenarios:
         assert name in description["EndpointArn"]
         assert description["Url"]
         record = ledger_of(backend).get_endpoint(name)
-        assert (record.backend, record.status) == (backend.name, base.IN_SERVICE)
+        assert (record.backend, record.status) == (backend.name, statuses.IN_SERVICE)
         assert record.tags == {"t": "conf"}
 
     def test_invoke_answers_with_the_model_and_names_the_variant(
@@ -816,7 +824,7 @@ class EndpointScenarios:
         )
         assert json.loads(result.body) == predict(rows)
         assert result.content_type.startswith("application/json")
-        assert result.variant == base.DEFAULT_VARIANT
+        assert result.variant == DEFAULT_VARIANT
         csv = backend.invoke_endpoint(
             name, b"1,1\n2,2\n", content_type="text/csv", accept="text/csv"
         )
@@ -831,7 +839,7 @@ class EndpointScenarios:
             backend.invoke_endpoint(name, b"[[-1, 2]]", content_type="application/json")
         result = backend.invoke_endpoint(name, b"[[1, 2]]", content_type="application/json")
         assert json.loads(result.body) == predict([[1, 2]])
-        assert endpoints.describe(name)["EndpointStatus"] == base.IN_SERVICE
+        assert endpoints.describe(name)["EndpointStatus"] == statuses.IN_SERVICE
 
     def test_add_a_variant_then_reweigh_and_target_it(
         self, backend: base.Backend, endpoints: EndpointDriver, trained: dict[str, Any]
@@ -841,22 +849,25 @@ class EndpointScenarios:
         backend.update_endpoint(
             name, [variant(trained, weight=0.5), variant(trained, "b", weight=0.5)]
         )
-        assert endpoints.describe(name)["EndpointStatus"] in (base.UPDATING, base.IN_SERVICE)
+        assert endpoints.describe(name)["EndpointStatus"] in (
+            statuses.UPDATING,
+            statuses.IN_SERVICE,
+        )
         description = endpoints.in_service(name)
-        assert weights(description) == {base.DEFAULT_VARIANT: 0.5, "b": 0.5}
+        assert weights(description) == {DEFAULT_VARIANT: 0.5, "b": 0.5}
 
         backend.update_endpoint(
             name, [variant(trained, weight=0.9), variant(trained, "b", weight=0.1)]
         )
         description = endpoints.in_service(name)
-        assert weights(description) == {base.DEFAULT_VARIANT: 0.9, "b": 0.1}
+        assert weights(description) == {DEFAULT_VARIANT: 0.9, "b": 0.1}
         assert [v["DesiredWeight"] for v in description["ProductionVariants"]] == [0.9, 0.1]
         record = ledger_of(backend).get_endpoint(name)
-        assert record.status == base.IN_SERVICE
+        assert record.status == statuses.IN_SERVICE
         assert {v["VariantName"]: v["CurrentWeight"] for v in record.variants} == weights(
             description
         )
-        for target in ("b", base.DEFAULT_VARIANT):
+        for target in ("b", DEFAULT_VARIANT):
             result = backend.invoke_endpoint(
                 name, b"[[2, 2]]", content_type="application/json", target_variant=target
             )
@@ -871,7 +882,7 @@ class EndpointScenarios:
         with pytest.raises(NotFound):
             backend.describe_endpoint(name)
         record = ledger_of(backend).get_endpoint(name)
-        assert record.status == base.DELETED
+        assert record.status == statuses.DELETED
         assert record.deleted_at is not None
         harness.assert_endpoint_gone(name)
         with pytest.raises(NotFound):
@@ -897,7 +908,7 @@ class EndpointScenarios:
     ) -> None:
         """``create_endpoint`` writes the whole row: nobody above the backend adds to it."""
         name = unique_name("conf-ep")
-        spec = base.EndpointSpec(name=name, variants=[variant(trained)], ttl=3600)
+        spec = EndpointSpec(name=name, variants=[variant(trained)], ttl=3600)
         backend.create_endpoint(spec)
         endpoints.names.append(name)
         record = ledger_of(backend).get_endpoint(name)
@@ -905,7 +916,7 @@ class EndpointScenarios:
         assert record.spec["variants"] == [v.to_json() for v in spec.variants]
         assert "async" not in record.spec
         assert record.ttl_at == pytest.approx(record.created_at + 3600)
-        assert [v["VariantName"] for v in record.variants] == [base.DEFAULT_VARIANT]
+        assert [v["VariantName"] for v in record.variants] == [DEFAULT_VARIANT]
         endpoints.in_service(name)
         wanted = [variant(trained, weight=0.5), variant(trained, "b", weight=0.5)]
         backend.update_endpoint(name, wanted)
@@ -924,7 +935,7 @@ class EndpointScenarios:
         assert after["ProductionVariants"] == before["ProductionVariants"]
         assert after["EndpointArn"] == before["EndpointArn"]
         result = backend.invoke_endpoint(name, b"[[1, 1]]", content_type="application/json")
-        assert result.variant == base.DEFAULT_VARIANT
+        assert result.variant == DEFAULT_VARIANT
 
     def test_an_unknown_endpoint_is_not_found(self, backend: base.Backend) -> None:
         name = unique_name("ghost-ep")
@@ -937,9 +948,7 @@ class EndpointScenarios:
         with pytest.raises(NotFound):
             backend.read_endpoint_logs(name)
         with pytest.raises(NotFound):
-            backend.update_endpoint(
-                name, [base.VariantSpec(model_data="s3://no-bucket/model.tar.gz")]
-            )
+            backend.update_endpoint(name, [VariantSpec(model_data="s3://no-bucket/model.tar.gz")])
         assert ledger_of(backend).get_endpoint(name) is None
 
     def test_a_missing_model_is_refused_and_leaves_nothing(
@@ -950,11 +959,11 @@ class EndpointScenarios:
         tmp_path: Any,
     ) -> None:
         name = unique_name("conf-ep")
-        missing = base.VariantSpec(
+        missing = VariantSpec(
             model_data=str(tmp_path / "no-such-model.tar.gz"), job=trained["TrainingJobName"]
         )
         with pytest.raises(InvalidRequest):
-            backend.create_endpoint(base.EndpointSpec(name=name, variants=[missing]))
+            backend.create_endpoint(EndpointSpec(name=name, variants=[missing]))
         assert ledger_of(backend).get_endpoint(name) is None
         harness.assert_endpoint_gone(name)
         with pytest.raises(NotFound):
@@ -971,7 +980,7 @@ class TransformScenarios:
     def trained(self, harness: Harness) -> dict[str, Any]:
         """The description of a completed job whose model the transforms run."""
         _, description, _ = run_to_end(harness, Behaviour())
-        assert description["TrainingJobStatus"] == base.COMPLETED, description
+        assert description["TrainingJobStatus"] == statuses.COMPLETED, description
         return description
 
     def test_a_transform_completes_with_one_output_per_input_file(
@@ -981,7 +990,7 @@ class TransformScenarios:
         input_uri, output_uri = harness.transform_io(files)
         name = unique_name("conf-tj")
         backend.create_transform_job(
-            base.TransformSpec(
+            TransformSpec(
                 name=name,
                 model=variant(trained),
                 input_uri=input_uri,
@@ -994,26 +1003,28 @@ class TransformScenarios:
         assert (record.kind, record.backend, record.status) == (
             "transform",
             backend.name,
-            base.IN_PROGRESS,
+            statuses.IN_PROGRESS,
         )
 
         def ended() -> dict[str, Any] | None:
             description = backend.describe_transform_job(name)
             assert description["TransformJobName"] == name
             assert description["TransformJobStatus"] in TRAINING_STATUSES, description
-            return description if base.job_status(description) in base.TERMINAL_STATUSES else None
+            return (
+                description if kinds.status_of(description) in statuses.TERMINAL_STATUSES else None
+            )
 
         description = wait_for(ended, f"transform {name} to end")
-        assert description["TransformJobStatus"] == base.COMPLETED, description
+        assert description["TransformJobStatus"] == statuses.COMPLETED, description
         outputs = harness.transform_outputs(output_uri)
         assert sorted(outputs) == ["a.csv.out", "b.csv.out"]
         for source, text in files.items():
             rows = [[float(v) for v in line.split(",")] for line in text.splitlines()]
             assert [float(v) for v in outputs[f"{source}.out"].split()] == predict(rows)
         record = ledger_of(backend).get_job(name)
-        assert record.status == base.COMPLETED
+        assert record.status == statuses.COMPLETED
         backend.stop_transform_job(name)  # ended: nothing to do
-        assert backend.describe_transform_job(name)["TransformJobStatus"] == base.COMPLETED
+        assert backend.describe_transform_job(name)["TransformJobStatus"] == statuses.COMPLETED
 
     def test_a_transform_removed_out_of_band_reads_deleted(
         self, backend: base.Backend, harness: Harness, trained: dict[str, Any]
@@ -1021,12 +1032,14 @@ class TransformScenarios:
         input_uri, output_uri = harness.transform_io({"a.csv": "1,2\n"})
         name = unique_name("conf-tj")
         backend.create_transform_job(
-            base.TransformSpec(
+            TransformSpec(
                 name=name, model=variant(trained), input_uri=input_uri, output_uri=output_uri
             )
         )
         wait_for(
-            lambda: base.job_status(backend.describe_transform_job(name)) in base.TERMINAL_STATUSES,
+            lambda: (
+                kinds.status_of(backend.describe_transform_job(name)) in statuses.TERMINAL_STATUSES
+            ),
             f"transform {name} to end",
         )
         harness.remove_out_of_band("transform", name)
@@ -1115,15 +1128,15 @@ def wait_processing(backend: base.Backend, name: str) -> dict[str, Any]:
         description = backend.describe_processing_job(name)
         assert description["ProcessingJobName"] == name
         assert description["ProcessingJobStatus"] in TRAINING_STATUSES, description
-        return description if base.job_status(description) in base.TERMINAL_STATUSES else None
+        return description if kinds.status_of(description) in statuses.TERMINAL_STATUSES else None
 
     result: dict[str, Any] = wait_for(ended, f"processing job {name} to end")
     return result
 
 
-def processing_logs(backend: base.Backend, name: str) -> list[base.LogEvent]:
+def processing_logs(backend: base.Backend, name: str) -> list[LogEvent]:
     """Read an ended processing job's logs to the end."""
-    events: list[base.LogEvent] = []
+    events: list[LogEvent] = []
     cursor = None
     for _ in range(100):
         batch = backend.read_processing_logs(name, cursor)
@@ -1157,24 +1170,24 @@ class ProcessingScenarios:
         assert (record.kind, record.backend, record.status) == (
             "processing",
             backend.name,
-            base.IN_PROGRESS,
+            statuses.IN_PROGRESS,
         )
         description = wait_processing(backend, spec.name)
-        assert description["ProcessingJobStatus"] == base.COMPLETED, description
+        assert description["ProcessingJobStatus"] == statuses.COMPLETED, description
         uri = processing.output_uris(description)["result"]
         outputs = harness.processing_outputs(uri)
         assert sorted(outputs) == sorted([*DATA, "algo-1.txt"])
         for name, text in DATA.items():
             assert as_rows(outputs[name]) == doubled(text)
         record = ledger_of(backend).get_job(spec.name)
-        assert record.status == base.COMPLETED and record.ended_at
-        assert base.job_resources(description) == (spec.instance_type, 1)
+        assert record.status == statuses.COMPLETED and record.ended_at
+        assert kinds.resources_of(description) == (spec.instance_type, 1)
         seen = [e for e in processing_logs(backend, spec.name) if e.message.startswith("SEEN")]
         assert [(e.host, e.message) for e in seen] == [
             ("algo-1", f"SEEN algo-1 {json.dumps(sorted(DATA))}")
         ]
         backend.stop_processing_job(spec.name)  # ended: nothing to do
-        assert base.job_status(backend.describe_processing_job(spec.name)) == base.COMPLETED
+        assert kinds.status_of(backend.describe_processing_job(spec.name)) == statuses.COMPLETED
 
     def test_a_sharded_input_gives_each_host_its_share_and_logs_name_the_host(
         self, backend: base.Backend, harness: Harness
@@ -1187,7 +1200,7 @@ class ProcessingScenarios:
         )
         backend.create_processing_job(spec)
         description = wait_processing(backend, spec.name)
-        assert description["ProcessingJobStatus"] == base.COMPLETED, description
+        assert description["ProcessingJobStatus"] == statuses.COMPLETED, description
         outputs = harness.processing_outputs(processing.output_uris(description)["result"])
         shares = {h: outputs[f"{h}.txt"].split() for h in ("algo-1", "algo-2")}
         assert all(shares.values()), shares
@@ -1204,7 +1217,7 @@ class ProcessingScenarios:
         spec = processing_spec(harness, harness.processing_input(DATA), hosts=2)
         backend.create_processing_job(spec)
         description = wait_processing(backend, spec.name)
-        assert description["ProcessingJobStatus"] == base.COMPLETED, description
+        assert description["ProcessingJobStatus"] == statuses.COMPLETED, description
         outputs = harness.processing_outputs(processing.output_uris(description)["result"])
         assert outputs["algo-1.txt"].split() == outputs["algo-2.txt"].split() == sorted(DATA)
 
@@ -1214,11 +1227,11 @@ class ProcessingScenarios:
         spec = processing_spec(harness, harness.processing_input(DATA), fail="bad rows")
         backend.create_processing_job(spec)
         description = wait_processing(backend, spec.name)
-        assert description["ProcessingJobStatus"] == base.FAILED
+        assert description["ProcessingJobStatus"] == statuses.FAILED
         assert description["FailureReason"]
         assert harness.processing_outputs(processing.output_uris(description)["result"]) == {}
         assert any("ValueError: bad rows" in e.message for e in processing_logs(backend, spec.name))
-        assert ledger_of(backend).get_job(spec.name).status == base.FAILED
+        assert ledger_of(backend).get_job(spec.name).status == statuses.FAILED
 
     def test_stop_ends_a_processing_job_stopped_and_is_idempotent(
         self, backend: base.Backend, harness: Harness
@@ -1226,11 +1239,11 @@ class ProcessingScenarios:
         spec = processing_spec(harness, harness.processing_input(DATA), gated=True)
         backend.create_processing_job(spec)
         backend.stop_processing_job(spec.name)
-        status = base.job_status(backend.describe_processing_job(spec.name))
-        assert status in (base.STOPPING, base.STOPPED)
-        assert wait_processing(backend, spec.name)["ProcessingJobStatus"] == base.STOPPED
+        status = kinds.status_of(backend.describe_processing_job(spec.name))
+        assert status in (statuses.STOPPING, statuses.STOPPED)
+        assert wait_processing(backend, spec.name)["ProcessingJobStatus"] == statuses.STOPPED
         backend.stop_processing_job(spec.name)
-        assert ledger_of(backend).get_job(spec.name).status == base.STOPPED
+        assert ledger_of(backend).get_job(spec.name).status == statuses.STOPPED
 
     def test_an_unknown_processing_job_is_not_found(self, backend: base.Backend) -> None:
         name = unique_name("ghost-pj")
@@ -1264,7 +1277,7 @@ class RegistryScenarios:
     def trained(self, harness: Harness) -> dict[str, Any]:
         """The description of a completed job: the model every version here registers."""
         _, description, _ = run_to_end(harness, Behaviour())
-        assert description["TrainingJobStatus"] == base.COMPLETED, description
+        assert description["TrainingJobStatus"] == statuses.COMPLETED, description
         return description
 
     def _spec(self, trained: dict[str, Any], group: str, **kw: Any) -> Any:

@@ -24,6 +24,7 @@ from helpers import path_from_uri, tar_members
 from sm_magics.backends import base, processing
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.backends.local.jobdir import JobDir
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import NotFound
 
 from .abstract import (
@@ -90,7 +91,7 @@ class LocalHarness(Harness):
         self.folder = folder
         self.gates: dict[str, Path] = {}
 
-    def prepare(self, spec: base.TrainingSpec, behaviour: Behaviour) -> None:
+    def prepare(self, spec: TrainingSpec, behaviour: Behaviour) -> None:
         """A gated job's script waits for a file of its own (``CONFORMANCE_GATE``)."""
         if behaviour.gated:
             gate = self.folder / "gates" / spec.name
@@ -102,12 +103,12 @@ class LocalHarness(Harness):
         """Create the file the job's hosts wait for."""
         self.gates[name].touch()
 
-    def invalid_training_specs(self) -> dict[str, base.TrainingSpec]:
+    def invalid_training_specs(self) -> dict[str, TrainingSpec]:
         """What the local backend refuses before it reserves the name."""
         not_a_folder = self.folder / "a-file"
         not_a_folder.write_text("x")
 
-        def spec(**overrides: Any) -> base.TrainingSpec:
+        def spec(**overrides: Any) -> TrainingSpec:
             return self.training_spec(Behaviour(), name=unique_name("bad"), **overrides)
 
         return {

@@ -36,12 +36,13 @@ from botocore.validate import validate_parameters
 from processing_container import ProcessingContainer
 from sm_fakes import ACCOUNT, ScriptedSageMaker, client_error
 
-from sm_magics.backends import base, processing
+from sm_magics.backends import processing, statuses
 from sm_magics.backends.local import inference
 from sm_magics.backends.sagemaker import SageMakerBackend
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.cwlogs import TRAINING_LOG_GROUP
 from sm_magics.backends.sagemaker.uploads import parse_s3_uri
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.ledger import Ledger
 
 from .abstract import (
@@ -206,30 +207,30 @@ class SageMakerSimulator(ScriptedSageMaker):
         with self.lock:
             response = super().describe_training_job(**params)  # calls _advance first
             run = self.runs.get(params["TrainingJobName"])
-        if response["TrainingJobStatus"] == base.FAILED and run and run.behaviour.failure:
+        if response["TrainingJobStatus"] == statuses.FAILED and run and run.behaviour.failure:
             response["FailureReason"] = f"AlgorithmError: {run.behaviour.failure}"
         return _valid_answer("DescribeTrainingJob", response)
 
     def _advance(self, name: str) -> None:
         """Move the job one step along its script (called under the lock by describe)."""
         run = self.runs.get(name)
-        if run is None or self.status.get(name, (base.IN_PROGRESS,))[0] != base.IN_PROGRESS:
+        if run is None or self.status.get(name, (statuses.IN_PROGRESS,))[0] != statuses.IN_PROGRESS:
             return  # not ours, stopping, or ended
         stage = run.stage + 1
         if stage > run.last_stage or (stage == 3 and run.behaviour.gated and not run.released):
             return
         run.stage = stage
         if stage == 0:
-            self.set(name, base.IN_PROGRESS, base.STARTING)
+            self.set(name, statuses.IN_PROGRESS, statuses.STARTING)
         elif stage == 1:
-            self.set(name, base.IN_PROGRESS, base.DOWNLOADING)
+            self.set(name, statuses.IN_PROGRESS, statuses.DOWNLOADING)
         elif stage == 2:
             self._write_lines(name, run, run.behaviour.before)
-            self.set(name, base.IN_PROGRESS, base.TRAINING)
+            self.set(name, statuses.IN_PROGRESS, statuses.TRAINING)
         elif stage == 3:
             self._write_lines(name, run, run.behaviour.after)
         elif stage == 4 and run.behaviour.failure:
-            self.set(name, base.FAILED, base.FAILED)
+            self.set(name, statuses.FAILED, statuses.FAILED)
         elif stage == 4:
             uri = self.real.describe_training_job(TrainingJobName=name)["ModelArtifacts"][
                 "S3ModelArtifacts"
@@ -237,9 +238,9 @@ class SageMakerSimulator(ScriptedSageMaker):
             bucket, key = parse_s3_uri(uri)
             model = _tar_gz({"model.txt": str(MULTIPLIER).encode()})
             self.aws.client("s3").put_object(Bucket=bucket, Key=key, Body=model)
-            self.set(name, base.IN_PROGRESS, base.UPLOADING)
+            self.set(name, statuses.IN_PROGRESS, statuses.UPLOADING)
         else:
-            self.set(name, base.COMPLETED, base.COMPLETED)
+            self.set(name, statuses.COMPLETED, statuses.COMPLETED)
 
     def _write_lines(self, name: str, run: _Run, lines: tuple[str, ...]) -> None:
         """Write each host's ``lines`` as SageMaker does: a stream per host, in time order."""
@@ -280,7 +281,7 @@ class SageMakerSimulator(ScriptedSageMaker):
     def create_endpoint(self, **params: Any) -> dict[str, Any]:
         response: dict[str, Any] = self.real.create_endpoint(**params)
         with self.lock:
-            self.endpoint_phase[params["EndpointName"]] = base.CREATING
+            self.endpoint_phase[params["EndpointName"]] = statuses.CREATING
         return response
 
     def update_endpoint(self, **params: Any) -> dict[str, Any]:
@@ -290,13 +291,13 @@ class SageMakerSimulator(ScriptedSageMaker):
         self.real.describe_endpoint_config(EndpointConfigName=params["EndpointConfigName"])
         with self.lock:
             self.pending_update[params["EndpointName"]] = params["EndpointConfigName"]
-            self.endpoint_phase[params["EndpointName"]] = base.UPDATING
+            self.endpoint_phase[params["EndpointName"]] = statuses.UPDATING
         return {"EndpointArn": endpoint["EndpointArn"]}
 
     def update_endpoint_weights_and_capacities(self, **params: Any) -> dict[str, Any]:
         response: dict[str, Any] = self.real.update_endpoint_weights_and_capacities(**params)
         with self.lock:
-            self.endpoint_phase[params["EndpointName"]] = base.UPDATING
+            self.endpoint_phase[params["EndpointName"]] = statuses.UPDATING
         return response
 
     def describe_endpoint(self, **params: Any) -> dict[str, Any]:
@@ -312,11 +313,11 @@ class SageMakerSimulator(ScriptedSageMaker):
         # moto answers a DataCaptureConfig short of its required members even when none was
         # asked for; SageMaker leaves it out then (and none is ever asked for here).
         response.pop("DataCaptureConfig", None)
-        if phase == base.CREATING:
-            response["EndpointStatus"] = base.CREATING
+        if phase == statuses.CREATING:
+            response["EndpointStatus"] = statuses.CREATING
             response.pop("ProductionVariants", None)
-        elif phase == base.UPDATING:
-            response["EndpointStatus"] = base.UPDATING
+        elif phase == statuses.UPDATING:
+            response["EndpointStatus"] = statuses.UPDATING
             if pending:
                 response["PendingDeploymentSummary"] = {"EndpointConfigName": pending}
         return _valid_answer("DescribeEndpoint", response)
@@ -348,7 +349,7 @@ class SageMakerSimulator(ScriptedSageMaker):
                 f"Endpoint {name} of account {ACCOUNT} not found.",
                 "InvokeEndpoint",
             ) from None
-        if self.endpoint_phase.get(name) == base.CREATING:
+        if self.endpoint_phase.get(name) == statuses.CREATING:
             raise client_error(
                 "ValidationError", f"Endpoint {name} is not in service yet.", "InvokeEndpoint"
             )
@@ -471,7 +472,11 @@ class SageMakerSimulator(ScriptedSageMaker):
             )
         response: dict[str, Any] = self.real.create_processing_job(**params)
         with self.lock:
-            self.processing[name] = {"request": params, "describes": 0, "status": base.IN_PROGRESS}
+            self.processing[name] = {
+                "request": params,
+                "describes": 0,
+                "status": statuses.IN_PROGRESS,
+            }
         return response
 
     def describe_processing_job(self, **params: Any) -> dict[str, Any]:
@@ -482,10 +487,10 @@ class SageMakerSimulator(ScriptedSageMaker):
             if state is None:
                 return _valid_answer("DescribeProcessingJob", response)
             state["describes"] += 1
-            if state["status"] == base.STOPPING and state["describes"] > state["stopped_at"]:
-                state["status"] = base.STOPPED
+            if state["status"] == statuses.STOPPING and state["describes"] > state["stopped_at"]:
+                state["status"] = statuses.STOPPED
             elif (
-                state["status"] == base.IN_PROGRESS
+                state["status"] == statuses.IN_PROGRESS
                 and state["describes"] >= 2
                 and name not in self.gated_processing
             ):
@@ -497,7 +502,7 @@ class SageMakerSimulator(ScriptedSageMaker):
         if request.get("Environment"):
             response["Environment"] = request["Environment"]
         response["ProcessingJobStatus"] = status
-        if status not in base.TERMINAL_STATUSES:
+        if status not in statuses.TERMINAL_STATUSES:
             response.pop("ProcessingEndTime", None)
         if reason:
             response["FailureReason"] = reason
@@ -509,13 +514,13 @@ class SageMakerSimulator(ScriptedSageMaker):
         name = params["ProcessingJobName"]
         with self.lock:
             state = self.processing[name]
-            if state["status"] != base.IN_PROGRESS:
+            if state["status"] != statuses.IN_PROGRESS:
                 raise client_error(
                     "ValidationException",
                     f"The request was rejected because the job is in status {state['status']}.",
                     "StopProcessingJob",
                 )
-            state["status"], state["stopped_at"] = base.STOPPING, state["describes"]
+            state["status"], state["stopped_at"] = statuses.STOPPING, state["describes"]
         return {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
     # -- transform --------------------------------------------------------------------------
@@ -529,7 +534,7 @@ class SageMakerSimulator(ScriptedSageMaker):
             if "result" not in state and state["describes"] >= 2:
                 state["result"] = self._run_transform(response)
         if "result" not in state:
-            response["TransformJobStatus"] = base.IN_PROGRESS
+            response["TransformJobStatus"] = statuses.IN_PROGRESS
             response.pop("TransformEndTime", None)
         else:
             response["TransformJobStatus"], reason = state["result"]
@@ -563,12 +568,12 @@ class SageMakerSimulator(ScriptedSageMaker):
                     container.invoke(r.encode(), content_type, accept)[0].decode() for r in requests
                 ]
             except inference.InferenceError as exc:
-                return base.FAILED, f"ClientError: See job logs for more information ({exc})"
+                return statuses.FAILED, f"ClientError: See job logs for more information ({exc})"
             relative = key[len(prefix) :].lstrip("/") if prefix else key
             out_key = f"{out_prefix.rstrip('/')}/{relative}.out".lstrip("/")
             body = "".join(a if a.endswith("\n") else f"{a}\n" for a in answers)
             s3.put_object(Bucket=out_bucket, Key=out_key, Body=body.encode())
-        return base.COMPLETED, None
+        return statuses.COMPLETED, None
 
 
 class SimulatedRuntime:
@@ -638,7 +643,7 @@ class SageMakerHarness(Harness):
         assert isinstance(simulator, SageMakerSimulator)
         return simulator
 
-    def prepare(self, spec: base.TrainingSpec, behaviour: Behaviour) -> None:
+    def prepare(self, spec: TrainingSpec, behaviour: Behaviour) -> None:
         """Train in the scikit-learn container; tell the simulator what the script does."""
         if spec.image is None and spec.framework is None:
             spec.image = IMAGE
@@ -647,12 +652,12 @@ class SageMakerHarness(Harness):
     def release(self, name: str) -> None:
         self.simulator.release(name)
 
-    def invalid_training_specs(self) -> dict[str, base.TrainingSpec]:
+    def invalid_training_specs(self) -> dict[str, TrainingSpec]:
         """What the backend refuses before any AWS call (``_check_training_spec`` and co)."""
         a_file = self.folder / "a-file"
         a_file.write_text("x")
 
-        def spec(**overrides: Any) -> base.TrainingSpec:
+        def spec(**overrides: Any) -> TrainingSpec:
             return self.training_spec(Behaviour(), name=unique_name("bad"), **overrides)
 
         return {

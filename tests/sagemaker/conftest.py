@@ -76,7 +76,7 @@ def ledger(sm_home: Path) -> Iterator[Ledger]:
 @pytest.fixture
 def backend(aws: AwsSession, ledger: Ledger) -> Any:
     """A ``SageMakerBackend`` on the stubbable session, with a VPC configured."""
-    from sm_magics.backends.base import BackendOptions
+    from sm_magics.backends.options import BackendOptions
     from sm_magics.backends.sagemaker import SageMakerBackend
 
     return SageMakerBackend(

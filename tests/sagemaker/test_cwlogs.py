@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sm_fakes import FakeClock, FakeLogs
 
-from sm_magics.backends.base import LogEvent
+from sm_magics.backends.results import LogEvent
 from sm_magics.backends.sagemaker import cwlogs
 from sm_magics.backends.sagemaker.cwlogs import TRAINING_LOG_GROUP as GROUP
 from sm_magics.backends.sagemaker.cwlogs import LogReader

@@ -18,8 +18,8 @@ from botocore.stub import ANY
 from sm_fakes import BUCKET, ROLE, Stubs
 
 from sm_magics import packaging
-from sm_magics.backends import base
 from sm_magics.backends.sagemaker import modeltrainer, training
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import InvalidRequest
 from sm_magics.ledger import Ledger
 
@@ -27,7 +27,7 @@ SCRIPT = "import sys\nprint(sys.argv)\n"
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5-cpu-py311"
 
 
-def spec(**overrides: Any) -> base.TrainingSpec:
+def spec(**overrides: Any) -> TrainingSpec:
     values: dict[str, Any] = {
         "name": "mt-job",
         "entry_point": "train.py",
@@ -38,7 +38,7 @@ def spec(**overrides: Any) -> base.TrainingSpec:
         "inputs": {"train": "s3://other-bucket/train/"},
     }
     values.update(overrides)
-    return base.TrainingSpec(**values)
+    return TrainingSpec(**values)
 
 
 def expect_folder_upload(stubs: Stubs, folder: Path) -> str:

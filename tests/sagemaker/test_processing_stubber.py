@@ -19,8 +19,8 @@ from botocore.stub import ANY
 from sm_fakes import BUCKET, ROLE, Stubs
 
 from sm_magics import packaging
-from sm_magics.backends import base
 from sm_magics.backends import processing as proc
+from sm_magics.backends import statuses
 from sm_magics.backends.sagemaker import processing as sm_processing
 from sm_magics.backends.sagemaker import uploads
 from sm_magics.errors import AlreadyExists, InvalidRequest, NotFound, SmMagicsNotice
@@ -345,7 +345,7 @@ def test_describe_syncs_the_row_and_stop_is_idempotent(
     backend.stop_processing_job("p")
     record = ledger.get_job("p")
     assert record is not None
-    assert (record.status, record.started_at) == (base.STOPPING, started.timestamp())
+    assert (record.status, record.started_at) == (statuses.STOPPING, started.timestamp())
     sm.add_response(
         "describe_processing_job",
         describe_response(
@@ -358,7 +358,7 @@ def test_describe_syncs_the_row_and_stop_is_idempotent(
     )
     backend.stop_processing_job("p")  # ended: no StopProcessingJob
     record = ledger.get_job("p")
-    assert record is not None and record.status == base.STOPPED and record.ended_at
+    assert record is not None and record.status == statuses.STOPPED and record.ended_at
 
 
 def test_describe_of_an_unknown_job_is_not_found(backend: Any, stubs: Stubs) -> None:

@@ -33,7 +33,7 @@ from sm_fakes import ACCOUNT, REGION, ROLE, ScriptedSageMaker
 
 from sm_magics import packaging
 from sm_magics.api import Job, Session
-from sm_magics.backends.base import LogEvent
+from sm_magics.backends.results import LogEvent
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.cwlogs import TRAINING_LOG_GROUP
 from sm_magics.errors import SmMagicsNotice

@@ -20,8 +20,8 @@ from botocore.stub import ANY
 from sm_fakes import BUCKET, REGION, ROLE, Stubs
 
 from sm_magics import packaging
-from sm_magics.backends import base
 from sm_magics.backends.sagemaker import training, training_requests
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import (
     AccessDenied,
     AlreadyExists,
@@ -56,7 +56,7 @@ def row(ledger: Ledger, name: str = "job-1") -> JobRecord:
     return record
 
 
-def spec(name: str = "job-1", **overrides: Any) -> base.TrainingSpec:
+def spec(name: str = "job-1", **overrides: Any) -> TrainingSpec:
     values: dict[str, Any] = {
         "name": name,
         "entry_point": "train.py",
@@ -65,7 +65,7 @@ def spec(name: str = "job-1", **overrides: Any) -> base.TrainingSpec:
         "notebook": "work/demo.ipynb",
     }
     values.update(overrides)
-    return base.TrainingSpec(**values)
+    return TrainingSpec(**values)
 
 
 def expect_source_upload(stubs: Stubs, digest: str, *, present: bool = False) -> None:
@@ -424,7 +424,7 @@ def test_bad_specs_fail_before_any_call(
 
 
 def test_half_a_vpc_is_refused(aws: Any, ledger: Ledger, stubs: Stubs) -> None:
-    from sm_magics.backends.base import BackendOptions
+    from sm_magics.backends.options import BackendOptions
     from sm_magics.backends.sagemaker import SageMakerBackend
 
     half = SageMakerBackend(aws=aws, ledger=ledger, options=BackendOptions(subnets=("subnet-1",)))

@@ -13,6 +13,8 @@ import pytest
 
 from sm_magics.backends import base
 from sm_magics.backends.local.endpoints import LocalEndpoints
+from sm_magics.backends.results import InvokeResult
+from sm_magics.backends.specs import AsyncInferenceSpec
 from sm_magics.endpoint import AsyncInference
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import EndpointRecord, Ledger
@@ -27,10 +29,10 @@ class _Answering(LocalEndpoints):
         self.ledger = ledger
         self.answer = answer
 
-    def invoke_endpoint(self, name: str, body: bytes, **_: object) -> base.InvokeResult:
+    def invoke_endpoint(self, name: str, body: bytes, **_: object) -> InvokeResult:
         if isinstance(self.answer, Exception):
             raise self.answer
-        return base.InvokeResult(self.answer, "application/json", "AllTraffic")
+        return InvokeResult(self.answer, "application/json", "AllTraffic")
 
     def fetch(self, uri: str, dest: Path) -> None:
         base.Backend.fetch(self, uri, dest)  # type: ignore[arg-type]
@@ -50,7 +52,7 @@ def test_async_invoke_writes_the_answer_where_sagemaker_would(tmp_path: Path) ->
     _record(
         ledger,
         "aep",
-        {"variants": [], "async": base.AsyncInferenceSpec(str(out), str(failed)).to_json()},
+        {"variants": [], "async": AsyncInferenceSpec(str(out), str(failed)).to_json()},
     )
     backend = _Answering(ledger, b'{"predictions": [1]}')
     queued = backend.invoke_endpoint_async("aep", b"[[1]]", content_type="application/json")

@@ -10,7 +10,7 @@ import pytest
 from sm_magics import cleanup
 from sm_magics.api import Session
 from sm_magics.backends import registry
-from sm_magics.backends.base import EndpointSpec, VariantSpec
+from sm_magics.backends.specs import EndpointSpec, VariantSpec
 
 from .test_flows_moto import make_training_job, names
 

@@ -18,7 +18,7 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY
 
 from sm_magics import packaging
-from sm_magics.backends.base import EndpointSpec, VariantSpec
+from sm_magics.backends.specs import EndpointSpec, VariantSpec
 from sm_magics.errors import (
     AccessDenied,
     AlreadyExists,

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from sm_magics.backends.base import EndpointSpec, TransformSpec, VariantSpec
 from sm_magics.backends.sagemaker import autoscaling, cwlogs
+from sm_magics.backends.specs import EndpointSpec, TransformSpec, VariantSpec
 from sm_magics.errors import NotFound
 from sm_magics.ledger import EndpointRecord
 
@@ -396,7 +396,7 @@ def test_async_endpoint_config_and_invoke_async_upload_the_payload(moto_backend)
     """moto stores AsyncInferenceConfig and answers InvokeEndpointAsync with an output
     location of its own (it runs no model: nothing is ever written there). Every request
     is validated by botocore against the real service model before it is sent."""
-    from sm_magics.backends.base import AsyncInferenceSpec
+    from sm_magics.backends.specs import AsyncInferenceSpec
 
     backend = moto_backend
     model = make_training_job(backend)
@@ -439,7 +439,7 @@ def test_async_endpoint_config_and_invoke_async_upload_the_payload(moto_backend)
 
 
 def test_async_output_must_be_s3_on_sagemaker(moto_backend):
-    from sm_magics.backends.base import AsyncInferenceSpec
+    from sm_magics.backends.specs import AsyncInferenceSpec
     from sm_magics.errors import InvalidRequest
 
     model = make_training_job(moto_backend)

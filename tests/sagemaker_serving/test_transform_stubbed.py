@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sm_magics.backends.base import TransformSpec, VariantSpec
+from sm_magics.backends.specs import TransformSpec, VariantSpec
 from sm_magics.errors import InvalidRequest, NotFound
 
 from . import stubs as s

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from botocore.stub import ANY
 
-from sm_magics.backends.base import EndpointSpec, VariantSpec
 from sm_magics.backends.sagemaker import schedules, serving
+from sm_magics.backends.specs import EndpointSpec, VariantSpec
 from sm_magics.errors import InvalidRequest, NotFound, ResourceLimitExceeded, SmMagicsNotice
 from sm_magics.ledger import EndpointRecord
 

@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import pytest
 from helpers import MODEL_FN, reap_group
 
-from sm_magics.backends.base import EndpointSpec, VariantSpec
+from sm_magics.backends.specs import EndpointSpec, VariantSpec
 
 #: One iris row, as JSON the default input_fn reads, and the class the model predicts.
 ROW = [5.1, 3.5, 1.4, 0.2]

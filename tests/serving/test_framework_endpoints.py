@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from helpers import make_spec, path_from_uri, wait_until_terminal
 
-from sm_magics.backends.base import VariantSpec
+from sm_magics.backends.specs import VariantSpec
 from sm_magics.packaging import write_tar_gz
 
 from .conftest import Endpoints, invoke, wait_until

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from sm_magics.api import Session
-from sm_magics.backends.base import AsyncInferenceSpec, EndpointSpec
+from sm_magics.backends.specs import AsyncInferenceSpec, EndpointSpec
 from sm_magics.errors import InvalidRequest, PayloadTooLarge
 
 from .conftest import ROW, ROW_CLASS, Endpoints

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from sm_magics.backends.base import TrainingSpec
 from sm_magics.backends.local.engine import LocalBackend
 from sm_magics.backends.local.tuning import TuningDir
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import Ledger
 from sm_magics.tuning import ranges

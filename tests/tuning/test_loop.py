@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from sm_magics.backends import base
-from sm_magics.backends.base import LogBatch, LogEvent, TrainingSpec
+from sm_magics.backends import statuses
+from sm_magics.backends.results import LogBatch, LogEvent
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.tuning import ranges
 from sm_magics.tuning.loop import TuningLoop
@@ -66,13 +67,13 @@ class ScriptedBackend:
             raise NotFound(name)
         job = self.jobs[name]
         if job["stopped"]:
-            status = base.STOPPED
+            status = statuses.STOPPED
         elif job["emitted"] < len(job["values"]):
-            status = base.IN_PROGRESS
+            status = statuses.IN_PROGRESS
         else:
-            status = base.COMPLETED if job["ending"] == "ok" else base.FAILED
+            status = statuses.COMPLETED if job["ending"] == "ok" else statuses.FAILED
         description = {"TrainingJobName": name, "TrainingJobStatus": status}
-        if status == base.FAILED:
+        if status == statuses.FAILED:
             description["FailureReason"] = job["reason"]
         return description
 
@@ -122,7 +123,7 @@ def test_finds_the_best_trial_and_keeps_within_max_parallel() -> None:
 
 def test_minimize_picks_the_smallest() -> None:
     state = _run(_spec(objective_type="Minimize"), ScriptedBackend(_curve))
-    finals = [t["objective"] for t in state["trials"] if t["status"] == base.COMPLETED]
+    finals = [t["objective"] for t in state["trials"] if t["status"] == statuses.COMPLETED]
     assert state["best"]["objective"] == min(finals)
 
 
@@ -133,7 +134,7 @@ def test_early_stopping_stops_trials_below_the_median_and_says_why() -> None:
         return [(0.8 if good else 0.1) + 0.01 * e for e in range(8)], "ok", None
 
     state = _run(_spec(early_stopping="Auto", max_jobs=16, max_parallel=2), ScriptedBackend(play))
-    stopped = [t for t in state["trials"] if t["status"] == base.STOPPED]
+    stopped = [t for t in state["trials"] if t["status"] == statuses.STOPPED]
     assert stopped, "no trial was stopped early"
     for trial in stopped:
         assert trial["params"]["x"] <= 0.5
@@ -150,7 +151,7 @@ def test_off_never_stops_a_trial() -> None:
         return [0.1 if hp["x"] < 0.5 else 0.9] * 6, "ok", None
 
     state = _run(_spec(max_jobs=10), ScriptedBackend(play))
-    assert all(t["status"] == base.COMPLETED for t in state["trials"])
+    assert all(t["status"] == statuses.COMPLETED for t in state["trials"])
 
 
 def test_every_trial_failing_names_the_first_real_error() -> None:
@@ -184,7 +185,7 @@ def test_a_refused_trial_is_failed_and_the_search_goes_on() -> None:
         return [0.5, 0.6], "ok", None
 
     state = _run(_spec(max_jobs=3, max_parallel=1), ScriptedBackend(play))
-    assert state["trials"][0]["status"] == base.FAILED
+    assert state["trials"][0]["status"] == statuses.FAILED
     assert "InvalidRequest: no capacity" in state["trials"][0]["failure_reason"]
     assert state["status"] == "Completed"
 
@@ -198,7 +199,7 @@ def test_stop_stops_running_trials_and_ends_stopped() -> None:
     state = loop.run()
     assert state["status"] == "Stopped"
     assert len(state["trials"]) == 2  # nothing new launched after the stop
-    assert all(t["status"] == base.STOPPED for t in state["trials"])
+    assert all(t["status"] == statuses.STOPPED for t in state["trials"])
 
 
 def test_warm_start_seeds_the_study_with_the_parents_results() -> None:

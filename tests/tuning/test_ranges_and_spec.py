@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sm_magics.backends.base import TrainingSpec
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import InvalidRequest
 from sm_magics.tuning import ranges
 from sm_magics.tuning.spec import TuningSpec, parse_early_stopping, parse_strategy, trial_name

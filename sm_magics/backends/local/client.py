@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from sm_magics import limits
-from sm_magics.backends import base
+from sm_magics.backends.results import InvokeResult
 from sm_magics.errors import (
     AccessDenied,
     InvalidRequest,
@@ -171,7 +171,7 @@ def invoke(
     body: bytes,
     headers: dict[str, str],
     read_url: Callable[[], str],
-) -> base.InvokeResult:
+) -> InvokeResult:
     """Send one request to endpoint ``name``'s router and return its answer.
 
     ``read_url`` reads the endpoint's state and returns its URL, or raises the error that
@@ -210,13 +210,11 @@ def invoke(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _result(status: int, answer: dict[str, str], data: bytes) -> base.InvokeResult:
+def _result(status: int, answer: dict[str, str], data: bytes) -> InvokeResult:
     """Return a 2xx answer; raise the error class that matches any other one."""
     variant = answer.get("x-amzn-invoked-production-variant", "")
     if status < 300:
-        return base.InvokeResult(
-            body=data, content_type=answer.get("content-type", ""), variant=variant
-        )
+        return InvokeResult(body=data, content_type=answer.get("content-type", ""), variant=variant)
     detail = data.decode(errors="replace")
     try:
         payload = json.loads(detail)

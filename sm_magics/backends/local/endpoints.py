@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from sm_magics import config, limits, storage
-from sm_magics.backends import base, rows
+from sm_magics.backends import rows, statuses
 from sm_magics.backends.local import client, logstore, processes
 from sm_magics.backends.local.creation import CREATION_GRACE_SECONDS, creating
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.backends.local.jobdir import JobDir
 from sm_magics.backends.local.uris import model_path
+from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch
+from sm_magics.backends.specs import EndpointSpec, VariantSpec
 from sm_magics.errors import InvalidRequest, ModelError, NotFound
 from sm_magics.ledger import Ledger
 
@@ -44,7 +46,7 @@ class LocalEndpoints:
 
     # -- create / update --------------------------------------------------------------------
 
-    def variant_config(self, variant: base.VariantSpec) -> dict[str, Any]:
+    def variant_config(self, variant: VariantSpec) -> dict[str, Any]:
         """Resolve one variant: the model file, the handler scripts to try, the Python."""
         if variant.model_data is None:
             raise InvalidRequest(f"Variant {variant.name}: no model to serve.")
@@ -70,7 +72,7 @@ class LocalEndpoints:
         data.update(model_path=str(path), script_candidates=candidates, python=python)
         return data
 
-    def create_endpoint(self, spec: base.EndpointSpec) -> None:
+    def create_endpoint(self, spec: EndpointSpec) -> None:
         """See :meth:`Backend.create_endpoint`."""
         variants = [self.variant_config(v) for v in spec.variants]
         names = [v["name"] for v in variants]
@@ -95,7 +97,9 @@ class LocalEndpoints:
                     "region": self.region,
                 }
             )
-            folder.write_state({"status": base.CREATING, "created": now, "ttl_at": record.ttl_at})
+            folder.write_state(
+                {"status": statuses.CREATING, "created": now, "ttl_at": record.ttl_at}
+            )
             made.process = processes.spawn_detached(
                 [sys.executable, "-m", "sm_magics.backends.local.router", str(folder.root)],
                 folder.router_log,
@@ -116,7 +120,7 @@ class LocalEndpoints:
             state = folder.read_state()
         except (OSError, ValueError):
             return False
-        if state.get("status") != base.DELETED:
+        if state.get("status") != statuses.DELETED:
             return False
         pid = self._router_pid(folder)
         if pid is not None:  # on its way out: it recorded Deleted just before exiting
@@ -132,11 +136,11 @@ class LocalEndpoints:
             f"(variant {variant} keeps its worker processes; it scales on SageMaker)."
         )
 
-    def update_endpoint(self, name: str, variants: list[base.VariantSpec]) -> None:
+    def update_endpoint(self, name: str, variants: list[VariantSpec]) -> None:
         """See :meth:`Backend.update_endpoint`."""
         folder = self._endpoint_folder(name)
         state = self._checked_endpoint_state(folder)
-        if state["status"] not in (base.IN_SERVICE, base.UPDATING):
+        if state["status"] not in (statuses.IN_SERVICE, statuses.UPDATING):
             raise InvalidRequest(
                 f"Endpoint {name} is {state['status']}; it can be updated once InService."
             )
@@ -173,7 +177,7 @@ class LocalEndpoints:
                 )
             raise NotFound(f"No local endpoint named {name!r}; %sm_endpoints lists them.")
         state = folder.read_state()
-        if state.get("status") == base.DELETED:  # it deleted itself (--ttl): gone, as on AWS
+        if state.get("status") == statuses.DELETED:  # it deleted itself (--ttl): gone, as on AWS
             self._sync_endpoint_ledger(name, state)
             raise NotFound(
                 f"Endpoint {name!r} was deleted ({state.get('deleted_reason', 'deleted')})."
@@ -191,14 +195,14 @@ class LocalEndpoints:
     def _checked_endpoint_state(self, folder: EndpointDir) -> dict[str, Any]:
         """Return the state, marking the endpoint Failed if its router died."""
         state = folder.read_state()
-        if state["status"] not in base.LIVE_ENDPOINT_STATUSES:
+        if state["status"] not in statuses.LIVE_ENDPOINT_STATUSES:
             return state
         if self._router_pid(folder) is not None:
             return state
         if not (folder.root / "router.pid").exists():
             return state  # being created this very moment
         state = folder.read_state()
-        if state["status"] not in base.LIVE_ENDPOINT_STATUSES:
+        if state["status"] not in statuses.LIVE_ENDPOINT_STATUSES:
             return state
         reason = f"the endpoint process exited unexpectedly; see {folder.router_log}"
         state.update(status="Failed", failure_reason=f"InternalServerError: {reason}")
@@ -215,8 +219,10 @@ class LocalEndpoints:
         config = folder.read_config()
         desired = {v["name"]: v for v in config["variants"]}
         status = state["status"]
-        if status == base.IN_SERVICE and state.get("config_version", 0) < config.get("version", 0):
-            status = base.UPDATING  # an update was asked for and not applied yet
+        if status == statuses.IN_SERVICE and state.get("config_version", 0) < config.get(
+            "version", 0
+        ):
+            status = statuses.UPDATING  # an update was asked for and not applied yet
         live = {v["VariantName"]: v for v in state.get("variants", [])}
         variants = []
         for variant_name in dict.fromkeys([*live, *desired]):
@@ -263,7 +269,7 @@ class LocalEndpoints:
         record = self.ledger.get_endpoint(name)
         if record is None or record.status == state["status"]:
             return
-        if state["status"] == base.DELETED:  # it deleted itself at its TTL
+        if state["status"] == statuses.DELETED:  # it deleted itself at its TTL
             rows.mark_endpoint_deleted(
                 self.ledger,
                 name,
@@ -280,7 +286,7 @@ class LocalEndpoints:
             failure_reason=state.get("failure_reason"),
         )
 
-    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_endpoint_logs`."""
         folder = EndpointDir.for_endpoint(name)
         if folder.exists():
@@ -306,10 +312,10 @@ class LocalEndpoints:
             processes.terminate_groups([pid], grace=1.0)
         now = time.time()
         state = folder.read_state()
-        state.update(status=base.DELETED, deleted=state.get("deleted") or now)
+        state.update(status=statuses.DELETED, deleted=state.get("deleted") or now)
         folder.write_state(state)
         folder.archive()
-        self.ledger.update_endpoint(name, status=base.DELETED, deleted_at=state["deleted"])
+        self.ledger.update_endpoint(name, status=statuses.DELETED, deleted_at=state["deleted"])
 
     def invoke_endpoint_async(
         self,
@@ -318,7 +324,7 @@ class LocalEndpoints:
         *,
         content_type: str,
         accept: str | None = None,
-    ) -> base.AsyncInvokeResult:
+    ) -> AsyncInvokeResult:
         """See :meth:`Backend.invoke_endpoint_async`: emulated, the answer written at once.
 
         The request goes to the endpoint as a real-time one; its answer is written to
@@ -356,7 +362,7 @@ class LocalEndpoints:
             _write_atomic(error_path, str(exc).encode())
         else:
             _write_atomic(result_path, result.body)
-        return base.AsyncInvokeResult(
+        return AsyncInvokeResult(
             inference_id=inference_id,
             output_location=result_path.as_uri(),
             failure_location=error_path.as_uri(),
@@ -370,7 +376,7 @@ class LocalEndpoints:
         content_type: str,
         accept: str | None = None,
         target_variant: str | None = None,
-    ) -> base.InvokeResult:
+    ) -> InvokeResult:
         """See :meth:`Backend.invoke_endpoint`: one POST to the Runtime route.
 
         On a kept-alive connection, to a URL read once (see :mod:`.client`).
@@ -384,7 +390,7 @@ class LocalEndpoints:
         def read_url() -> str:
             state = self._checked_endpoint_state(self._endpoint_folder(name))
             url = state.get("url")
-            if not url or state["status"] not in (base.IN_SERVICE, base.UPDATING):
+            if not url or state["status"] not in (statuses.IN_SERVICE, statuses.UPDATING):
                 raise InvalidRequest(
                     f"Endpoint {name} is {state['status']}, not InService"
                     + (f": {state['failure_reason']}" if state.get("failure_reason") else ".")

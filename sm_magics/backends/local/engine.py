@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import config, packaging, storage
-from sm_magics.backends import base
+from sm_magics.backends import base, statuses
 from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.endpoints import LocalEndpoints
@@ -31,6 +31,9 @@ from sm_magics.backends.local.processing_jobs import LocalProcessing
 from sm_magics.backends.local.transforms import LocalTransforms
 from sm_magics.backends.local.tuning import LocalTuning
 from sm_magics.backends.local.uris import resolve_input
+from sm_magics.backends.options import BackendOptions
+from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch
+from sm_magics.backends.specs import EndpointSpec, TrainingSpec, TransformSpec, VariantSpec
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord, Ledger
 
@@ -75,7 +78,7 @@ class LocalBackend(base.Backend):
         *,
         region: str | None = None,
         ledger: Ledger | None = None,
-        options: base.BackendOptions | None = None,
+        options: BackendOptions | None = None,
     ) -> None:
         super().__init__(region=region or config.default_region(), ledger=ledger, options=options)
         self.jobs = JobStates(self.ledger)
@@ -87,7 +90,7 @@ class LocalBackend(base.Backend):
 
     # -- create -----------------------------------------------------------------------------
 
-    def notes_for(self, spec: base.TrainingSpec) -> list[str]:
+    def notes_for(self, spec: TrainingSpec) -> list[str]:
         """Return what the local backend records but does not act on, for the user."""
         unused = []
         if spec.image:
@@ -113,7 +116,7 @@ class LocalBackend(base.Backend):
             )
         return notes
 
-    def create_training_job(self, spec: base.TrainingSpec) -> None:
+    def create_training_job(self, spec: TrainingSpec) -> None:
         """See :meth:`Backend.create_training_job`."""
         resolved = {ch: str(resolve_input(ch, uri)) for ch, uri in sorted(spec.inputs.items())}
         if spec.source_dir is not None and not spec.source_dir.is_dir():
@@ -125,8 +128,8 @@ class LocalBackend(base.Backend):
             name=spec.name,
             backend=self.name,
             region=self.region,
-            status=base.IN_PROGRESS,
-            secondary_status=base.STARTING,
+            status=statuses.IN_PROGRESS,
+            secondary_status=statuses.STARTING,
             instance_type=spec.instance_type,
             instance_count=spec.instance_count,
             spot=spec.spot,
@@ -155,14 +158,14 @@ class LocalBackend(base.Backend):
             )
             write_json_atomic(job.spec_file, data)
             state: dict[str, Any] = {
-                "status": base.IN_PROGRESS,
-                "secondary_status": base.STARTING,
+                "status": statuses.IN_PROGRESS,
+                "secondary_status": statuses.STARTING,
                 "created": now,
                 "source_hash": source_hash,
                 "notes": self.notes_for(spec),
                 "transitions": [
                     {
-                        "Status": base.STARTING,
+                        "Status": statuses.STARTING,
                         "StartTime": now,
                         "StatusMessage": "Preparing the instances for training",
                     }
@@ -198,8 +201,8 @@ class LocalBackend(base.Backend):
         spec = job.read_spec()
         status = state["status"]
         secondary = state["secondary_status"]
-        if status == base.IN_PROGRESS and job.stop_marker.exists():
-            status, secondary = base.STOPPING, base.STOPPING
+        if status == statuses.IN_PROGRESS and job.stop_marker.exists():
+            status, secondary = statuses.STOPPING, statuses.STOPPING
         self.jobs.sync_ledger(name, state)
         start, end = state.get("training_start"), state.get("training_end")
         seconds = int((end or time.time()) - start) if start else 0
@@ -281,7 +284,7 @@ class LocalBackend(base.Backend):
             return None
         return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
-    def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+    def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_training_logs`."""
         return logstore.read_new(self._job(name).logs, cursor)
 
@@ -291,11 +294,11 @@ class LocalBackend(base.Backend):
 
     # -- the parts it owns: endpoints, transforms, processing ------------------------------
 
-    def create_endpoint(self, spec: base.EndpointSpec) -> None:
+    def create_endpoint(self, spec: EndpointSpec) -> None:
         """See :meth:`Backend.create_endpoint` (:mod:`.endpoints`)."""
         self.endpoints.create_endpoint(spec)
 
-    def update_endpoint(self, name: str, variants: list[base.VariantSpec]) -> None:
+    def update_endpoint(self, name: str, variants: list[VariantSpec]) -> None:
         """See :meth:`Backend.update_endpoint` (:mod:`.endpoints`)."""
         self.endpoints.update_endpoint(name, variants)
 
@@ -319,7 +322,7 @@ class LocalBackend(base.Backend):
         content_type: str,
         accept: str | None = None,
         target_variant: str | None = None,
-    ) -> base.InvokeResult:
+    ) -> InvokeResult:
         """See :meth:`Backend.invoke_endpoint` (:mod:`.endpoints`)."""
         return self.endpoints.invoke_endpoint(
             name, body, content_type=content_type, accept=accept, target_variant=target_variant
@@ -327,17 +330,17 @@ class LocalBackend(base.Backend):
 
     def invoke_endpoint_async(
         self, name: str, body: bytes, *, content_type: str, accept: str | None = None
-    ) -> base.AsyncInvokeResult:
+    ) -> AsyncInvokeResult:
         """See :meth:`Backend.invoke_endpoint_async` (:mod:`.endpoints`)."""
         return self.endpoints.invoke_endpoint_async(
             name, body, content_type=content_type, accept=accept
         )
 
-    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_endpoint_logs` (:mod:`.endpoints`)."""
         return self.endpoints.read_endpoint_logs(name, cursor)
 
-    def create_transform_job(self, spec: base.TransformSpec) -> None:
+    def create_transform_job(self, spec: TransformSpec) -> None:
         """See :meth:`Backend.create_transform_job` (:mod:`.transforms`)."""
         self.transforms.create_transform_job(spec)
 
@@ -349,7 +352,7 @@ class LocalBackend(base.Backend):
         """See :meth:`Backend.stop_transform_job` (:mod:`.transforms`)."""
         self.transforms.stop_transform_job(name)
 
-    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_transform_logs` (:mod:`.transforms`)."""
         return self.transforms.read_transform_logs(name, cursor)
 
@@ -369,9 +372,7 @@ class LocalBackend(base.Backend):
         """See :meth:`Backend.stop_processing_job` (:mod:`.processing_jobs`)."""
         self.processing.stop_processing_job(name)
 
-    def read_processing_logs(
-        self, name: str, cursor: dict[str, Any] | None = None
-    ) -> base.LogBatch:
+    def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_processing_logs` (:mod:`.processing_jobs`)."""
         return self.processing.read_processing_logs(name, cursor)
 

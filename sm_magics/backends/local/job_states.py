@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from sm_magics.backends import base
+from sm_magics.backends import statuses
 from sm_magics.backends.local import processes
 from sm_magics.backends.local.jobdir import JobDir, disk_full
 from sm_magics.ledger import Ledger
@@ -56,7 +56,7 @@ class JobStates:
         """Return the state, marking the job Failed if its supervisor is gone."""
         processes.reap_children()
         state = job.read_state()
-        if state["status"] in base.TERMINAL_STATUSES:
+        if state["status"] in statuses.TERMINAL_STATUSES:
             return state
         pid = state.get("supervisor_pid")
         if pid is None:
@@ -68,7 +68,7 @@ class JobStates:
         else:
             # Re-read: it may have finished cleanly between our two reads.
             state = job.read_state()
-            if state["status"] in base.TERMINAL_STATUSES:
+            if state["status"] in statuses.TERMINAL_STATUSES:
                 return state
             reason = (
                 f"the local job supervisor (pid {pid}) exited unexpectedly; see "
@@ -79,10 +79,10 @@ class JobStates:
         now = time.time()
         if job.stop_marker.exists():
             # Stopped before it could install its SIGTERM handler: the stop killed it.
-            outcome, failure_reason = base.STOPPED, None
+            outcome, failure_reason = statuses.STOPPED, None
             reason = "Training job stopped"
         else:
-            outcome, failure_reason = base.FAILED, f"InternalServerError: {reason}"
+            outcome, failure_reason = statuses.FAILED, f"InternalServerError: {reason}"
         state.update(
             status=outcome, secondary_status=outcome, ended=now, failure_reason=failure_reason
         )
@@ -123,7 +123,7 @@ class JobStates:
     def signal_stop(self, job: JobDir) -> None:
         """Mark a job folder's job as stopping and SIGTERM its supervisor (any kind)."""
         state = self.checked_state(job)
-        if state["status"] in base.TERMINAL_STATUSES:
+        if state["status"] in statuses.TERMINAL_STATUSES:
             return
         job.stop_marker.touch()
         pid = state.get("supervisor_pid")

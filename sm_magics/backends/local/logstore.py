@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # imported when read: the writers (supervisor, router) never 
     from pathlib import Path
     from typing import IO, Any
 
-    from sm_magics.backends.base import LogBatch, LogEvent
+    from sm_magics.backends.results import LogBatch, LogEvent
 
 #: Bytes read from one stream per call; a follower calls again at once when lines came.
 #: One batch of short lines is about 20k events: small enough that a follower holding one
@@ -212,7 +212,7 @@ def host_of(path: Path) -> str:
 
 def parse_line(line: str, host: str) -> LogEvent | None:
     """Return the event of one stored line, or ``None`` for a line that is not ours."""
-    from sm_magics.backends.base import LogEvent
+    from sm_magics.backends.results import LogEvent
 
     stamp, sep, rest = line.partition("\t")
     if not sep or not stamp.isdigit():
@@ -237,7 +237,7 @@ def read_new(logs_dir: Path, cursor: dict[str, Any] | None) -> LogBatch:
     never make one; a file from elsewhere might) is delivered a chunk at a time, marked
     :data:`CONTINUED`, its timestamp kept in the cursor, so the cursor always moves on.
     """
-    from sm_magics.backends.base import LogBatch, LogEvent
+    from sm_magics.backends.results import LogBatch, LogEvent
 
     offsets: dict[str, Any] = dict(cursor or {})
     events: list[LogEvent] = []

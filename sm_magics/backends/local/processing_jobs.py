@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from sm_magics import packaging
-from sm_magics.backends import base, processing
+from sm_magics.backends import processing, statuses
 from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.job_states import JobStates
 from sm_magics.backends.local.jobdir import JobDir, artifacts_root, write_json_atomic
 from sm_magics.backends.local.processor import ProcessingDir
 from sm_magics.backends.local.uris import existing_path, local_path
+from sm_magics.backends.results import LogBatch
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import JobRecord, Ledger
 
@@ -100,8 +101,8 @@ class LocalProcessing:
             backend="local",
             kind=KIND,
             region=self.region,
-            status=base.IN_PROGRESS,
-            secondary_status=base.STARTING,
+            status=statuses.IN_PROGRESS,
+            secondary_status=statuses.STARTING,
             instance_type=spec.instance_type,
             instance_count=spec.instance_count,
             created_at=now,
@@ -134,14 +135,14 @@ class LocalProcessing:
             )
             state: dict[str, Any] = {
                 "kind": KIND,
-                "status": base.IN_PROGRESS,
-                "secondary_status": base.STARTING,
+                "status": statuses.IN_PROGRESS,
+                "secondary_status": statuses.STARTING,
                 "created": now,
                 "source_hash": source_hash,
                 "notes": self.notes_for_processing(spec),
                 "transitions": [
                     {
-                        "Status": base.STARTING,
+                        "Status": statuses.STARTING,
                         "StartTime": now,
                         "StatusMessage": "Preparing the instances for processing",
                     }
@@ -175,8 +176,8 @@ class LocalProcessing:
         state = self.jobs.checked_state(job)
         spec = job.read_spec()
         status = state["status"]
-        if status == base.IN_PROGRESS and job.stop_marker.exists():
-            status = base.STOPPING
+        if status == statuses.IN_PROGRESS and job.stop_marker.exists():
+            status = statuses.STOPPING
         self.jobs.sync_ledger(name, state)
         code_input = {
             "InputName": processing.CODE_INPUT,
@@ -251,8 +252,6 @@ class LocalProcessing:
         """See :meth:`Backend.stop_processing_job`: the same signal as a training job's."""
         self.jobs.signal_stop(self._processing_job(name))
 
-    def read_processing_logs(
-        self, name: str, cursor: dict[str, Any] | None = None
-    ) -> base.LogBatch:
+    def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_processing_logs`."""
         return logstore.read_new(self._processing_job(name).logs, cursor)

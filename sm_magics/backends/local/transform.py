@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sm_magics.backends import base
+from sm_magics.backends import statuses
 from sm_magics.backends.local import inference, logstore, serving_defaults
 from sm_magics.backends.local.jobdir import JobDir
 from sm_magics.backends.local.processes import start_ticks
@@ -140,14 +140,14 @@ class TransformRunner:
         self._save(started_at=self.state["training_start"])
         try:
             self._transform()
-            status, reason = base.COMPLETED, None
+            status, reason = statuses.COMPLETED, None
         except Stopped:
-            status, reason = base.STOPPED, None
+            status, reason = statuses.STOPPED, None
         except (inference.LoadError, inference.InferenceError, OSError, ValueError) as exc:
-            status, reason = base.FAILED, f"ClientError: {exc}"
+            status, reason = statuses.FAILED, f"ClientError: {exc}"
         except Exception:  # noqa: BLE001 - whatever broke, the job must end Failed
             print(traceback.format_exc(), file=sys.stderr)
-            status = base.FAILED
+            status = statuses.FAILED
             reason = f"InternalServerError: {traceback.format_exc().splitlines()[-1]}"
         if reason:
             self.log.write(reason, "s")

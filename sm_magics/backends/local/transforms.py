@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sm_magics.backends import base
+from sm_magics.backends import statuses
 from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.endpoints import LocalEndpoints
@@ -20,7 +20,9 @@ from sm_magics.backends.local.job_states import JobStates
 from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
 from sm_magics.backends.local.transform import input_files
 from sm_magics.backends.local.uris import local_path
+from sm_magics.backends.results import LogBatch
 from sm_magics.backends.rows import transform_record
+from sm_magics.backends.specs import TransformSpec
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import Ledger
 
@@ -46,7 +48,7 @@ class LocalTransforms:
         self.jobs = jobs
         self.endpoints = endpoints
 
-    def create_transform_job(self, spec: base.TransformSpec) -> None:
+    def create_transform_job(self, spec: TransformSpec) -> None:
         """See :meth:`Backend.create_transform_job`."""
         model = self.endpoints.variant_config(spec.model)
         source = local_path(spec.input_uri, "--input")
@@ -81,8 +83,8 @@ class LocalTransforms:
             )
             job.write_state(
                 {
-                    "status": base.IN_PROGRESS,
-                    "secondary_status": base.IN_PROGRESS,
+                    "status": statuses.IN_PROGRESS,
+                    "secondary_status": statuses.IN_PROGRESS,
                     "created": now,
                     "kind": "transform",
                 }
@@ -142,6 +144,6 @@ class LocalTransforms:
         """See :meth:`Backend.stop_transform_job`: the same signal as a training job's."""
         self.jobs.signal_stop(self._transform_job(name))
 
-    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_transform_logs`."""
         return logstore.read_new(self._transform_job(name).logs, cursor)

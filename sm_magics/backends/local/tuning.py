@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sm_magics import config
-from sm_magics.backends import base
+from sm_magics.backends import base, kinds, statuses
 from sm_magics.backends.local import processes
 from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.jobdir import StateFolder, read_json, write_json_atomic
@@ -72,7 +72,7 @@ class TuningDir(StateFolder):
 
 def sync_ledger(ledger: Ledger, name: str, state: dict[str, Any]) -> None:
     """Mirror a tuning state into its ledger row (the folder is the truth)."""
-    done = sum(1 for t in state.get("trials", []) if t.get("status") in base.TERMINAL_STATUSES)
+    done = sum(1 for t in state.get("trials", []) if t.get("status") in statuses.TERMINAL_STATUSES)
     best = state.get("best")
     progress = f"{done}/{state.get('max_jobs', '?')} trials"
     if best:
@@ -170,7 +170,7 @@ class LocalTuning:
                 return state
             reason = f"the local tuner (pid {pid}) exited unexpectedly; see {folder.tuner_log}"
         for trial in state.get("trials", []):
-            if trial.get("status") not in base.TERMINAL_STATUSES:
+            if trial.get("status") not in statuses.TERMINAL_STATUSES:
                 with contextlib.suppress(Exception):
                     self.trainer.stop_training_job(trial["name"])
         stopped = folder.stop_marker.exists()
@@ -209,16 +209,18 @@ class LocalTuning:
         Only needed when the tuner died: its state stopped changing while the trials it
         had asked to stop went on to end. Each trial's own job folder says how.
         """
-        stale = [t for t in state.get("trials", []) if t["status"] not in base.TERMINAL_STATUSES]
+        stale = [
+            t for t in state.get("trials", []) if t["status"] not in statuses.TERMINAL_STATUSES
+        ]
         if not stale:
             return
         for trial in stale:
             with contextlib.suppress(Exception):
                 description = self.trainer.describe_training_job(trial["name"])
-                trial["status"] = base.job_status(description)
+                trial["status"] = kinds.status_of(description)
                 if description.get("FailureReason"):
                     trial["failure_reason"] = description["FailureReason"]
-        if all(t["status"] in base.TERMINAL_STATUSES for t in stale):
+        if all(t["status"] in statuses.TERMINAL_STATUSES for t in stale):
             folder.write_state(state)
 
     def stop_tuning_job(self, name: str) -> None:

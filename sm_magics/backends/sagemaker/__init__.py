@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import base
+from sm_magics.backends.options import BackendOptions
+from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.packages import SageMakerPackages
 from sm_magics.backends.sagemaker.processing import SageMakerProcessing
@@ -26,6 +28,7 @@ from sm_magics.backends.sagemaker.serving import EndpointService
 from sm_magics.backends.sagemaker.training import SageMakerTraining
 from sm_magics.backends.sagemaker.transform import SageMakerTransforms
 from sm_magics.backends.sagemaker.tuning import SageMakerTuning
+from sm_magics.backends.specs import EndpointSpec, TrainingSpec, TransformSpec, VariantSpec
 from sm_magics.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -60,10 +63,10 @@ class SageMakerBackend(base.Backend):
         *,
         region: str | None = None,
         ledger: Ledger | None = None,
-        options: base.BackendOptions | None = None,
+        options: BackendOptions | None = None,
         aws: AwsSession | None = None,
     ) -> None:
-        options = options or base.BackendOptions()
+        options = options or BackendOptions()
         self.aws: AwsSession = aws or AwsSession(
             region,
             profile=options.profile,
@@ -82,7 +85,7 @@ class SageMakerBackend(base.Backend):
 
     # -- jobs: the objects that own each kind ------------------------------------------------
 
-    def create_training_job(self, spec: base.TrainingSpec) -> None:
+    def create_training_job(self, spec: TrainingSpec) -> None:
         """See :meth:`Backend.create_training_job` and :mod:`.training`."""
         self.training.create_training_job(spec)
 
@@ -94,11 +97,11 @@ class SageMakerBackend(base.Backend):
         """See :meth:`Backend.stop_training_job`: idempotent."""
         self.training.stop_training_job(name)
 
-    def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+    def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_training_logs` (CloudWatch, :mod:`.cwlogs`)."""
         return self.training.read_training_logs(name, cursor)
 
-    def create_transform_job(self, spec: base.TransformSpec) -> None:
+    def create_transform_job(self, spec: TransformSpec) -> None:
         """See :meth:`Backend.create_transform_job` and :mod:`.transform`."""
         self.transforms.create_transform_job(spec)
 
@@ -110,7 +113,7 @@ class SageMakerBackend(base.Backend):
         """See :meth:`Backend.stop_transform_job`: idempotent."""
         self.transforms.stop_transform_job(name)
 
-    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_transform_logs`."""
         return self.transforms.read_transform_logs(name, cursor)
 
@@ -126,19 +129,17 @@ class SageMakerBackend(base.Backend):
         """See :meth:`Backend.stop_processing_job`: idempotent."""
         self.processing.stop_processing_job(name)
 
-    def read_processing_logs(
-        self, name: str, cursor: dict[str, Any] | None = None
-    ) -> base.LogBatch:
+    def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_processing_logs`."""
         return self.processing.read_processing_logs(name, cursor)
 
     # -- endpoints: the EndpointService's ---------------------------------------------------
 
-    def create_endpoint(self, spec: base.EndpointSpec) -> None:
+    def create_endpoint(self, spec: EndpointSpec) -> None:
         """See :meth:`Backend.create_endpoint` and :meth:`.EndpointService.create_endpoint`."""
         self.endpoints.create_endpoint(spec)
 
-    def update_endpoint(self, name: str, variants: list[base.VariantSpec]) -> None:
+    def update_endpoint(self, name: str, variants: list[VariantSpec]) -> None:
         """See :meth:`Backend.update_endpoint` and :mod:`.updates`."""
         self.endpoints.update_endpoint(name, variants)
 
@@ -158,7 +159,7 @@ class SageMakerBackend(base.Backend):
         content_type: str,
         accept: str | None = None,
         target_variant: str | None = None,
-    ) -> base.InvokeResult:
+    ) -> InvokeResult:
         """See :meth:`Backend.invoke_endpoint`."""
         return self.endpoints.invoke_endpoint(
             name, body, content_type=content_type, accept=accept, target_variant=target_variant
@@ -166,13 +167,13 @@ class SageMakerBackend(base.Backend):
 
     def invoke_endpoint_async(
         self, name: str, body: bytes, *, content_type: str, accept: str | None = None
-    ) -> base.AsyncInvokeResult:
+    ) -> AsyncInvokeResult:
         """See :meth:`Backend.invoke_endpoint_async`."""
         return self.endpoints.invoke_endpoint_async(
             name, body, content_type=content_type, accept=accept
         )
 
-    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_endpoint_logs`."""
         return self.endpoints.read_endpoint_logs(name, cursor)
 

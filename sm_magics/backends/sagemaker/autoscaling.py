@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sm_magics.backends.base import parse_capacity_range
 from sm_magics.backends.sagemaker.aws import AwsSession
+from sm_magics.backends.specs import parse_capacity_range
 from sm_magics.errors import AccessDenied, InvalidRequest, NotFound, SmMagicsError
 
 SERVICE = "application-autoscaling"

@@ -63,7 +63,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sm_magics.backends.base import LogBatch, LogEvent
+from sm_magics.backends.results import LogBatch, LogEvent
 from sm_magics.backends.sagemaker.errors import THROTTLING_CODES, error_code, translate
 from sm_magics.errors import BackendUnavailable, InvalidRequest
 

@@ -25,7 +25,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sm_magics.backends import base, modeltrainer_driver
+from sm_magics.backends import modeltrainer_driver
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import InvalidRequest
 
 MODELTRAINER = "modeltrainer"
@@ -53,7 +54,7 @@ exec "$PYTHON" {DRIVERS_PATH}/{DRIVER_SCRIPT} --root /opt/ml
 """
 
 
-def check(spec: base.TrainingSpec) -> None:
+def check(spec: TrainingSpec) -> None:
     """Refuse what the uploaded driver does not do (yet), before anything is uploaded."""
     taken = sorted(set(spec.inputs) & set(modeltrainer_driver.DRIVER_CHANNELS))
     if taken:
@@ -69,7 +70,7 @@ def check(spec: base.TrainingSpec) -> None:
         )
 
 
-def hyperparameters(spec: base.TrainingSpec) -> dict[str, str]:
+def hyperparameters(spec: TrainingSpec) -> dict[str, str]:
     """Return ``HyperParameters`` as ModelTrainer sends them."""
     return {key: modeltrainer_driver.serialise(v) for key, v in spec.hyperparameters.items()}
 
@@ -82,7 +83,7 @@ def algorithm_extras() -> dict[str, Any]:
     }
 
 
-def write_drivers(folder: Path, spec: base.TrainingSpec) -> Path:
+def write_drivers(folder: Path, spec: TrainingSpec) -> Path:
     """Lay out the ``sm_drivers`` channel in ``folder``; return it.
 
     Deterministic (same spec, same bytes), so its content hash names it and a rerun

@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import packaging
-from sm_magics.backends import base, kinds, processing
+from sm_magics.backends import kinds, processing, statuses
+from sm_magics.backends.options import BackendOptions
+from sm_magics.backends.results import LogBatch
 from sm_magics.backends.sagemaker import cwlogs, jobs, uploads
 from sm_magics.backends.sagemaker.resources import tag_list
 from sm_magics.backends.sagemaker.training_requests import (
@@ -99,7 +101,7 @@ class SageMakerProcessing:
         The backend options (the VPC, shared with training jobs).
     """
 
-    def __init__(self, aws: AwsSession, ledger: Ledger, options: base.BackendOptions) -> None:
+    def __init__(self, aws: AwsSession, ledger: Ledger, options: BackendOptions) -> None:
         self.aws = aws
         self.ledger = ledger
         self.options = options
@@ -175,8 +177,8 @@ class SageMakerProcessing:
                     backend="sagemaker",
                     kind=KIND.name,
                     region=self.aws.region,
-                    status=base.IN_PROGRESS,
-                    secondary_status=base.IN_PROGRESS,
+                    status=statuses.IN_PROGRESS,
+                    secondary_status=statuses.IN_PROGRESS,
                     instance_type=spec.instance_type,
                     instance_count=spec.instance_count,
                     created_at=time.time(),
@@ -331,9 +333,7 @@ class SageMakerProcessing:
         """The CloudWatch reader of ``/aws/sagemaker/ProcessingJobs``."""
         return cwlogs.LogReader(self.aws.client("logs"), group=KIND.log_group)
 
-    def read_processing_logs(
-        self, name: str, cursor: dict[str, Any] | None = None
-    ) -> base.LogBatch:
+    def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_processing_logs`.
 
         Streams are ``<job>/algo-<N>-<epoch>``, one per instance, as for training; how

@@ -27,9 +27,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sm_magics.backends import base
+from sm_magics.backends import statuses
 from sm_magics.backends.sagemaker import images, uploads
 from sm_magics.backends.sagemaker.aws import AwsSession
+from sm_magics.backends.specs import AsyncInferenceSpec, VariantSpec
 from sm_magics.errors import (
     InvalidRequest,
     NotFound,
@@ -59,10 +60,10 @@ DEFAULT_SERVERLESS_CONCURRENCY = 5  # the SageMaker SDK's default
 #: ``SageMakerStatus``): a system update or rollback is an update; an endpoint that cannot
 #: serve and will not recover by itself has failed.
 STATUS_MAP = {
-    "SystemUpdating": base.UPDATING,
-    "RollingBack": base.UPDATING,
-    "UpdateRollbackFailed": base.FAILED,
-    "OutOfService": base.FAILED,
+    "SystemUpdating": statuses.UPDATING,
+    "RollingBack": statuses.UPDATING,
+    "UpdateRollbackFailed": statuses.FAILED,
+    "OutOfService": statuses.FAILED,
 }
 
 
@@ -171,7 +172,7 @@ def describe_training_job(
 def build_container(
     aws: AwsSession,
     ledger: Ledger,
-    variant: base.VariantSpec,
+    variant: VariantSpec,
     cache: dict[str, dict[str, Any]] | None = None,
 ) -> ContainerDefinitionTypeDef:
     """Return the ``PrimaryContainer`` that serves ``variant``: image, model data, handlers.
@@ -289,7 +290,7 @@ def with_note(exc: BaseException, headline: str, note: str, step: str = "") -> B
 # -- the mixin ---------------------------------------------------------------------------
 
 
-def validate_variants(variants: list[base.VariantSpec]) -> None:
+def validate_variants(variants: list[VariantSpec]) -> None:
     """Refuse variants SageMaker would refuse, before anything is created."""
     names = [v.name for v in variants]
     if not variants:
@@ -311,7 +312,7 @@ def validate_variants(variants: list[base.VariantSpec]) -> None:
             raise InvalidRequest("--instance-count must be at least 1.")
 
 
-def async_inference_config(spec: base.AsyncInferenceSpec | None) -> dict[str, Any]:
+def async_inference_config(spec: AsyncInferenceSpec | None) -> dict[str, Any]:
     """Return ``{"AsyncInferenceConfig": ...}`` for ``CreateEndpointConfig``, or ``{}``.
 
     Output and failure locations must be ``s3://`` URIs: SageMaker writes there.
@@ -336,7 +337,7 @@ def async_inference_config(spec: base.AsyncInferenceSpec | None) -> dict[str, An
     return {"AsyncInferenceConfig": config}
 
 
-def production_variant(variant: base.VariantSpec, model: str) -> dict[str, Any]:
+def production_variant(variant: VariantSpec, model: str) -> dict[str, Any]:
     """Return the ``ProductionVariants`` entry of ``variant`` served by ``model``."""
     entry: dict[str, Any] = {  # not the stubs' TypedDict: it lists instance types
         "VariantName": variant.name,

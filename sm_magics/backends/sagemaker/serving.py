@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from sm_magics.backends import base, rows
+from sm_magics.backends import rows, statuses
+from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch, LogEvent
 from sm_magics.backends.sagemaker import autoscaling, cwlogs, schedules, uploads
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.endpoint_parts import EndpointParts
@@ -39,6 +40,7 @@ from sm_magics.backends.sagemaker.resources import (
     with_note,
 )
 from sm_magics.backends.sagemaker.updates import EndpointUpdates
+from sm_magics.backends.specs import EndpointSpec, VariantSpec
 from sm_magics.durations import format_duration
 from sm_magics.errors import (
     AlreadyExists,
@@ -58,13 +60,13 @@ class EndpointService:
         self.parts = EndpointParts(aws)
         self.updates = EndpointUpdates(aws, ledger, self.parts)
 
-    def update_endpoint(self, name: str, variants: list[base.VariantSpec]) -> None:
+    def update_endpoint(self, name: str, variants: list[VariantSpec]) -> None:
         """See :meth:`Backend.update_endpoint` and :mod:`.updates`."""
         self.updates.update_endpoint(name, variants)
 
     # -- create -----------------------------------------------------------------------------
 
-    def create_endpoint(self, spec: base.EndpointSpec) -> None:
+    def create_endpoint(self, spec: EndpointSpec) -> None:
         """See :meth:`Backend.create_endpoint`.
 
         The ledger row is written first: it reserves the name on this machine and makes
@@ -220,11 +222,11 @@ class EndpointService:
         if raw_status != status:
             description["SageMakerStatus"] = raw_status
         reason = endpoint.get("FailureReason")
-        if reason and status == base.IN_SERVICE:
+        if reason and status == statuses.IN_SERVICE:
             description["LastUpdateError"] = reason  # an update failed and was rolled back
         elif reason:
             description["FailureReason"] = reason
-        if status == base.IN_SERVICE:
+        if status == statuses.IN_SERVICE:
             self.updates.finish_update(name, endpoint)
         if record is not None and record.is_live and record.backend == "sagemaker":
             self._sync_ledger(record, description)
@@ -314,7 +316,7 @@ class EndpointService:
         swept, sweep_problems = self.parts.sweep(name, keep=None, known=trusted)
         problems += sweep_problems
         if record is not None and record.is_live:
-            self.ledger.update_endpoint(name, status=base.DELETED, deleted_at=time.time())
+            self.ledger.update_endpoint(name, status=statuses.DELETED, deleted_at=time.time())
         foreign = [c for c in configs if c and c not in swept]
         if foreign:
             notice(
@@ -337,7 +339,7 @@ class EndpointService:
         content_type: str,
         accept: str | None = None,
         target_variant: str | None = None,
-    ) -> base.InvokeResult:
+    ) -> InvokeResult:
         """See :meth:`Backend.invoke_endpoint`: one ``InvokeEndpoint``.
 
         A ``ModelError`` (the handlers raised, or the container answered an error) keeps
@@ -357,7 +359,7 @@ class EndpointService:
             raise translate(exc, RUNTIME, "invoke_endpoint") from exc
         payload = response["Body"]
         data = payload.read() if hasattr(payload, "read") else bytes(payload)
-        return base.InvokeResult(
+        return InvokeResult(
             body=data,
             content_type=str(response.get("ContentType", "")),
             variant=str(response.get("InvokedProductionVariant", "")),
@@ -370,7 +372,7 @@ class EndpointService:
         *,
         content_type: str,
         accept: str | None = None,
-    ) -> base.AsyncInvokeResult:
+    ) -> AsyncInvokeResult:
         """See :meth:`Backend.invoke_endpoint_async`: upload, then ``InvokeEndpointAsync``.
 
         SageMaker reads an asynchronous request's payload from S3, so the body is uploaded
@@ -388,13 +390,13 @@ class EndpointService:
             response = self.aws.client(RUNTIME).invoke_endpoint_async(**params)
         except Exception as exc:
             raise translate(exc, RUNTIME, "invoke_endpoint_async") from exc
-        return base.AsyncInvokeResult(
+        return AsyncInvokeResult(
             inference_id=str(response.get("InferenceId", "")),
             output_location=str(response["OutputLocation"]),
             failure_location=response.get("FailureLocation"),
         )
 
-    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_endpoint_logs`.
 
         CloudWatch group ``/aws/sagemaker/Endpoints/<name>`` has one stream per variant and
@@ -425,15 +427,15 @@ class EndpointService:
             variants = [v["VariantName"] for v in (endpoint or {}).get("ProductionVariants", [])]
         finished = record is not None and not record.is_live
         reader = cwlogs.LogReader(self.aws.client("logs"), group=f"{ENDPOINT_LOG_GROUP}/{name}")
-        events: list[base.LogEvent] = []
+        events: list[LogEvent] = []
         for variant in dict.fromkeys([*sub, *variants]):
             batch = reader.read(variant, sub.get(variant), finished=finished)
             sub[variant] = batch.cursor
             events += [
-                base.LogEvent(e.timestamp, f"{variant}/{e.host}", e.message) for e in batch.events
+                LogEvent(e.timestamp, f"{variant}/{e.host}", e.message) for e in batch.events
             ]
         events.sort(key=lambda event: event.timestamp)
-        return base.LogBatch(events, {**state, "variants": sub})
+        return LogBatch(events, {**state, "variants": sub})
 
 
 def _model_error(exc: BaseException, variant: str | None) -> ModelError | None:

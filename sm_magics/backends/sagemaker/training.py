@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import packaging
-from sm_magics.backends import base
+from sm_magics.backends import kinds, statuses
+from sm_magics.backends.options import BackendOptions
+from sm_magics.backends.results import LogBatch
 from sm_magics.backends.sagemaker import cwlogs, jobs, modeltrainer, uploads
 from sm_magics.backends.sagemaker.training_requests import (
     DEFAULT_MAX_RUN,
@@ -28,6 +30,7 @@ from sm_magics.backends.sagemaker.training_requests import (
     training_job_request,
     vpc_config,
 )
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import AlreadyExists, BackendUnavailable, InvalidRequest
 from sm_magics.ledger import JobRecord
 
@@ -52,7 +55,7 @@ class SageMakerTraining:
         The backend options (the VPC's subnets and security groups).
     """
 
-    def __init__(self, aws: AwsSession, ledger: Ledger, options: base.BackendOptions) -> None:
+    def __init__(self, aws: AwsSession, ledger: Ledger, options: BackendOptions) -> None:
         self.aws = aws
         self.ledger = ledger
         self.options = options
@@ -61,7 +64,7 @@ class SageMakerTraining:
 
     # -- create -------------------------------------------------------------------------------
 
-    def create_training_job(self, spec: base.TrainingSpec) -> None:
+    def create_training_job(self, spec: TrainingSpec) -> None:
         """See :meth:`Backend.create_training_job`.
 
         Raises
@@ -85,8 +88,8 @@ class SageMakerTraining:
                     name=spec.name,
                     backend=BACKEND_NAME,
                     region=region,
-                    status=base.IN_PROGRESS,
-                    secondary_status=base.STARTING,
+                    status=statuses.IN_PROGRESS,
+                    secondary_status=statuses.STARTING,
                     instance_type=spec.instance_type,
                     instance_count=spec.instance_count,
                     spot=spec.spot,
@@ -111,7 +114,7 @@ class SageMakerTraining:
                 self.ledger.delete_job(spec.name)
                 raise
 
-    def prepare_training_request(self, spec: base.TrainingSpec) -> tuple[dict[str, Any], str, str]:
+    def prepare_training_request(self, spec: TrainingSpec) -> tuple[dict[str, Any], str, str]:
         """Check, stage and upload ``spec``; return ``(request, source hash, image)``.
 
         The ``CreateTrainingJob`` request a job of this spec would send, everything
@@ -129,7 +132,7 @@ class SageMakerTraining:
             )
         return request, source_hash, image
 
-    def _stage_code(self, spec: base.TrainingSpec, code: Path) -> str:
+    def _stage_code(self, spec: TrainingSpec, code: Path) -> str:
         """Stage the code into ``code``; find the role and bucket (may discover, once)."""
         source_hash = packaging.stage_source(
             code,
@@ -143,7 +146,7 @@ class SageMakerTraining:
 
     def _upload_and_build(
         self,
-        spec: base.TrainingSpec,
+        spec: TrainingSpec,
         code: Path,
         source_hash: str,
         local_inputs: dict[str, Path],
@@ -210,7 +213,7 @@ class SageMakerTraining:
             and created >= started - 300  # clocks differ; a rerun of ours would be older
         )
 
-    def _check_training_spec(self, spec: base.TrainingSpec) -> dict[str, Path]:
+    def _check_training_spec(self, spec: TrainingSpec) -> dict[str, Path]:
         """Check what AWS would only reject later; return the local inputs to upload."""
         if spec.driver == modeltrainer.MODELTRAINER:
             modeltrainer.check(spec)
@@ -262,8 +265,8 @@ class SageMakerTraining:
         description = jobs.describe(
             self.aws, self.ledger, "training job", "describe_training_job", TrainingJobName=name
         )
-        status = base.job_status(description)
-        _, count = base.job_resources(description)
+        status = kinds.status_of(description)
+        _, count = kinds.resources_of(description)
         self._status[name] = (status, count, bool(description.get("EnableManagedSpotTraining")))
         artifacts = description.get("ModelArtifacts") or {}
         jobs.sync_row(
@@ -281,7 +284,7 @@ class SageMakerTraining:
                 "failure_reason": description.get("FailureReason"),
                 # Only a completed job's model exists; moto (and the API) name it earlier.
                 "model_data": (
-                    artifacts.get("S3ModelArtifacts") if status == base.COMPLETED else None
+                    artifacts.get("S3ModelArtifacts") if status == statuses.COMPLETED else None
                 ),
             },
             keep_none=True,
@@ -294,7 +297,7 @@ class SageMakerTraining:
             self.aws,
             self.ledger,
             name,
-            status=lambda: base.job_status(self.describe_training_job(name)),
+            status=lambda: kinds.status_of(self.describe_training_job(name)),
             operation="stop_training_job",
             params={"TrainingJobName": name},
         )
@@ -304,7 +307,7 @@ class SageMakerTraining:
         """The CloudWatch reader of training logs (replaceable, e.g. with a test clock)."""
         return cwlogs.LogReader(self.aws.client("logs"), group=cwlogs.TRAINING_LOG_GROUP)
 
-    def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+    def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_training_logs`.
 
         The instance count (how many streams to wait for) and whether the job has ended
@@ -317,7 +320,7 @@ class SageMakerTraining:
             name,
             cursor,
             expected_streams=count,
-            finished=status in base.TERMINAL_STATUSES,
+            finished=status in statuses.TERMINAL_STATUSES,
             relist_every=cwlogs.SPOT_RELIST_INTERVAL if spot else None,
         )
 

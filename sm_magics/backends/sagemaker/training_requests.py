@@ -22,8 +22,9 @@ import re
 import socket
 from typing import Any, Protocol
 
-from sm_magics.backends import base
+from sm_magics.backends.options import BackendOptions
 from sm_magics.backends.sagemaker import images, modeltrainer, uploads
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import BackendUnavailable, InvalidRequest
 
 #: Where jobs write ``<job>/output/model.tar.gz``, under the session's bucket.
@@ -147,7 +148,7 @@ def encode_hyperparameters(values: dict[str, Any]) -> dict[str, str]:
     return {str(key): json.dumps(value) for key, value in values.items()}
 
 
-def vpc_config(options: base.BackendOptions) -> dict[str, list[str]] | None:
+def vpc_config(options: BackendOptions) -> dict[str, list[str]] | None:
     """Return the jobs' ``VpcConfig`` from the backend options, or ``None`` (no VPC).
 
     Raises
@@ -168,7 +169,7 @@ def vpc_config(options: base.BackendOptions) -> dict[str, list[str]] | None:
 
 
 def training_job_request(
-    spec: base.TrainingSpec,
+    spec: TrainingSpec,
     *,
     region: str,
     image: str,

@@ -17,7 +17,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sm_magics.backends import base, rows
+from sm_magics.backends import rows
+from sm_magics.backends.results import LogBatch
 from sm_magics.backends.sagemaker import cwlogs, jobs, uploads
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.resources import (
@@ -31,6 +32,7 @@ from sm_magics.backends.sagemaker.resources import (
     undo,
     with_note,
 )
+from sm_magics.backends.specs import TransformSpec
 from sm_magics.errors import InvalidRequest
 from sm_magics.ledger import TERMINAL_JOB_STATUSES, Ledger
 
@@ -52,7 +54,7 @@ class SageMakerTransforms:
         self.aws = aws
         self.ledger = ledger
 
-    def create_transform_job(self, spec: base.TransformSpec) -> None:
+    def create_transform_job(self, spec: TransformSpec) -> None:
         """See :meth:`Backend.create_transform_job`.
 
         The ledger row comes first (it reserves the name); a failure at any later step
@@ -169,7 +171,7 @@ class SageMakerTransforms:
             params={"TransformJobName": name},
         )
 
-    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> base.LogBatch:
+    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_transform_logs`.
 
         Group ``/aws/sagemaker/TransformJobs``, streams ``<job>/<instance id>`` (and

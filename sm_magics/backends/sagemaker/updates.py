@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sm_magics.backends import base, rows
+from sm_magics.backends import rows, statuses
 from sm_magics.backends.sagemaker import autoscaling
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.endpoint_parts import EndpointParts
@@ -33,6 +33,7 @@ from sm_magics.backends.sagemaker.resources import (
     validate_variants,
     with_note,
 )
+from sm_magics.backends.specs import VariantSpec
 from sm_magics.errors import (
     InvalidRequest,
     NotFound,
@@ -69,7 +70,7 @@ class EndpointUpdates:
         with self.lock:
             return self.pending.pop(name, None)
 
-    def update_endpoint(self, name: str, variants: list[base.VariantSpec]) -> None:
+    def update_endpoint(self, name: str, variants: list[VariantSpec]) -> None:
         """See :meth:`Backend.update_endpoint`.
 
         Weights and instance counts of the very same models (same image, model data and
@@ -81,7 +82,7 @@ class EndpointUpdates:
         if endpoint is None:
             raise NotFound(f"No SageMaker endpoint named {name!r} in {self.aws.region}.")
         status = endpoint["EndpointStatus"]
-        if status != base.IN_SERVICE:
+        if status != statuses.IN_SERVICE:
             raise InvalidRequest(f"Endpoint {name} is {status}; it can be updated once InService.")
         self.finish_update(name, endpoint)  # the previous update's clean-up, if still due
         old_config = str(endpoint["EndpointConfigName"])
@@ -103,10 +104,10 @@ class EndpointUpdates:
             self._update_weights(name, variants)
         else:
             self._update_blue_green(name, variants, old_config, current, containers, reused)
-        rows.record_update(self.ledger, name, variants, status=base.UPDATING)
+        rows.record_update(self.ledger, name, variants, status=statuses.UPDATING)
 
     @staticmethod
-    def _same_resources(old: Mapping[str, Any], variant: base.VariantSpec) -> bool:
+    def _same_resources(old: Mapping[str, Any], variant: VariantSpec) -> bool:
         """Whether a config's variant runs on what ``variant`` asks (type, serverless)."""
         wanted = production_variant(variant, "")
         return bool(
@@ -114,7 +115,7 @@ class EndpointUpdates:
             and old.get("InstanceType") == wanted.get("InstanceType")
         )
 
-    def _update_weights(self, name: str, variants: list[base.VariantSpec]) -> None:
+    def _update_weights(self, name: str, variants: list[VariantSpec]) -> None:
         desired = []
         for variant in variants:
             entry: dict[str, Any] = {
@@ -137,7 +138,7 @@ class EndpointUpdates:
     def _update_blue_green(
         self,
         name: str,
-        variants: list[base.VariantSpec],
+        variants: list[VariantSpec],
         old_config: str,
         current: Mapping[str, Mapping[str, Any]],
         containers: Mapping[str, ContainerDefinitionTypeDef],

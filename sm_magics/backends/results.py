@@ -1,0 +1,49 @@
+"""What backend calls return besides descriptions: log lines and invocation answers.
+
+Small frozen records, apart from the contract (:mod:`sm_magics.backends.base`) so that the
+log readers and views that handle them (the local log store, the CloudWatch reader, the
+display) import them without the contract and the ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """What ``InvokeEndpoint`` returned."""
+
+    body: bytes
+    content_type: str
+    variant: str
+
+
+@dataclass(frozen=True)
+class AsyncInvokeResult:
+    """What ``InvokeEndpointAsync`` returned: where the answer will be, not the answer."""
+
+    inference_id: str
+    output_location: str
+    failure_location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)  # slots: a follower may hold a batch of 10^4
+class LogEvent:
+    """One log line of one host, as CloudWatch Logs has it."""
+
+    timestamp: int  # milliseconds since the epoch, when the line was written
+    host: str  # "algo-1"
+    message: str  # the line, without its newline
+
+
+@dataclass
+class LogBatch:
+    """What one :meth:`Backend.read_training_logs` call returned.
+
+    ``cursor`` is opaque: pass it back to the next call to get only newer lines.
+    """
+
+    events: list[LogEvent]
+    cursor: dict[str, Any]
