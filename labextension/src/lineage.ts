@@ -67,6 +67,7 @@ export class LineagePart {
     this._open = open;
     this._renderToggle();
     this._body.hidden = !open;
+    this._summary.hidden = open; // the tree's first line says it again
     if (open) {
       await this._read();
     }

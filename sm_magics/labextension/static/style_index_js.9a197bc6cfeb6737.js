@@ -376,6 +376,7 @@
   font-size: var(--jp-ui-font-size0);
 }
 
+.sm-Lineage-summary[hidden],
 .sm-Lineage-body[hidden] {
   display: none;
 }
