@@ -2,13 +2,14 @@
 
 Reading is cursor-based (the backend returns only new lines), so following costs nothing
 while a job is quiet but the poll itself. The interval adapts: every
-:data:`FAST_INTERVAL` until the first line (or for :data:`FAST_SECONDS`), so the first line
-shows as soon as it exists; then fast while lines arrive, doubling up to a ceiling while
-idle. Where the backend has a cheap status token (locally: the state file's identity),
-it is compared every :data:`TOKEN_INTERVAL`, so the job's end is seen within tens of
-milliseconds instead of at the next status poll. After the job ends there is always one
-more read, so lines written just before the end are never lost (the SDK's
-``logs_for_job`` does the same).
+:data:`FAST_INTERVAL` until the first :data:`FAST_LINES` lines (or for :data:`FAST_SECONDS`),
+so the script's first line shows as soon as it exists, even after the lines the backend
+writes itself before it ("Invoking script with ..."); then fast while lines arrive,
+doubling up to a ceiling while idle. Where the backend has a cheap status token (locally:
+the state file's identity), it is compared every :data:`TOKEN_INTERVAL`, so the job's end
+is seen within tens of milliseconds instead of at the next status poll. After the job
+ends there is always one more read, so lines written just before the end are never lost
+(the SDK's ``logs_for_job`` does the same).
 
 Memory stays bounded however fast a job prints: each batch is handed over as soon as it
 is read (a batch is at most one read chunk per host), never gathered first.
@@ -31,9 +32,13 @@ if TYPE_CHECKING:
 
 MIN_INTERVAL = 0.2
 MAX_INTERVAL = 2.0
-#: Poll pace before the first line, for at most :data:`FAST_SECONDS`.
+#: Poll pace before the first lines, for at most :data:`FAST_SECONDS`.
 FAST_INTERVAL = 0.01
 FAST_SECONDS = 3.0
+#: Lines after which the fast start ends: more than the backend's own lines before the
+#: script's first (one or two locally), few enough that a job printing at full speed is
+#: read at the adaptive pace (bigger batches) within its first poll or two.
+FAST_LINES = 20
 #: Pace of the status-token check (one ``stat`` locally).
 TOKEN_INTERVAL = 0.02
 
@@ -161,11 +166,11 @@ class LogFollower(threading.Thread):
         except BaseException as exc:  # noqa: BLE001 - a dead thread must say why
             self.error = exc
 
-    def _emit_new(self) -> bool:
-        """Hand over each new batch as it is read; return whether there was any."""
-        got = False
+    def _emit_new(self) -> int:
+        """Hand over each new batch as it is read; return how many lines there were."""
+        got = 0
         for events in self.tail.batches():
-            got = True
+            got += len(events)
             self.on_events(events)
         return got
 
@@ -181,18 +186,18 @@ class LogFollower(threading.Thread):
                 self.on_events(last)
         token = self._token()
         watch = token is not None
-        seen_line = False
+        lines = 0
         interval = self.min_interval
         next_read = next_status = 0.0
         while not self._stop_event.is_set():
             now = time.monotonic()
             if now >= next_read:
-                if self._emit_new():
-                    seen_line = True
+                if got := self._emit_new():
+                    lines += got
                     interval = self.min_interval
                 else:
                     interval = min(interval * 2, self.max_interval)
-                early = not seen_line and now - started < FAST_SECONDS
+                early = lines < FAST_LINES and now - started < FAST_SECONDS
                 next_read = time.monotonic() + (FAST_INTERVAL if early else interval)
             current = self._token() if watch else None
             if now >= next_status or current != token:

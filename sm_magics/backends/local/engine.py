@@ -10,6 +10,7 @@ job is marked ``Failed`` with a reason, its leftover processes killed.
 
 from __future__ import annotations
 
+import json
 import marshal
 import os
 import sys
@@ -173,8 +174,9 @@ class LocalBackend(base.Backend):
             }
             state["job_mark"] = os.urandom(12).hex()
             job.write_state(state)
-            # The spec as the supervisor reads it (spec.json: its keys sorted, as the API's).
-            command = _supervisor_command(job, job.read_spec(), state["job_mark"])
+            # The spec as the supervisor reads it from spec.json (keys sorted, as the API's).
+            written = json.loads(json.dumps(data, sort_keys=True, default=str))
+            command = _supervisor_command(job, written, state["job_mark"])
             storage.secure_tree(job.root)  # the staged code keeps its source's mode
             made.process = processes.spawn_detached(command, job.supervisor_log)
             # Record the identity now, not from the supervisor: it may die before writing.

@@ -46,11 +46,36 @@ class LaunchError(OSError):
 class Child:
     """A host process we forked: the part of ``subprocess.Popen`` the supervisor uses."""
 
-    def __init__(self, pid: int, scratch: str | None) -> None:
+    def __init__(self, pid: int, scratch: str | None, errors: int | None = None) -> None:
         self.pid = pid
         self.returncode: int | None = None
         #: The namespaces' scratch folder, removed when the job ends (None: none made).
         self.scratch = scratch
+        #: The read end of the pipe the child reports a failed start on, until confirmed.
+        self._errors = errors
+
+    def confirm(self) -> Child:
+        """Wait until the child executed its command; raise :class:`LaunchError` if not.
+
+        Separate from :func:`fork` so that the parent can do other work (its imports)
+        while the child enters its namespaces and executes the command.
+        """
+        if self._errors is None:
+            return self
+        message = b""
+        while chunk := os.read(self._errors, 4096):
+            message += chunk
+        os.close(self._errors)
+        self._errors = None
+        if message:
+            os.waitpid(self.pid, 0)
+            self.returncode = 127
+            if self.scratch is not None:
+                import shutil
+
+                shutil.rmtree(self.scratch, ignore_errors=True)
+            raise LaunchError(message.decode(errors="replace"))
+        return self
 
     def poll(self) -> int | None:
         """Return the exit code (``-signal`` if killed), or ``None`` while it runs."""
@@ -84,16 +109,38 @@ def spawn(
     stdin: int | None = None,
     die_with_us: bool = True,
 ) -> Child:
-    """Start ``command`` in a new session with stdout and stderr on ``out``; see the module.
-
-    ``ns`` (``opt_ml``, ``hostname``, ``hosts``) enters the host's namespaces in the child
-    before it executes the command. On Linux the child dies with us (``PR_SET_PDEATHSIG``)
-    unless ``die_with_us`` is false. ``stdin`` defaults to ``/dev/null``.
+    """Start ``command`` (see :func:`fork`) and wait until it runs.
 
     Raises
     ------
     LaunchError
         The child could not enter its namespaces or execute the command; it has ended.
+    """
+    return fork(command, env, cwd, ns, out, stdin=stdin, die_with_us=die_with_us).confirm()
+
+
+def fork(
+    command: list[str],
+    env: dict[str, str],
+    cwd: str,
+    ns: dict[str, object] | None,
+    out: int,
+    *,
+    stdin: int | None = None,
+    die_with_us: bool = True,
+) -> Child:
+    """Fork ``command`` in a new session with stdout and stderr on ``out``; see the module.
+
+    ``ns`` (``opt_ml``, ``hostname``, ``hosts``) enters the host's namespaces in the child
+    before it executes the command. On Linux the child dies with us (``PR_SET_PDEATHSIG``)
+    unless ``die_with_us`` is false. ``stdin`` defaults to ``/dev/null``.
+
+    The child is not known to run until :meth:`Child.confirm`.
+
+    Raises
+    ------
+    LaunchError
+        ``command`` is not an absolute path.
     """
     from sm_magics.backends.local import namespaces
 
@@ -130,18 +177,7 @@ def spawn(
         finally:
             os._exit(127)
     os.close(errors_write)
-    message = b""
-    while chunk := os.read(errors_read, 4096):
-        message += chunk
-    os.close(errors_read)
-    if message:
-        os.waitpid(pid, 0)
-        if scratch is not None:
-            import shutil
-
-            shutil.rmtree(scratch, ignore_errors=True)
-        raise LaunchError(message.decode(errors="replace"))
-    return Child(pid, scratch)
+    return Child(pid, scratch, errors_read)
 
 
 class Early:
@@ -203,48 +239,46 @@ def start(root: str, stopped: list[bool]) -> Early | None:
         for host in plan["hosts"]:
             read_end, write_end = os.pipe()
             try:
-                child = spawn(host["command"], host["env"], host["cwd"], host["ns"], write_end)
+                child = fork(host["command"], host["env"], host["cwd"], host["ns"], write_end)
             except BaseException:
                 os.close(read_end)
                 raise
             finally:
                 os.close(write_end)
             started.append((host["name"], child, read_end))
-            if len(started) == 1:  # before the pump writes the script's first line
-                log = os.path.join(root, "logs", f"{host['name']}-{int(early.training)}.log")
-                for line in plan["lines"]:
-                    _log_line(log, line)
+        _prepare()  # while the children enter their namespaces and start
+        for _, child, _ in started:
+            child.confirm()
     except LaunchError:
         for _, child, read_end in started:  # the ordinary path starts them all again
-            _kill_group(child.pid)
-            child.wait()
+            with contextlib.suppress(LaunchError):
+                child.confirm()
+            if child.returncode is None:
+                _kill_group(child.pid)
+                child.wait()
             os.close(read_end)
         os.close(slot)
         return None
+    log = os.path.join(root, "logs", f"{plan['hosts'][0]['name']}-{int(early.training)}.log")
+    for line in plan["lines"]:  # before the pumps write the script's first line
+        _log_line(log, line)
     record(root, early, [child.pid for _, child, _ in started])
-    early.watchdog = _watchdog(plan["mark"], root)
     _pump(root, early, started)
+    early.watchdog = _watchdog(plan["mark"], root)
     return early
 
 
-def _watchdog(mark: str, root: str) -> int | None:
-    """Start the job's watchdog (see :mod:`.watchdog`); return the pipe's write end.
+def _prepare() -> None:
+    """Import what recording the state and pumping the logs need."""
+    import json  # noqa: F401
+    import threading  # noqa: F401
 
-    Started here, not by the supervisor once loaded: a supervisor killed while it loads
-    must still leave nothing of the job running.
-    """
-    read_end, write_end = os.pipe()  # not inheritable: only we hold the write end
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    command = [sys.executable, "-m", "sm_magics.backends.local.watchdog", mark]
-    try:
-        spawn(command, dict(os.environ), root, None, devnull, stdin=read_end, die_with_us=False)
-    except LaunchError:
-        os.close(write_end)
-        return None
-    finally:
-        os.close(read_end)
-        os.close(devnull)
-    return write_end
+    from sm_magics.backends.local import logstore, statefile  # noqa: F401
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(pgid, _signal.SIGKILL)
 
 
 def record(root: str, early: Early, pgids: list[int]) -> None:
@@ -272,9 +306,24 @@ def record(root: str, early: Early, pgids: list[int]) -> None:
     early.recorded = {key: state[key] for key in keys}
 
 
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(OSError):
-        os.killpg(pgid, _signal.SIGKILL)
+def _watchdog(mark: str, root: str) -> int | None:
+    """Start the job's watchdog (see :mod:`.watchdog`); return the pipe's write end.
+
+    Started here, not by the supervisor once loaded: a supervisor killed while it loads
+    must still leave nothing of the job running.
+    """
+    read_end, write_end = os.pipe()  # not inheritable: only we hold the write end
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    command = [sys.executable, "-m", "sm_magics.backends.local.watchdog", mark]
+    try:
+        spawn(command, dict(os.environ), root, None, devnull, stdin=read_end, die_with_us=False)
+    except LaunchError:
+        os.close(write_end)
+        return None
+    finally:
+        os.close(read_end)
+        os.close(devnull)
+    return write_end
 
 
 def _pump(root: str, early: Early, started: list[tuple[str, Child, int]]) -> None:

@@ -52,3 +52,15 @@ def add_transition(
     transitions.append({"Status": secondary, "StartTime": now, "StatusMessage": message})
     state["secondary_status"] = secondary
     return now
+
+
+def overwrite_in_place(path: str | os.PathLike[str], data: Any) -> None:
+    """Write JSON over the file's old bytes, padded with spaces: the last resort of a full disk.
+
+    No new block is needed, and JSON allows the trailing blanks. A reader may meet a
+    half-written document for a moment, which is better than a job that never ends.
+    """
+    encoded = json.dumps(data, indent=1, sort_keys=True, default=str).encode()
+    with open(path, "r+b") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        handle.write(encoded + b" " * max(0, size - len(encoded)))

@@ -52,6 +52,7 @@ from sm_magics.backends.local.statefile import (
     DOWNLOADING_MESSAGE,
     TRAINING_MESSAGE,
     add_transition,
+    overwrite_in_place,
 )
 
 if TYPE_CHECKING:  # imported once the hosts run: the first line comes first
@@ -130,9 +131,7 @@ class Supervisor:
         """Replace state.json; on a full disk give back the reserve and try once more.
 
         If even that fails (something else took the space), the document is written over
-        the old one in place, padded with spaces: no new block is needed, and JSON allows
-        the trailing blanks. A reader may then meet a half-written document for a moment,
-        which is better than a job that never ends.
+        the old one in place (:func:`.statefile.overwrite_in_place`).
         """
         try:
             self.job.write_state(self.state)
@@ -146,12 +145,7 @@ class Supervisor:
             with contextlib.suppress(OSError):
                 self.job.write_state(self.state)
                 return
-        import json
-
-        data = json.dumps(self.state, indent=1, sort_keys=True, default=str).encode()
-        with open(self.job.state_file, "r+b") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            handle.write(data + b" " * max(0, size - len(data)))
+        overwrite_in_place(self.job.state_file, self.state)
 
     def _note_disk_full(self, where: str) -> None:
         if self.disk_error is None:
