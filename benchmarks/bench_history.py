@@ -56,7 +56,8 @@ YEAR = 365 * 86400
 
 def seed(home: Path, rows: int, now: float) -> None:
     """Write ``rows`` rows of history into ``home``'s ledger in one transaction."""
-    from sm_magics.ledger import EndpointRecord, JobRecord, Ledger, _to_row
+    from sm_magics.ledger import Ledger
+    from sm_magics.ledger_records import EndpointRecord, JobRecord, to_row
 
     rng = random.Random(rows)
     ledger = Ledger(home / "ledger.sqlite")
@@ -80,7 +81,7 @@ def seed(home: Path, rows: int, now: float) -> None:
                 notebook=f"nb{rng.randrange(20)}.ipynb",
                 updated_at=now - 60,
             )
-            row = _to_row(job)
+            row = to_row(job)
             marks = ", ".join(f":{k}" for k in row)
             conn.execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({marks})", row)
         for i in range(endpoints):
@@ -103,7 +104,7 @@ def seed(home: Path, rows: int, now: float) -> None:
                 spec={"variants": [{"name": "AllTraffic", "model": f"s3://b/m{i}"}]},
                 updated_at=now - 60,
             )
-            row = _to_row(endpoint)
+            row = to_row(endpoint)
             marks = ", ".join(f":{k}" for k in row)
             conn.execute(f"INSERT INTO endpoints ({', '.join(row)}) VALUES ({marks})", row)
     ledger.close()

@@ -23,7 +23,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sm_magics.ledger import ACTIVE_JOBS_SQL, TERMINAL_JOBS_SQL, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_schema import ACTIVE_JOBS_SQL, TERMINAL_JOBS_SQL
 
 _JOB_BILLING = "('InProgress', 'Stopping')"
 _ENDPOINT_BILLING = (

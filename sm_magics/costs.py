@@ -41,7 +41,8 @@ from sm_magics import cost_totals, pricing
 from sm_magics.backends import kinds
 from sm_magics.display import StatusTable, format_instance, no_math
 from sm_magics.durations import format_duration
-from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord, JobRecord
 
 if TYPE_CHECKING:
     from sm_magics.backends.specs import VariantSpec

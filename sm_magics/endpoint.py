@@ -24,7 +24,7 @@ from sm_magics.errors import InvalidRequest, ModelError, NotFound, SmMagicsError
 
 if TYPE_CHECKING:
     from sm_magics.api import Session
-    from sm_magics.ledger import EndpointRecord
+    from sm_magics.ledger_records import EndpointRecord
 
 JSON = "application/json"
 CSV = "text/csv"

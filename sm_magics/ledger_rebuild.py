@@ -23,7 +23,8 @@ from typing import Any
 
 from sm_magics import config, model_registry
 from sm_magics.errors import SmMagicsError
-from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord, JobRecord
 from sm_magics.model_registry import PackageRecord
 
 _COMPANIONS = ("-wal", "-shm")

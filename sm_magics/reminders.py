@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 from sm_magics import config
 
 if TYPE_CHECKING:
-    from sm_magics.ledger import EndpointRecord, Ledger
+    from sm_magics.ledger import Ledger
+    from sm_magics.ledger_records import EndpointRecord
 
 # The ledger, costs and pricing are imported when the reminder is written, not here:
 # `%load_ext sm_magics` installs this module, and it must stay light (about 20 ms of imports

@@ -267,7 +267,8 @@ def ledger_worker(path: str, worker: int, count: int, barrier: Any) -> None:
     All workers pass ``barrier`` together, then open the (maybe not yet existing) file and
     write: they race on creating the schema as well as on every row.
     """
-    from sm_magics.ledger import JobRecord, Ledger
+    from sm_magics.ledger import Ledger
+    from sm_magics.ledger_records import JobRecord
 
     ledger = Ledger(Path(path))
     barrier.wait(60)
@@ -290,7 +291,8 @@ def ledger_worker(path: str, worker: int, count: int, barrier: Any) -> None:
 
 def ledger_opener(folder: str, worker: int, rounds: int, barrier: Any) -> None:
     """Open a brand-new ledger file together with the other workers, ``rounds`` times."""
-    from sm_magics.ledger import JobRecord, Ledger
+    from sm_magics.ledger import Ledger
+    from sm_magics.ledger_records import JobRecord
 
     try:
         for index in range(rounds):

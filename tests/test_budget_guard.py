@@ -23,7 +23,8 @@ from sm_magics import config, pricing
 from sm_magics.api import CostWarning, Session
 from sm_magics.endpoint import Endpoint
 from sm_magics.errors import BudgetExceeded, InvalidRequest
-from sm_magics.ledger import EndpointRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord
 
 MODEL_FN = helpers.MODEL_FN
 

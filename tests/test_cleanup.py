@@ -22,7 +22,7 @@ from sm_magics.api import Job, Session
 from sm_magics.backends.local.engine import LocalBackend
 from sm_magics.cleanup import CleanupReport
 from sm_magics.errors import NotFound
-from sm_magics.ledger import JobRecord
+from sm_magics.ledger_records import JobRecord
 
 MODEL_FN = helpers.MODEL_FN
 

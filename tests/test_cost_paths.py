@@ -17,7 +17,8 @@ import pytest
 from sm_magics import costs, pricing
 from sm_magics.display.endpoints import EndpointRow
 from sm_magics.display.jobs import JobRow
-from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord, JobRecord
 from sm_magics.server.serialize import endpoint_json, job_json
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z

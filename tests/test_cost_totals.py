@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from sm_magics import cost_totals, costs
-from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord, JobRecord
 
 NOW = 1_795_000_000.0  # 2026-11-17
 TYPES = ["ml.m5.large", "ml.c5.xlarge", "ml.g4dn.xlarge", "ml.nope.big", None]

@@ -18,7 +18,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from sm_magics import pricing
 from sm_magics.costs import CostSummary, day_start, month_start, summarize
-from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord, JobRecord
 
 HOUR = 3600.0
 

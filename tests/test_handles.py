@@ -22,7 +22,8 @@ from sm_magics.backends import registry
 from sm_magics.backends.base import Backend
 from sm_magics.endpoint import Endpoint
 from sm_magics.errors import NotFound
-from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord, JobRecord
 
 
 class Recorder:

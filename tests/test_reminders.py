@@ -18,7 +18,8 @@ import pytest
 
 from sm_magics import pricing, reminders
 from sm_magics.api import Session
-from sm_magics.ledger import EndpointRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord
 
 MODEL_FN = helpers.MODEL_FN
 

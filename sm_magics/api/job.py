@@ -22,7 +22,7 @@ from sm_magics.metrics import MetricParser, MetricPoint, metric_definitions
 
 if TYPE_CHECKING:
     from sm_magics.api.session import Session
-    from sm_magics.ledger import JobRecord
+    from sm_magics.ledger_records import JobRecord
 
 
 class JobOutputs(dict[str, str]):

@@ -20,7 +20,7 @@ from sm_magics.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from sm_magics.api.session import Session
-    from sm_magics.ledger import JobRecord
+    from sm_magics.ledger_records import JobRecord
 
 __all__ = ["EXPERIMENT_TAG", "compare", "parse_filter", "run_rows", "runs", "runs_table"]
 

@@ -38,7 +38,8 @@ from sm_magics.display.jobs import JobRow, JobTable
 from sm_magics.durations import parse_duration
 from sm_magics.endpoint import Endpoint
 from sm_magics.errors import AlreadyExists, BudgetExceeded, InvalidRequest, NotFound
-from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord, JobRecord
 
 if TYPE_CHECKING:
     from sm_magics.cleanup import CleanupReport

@@ -44,7 +44,8 @@ from sm_magics.backends import kinds
 from sm_magics.backends.options import BackendOptions
 from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch, LogEvent
 from sm_magics.backends.statuses import TERMINAL_STATUSES
-from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord, JobRecord
 
 if TYPE_CHECKING:
     from sm_magics.backends.packages import PackageSpec

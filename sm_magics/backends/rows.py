@@ -15,12 +15,12 @@ from typing import Any, cast
 
 from sm_magics.backends import statuses
 from sm_magics.backends.specs import EndpointSpec, TransformSpec, VariantSpec
-from sm_magics.ledger import (
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import (
     DELETED,
     EndpointRecord,
     EndpointRowSpec,
     JobRecord,
-    Ledger,
     TransformRowSpec,
     VariantSummary,
 )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sm_magics.ledger import AsyncJson, VariantJson
+    from sm_magics.ledger_records import AsyncJson, VariantJson
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 from sm_magics import costs, pricing
 from sm_magics.display import STATUS_COLOURS, StatusTable
 from sm_magics.durations import format_duration
-from sm_magics.ledger import EndpointRecord
+from sm_magics.ledger_records import EndpointRecord
 
 
 @dataclass

@@ -11,7 +11,7 @@ from sm_magics import costs, pricing
 from sm_magics.backends import kinds, processing, statuses
 from sm_magics.display import STATUS_COLOURS, StatusTable, format_instance, no_math
 from sm_magics.durations import format_duration
-from sm_magics.ledger import JobRecord
+from sm_magics.ledger_records import JobRecord
 from sm_magics.tuning.spec import TRIAL_OF_TAG
 
 

@@ -15,7 +15,7 @@ from sm_magics.charts import lines_chart_svg
 from sm_magics.display import STATUS_COLOURS, StatusTable, no_math
 from sm_magics.display.jobs import JobRow
 from sm_magics.durations import format_duration
-from sm_magics.ledger import JobRecord
+from sm_magics.ledger_records import JobRecord
 
 #: The tag that groups runs into an experiment (on the ledger row and the AWS resource).
 EXPERIMENT_TAG = "sm-magics:experiment"

@@ -17,7 +17,7 @@ from sm_magics.backends import statuses
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.endpoint import Endpoint
 from sm_magics.errors import NotFound
-from sm_magics.ledger import EndpointRecord
+from sm_magics.ledger_records import EndpointRecord
 from sm_magics.server.context import ServerContext
 from sm_magics.server.params import InvokeRequest
 from sm_magics.server.serialize import EndpointJSON, endpoint_json

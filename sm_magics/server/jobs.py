@@ -16,7 +16,7 @@ from sm_magics.api import Job
 from sm_magics.backends import kinds, statuses
 from sm_magics.backends.results import LogBatch
 from sm_magics.errors import InvalidRequest, NotFound
-from sm_magics.ledger import JobRecord
+from sm_magics.ledger_records import JobRecord
 from sm_magics.server import cursors
 from sm_magics.server.context import ServerContext
 from sm_magics.server.params import JobQuery

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sm_magics import ledger
+from sm_magics import ledger_records
 from sm_magics.backends import registry, statuses
 from sm_magics.errors import InvalidRequest
 
@@ -24,7 +24,7 @@ JOB_STATUSES = (
     statuses.STOPPING,
     statuses.STOPPED,
 )
-JOB_KINDS = ledger.JOB_KINDS
+JOB_KINDS = ledger_records.JOB_KINDS
 DEFAULT_JOB_LIMIT = 100
 MAX_JOB_LIMIT = 1000
 DEFAULT_LOG_LIMIT = 1000

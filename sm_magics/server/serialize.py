@@ -15,7 +15,7 @@ from sm_magics import costs
 from sm_magics.api.registry import PACKAGE_TAG
 from sm_magics.backends import statuses
 from sm_magics.backends.specs import DEFAULT_VARIANT
-from sm_magics.ledger import EndpointRecord, JobRecord
+from sm_magics.ledger_records import EndpointRecord, JobRecord
 from sm_magics.model_registry import PackageRecord
 
 #: What the panel's "copy invoke snippet" sends when nothing better is known: one row of

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from helpers import ledger_opener, ledger_worker
 
-from sm_magics import ledger as ledger_module
+from sm_magics import ledger_schema
 from sm_magics.errors import AlreadyExists, InvalidRequest
-from sm_magics.ledger import JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import JobRecord
 
 
 def _record(name: str, **values) -> JobRecord:
@@ -146,7 +147,7 @@ def test_fresh_file_is_migrated_to_the_latest_user_version(ledger: Ledger) -> No
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     finally:
         raw.close()
-    assert version == len(ledger_module._MIGRATIONS) >= 1
+    assert version == len(ledger_schema.MIGRATIONS) >= 1
     assert "jobs" in tables
 
 
@@ -159,7 +160,7 @@ def test_reopening_keeps_rows_and_does_not_migrate_again(tmp_path: Path) -> None
     try:
         assert second.get_job("job-1") is not None
         raw = sqlite3.connect(path)
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(ledger_module._MIGRATIONS)
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(ledger_schema.MIGRATIONS)
         raw.close()
     finally:
         second.close()
@@ -179,7 +180,7 @@ def test_file_at_user_version_zero_is_upgraded_in_place(tmp_path: Path) -> None:
         ledger.close()
     raw = sqlite3.connect(path)
     try:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(ledger_module._MIGRATIONS)
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(ledger_schema.MIGRATIONS)
         assert raw.execute("SELECT x FROM unrelated").fetchall() == [(7,)]
     finally:
         raw.close()

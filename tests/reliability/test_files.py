@@ -24,7 +24,8 @@ from sm_magics import storage
 from sm_magics.api import Session
 from sm_magics.backends.local.jobdir import JobDir
 from sm_magics.errors import StorageError
-from sm_magics.ledger import REDACTED, JobRecord, Ledger, LedgerWarning
+from sm_magics.ledger import Ledger, LedgerWarning
+from sm_magics.ledger_records import REDACTED, JobRecord
 
 GARBAGE = b"this is not a database, a sync tool wrote it\n" * 200
 

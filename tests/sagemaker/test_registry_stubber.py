@@ -22,7 +22,8 @@ from test_training_stubber import IMAGE, describe_response
 from sm_magics import model_registry
 from sm_magics.backends.packages import PackageSpec
 from sm_magics.errors import InvalidRequest
-from sm_magics.ledger import JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import JobRecord
 
 GROUP_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/churn"
 PACKAGE_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/3"

@@ -31,7 +31,8 @@ from sm_magics.errors import (
     ResourceLimitExceeded,
     SmMagicsNotice,
 )
-from sm_magics.ledger import JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import JobRecord
 
 SCRIPT = "import os\nprint('training on', os.environ.get('SM_CURRENT_HOST'))\n"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"

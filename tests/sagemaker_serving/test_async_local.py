@@ -17,7 +17,8 @@ from sm_magics.backends.results import InvokeResult
 from sm_magics.backends.specs import AsyncInferenceSpec
 from sm_magics.endpoint import AsyncInference
 from sm_magics.errors import InvalidRequest, NotFound
-from sm_magics.ledger import EndpointRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord
 
 
 class _Answering(LocalEndpoints):

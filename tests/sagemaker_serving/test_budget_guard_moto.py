@@ -92,7 +92,7 @@ def test_local_runs_do_not_count_against_sagemaker(
 ) -> None:
     import time
 
-    from sm_magics.ledger import EndpointRecord
+    from sm_magics.ledger_records import EndpointRecord
 
     session.ledger.insert_endpoint(
         EndpointRecord(

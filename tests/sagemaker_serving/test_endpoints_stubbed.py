@@ -28,7 +28,7 @@ from sm_magics.errors import (
     ResourceLimitExceeded,
     SmMagicsNotice,
 )
-from sm_magics.ledger import EndpointRecord
+from sm_magics.ledger_records import EndpointRecord
 
 from . import stubs as s
 from .conftest import (

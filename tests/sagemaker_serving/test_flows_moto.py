@@ -25,7 +25,7 @@ import pytest
 from sm_magics.backends.sagemaker import autoscaling, cwlogs
 from sm_magics.backends.specs import EndpointSpec, TransformSpec, VariantSpec
 from sm_magics.errors import NotFound
-from sm_magics.ledger import EndpointRecord
+from sm_magics.ledger_records import EndpointRecord
 
 from .conftest import BUCKET, ROLE, SKLEARN_IMAGE, queue_invoke_results
 

@@ -21,7 +21,7 @@ from botocore.stub import ANY
 from sm_magics.backends.sagemaker import schedules, serving
 from sm_magics.backends.specs import EndpointSpec, VariantSpec
 from sm_magics.errors import InvalidRequest, NotFound, ResourceLimitExceeded, SmMagicsNotice
-from sm_magics.ledger import EndpointRecord
+from sm_magics.ledger_records import EndpointRecord
 
 from . import stubs as s
 from .conftest import BUCKET, MODEL_URI, ROLE, SKLEARN_IMAGE

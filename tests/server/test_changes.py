@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 import time
 
-from sm_magics.ledger import JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import JobRecord
 
 from .conftest import Call
 

@@ -16,7 +16,8 @@ import pytest
 
 from sm_magics.backends.base import Backend
 from sm_magics.errors import AccessDenied, BackendUnavailable, NotFound
-from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord, JobRecord
 from sm_magics.server.context import ServerContext
 
 from .conftest import Call

@@ -9,7 +9,8 @@ import pytest
 from tornado.web import HTTPError
 
 from sm_magics import errors
-from sm_magics.ledger import EndpointRecord, JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord, JobRecord
 from sm_magics.server import cursors, params, serialize
 from sm_magics.server.changes import EMPTY, LedgerVersion
 from sm_magics.server.errors import describe

@@ -10,7 +10,7 @@ from typing import Any
 import nbformat
 from playwright.sync_api import Locator, Page, expect
 
-from sm_magics.ledger import JobRecord
+from sm_magics.ledger_records import JobRecord
 
 #: A trained model that can be served: the training script holds the inference handlers.
 SERVABLE = """\

@@ -31,11 +31,8 @@ from sm_magics.backends import rows
 from sm_magics.backends.local import processes
 from sm_magics.backends.local.jobdir import StateFolder
 from sm_magics.errors import InvalidRequest
-from sm_magics.ledger import (
-    EndpointRecord,
-    JobRecord,
-    Ledger,
-)
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord, JobRecord
 
 #: How long a row in its first status may be without its folder: being created.
 CREATION_GRACE_SECONDS = 30.0

@@ -36,7 +36,8 @@ from sm_magics.backends.options import BackendOptions
 from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch
 from sm_magics.backends.specs import EndpointSpec, TrainingSpec, TransformSpec, VariantSpec
 from sm_magics.errors import InvalidRequest, NotFound
-from sm_magics.ledger import JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import JobRecord
 
 if TYPE_CHECKING:
     from sm_magics.backends.packages import PackageSpec

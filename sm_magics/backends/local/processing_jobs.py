@@ -27,7 +27,8 @@ from sm_magics.backends.local.processor import ProcessingDir
 from sm_magics.backends.local.uris import existing_path, local_path
 from sm_magics.backends.results import LogBatch
 from sm_magics.errors import InvalidRequest, NotFound
-from sm_magics.ledger import JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import JobRecord
 
 _LOCAL_ACCOUNT = "000000000000"
 KIND = processing.ProcessingSpec.kind

@@ -26,7 +26,8 @@ from sm_magics.backends.local import processes
 from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.jobdir import StateFolder, read_json, write_json_atomic
 from sm_magics.errors import InvalidRequest, NotFound
-from sm_magics.ledger import JobRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import JobRecord
 from sm_magics.tuning import ranges as ranges_mod
 from sm_magics.tuning.spec import TuningSpec
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import rows
 from sm_magics.errors import InvalidRequest, NotFound
-from sm_magics.ledger import TERMINAL_JOB_STATUSES
+from sm_magics.ledger_records import TERMINAL_JOB_STATUSES
 
 if TYPE_CHECKING:
     from sm_magics.backends.sagemaker.aws import AwsSession

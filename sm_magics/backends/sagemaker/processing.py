@@ -47,7 +47,7 @@ from sm_magics.backends.sagemaker.training_requests import (
     vpc_config,
 )
 from sm_magics.errors import InvalidRequest
-from sm_magics.ledger import TERMINAL_JOB_STATUSES, JobRecord
+from sm_magics.ledger_records import TERMINAL_JOB_STATUSES, JobRecord
 
 if TYPE_CHECKING:
     from sm_magics.backends.sagemaker.aws import AwsSession

@@ -48,7 +48,8 @@ from sm_magics.errors import (
     NotFound,
     notice,
 )
-from sm_magics.ledger import EndpointRecord, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import EndpointRecord
 
 
 class EndpointService:

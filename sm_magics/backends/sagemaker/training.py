@@ -32,7 +32,7 @@ from sm_magics.backends.sagemaker.training_requests import (
 )
 from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import AlreadyExists, BackendUnavailable, InvalidRequest
-from sm_magics.ledger import JobRecord
+from sm_magics.ledger_records import JobRecord
 
 if TYPE_CHECKING:
     from sm_magics.backends.sagemaker.aws import AwsSession

@@ -34,7 +34,8 @@ from sm_magics.backends.sagemaker.resources import (
 )
 from sm_magics.backends.specs import TransformSpec
 from sm_magics.errors import InvalidRequest
-from sm_magics.ledger import TERMINAL_JOB_STATUSES, Ledger
+from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import TERMINAL_JOB_STATUSES
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 _JSON_LINES = ("application/jsonlines", "application/jsonl", "application/x-jsonlines")
