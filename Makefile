@@ -68,9 +68,10 @@ jstest: $(STAMP)
 	cd labextension && PATH="$(abspath $(BIN)):$$PATH" jlpm install && \
 		PATH="$(abspath $(BIN)):$$PATH" jlpm test
 
-## docs/images/panel-{light,dark}.png and notebook-widget.png from a real JupyterLab.
+## docs/images/panel-*.png, notebook-widget.png, job-widget.png and endpoint-widget.png
+## from a real JupyterLab.
 screenshots: $(STAMP) chromium
-	SM_MAGICS_SCREENSHOTS=1 $(BIN)/pytest tests/ui/test_screenshots.py
+	SM_MAGICS_SCREENSHOTS=1 $(BIN)/pytest tests/ui/test_screenshots.py tests/ui/test_widget_screenshots.py
 
 ## Each notebook with a home of its own, as a user's first run of it would be (a shared
 ## home would list one notebook's jobs in the next one's %sm_jobs).
