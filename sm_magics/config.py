@@ -36,6 +36,15 @@ def home_dir() -> Path:
     return Path(configured).expanduser() if configured else Path.home() / ".sm_magics"
 
 
+def home_key() -> str:
+    """Return what tells homes apart for a per-home cache, without building a path.
+
+    ``SM_MAGICS_HOME`` as set (``""``: the default home). Cheaper than :func:`home_dir`,
+    which a per-invocation lookup would otherwise pay for.
+    """
+    return os.environ.get(ENV_HOME) or ""
+
+
 def default_backend() -> str:
     """Return the backend name from ``SM_MAGICS_BACKEND``, else ``"local"``."""
     return os.environ.get(ENV_BACKEND) or DEFAULT_BACKEND

@@ -18,7 +18,6 @@ import json
 import socket
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from sm_magics import limits
@@ -94,12 +93,12 @@ class _Connections(threading.local):
 
 
 _connections = _Connections()
-#: ``(home, endpoint name) -> router URL``, as last read from the endpoint's state.
-_urls: dict[tuple[Path, str], str] = {}
+#: ``(home key, endpoint name) -> router URL``, as last read from the endpoint's state.
+_urls: dict[tuple[str, str], str] = {}
 _urls_lock = threading.Lock()
 
 
-def forget(home: Path, name: str) -> None:
+def forget(home: str, name: str) -> None:
     """Drop the remembered URL of an endpoint (deleted, failed, or not answering)."""
     with _urls_lock:
         _urls.pop((home, name), None)
@@ -139,12 +138,12 @@ def _route(name: str) -> str:
 def _post(url: str, path: str, body: bytes, headers: bytes) -> tuple[int, dict[str, str], bytes]:
     """POST on the thread's kept-alive connection to ``url``; reconnect once if it went stale."""
     address = _address(url)
-    timeout = limits.invocation_timeout() + _SLACK_SECONDS
     for attempt in (1, 2):
         connection = _connections.by_address.get(address)
         reused = connection is not None
         try:
             if connection is None:
+                timeout = limits.invocation_timeout() + _SLACK_SECONDS
                 connection = _Connection(address, timeout)
                 _connections.by_address[address] = connection
             status, answer, data = connection.post(path, headers, body)
@@ -166,7 +165,7 @@ def _post(url: str, path: str, body: bytes, headers: bytes) -> tuple[int, dict[s
 
 
 def invoke(
-    home: Path,
+    home: str,
     name: str,
     body: bytes,
     headers: dict[str, str],

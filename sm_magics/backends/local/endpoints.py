@@ -397,7 +397,7 @@ class LocalEndpoints:
                 )
             return str(url)
 
-        return client.invoke(config.home_dir(), name, body, headers, read_url)
+        return client.invoke(config.home_key(), name, body, headers, read_url)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
