@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sm_fakes import FakeClock, FakeLogs
 
 from sm_magics.backends.results import LogEvent
-from sm_magics.backends.sagemaker import cwlogs
+from sm_magics.backends.sagemaker import cwlogs_pacing
 from sm_magics.backends.sagemaker.cwlogs import TRAINING_LOG_GROUP as GROUP
 from sm_magics.backends.sagemaker.cwlogs import LogReader
 from sm_magics.errors import AccessDenied, BackendUnavailable
@@ -179,10 +179,10 @@ def test_a_long_backlog_is_read_across_calls() -> None:
     run = Run(2, page_limit=5, combined=False)
     run.start(1)
     run.start(2)
-    run.write(1, 5 * cwlogs.MAX_PAGES_PER_CALL * 3 + 2)
+    run.write(1, 5 * cwlogs_pacing.MAX_PAGES_PER_CALL * 3 + 2)
     run.write(2, 3)
     first = run.read()
-    assert len(first) == 5 * cwlogs.MAX_PAGES_PER_CALL + 3  # one call's worth, then stop
+    assert len(first) == 5 * cwlogs_pacing.MAX_PAGES_PER_CALL + 3  # one call's worth, then stop
     while run.read():  # the follower reads again at once while lines come
         pass
     run.assert_exactly_once()
@@ -229,7 +229,7 @@ def test_throttling_mid_poll_returns_what_was_read_and_backs_off() -> None:
     calls = run.logs.calls["get_log_events"]
     assert run.read() == []  # backing off: no call at all
     assert run.logs.calls["get_log_events"] == calls
-    run.clock.advance(cwlogs.THROTTLE_MIN_WAIT)
+    run.clock.advance(cwlogs_pacing.THROTTLE_MIN_WAIT)
     second = run.read()
     assert {e.host for e in second} == {"algo-3", "algo-4"}
     run.drain()
@@ -310,13 +310,15 @@ def test_quiet_streams_back_off_to_the_idle_pace() -> None:
         run.clock.advance(1)
         run.read()
     idle_calls = run.logs.calls["get_log_events"] - before
-    assert idle_calls <= 4 * (600 / cwlogs.IDLE_MAX_INTERVAL + 4)  # about 6 a minute a stream
+    assert idle_calls <= 4 * (
+        600 / cwlogs_pacing.IDLE_MAX_INTERVAL + 4
+    )  # about 6 a minute a stream
     run.write(3)  # a quiet host speaks again: read within the idle interval
     delivered_after = 0.0
     while not run.read():
         run.clock.advance(0.2)
         delivered_after += 0.2
-    assert delivered_after <= cwlogs.IDLE_MAX_INTERVAL + 0.2
+    assert delivered_after <= cwlogs_pacing.IDLE_MAX_INTERVAL + 0.2
 
 
 def test_a_chatty_host_does_not_make_quiet_hosts_expensive() -> None:
@@ -332,10 +334,10 @@ def test_a_chatty_host_does_not_make_quiet_hosts_expensive() -> None:
     for op, params in run.logs.requests:
         if op == "get_log_events":
             per_stream[params["logStreamName"]] += 1
-    assert per_stream[stream(1)] >= 10 * 60 / cwlogs.active_interval(4) * 0.9
+    assert per_stream[stream(1)] >= 10 * 60 / cwlogs_pacing.active_interval(4) * 0.9
     # Quiet streams: once per idle interval, read up to half an active interval early to
     # share the chatty stream's poll.
-    earliest = cwlogs.IDLE_MAX_INTERVAL - cwlogs.active_interval(4) / 2
+    earliest = cwlogs_pacing.IDLE_MAX_INTERVAL - cwlogs_pacing.active_interval(4) / 2
     for host in (2, 3, 4):
         assert per_stream[stream(host)] <= 10 * 60 / earliest + 5
 
@@ -380,13 +382,13 @@ def test_a_clock_gone_back_does_not_stall_the_reader() -> None:
 
 
 def test_host_names_and_order() -> None:
-    assert cwlogs.host_of("j", "j/algo-12-1700000000") == "algo-12"
-    assert cwlogs.host_of("j", "j/odd") == "odd"
+    assert cwlogs_pacing.host_of("j", "j/algo-12-1700000000") == "algo-12"
+    assert cwlogs_pacing.host_of("j", "j/odd") == "odd"
     # Within the SDK v2's budget of 1 + 2N calls per 10 s, spent on one read per stream.
     for hosts in (1, 2, 4, 8, 64):
-        interval = cwlogs.active_interval(hosts)
-        assert hosts / interval <= (1 + 2 * hosts) / cwlogs.SDK_POLL_INTERVAL
-        assert cwlogs.MIN_ACTIVE_INTERVAL <= interval <= cwlogs.SDK_POLL_INTERVAL / 2
+        interval = cwlogs_pacing.active_interval(hosts)
+        assert hosts / interval <= (1 + 2 * hosts) / cwlogs_pacing.SDK_POLL_INTERVAL
+        assert cwlogs_pacing.MIN_ACTIVE_INTERVAL <= interval <= cwlogs_pacing.SDK_POLL_INTERVAL / 2
 
 
 # -- any schedule -----------------------------------------------------------------------------
@@ -417,7 +419,7 @@ def test_any_schedule_every_line_exactly_once(
 
     algo-4's lines are stamped when written but put only when it flushes, in order, as a
     log agent that ships in batches does: its stream lags the others' by up to the whole
-    schedule (minutes), more than :data:`cwlogs.LATE_WINDOW`.
+    schedule (minutes), more than :data:`cwlogs_pacing.LATE_WINDOW`.
 
     Known limit of the combined read, and why the flush waits for it here: while one
     ``FilterLogEvents`` query is paged across several calls (a backlog of more than
@@ -479,8 +481,8 @@ def test_combined_one_call_per_poll_for_every_host_and_no_listing() -> None:
     polls = run.logs.calls["filter_log_events"]
     # One call a poll, a poll every combined_interval(4) seconds: within the SDK v2's
     # budget of 1 + 2N calls every 10 s.
-    assert polls <= 600 / cwlogs.combined_interval(4) + 1
-    assert polls / 600 <= (1 + 2 * 4) / cwlogs.SDK_POLL_INTERVAL
+    assert polls <= 600 / cwlogs_pacing.combined_interval(4) + 1
+    assert polls / 600 <= (1 + 2 * 4) / cwlogs_pacing.SDK_POLL_INTERVAL
     filters = [p for op, p in run.logs.requests if op == "filter_log_events"]
     assert all(p["logStreamNamePrefix"] == f"{JOB}/" for p in filters)
     run.drain()  # the final read: listed once, then every stream exactly
@@ -524,7 +526,7 @@ def test_combined_reads_a_host_that_fell_behind_the_window_by_itself() -> None:
     gets = run.logs.calls["get_log_events"]
     run.write(2, at=held)
     run.write(2)
-    run.clock.advance(cwlogs.IDLE_MAX_INTERVAL)
+    run.clock.advance(cwlogs_pacing.IDLE_MAX_INTERVAL)
     got = run.read()
     assert [e.host for e in got if e.host == "algo-2"] == ["algo-2", "algo-2"]
     assert run.logs.calls["get_log_events"] == gets + 1  # one exact catch-up read
@@ -536,11 +538,11 @@ def test_combined_pages_and_a_backlog_across_calls() -> None:
     run = Run(2, page_limit=5)
     run.start(1)
     run.start(2)
-    run.write(1, 5 * cwlogs.MAX_PAGES_PER_CALL * 2)
+    run.write(1, 5 * cwlogs_pacing.MAX_PAGES_PER_CALL * 2)
     run.write(2, 7)
     run.logs.filter_empty_next = 2  # "empty results while more are available"
     first = run.read()
-    assert len(first) == 5 * (cwlogs.MAX_PAGES_PER_CALL - 2)  # one call's worth of pages
+    assert len(first) == 5 * (cwlogs_pacing.MAX_PAGES_PER_CALL - 2)  # one call's worth of pages
     assert run.cursor is not None and run.cursor["filter"]["token"]
     while run.read():
         pass
@@ -559,7 +561,7 @@ def test_combined_throttling_keeps_the_query_and_backs_off() -> None:
     calls = run.logs.calls["filter_log_events"]
     assert run.read() == []  # backing off: no call
     assert run.logs.calls["filter_log_events"] == calls
-    run.clock.advance(cwlogs.THROTTLE_MIN_WAIT)
+    run.clock.advance(cwlogs_pacing.THROTTLE_MIN_WAIT)
     while run.read():
         pass
     run.assert_exactly_once()
@@ -584,24 +586,24 @@ def test_combined_idle_job_backs_off_and_a_missing_group_is_quiet() -> None:
     for host in range(1, 5):
         run.start(host)
         run.write(host)
-    run.clock.advance(cwlogs.IDLE_MAX_INTERVAL)
+    run.clock.advance(cwlogs_pacing.IDLE_MAX_INTERVAL)
     assert len(run.read()) == 4
     before = run.logs.calls["filter_log_events"]
     for _ in range(600):  # ten idle minutes, polled every second
         run.clock.advance(1)
         run.read()
-    assert run.logs.calls["filter_log_events"] - before <= 600 / cwlogs.IDLE_MAX_INTERVAL + 4
+    assert run.logs.calls["filter_log_events"] - before <= 600 / cwlogs_pacing.IDLE_MAX_INTERVAL + 4
     run.write(3)
     waited = 0.0
     while not run.read():
         run.clock.advance(0.2)
         waited += 0.2
-    assert waited <= cwlogs.IDLE_MAX_INTERVAL + 0.2
+    assert waited <= cwlogs_pacing.IDLE_MAX_INTERVAL + 0.2
 
 
 def test_combined_interval_within_the_sdk_budget() -> None:
     for hosts in (1, 2, 4, 8, 64):
-        interval = cwlogs.combined_interval(hosts)
-        assert 1 / interval <= (1 + 2 * hosts) / cwlogs.SDK_POLL_INTERVAL
-        assert cwlogs.MIN_COMBINED_INTERVAL <= interval <= cwlogs.SDK_POLL_INTERVAL
-    assert cwlogs.combined_interval(4) < 2.0  # a 4-host job's lines within 2 s
+        interval = cwlogs_pacing.combined_interval(hosts)
+        assert 1 / interval <= (1 + 2 * hosts) / cwlogs_pacing.SDK_POLL_INTERVAL
+        assert cwlogs_pacing.MIN_COMBINED_INTERVAL <= interval <= cwlogs_pacing.SDK_POLL_INTERVAL
+    assert cwlogs_pacing.combined_interval(4) < 2.0  # a 4-host job's lines within 2 s

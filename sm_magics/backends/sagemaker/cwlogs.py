@@ -58,129 +58,40 @@ and ``%sm_logs`` rely on.
 from __future__ import annotations
 
 import copy
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 from sm_magics.backends.results import LogBatch, LogEvent
-from sm_magics.backends.sagemaker.errors import THROTTLING_CODES, error_code, translate
+from sm_magics.backends.sagemaker.cwlogs_calls import (
+    ExpiredToken,
+    Transient,
+    call_logs,
+    message_of,
+)
+from sm_magics.backends.sagemaker.cwlogs_combined import poll_combined
+from sm_magics.backends.sagemaker.cwlogs_pacing import (
+    EVENT_OVERHEAD_BYTES,
+    FINISHED_THROTTLE_BUDGET,
+    FULL_PAGE_MARGIN_BYTES,
+    IDLE_MAX_INTERVAL,
+    LIST_MIN_INTERVAL,
+    MAX_LIST_PAGES,
+    MAX_PAGE_BYTES,
+    MAX_PAGE_EVENTS,
+    MAX_PAGES_PER_CALL,
+    SPOT_RELIST_INTERVAL,
+    THROTTLE_MAX_WAIT,
+    THROTTLE_MIN_WAIT,
+    active_interval,
+    host_of,
+    is_due,
+    new_cursor,
+    stream_order,
+)
 from sm_magics.errors import BackendUnavailable, InvalidRequest
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-
-#: ``GetLogEvents`` page limits: events and bytes (each event counts 26 bytes extra).
-MAX_PAGE_EVENTS = 10_000
-MAX_PAGE_BYTES = 1_048_576
-EVENT_OVERHEAD_BYTES = 26
-#: A page within this many bytes of the limit may have been cut short by a large next
-#: event (256 KB is CloudWatch's classic largest event), so it is not taken as the end.
-FULL_PAGE_MARGIN_BYTES = 256 * 1024
-#: Pages read from one stream in one call; a stream with a longer backlog stays due, so
-#: the caller's next call (made at once when lines came) goes on where this one stopped.
-MAX_PAGES_PER_CALL = 10
-
-#: The SDK v2's poll interval, whose call budget :func:`active_interval` keeps within.
-SDK_POLL_INTERVAL = 10.0
-#: A stream that brought lines is never read again sooner than this (seconds).
-MIN_ACTIVE_INTERVAL = 2.0
-#: The longest wait between two reads of a quiet stream (the SDK polls every 10 s).
-IDLE_MAX_INTERVAL = 10.0
-#: First wait between two listings while some hosts have no stream yet; doubles up to
-#: :data:`IDLE_MAX_INTERVAL` while listings find nothing new.
-LIST_MIN_INTERVAL = 2.0
-#: Back-off after throttling: first wait, and the longest one.
-THROTTLE_MIN_WAIT = 1.0
-THROTTLE_MAX_WAIT = 30.0
-#: How long a read of a finished job keeps retrying through throttling before giving up.
-FINISHED_THROTTLE_BUDGET = 60.0
-#: How often a managed spot job's streams are listed again once all are known.
-SPOT_RELIST_INTERVAL = 60.0
-#: The combined (``FilterLogEvents``) read's fastest poll, in seconds: never more than
-#: one call a second per follower, a small share of the API's per-account quota.
-MIN_COMBINED_INTERVAL = 1.0
-#: How far behind the newest line read the combined query may start (milliseconds). A
-#: host whose lines arrive later than the others' (each host's log agent flushes on its
-#: own clock) is still read from its own position if it is within this window; beyond
-#: it, the final exact read after the job ends picks its lines up.
-LATE_WINDOW = 30_000
-#: Most ``DescribeLogStreams`` pages one listing reads (50 streams a page).
-_MAX_LIST_PAGES = 100
-_CURSOR_VERSION = 1
-
-# Transient failures: back off and keep the cursor, never fail a follower for them.
-_TRANSIENT_CODES = THROTTLING_CODES | {
-    "ServiceUnavailableException",
-    "ServiceUnavailable",
-    "InternalFailure",
-    "InternalServerError",
-}
-_EPOCH_SUFFIX = re.compile(r"^(?P<host>.+)-\d+$")
-_HOST_NUMBER = re.compile(r"^algo-(\d+)")
-
-
-# What the combined read makes of one event (see LogReader._apply_combined).
-_NEW, _SEEN, _CATCH_UP = "new", "seen", "catch-up"
-
-
-class _Transient(Exception):
-    """A throttled or unavailable service: this poll ends, the next ones wait."""
-
-
-class _ExpiredToken(Exception):
-    """``GetLogEvents`` refused a stream's token (they expire after 24 hours)."""
-
-
-def active_interval(streams: int) -> float:
-    """Return how long to wait before re-reading a stream that just brought lines.
-
-    The SDK v2 spends ``1 + 2N`` calls every 10 s on a job of N hosts. We spend one call
-    per stream per poll, so polling every ``10 N / (2N + 1)`` seconds stays within that
-    budget while every host writes: 3.3 s for one host, 4 s for two, 4.4 s for four, never
-    more than 5 s. Lines then arrive in about half the SDK's time for no more calls, and
-    quiet streams (read less and less often) cost less than the SDK's.
-    """
-    budget = SDK_POLL_INTERVAL * streams / (2 * streams + 1)
-    return min(max(MIN_ACTIVE_INTERVAL, budget), IDLE_MAX_INTERVAL)
-
-
-def combined_interval(streams: int) -> float:
-    """Return the poll interval of the one-call-for-all-hosts read of a running job.
-
-    Within the SDK v2's budget of ``1 + 2N`` calls every 10 s, spent on one
-    ``FilterLogEvents`` a poll: 3.3 s for one host, 2 s for two, 1.1 s for four, and
-    :data:`MIN_COMBINED_INTERVAL` from five hosts on.
-    """
-    budget = SDK_POLL_INTERVAL / (2 * max(streams, 1) + 1)
-    return min(max(MIN_COMBINED_INTERVAL, budget), IDLE_MAX_INTERVAL)
-
-
-def host_of(job: str, stream: str) -> str:
-    """Return the host of a stream: ``"<job>/algo-2-1700000000"`` → ``"algo-2"``."""
-    rest = stream[len(job) + 1 :] if stream.startswith(f"{job}/") else stream
-    match = _EPOCH_SUFFIX.match(rest)
-    return match["host"] if match else rest
-
-
-def _stream_order(job: str, stream: str) -> tuple[int, str]:
-    """Sort key: ``algo-2`` before ``algo-10``, as SageMaker numbers hosts."""
-    match = _HOST_NUMBER.match(host_of(job, stream))
-    return (int(match.group(1)) if match else 1 << 30, stream)
-
-
-def new_cursor(expected_streams: int | None = None) -> dict[str, Any]:
-    """Return the cursor of a reader that has read nothing yet."""
-    return {
-        "v": _CURSOR_VERSION,
-        "hosts": expected_streams,
-        "complete": False,
-        "list_due": 0.0,
-        "list_interval": LIST_MIN_INTERVAL,
-        "relist_due": 0.0,
-        "throttled_until": 0.0,
-        "backoff": 0.0,
-        "streams": {},
-    }
 
 
 class LogReader:
@@ -266,12 +177,12 @@ class LogReader:
         backlogs = 0
         while True:
             now = self.clock()
-            if not finished and not self._is_due(state.get("throttled_until", 0.0), now):
+            if not finished and not is_due(state.get("throttled_until", 0.0), now):
                 return LogBatch([], state)
             events: list[LogEvent] = []
             try:
                 self._poll(job, state, events, now, finished, relist_every)
-            except _Transient:
+            except Transient:
                 backoff = min(
                     max(state.get("backoff", 0.0) * 2, THROTTLE_MIN_WAIT), THROTTLE_MAX_WAIT
                 )
@@ -300,10 +211,6 @@ class LogReader:
 
     # -- one poll -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _is_due(due: float, now: float) -> bool:
-        return due <= now or due > now + 3 * max(IDLE_MAX_INTERVAL, THROTTLE_MAX_WAIT)
-
     def _poll(
         self,
         job: str,
@@ -327,26 +234,26 @@ class LogReader:
             and int(state.get("hosts") or 1) > 1
         ):
             state["mode"] = "combined"
-            self._poll_combined(job, state, out, now)
+            poll_combined(self, job, state, out, now)
             return
         if not state["complete"]:
-            if finished or self._is_due(state["list_due"], now):
+            if finished or is_due(state["list_due"], now):
                 self._list(job, state, now)
-        elif relist_every and (finished or self._is_due(state["relist_due"], now)):
+        elif relist_every and (finished or is_due(state["relist_due"], now)):
             self._list(job, state, now)
             state["relist_due"] = now + relist_every
         interval = active_interval(len(streams) or int(state.get("hosts") or 1))
-        if not finished and not any(self._is_due(s["due"], now) for s in streams.values()):
+        if not finished and not any(is_due(s["due"], now) for s in streams.values()):
             return
         # Read every stream due within half an interval too: streams read in one poll get
         # the same due time, so the hosts that write share one cadence and each batch
         # holds every host's lines up to the same moment (in timestamp order across hosts).
         horizon = now + interval / 2
-        for name in sorted(streams, key=lambda s: _stream_order(job, s)):
+        for name in sorted(streams, key=lambda s: stream_order(job, s)):
             stream = streams[name]
-            if not finished and not self._is_due(stream["due"], horizon):
+            if not finished and not is_due(stream["due"], horizon):
                 continue
-            got, more = self._read_stream(job, name, stream, out, finished)
+            got, more = self.read_stream(job, name, stream, out, finished)
             if more:
                 stream["due"] = 0.0  # a backlog: go on at the caller's next call
                 state["backlog"] = True
@@ -357,172 +264,16 @@ class LogReader:
                 stream["quiet"] = min(stream.get("quiet", 0) + 1, 8)
                 stream["due"] = now + min(interval * 2 ** stream["quiet"], IDLE_MAX_INTERVAL)
 
-    def _poll_combined(
-        self, job: str, state: dict[str, Any], out: list[LogEvent], now: float
-    ) -> None:
-        """One ``FilterLogEvents`` query (and its pages) for every host of a running job.
-
-        ``state["filter"]`` holds a query in progress: its ``startTime``, its ``nextToken``
-        and the stream positions it started from (``base``), which is what each event is
-        checked against; a page's events are applied to the positions and appended to
-        ``out`` in the same step, so a throttle between pages loses nothing.
-        """
-        if not self._is_due(state.get("due", 0.0), now):
-            return
-        streams: dict[str, dict[str, Any]] = state["streams"]
-        query = state.get("filter")
-        if query is None or not query.get("token"):  # only a paged query goes on
-            query = {"start": self._combined_start(state), "token": None, "base": {}}
-            query["base"] = {
-                name: [stream["ts"], stream["skip"], 0]
-                for name, stream in streams.items()
-                if stream["ts"] is not None and stream["ts"] >= query["start"]
-            }
-            state["filter"] = query
-        got = 0
-        catch_up: set[str] = set()
-        for _ in range(MAX_PAGES_PER_CALL):
-            params: dict[str, Any] = {
-                "logGroupName": self.group,
-                "logStreamNamePrefix": f"{job}/",
-                "startTime": query["start"],
-                "limit": self.page_limit,
-            }
-            if query["token"]:
-                params["nextToken"] = query["token"]
-            try:
-                page = self._call("filter_log_events", **params)
-            except _ExpiredToken:
-                state.pop("filter", None)  # start again from the positions
-                state["due"] = 0.0
-                return
-            if page is None:  # no log group yet
-                query["token"] = None
-                break
-            for event in page.get("events", []):
-                verdict = self._apply_combined(job, streams, query, event, out)
-                if verdict == _NEW:
-                    got += 1
-                elif verdict == _CATCH_UP:
-                    catch_up.add(str(event["logStreamName"]))
-            token = page.get("nextToken")
-            if not token or token == query["token"]:
-                query["token"] = None
-                break
-            query["token"] = token
-        backlog = bool(query["token"])
-        for name in sorted(catch_up, key=lambda n: _stream_order(job, n)):
-            # A stream seen for the first time, or fallen behind the query's window: read
-            # it exactly from its own position, so lines that reached CloudWatch late are
-            # not skipped. The query is then started afresh from the new positions.
-            stream = streams[name]
-            stream["token"] = None
-            state.pop("filter", None)
-            try:
-                read, more = self._read_stream(job, name, stream, out, False)
-            finally:  # throttled half-way too: positions, not tokens, carry this read
-                stream["token"] = None
-            got += read
-            backlog = backlog or more
-        hosts = max(len(streams), int(state.get("hosts") or 1))
-        interval = combined_interval(hosts)
-        if backlog:
-            state["due"] = 0.0  # a backlog: go on at the caller's next call
-            state["backlog"] = True
-            return
-        state.pop("filter", None)
-        if got:
-            state["quiet"] = 0
-            state["due"] = now + interval
-        else:
-            state["quiet"] = min(state.get("quiet", 0) + 1, 8)
-            state["due"] = now + min(interval * 2 ** state["quiet"], IDLE_MAX_INTERVAL)
-
-    @staticmethod
-    def _combined_start(state: dict[str, Any]) -> int:
-        """Return the ``startTime`` of the next query: the least advanced stream, bounded.
-
-        ``0`` before any line was read (a follower that starts late gets the whole log).
-        """
-        positions = [s["ts"] for s in state["streams"].values() if s["ts"] is not None]
-        if not positions:
-            return 0
-        return int(max(min(positions), max(positions) - LATE_WINDOW))
-
-    @staticmethod
-    def _apply_combined(
-        job: str,
-        streams: dict[str, dict[str, Any]],
-        query: dict[str, Any],
-        event: dict[str, Any],
-        out: list[LogEvent],
-    ) -> str:
-        """Append ``event`` to ``out`` unless its stream's position says it was read.
-
-        Returns :data:`_NEW` (appended), :data:`_SEEN` (read before) or :data:`_CATCH_UP`:
-        the stream's position lies before the query's start (a new stream, or one that
-        fell behind), so lines between the two may be missing from this query and the
-        stream must be read by itself.
-        """
-        name = str(event.get("logStreamName", ""))
-        if not name:
-            return _SEEN
-        timestamp = int(event["timestamp"])
-        stream = streams.setdefault(
-            name, {"token": None, "ts": None, "skip": 0, "due": 0.0, "quiet": 0}
-        )
-        base: dict[str, list[int]] = query["base"]
-        known = base.get(name)
-        if known is not None:
-            if timestamp < known[0]:
-                return _SEEN  # before the position the query started from: read already
-            if timestamp == known[0] and known[2] < known[1]:
-                known[2] += 1  # one of the lines at that timestamp already read
-                return _SEEN
-        elif query["start"] > 0:
-            return _CATCH_UP
-        out.append(
-            LogEvent(
-                timestamp=timestamp,
-                host=host_of(job, name),
-                message=_message(event),
-            )
-        )
-        if timestamp == stream["ts"]:
-            stream["skip"] += 1
-        else:
-            stream["ts"], stream["skip"] = timestamp, 1
-        return _NEW
-
-    def _call(self, operation: str, **params: Any) -> dict[str, Any] | None:
-        """Call the logs API; ``None`` when the group or stream does not exist (yet)."""
-        try:
-            result: dict[str, Any] = getattr(self.client, operation)(**params)
-        except Exception as exc:
-            code = error_code(exc)
-            if code == "ResourceNotFoundException":
-                return None
-            if code in _TRANSIENT_CODES or _is_connection_error(exc):
-                raise _Transient(code or type(exc).__name__) from exc
-            if (
-                code == "InvalidParameterException"
-                and "nextToken" in params
-                and "token" in str(exc).lower()
-            ):
-                raise _ExpiredToken(str(exc)) from exc
-            raise translate(exc, "logs", operation) from exc
-        return result
-
     def _list(self, job: str, state: dict[str, Any], now: float) -> None:
         """Add the streams of ``job`` not known yet; mark the set complete when it is."""
         streams: dict[str, dict[str, Any]] = state["streams"]
         before = len(streams)
         token: str | None = None
-        for _ in range(_MAX_LIST_PAGES):
+        for _ in range(MAX_LIST_PAGES):
             params: dict[str, Any] = {"logGroupName": self.group, "logStreamNamePrefix": f"{job}/"}
             if token:
                 params["nextToken"] = token
-            page = self._call("describe_log_streams", **params)
+            page = call_logs(self.client, "describe_log_streams", **params)
             if page is None:  # no log group yet: no job of this region has logged yet
                 break
             for described in page.get("logStreams", []):
@@ -542,7 +293,7 @@ class LogReader:
             state["list_interval"] = min(state["list_interval"] * 2, IDLE_MAX_INTERVAL)
         state["list_due"] = now + state["list_interval"]
 
-    def _read_stream(
+    def read_stream(
         self, job: str, name: str, stream: dict[str, Any], out: list[LogEvent], exact: bool
     ) -> tuple[int, bool]:
         """Read one stream from its token on; return ``(lines read, backlog left)``.
@@ -584,8 +335,8 @@ class LogReader:
             else:
                 stream["since"] = None
             try:
-                page = self._call("get_log_events", **params)
-            except _ExpiredToken as exc:
+                page = call_logs(self.client, "get_log_events", **params)
+            except ExpiredToken as exc:
                 if retried_token:
                     raise InvalidRequest(f"GetLogEvents refused {name}'s token: {exc}") from None
                 # Tokens expire after a day: resume after the last line seen (or from the
@@ -608,7 +359,7 @@ class LogReader:
                     LogEvent(
                         timestamp=int(event["timestamp"]),
                         host=host,
-                        message=_message(event),
+                        message=message_of(event),
                     )
                 )
                 if event["timestamp"] == stream["ts"]:
@@ -649,18 +400,6 @@ class LogReader:
         return size >= MAX_PAGE_BYTES - FULL_PAGE_MARGIN_BYTES
 
 
-def _is_connection_error(exc: BaseException) -> bool:
-    from botocore import exceptions as bx
-
-    return isinstance(
-        exc,
-        bx.EndpointConnectionError
-        | bx.ConnectTimeoutError
-        | bx.ReadTimeoutError
-        | bx.ConnectionClosedError,
-    )
-
-
 def read_training_logs(
     client: Any,
     job: str,
@@ -682,16 +421,3 @@ def read_training_logs(
         finished=finished,
         relist_every=SPOT_RELIST_INTERVAL if spot else None,
     )
-
-
-def _message(event: dict[str, Any]) -> str:
-    r"""Return an event's text without its line ending, and nothing else taken away.
-
-    Only a final ``\n`` (or ``\r\n``) is a line ending: a ``\r`` of a progress bar, a form
-    feed or a Unicode separator is part of what the script printed, and the display layer
-    decides how to show it.
-    """
-    text = str(event.get("message", ""))
-    if text.endswith("\r\n"):
-        return text[:-2]
-    return text[:-1] if text.endswith("\n") else text

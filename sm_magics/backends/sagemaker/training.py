@@ -20,7 +20,7 @@ from sm_magics import packaging
 from sm_magics.backends import kinds, statuses
 from sm_magics.backends.options import BackendOptions
 from sm_magics.backends.results import LogBatch
-from sm_magics.backends.sagemaker import cwlogs, jobs, modeltrainer, uploads
+from sm_magics.backends.sagemaker import cwlogs, cwlogs_pacing, jobs, modeltrainer, uploads
 from sm_magics.backends.sagemaker.training_requests import (
     DEFAULT_MAX_RUN,
     RESERVED_TAG_PREFIX,
@@ -321,7 +321,7 @@ class SageMakerTraining:
             cursor,
             expected_streams=count,
             finished=status in statuses.TERMINAL_STATUSES,
-            relist_every=cwlogs.SPOT_RELIST_INTERVAL if spot else None,
+            relist_every=cwlogs_pacing.SPOT_RELIST_INTERVAL if spot else None,
         )
 
     def _log_context(self, name: str) -> tuple[str, int, bool]:
