@@ -33,8 +33,8 @@ from sm_magics.api import Job, Session
 from sm_magics.api.specs import TRAINING_OPTIONS
 from sm_magics.backends import kinds, processing, statuses
 from sm_magics.cleanup import CleanupReport
-from sm_magics.costs import CostSummary
 from sm_magics.display import widgets_available
+from sm_magics.display.costs import CostSummary
 from sm_magics.display.jobs import JobTable
 from sm_magics.durations import format_duration, parse_duration
 from sm_magics.errors import JobFailed, SmMagicsError

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sm_magics import costs, pricing
+from sm_magics import cost_summary, costs, pricing
 from sm_magics.display.endpoints import EndpointRow
 from sm_magics.display.jobs import JobRow
 from sm_magics.ledger import Ledger
@@ -98,7 +98,7 @@ def test_a_running_job_costs_the_same_in_every_view(
     ledger = Ledger(tmp_path / "ledger.sqlite")
     try:
         ledger.insert_job(job)
-        (item,) = costs.summarize(ledger, now=NOW).running
+        (item,) = cost_summary.summarize(ledger, now=NOW).running
     finally:
         ledger.close()
     from_row = JobRow.from_record(job, now=NOW).cost

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sm_magics import cost_totals, costs
+from sm_magics import cost_summary, cost_totals, costs
 from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import EndpointRecord, JobRecord
 
@@ -76,16 +76,14 @@ def _random_ledger(path: Path, seed: int, rows: int) -> Ledger:
 
 def _oracle(ledger: Ledger, notebook: str, now: float) -> dict[str, float]:
     """Price every row one by one: the rules of costs.py applied the plain way."""
-    windows = {"today": costs.day_start(now), "month": costs.month_start(now)}
+    windows = {"today": cost_summary.day_start(now), "month": cost_summary.month_start(now)}
     totals = {"today": 0.0, "month": 0.0, "notebook": 0.0}
     intervals: list[tuple[float | None, tuple[float, float] | None, str | None]] = []
     for job in ledger.list_jobs():
-        intervals.append(
-            (costs.job_rate(job).per_hour, costs._job_interval(job, now), job.notebook)
-        )
+        intervals.append((costs.job_rate(job).per_hour, costs.job_interval(job, now), job.notebook))
     for endpoint in ledger.list_endpoints(live_only=False):
         rate = costs.endpoint_rate(endpoint).per_hour
-        intervals.append((rate, costs._endpoint_interval(endpoint, now), endpoint.notebook))
+        intervals.append((rate, costs.endpoint_interval(endpoint, now), endpoint.notebook))
     for per_hour, interval, owner in intervals:
         if per_hour is None or interval is None:
             continue
@@ -100,7 +98,7 @@ def _oracle(ledger: Ledger, notebook: str, now: float) -> dict[str, float]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_totals_match_pricing_each_row(tmp_path: Path, seed: int) -> None:
     ledger = _random_ledger(tmp_path / "ledger.sqlite", seed, 300)
-    summary = costs.summarize(ledger, notebook="a.ipynb", now=NOW)
+    summary = cost_summary.summarize(ledger, notebook="a.ipynb", now=NOW)
     expected = _oracle(ledger, "a.ipynb", NOW)
     assert summary.today == pytest.approx(expected["today"], rel=1e-9, abs=1e-9)
     assert summary.month == pytest.approx(expected["month"], rel=1e-9, abs=1e-9)
@@ -167,11 +165,11 @@ def test_job_listing_filters_run_in_sql_over_an_index(
 def test_ended_rows_are_summed_once_until_the_ledger_changes(tmp_path: Path) -> None:
     """Asked again, the totals read the running rows only; a write brings the rest back."""
     ledger = _random_ledger(tmp_path / "ledger.sqlite", 6, 100)
-    first = costs.summarize(ledger, now=NOW)
+    first = cost_summary.summarize(ledger, now=NOW)
     statements: list[str] = []
     assert ledger._conn is not None
     ledger._conn.set_trace_callback(statements.append)
-    again = costs.summarize(ledger, now=NOW)
+    again = cost_summary.summarize(ledger, now=NOW)
     assert (again.today, again.month) == (first.today, first.month)
     assert not any("coalesce(ended_at" in s and "+status IN" in s for s in statements)
     ledger.insert_job(
@@ -185,10 +183,10 @@ def test_ended_rows_are_summed_once_until_the_ledger_changes(tmp_path: Path) -> 
             ended_at=NOW - 3600,
         )
     )
-    after = costs.summarize(ledger, now=NOW)
+    after = cost_summary.summarize(ledger, now=NOW)
     assert after.month > first.month
     other = Ledger(ledger.path)  # another process's write moves data_version
     other.update_job("late", ended_at=NOW - 5400)
     other.close()
-    assert costs.summarize(ledger, now=NOW).month < after.month
+    assert cost_summary.summarize(ledger, now=NOW).month < after.month
     ledger.close()

@@ -17,7 +17,8 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from sm_magics import pricing
-from sm_magics.costs import CostSummary, day_start, month_start, summarize
+from sm_magics.cost_summary import day_start, month_start, summarize
+from sm_magics.display.costs import CostSummary
 from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import EndpointRecord, JobRecord
 

@@ -6,7 +6,7 @@ import pytest
 
 from sm_magics import display
 from sm_magics.backends.results import LogEvent
-from sm_magics.costs import CostSummary
+from sm_magics.display.costs import CostSummary
 
 
 def test_no_math_marks_the_html_for_mathjax_to_skip() -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sm_magics import costs, pricing
+from sm_magics import pricing
+from sm_magics.display import costs as display_costs
 from sm_magics.server import serialize
 
 CASES = Path(__file__).resolve().parents[1] / "labextension" / "test" / "format_cases.json"
@@ -26,4 +27,4 @@ def test_format_usd_matches_the_panels_cases(amount: float | None, text: str) ->
 def test_the_json_keeps_what_the_widget_shows(amount: float) -> None:
     # The widget formats the exact amount; the panel formats the JSON's rounded one.
     assert pricing.format_usd(serialize._money(amount)) == pricing.format_usd(amount)
-    assert pricing.format_usd(costs._rounded(amount)) == pricing.format_usd(amount)
+    assert pricing.format_usd(display_costs.rounded(amount)) == pricing.format_usd(amount)

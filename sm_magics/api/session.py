@@ -43,7 +43,7 @@ from sm_magics.ledger_records import EndpointRecord, JobRecord
 
 if TYPE_CHECKING:
     from sm_magics.cleanup import CleanupReport
-    from sm_magics.costs import CostSummary
+    from sm_magics.display.costs import CostSummary
 
 #: A ledger row :meth:`Session.refresh` brings up to date.
 R = TypeVar("R", JobRecord, EndpointRecord)
@@ -319,7 +319,7 @@ class Session:
         counted as billing. ``refresh=False`` reads the ledger alone. The totals are the
         ledger's; see :mod:`sm_magics.costs`.
         """
-        from sm_magics.costs import summarize
+        from sm_magics.cost_summary import summarize
 
         if refresh:
             self.refresh_running()
@@ -364,7 +364,7 @@ class Session:
                 stacklevel=3,
             )
             return
-        from sm_magics.costs import billing_per_hour_on
+        from sm_magics.cost_summary import billing_per_hour_on
 
         running = billing_per_hour_on(self.ledger, backend)
         if per_hour > 0 and per_hour + running > limit + 1e-9:

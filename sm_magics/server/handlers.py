@@ -170,18 +170,18 @@ class CostHandler(ApiHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        """Return the cost summary of :func:`sm_magics.costs.summarize`."""
+        """Return the cost summary of :func:`sm_magics.cost_summary.summarize`."""
         notebook = self.query("notebook") or None
         self.reply(await self.blocking(cost_summary, self.context, notebook))
 
 
 def cost_summary(context: ServerContext, notebook: str | None) -> dict[str, Any]:
     """Refresh what runs, then summarize the ledger (blocking)."""
-    from sm_magics import costs
+    from sm_magics import cost_summary
 
     jobs.refresh_running(context)
     endpoints.refresh_live(context)
-    return costs.summarize(context.session.ledger, notebook=notebook).to_json()
+    return cost_summary.summarize(context.session.ledger, notebook=notebook).to_json()
 
 
 class ChangesHandler(ApiHandler):
