@@ -184,6 +184,10 @@ class FallbackRenderer extends Panel implements IRenderMime.IRenderer {
         throw error;
       }
     }
+    // Only a renderer with a manager gets here (a placeholder's waits for good): the
+    // factory is bound even if we wrapped it after jupyterlab-manager added it.
+    this._binding.bound = true;
+    this._binding.waiting.delete(this);
     if (inner === this._inner) {
       this._check();
     }

@@ -166,3 +166,35 @@ it('makes the widget view a Lumino child, so it learns it is attached', async ()
   expect(attached).toBe(true);
   Widget.detach(renderer);
 });
+
+it('shows a new live output no snapshot while its widget loads', async () => {
+  // Wrapped after jupyterlab-manager bound its factory: once one render completed, the
+  // factory is known to be bound and a new output is not taken for a saved one.
+  const pending: Array<() => void> = [];
+  const rendermime = registry({
+    safe: false,
+    mimeTypes: [WIDGET_MIME],
+    createRenderer: () => {
+      const widget = new Widget() as Widget & { renderModel: () => Promise<void> };
+      widget.renderModel = () => {
+        widget.node.textContent = 'Loading widget...';
+        return new Promise<void>(resolve =>
+          pending.push(() => {
+            widget.node.innerHTML = '<div class="jupyter-widgets">live</div>';
+            resolve();
+          })
+        );
+      };
+      return widget;
+    }
+  });
+  wrapWidgetRenderer(rendermime);
+  const first = rendermime.getFactory(WIDGET_MIME).createRenderer({});
+  const rendered = first.renderModel(BUNDLE);
+  pending.shift()!();
+  await rendered;
+  const second = rendermime.getFactory(WIDGET_MIME).createRenderer({});
+  void second.renderModel(BUNDLE);
+  expect(visible(second.node, '.sm-Snapshot')).toBeNull();
+  expect(second.node.textContent).toContain('Loading widget...');
+});
