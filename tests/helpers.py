@@ -190,6 +190,20 @@ def wait_group_gone(pgid: int, timeout: float = 30) -> None:
     wait_until(lambda: group_gone(pgid), timeout, what=f"process group {pgid} to vanish")
 
 
+def pid_with_argument(argument: str) -> int | None:
+    """Return the machine's pid of a running process with ``argument`` in its command line.
+
+    Tests find a job's processes this way: a pid the script prints is its PID namespace's
+    where hosts run in one.
+    """
+    import psutil
+
+    for process in psutil.process_iter(["cmdline"]):
+        if argument in (process.info["cmdline"] or []) and process_running(process.pid):
+            return process.pid
+    return None
+
+
 def process_running(pid: int) -> bool:
     """Whether ``pid`` exists and is not a zombie."""
     import psutil

@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 from helpers import (
     build_wheel,
@@ -23,6 +24,7 @@ from helpers import (
     log_messages,
     make_spec,
     path_from_uri,
+    pid_with_argument,
     process_running,
     read_all_logs,
     tar_members,
@@ -112,9 +114,10 @@ def test_unknown_job_raises_not_found(local_backend) -> None:
 # Ignores SIGTERM (and so does its child, which inherits that): only the SIGKILL after the
 # grace period ends them, so the job is Stopping for that whole second.
 IGNORES_SIGTERM_WITH_CHILD = """\
-import signal, subprocess, sys, time
+import os, signal, subprocess, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)",
+                          "child-of-" + os.environ["SM_MAGICS_JOB"]])
 print(f"child {child.pid}", flush=True)
 print("ready", flush=True)
 while True:
@@ -129,10 +132,11 @@ def test_stop_passes_stopping_ends_stopped_and_sigkills_the_process_group(
     local_backend.create_training_job(spec)
     wait_for_log(local_backend, spec.name, "ready")
     (pgid,) = job_state(spec.name)["host_pgids"]
-    child = int(
-        next(m for m in log_messages(local_backend, spec.name) if m.startswith("child")).split()[1]
-    )
-    assert os.getpgid(child) == pgid  # the script's own child is in the host's group
+    # Found by its arguments: the pid the script printed may be its PID namespace's.
+    child = wait_until(lambda: pid_with_argument(f"child-of-{spec.name}"), what="the child")
+    # The script's own child descends from the host process (in its group, or in its PID
+    # namespace where hosts get one): the stop must end it.
+    assert pgid in [parent.pid for parent in psutil.Process(child).parents()]
 
     local_backend.stop_training_job(spec.name)
     stopping = local_backend.describe_training_job(spec.name)

@@ -21,6 +21,7 @@ import pytest
 from helpers import (
     job_state,
     make_spec,
+    pid_with_argument,
     process_running,
     wait_for_log,
     wait_until,
@@ -29,11 +30,13 @@ from helpers import (
 
 from sm_magics.backends.local import processes
 
-#: Starts a daemon in its own session (out of the host's process group), prints its pid.
+#: Starts a daemon in its own session (out of the host's process group), named by a token
+#: in its arguments (a pid it printed could be its PID namespace's, not the machine's).
 DAEMON_SCRIPT = """\
-import subprocess, sys, time
+import os, subprocess, sys, time
 daemon = subprocess.Popen(
-    [sys.executable, "-c", "import time\\nwhile True: time.sleep(0.1)"],
+    [sys.executable, "-c", "import time\\nwhile True: time.sleep(0.1)",
+     "daemon-of-" + os.environ["SM_MAGICS_JOB"]],
     start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
 )
 print("daemon", daemon.pid, flush=True)
@@ -42,17 +45,21 @@ print("daemon", daemon.pid, flush=True)
 
 
 def _daemon_pid(backend: Any, name: str) -> int:
-    from helpers import log_messages
-
     wait_for_log(backend, name, "daemon ")
-    line = next(m for m in log_messages(backend, name) if m.startswith("daemon "))
-    return int(line.split()[1])
+    pid: int = wait_until(lambda: pid_with_argument(f"daemon-of-{name}"), what="the daemon")
+    return pid
 
 
-def test_a_daemon_in_its_own_session_ends_with_the_job(local_backend, adopt_orphans) -> None:
-    spec = make_spec(script=DAEMON_SCRIPT.format(rest="print('done')"))
+def test_a_daemon_in_its_own_session_ends_with_the_job(
+    local_backend, adopt_orphans, tmp_path: Path
+) -> None:
+    # The script ends once the test has found its daemon (else it may be gone already).
+    found = tmp_path / "found"
+    rest = f"while not os.path.exists({str(found)!r}): time.sleep(0.05)\nprint('done')"
+    spec = make_spec(script=DAEMON_SCRIPT.format(rest=rest))
     local_backend.create_training_job(spec)
     daemon = _daemon_pid(local_backend, spec.name)
+    found.touch()
     description = wait_until_terminal(local_backend, spec.name)
     assert description["TrainingJobStatus"] == "Completed"
     wait_until(lambda: not process_running(daemon), what="the daemon to end with the job")

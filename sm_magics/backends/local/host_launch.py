@@ -6,7 +6,9 @@ One :class:`Launcher` per job decides, once, whether hosts run in their own name
 hosts, or ``/opt/ml`` in its code), ``algo-1``'s log says so once, naming what will not
 work. ``SM_*`` paths keep naming the job folder, which the namespaces leave visible;
 ``/opt/ml`` is the same folder seen at the container's path, so scripts that hard-code
-either find their files.
+either find their files. Where the kernel also allows it, each host gets a PID namespace
+(:mod:`.pidns`): every process its script starts ends with the script, even one that
+wiped its environment and so escapes the job-mark sweep.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from sm_magics.backends.local.jobdir import JobDir
 
 #: ``0`` turns the namespaces off (for debugging; the job-folder layout is used then).
 ENV_NAMESPACES = "SM_MAGICS_NAMESPACES"
+#: ``0`` keeps the user and mount namespaces but not the PID one (the job-mark sweep only).
+ENV_PID_NAMESPACE = "SM_MAGICS_PID_NAMESPACE"
 
 
 def namespaces_reason() -> str | None:
@@ -75,9 +79,18 @@ class Launcher:
         self.driver = spec.get("driver")
         if self.driver not in (None, *drivers.DRIVERS):
             raise ValueError(f"unknown driver {self.driver!r}")
-        if reason == "probe":
+        probed = reason == "probe"
+        if probed:
             reason = namespaces_reason()
         self.namespaced = reason is None
+        #: A PID namespace per host: everything the script starts ends with it (.pidns).
+        #: Assumed where namespaces are (the kernel's fast start): if the init cannot mount
+        #: its /proc, the start fails and the supervisor's path probes.
+        self.pid_namespace = (
+            self.namespaced
+            and os.environ.get(ENV_PID_NAMESPACE, "1") != "0"
+            and (not probed or namespaces.probe_pid() is None)
+        )
         self.plan = distributed.plan(spec, hosts, namespaced=self.namespaced)
         if not self.namespaced and self._would_notice(spec, hosts):
             say(
@@ -105,7 +118,12 @@ class Launcher:
         if ns is None:
             return command, env, code
         wrapped = namespaces.wrap(
-            command, opt_ml=ns["opt_ml"], hostname=host, hosts=self.hosts, cwd=str(code)
+            command,
+            opt_ml=ns["opt_ml"],
+            hostname=host,
+            hosts=self.hosts,
+            cwd=str(code),
+            pid=ns["pid"],
         )
         return wrapped, env, code
 
@@ -131,7 +149,8 @@ class Launcher:
             link = root / "code"
             if not link.exists() and not link.is_symlink():
                 link.symlink_to(code, target_is_directory=True)
-        return command, env, code, {"opt_ml": str(root), "hostname": host, "hosts": self.hosts}
+        ns = {"opt_ml": str(root), "hostname": host, "hosts": self.hosts}
+        return command, env, code, {**ns, "pid": self.pid_namespace}
 
 
 def fast_start(job: JobDir, spec: dict[str, Any], mark: str) -> dict[str, Any] | None:

@@ -10,7 +10,9 @@ names true for the one command it then executes in its place:
 - ``/etc/hosts`` gains ``algo-1 .. algo-N`` (all this machine), and the host name is
   ``algo-N``, so ``socket.gethostbyname("algo-1")`` and ``MASTER_ADDR=algo-1`` work;
 - the user id stays the caller's (mapped to itself), so files are owned as usual and the
-  script does not run as root.
+  script does not run as root;
+- with ``pid`` (training hosts), a PID namespace too, whose init (:mod:`.pidns`) runs the
+  command and, when it ends, ends everything it started.
 
 Nothing changes outside the namespaces: other processes see neither mount. Where the
 kernel refuses (macOS, ``kernel.unprivileged_userns_clone=0``, seccomp in some
@@ -41,9 +43,13 @@ if TYPE_CHECKING:
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
 OPT_ML = "/opt/ml"
 _MODULE = "sm_magics.backends.local.namespaces"  # not __name__: it is __main__ when run
 
@@ -87,10 +93,11 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int) -> N
     )
 
 
-def _enter(hostname: str | None) -> None:
+def _enter(hostname: str | None, pid: bool = False) -> None:
     uid, gid = os.getuid(), os.getgid()
     libc = load()
-    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS), "unshare")
+    flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS | (CLONE_NEWPID if pid else 0)
+    _check(libc.unshare(flags), "unshare")
     # The kernel's only interface for a user namespace's id maps (writes, not process
     # inspection, which goes through psutil everywhere else).
     own = os.path.join("/", "proc", "self")
@@ -177,14 +184,17 @@ def setup(
     model: str | os.PathLike[str] | None = None,
     *,
     scratch: str | None = None,
+    pid: bool = False,
 ) -> None:
     """Enter new namespaces and arrange ``/opt/ml``, ``/etc/hosts`` and the host name.
 
     ``scratch`` (default: a new folder) holds the mount points and the hosts file; they
     matter only inside our private mount namespace, and are small: whoever made the
-    folder removes it once the process ended (else the OS temp cleaner does).
+    folder removes it once the process ended (else the OS temp cleaner does). With
+    ``pid`` a PID namespace too, which this process's next child enters as its init:
+    call :func:`.pidns.launch` next.
     """
-    _enter(hostname)
+    _enter(hostname, pid)
     scratch = scratch or scratch_dir()
     if hosts:
         _mount(_hosts_file(hosts, scratch), "/etc/hosts", None, MS_BIND)
@@ -196,7 +206,16 @@ def setup(
         )
 
 
-_probed: dict[str, str | None] = {}
+def mount_proc() -> None:
+    """Mount a ``/proc`` of the new PID namespace (run by its init).
+
+    Without it ``/proc/<pid>`` would name the machine's processes, and ``psutil`` in the
+    script would read the wrong ones (its own pid is 2 in the namespace).
+    """
+    _mount("proc", os.path.join("/", "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+_probed: dict[str, tuple[str | None, str | None]] = {}
 
 
 def probe() -> str | None:
@@ -204,33 +223,50 @@ def probe() -> str | None:
 
     Tried once per process in a child (entering namespaces cannot be undone).
     """
-    if "reason" not in _probed:
-        _probed["reason"] = _probe()
-    return _probed["reason"]
+    if "reasons" not in _probed:
+        _probed["reasons"] = _probes()
+    return _probed["reasons"][0]
 
 
-def _probe() -> str | None:
+def probe_pid() -> str | None:
+    """Return ``None`` when a PID namespace works too (its ``/proc`` mounted), else why not.
+
+    Some container runtimes allow user and mount namespaces but refuse mounting a new
+    ``/proc`` (parts of theirs are masked); hosts then run without the PID namespace.
+    """
+    probe()
+    return _probed["reasons"][1]
+
+
+def _probes() -> tuple[str | None, str | None]:
+    if not sys.platform.startswith("linux"):
+        reason = f"user and mount namespaces exist only on Linux (this is {sys.platform})"
+        return reason, reason
+    with_pid = _try(pid=True)
+    if with_pid is None:
+        return None, None  # one probe where everything works (the usual case)
+    without = _try(pid=False)
+    return without, with_pid if without is None else without
+
+
+def _try(pid: bool) -> str | None:
+    """Run a small check under this launcher; return ``None`` if it passed, else why not."""
     import subprocess
     import tempfile
+    from pathlib import Path
 
-    if not sys.platform.startswith("linux"):
-        return f"user and mount namespaces exist only on Linux (this is {sys.platform})"
+    check = "import os, socket; assert os.path.isdir('/opt/ml'); socket.gethostbyname('algo-1')"
+    if pid:
+        check += "; assert os.getpid() == 2, 'not in a PID namespace'"
     with tempfile.TemporaryDirectory(prefix="sm-magics-probe-") as folder:
-        command = [
-            sys.executable,
-            "-m",
-            _MODULE,
-            "--opt-ml",
-            folder,
-            "--hostname",
-            "algo-1",
-            "--hosts",
-            "algo-1",
-            "--",
-            sys.executable,
-            "-c",
-            "import os, socket; assert os.path.isdir('/opt/ml'); socket.gethostbyname('algo-1')",
-        ]
+        command = wrap(
+            [sys.executable, "-c", check],
+            opt_ml=Path(folder),
+            hostname="algo-1",
+            hosts=["algo-1"],
+            cwd=folder,
+            pid=pid,
+        )
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -249,6 +285,7 @@ def wrap(
     hosts: list[str],
     cwd: str,
     model: Path | None = None,
+    pid: bool = False,
 ) -> list[str]:
     """Return ``command`` prefixed with this launcher."""
     prefix = [sys.executable, "-m", _MODULE, "--hosts", ",".join(hosts), "--cwd", cwd]
@@ -258,6 +295,8 @@ def wrap(
         prefix += ["--model", str(model)]
     if hostname:
         prefix += ["--hostname", hostname]
+    if pid:
+        prefix.append("--pid")
     return [*prefix, "--", *command]
 
 
@@ -279,23 +318,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hostname", default=None)
     parser.add_argument("--hosts", default="")
     parser.add_argument("--cwd", default=None)
+    parser.add_argument("--pid", action="store_true")
     parser.add_argument("--probe", action="store_true")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.probe:
         reason = probe()
         print(reason or "namespaces available")
+        print(probe_pid() or "PID namespace available")
         return 0 if reason is None else 1
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command given")
     try:
-        setup(args.opt_ml, args.hostname, [h for h in args.hosts.split(",") if h], args.model)
+        hosts = [h for h in args.hosts.split(",") if h]
+        setup(args.opt_ml, args.hostname, hosts, args.model, pid=args.pid)
     except OSError as exc:
         print(f"sm-magics: could not enter namespaces: {exc}", file=sys.stderr)
         return 126
     if args.cwd:
         os.chdir(args.cwd)
+    if args.pid:
+        from sm_magics.backends.local import pidns
+
+        pidns.launch(command, None, None)
     os.execvp(command[0], command)  # noqa: S606 - the job's own command, as given
 
 

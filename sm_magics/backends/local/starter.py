@@ -131,8 +131,9 @@ def fork(
 ) -> Child:
     """Fork ``command`` in a new session with stdout and stderr on ``out``; see the module.
 
-    ``ns`` (``opt_ml``, ``hostname``, ``hosts``) enters the host's namespaces in the child
-    before it executes the command. On Linux the child dies with us (``PR_SET_PDEATHSIG``)
+    ``ns`` (``opt_ml``, ``hostname``, ``hosts``, ``pid``) enters the host's namespaces in
+    the child before it executes the command (with ``pid``, under an init of its own:
+    :mod:`.pidns`). On Linux the child dies with us (``PR_SET_PDEATHSIG``)
     unless ``die_with_us`` is false. ``stdin`` defaults to ``/dev/null``.
 
     The child is not known to run until :meth:`Child.confirm`.
@@ -142,7 +143,7 @@ def fork(
     LaunchError
         ``command`` is not an absolute path.
     """
-    from sm_magics.backends.local import namespaces
+    from sm_magics.backends.local import namespaces, pidns
 
     if not os.path.isabs(command[0]):
         raise LaunchError(f"not an absolute path: {command[0]}")
@@ -163,7 +164,13 @@ def fork(
             if ns:
                 hosts = ns["hosts"]
                 assert isinstance(hosts, list)
-                namespaces.setup(str(ns["opt_ml"]), str(ns["hostname"]), hosts, scratch=scratch)
+                namespaces.setup(
+                    str(ns["opt_ml"]),
+                    str(ns["hostname"]),
+                    hosts,
+                    scratch=scratch,
+                    pid=bool(ns.get("pid")),
+                )
             os.chdir(cwd)
             os.dup2(os.open(os.devnull, os.O_RDONLY) if stdin is None else stdin, 0)
             os.dup2(out, 1)
@@ -171,6 +178,8 @@ def fork(
             for name in ("SIGPIPE", "SIGXFSZ"):  # Python ignores them; the script must not
                 if hasattr(_signal, name):
                     _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
+            if ns and ns.get("pid"):  # the script runs under the namespace's init
+                pidns.launch(command, env, errors_write)
             os.execve(command[0], command, env)  # noqa: S606 - the job's own command
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, then we end
             os.write(errors_write, f"{type(exc).__name__}: {exc}".encode(errors="replace"))
