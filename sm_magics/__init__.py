@@ -31,6 +31,7 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     """
     from sm_magics import reminders
     from sm_magics.errors import show_notices_plainly
+    from sm_magics.job_magics import JobMagics
     from sm_magics.magics import SageMakerMagics
     from sm_magics.mlops_magics import MLOpsMagics
     from sm_magics.processing_magics import ProcessingMagics
@@ -39,6 +40,7 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
 
     core = SageMakerMagics(shell=ipython)
     ipython.register_magics(core)
+    ipython.register_magics(JobMagics(shell=ipython, core=core))
     ipython.register_magics(ServingMagics(shell=ipython, core=core))
     ipython.register_magics(TuningMagics(shell=ipython, core=core))
     ipython.register_magics(MLOpsMagics(shell=ipython, core=core))

@@ -1,4 +1,8 @@
-"""The ``%sm_*`` magics: argument parsing and display, nothing else.
+"""The core magics: the configuration and session every magic shares, and ``%%sm_train``.
+
+The other magics are ``Magics`` classes of their own over this one's session: the job
+magics (:mod:`sm_magics.job_magics`), serving, processing, tuning and MLOps; the flags of a
+training job are listed once in :mod:`sm_magics.training_flags`.
 
 Each magic's line is parsed by :func:`~sm_magics.magic_parsing.magic_call` (which also
 handles ``-o VAR`` and turns the package's errors into one ``UsageError`` line, never a
@@ -12,16 +16,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
-import sys
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
-from IPython.core.error import StdinNotImplementedError, UsageError
+from IPython.core.error import UsageError
 from IPython.core.magic import (
     Magics,
     line_cell_magic,
-    line_magic,
     magics_class,
     no_var_expand,
 )
@@ -30,139 +31,19 @@ from traitlets import Float, Int, List, TraitError, Unicode, default, observe, v
 
 from sm_magics import config, pricing
 from sm_magics.api import Job, Session
-from sm_magics.api.specs import TRAINING_OPTIONS
 from sm_magics.backends import kinds, processing, statuses
-from sm_magics.cleanup import CleanupReport
 from sm_magics.display import widgets_available
-from sm_magics.display.costs import CostSummary
-from sm_magics.display.jobs import JobTable
 from sm_magics.durations import format_duration, parse_duration
 from sm_magics.errors import JobFailed, SmMagicsError
-from sm_magics.logs import follow_endpoint_logs, follow_in_background, stream_until_done
+from sm_magics.logs import follow_in_background, stream_until_done
 from sm_magics.magic_parsing import (
-    JsonKeyValues,
-    KeyValues,
     backend_option,
     bind_out,
     force_option,
     magic_call,
-    options_of,
     out_option,
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-_TRAINING_OPTIONS: tuple[Callable[[Any], Any], ...] = (
-    argument("-i", "--instance-type", default=None, help="Instance type, e.g. ml.m5.large."),
-    argument("-n", "--instance-count", type=int, default=1, help="Hosts algo-1..algo-N."),
-    argument(
-        "--hp",
-        dest="hyperparameters",
-        action=JsonKeyValues,
-        nargs="+",
-        metavar="KEY=VALUE",
-        help="Hyperparameters (repeatable; JSON values allowed).",
-    ),
-    argument(
-        "--input",
-        dest="inputs",
-        action=KeyValues,
-        nargs="+",
-        metavar="CHANNEL=URI",
-        help="Input channels: a local path, file://... or s3://...",
-    ),
-    argument("--source-dir", default=None, help="Folder packaged with the code."),
-    argument("--entry-point", default=None, help="Script inside --source-dir to run."),
-    argument("--requirements", default=None, help="pip requirements installed first."),
-    argument("--image", default=None, help="Training image URI (SageMaker)."),
-    argument("--framework", default=None, help="Framework container, e.g. sklearn, pytorch."),
-    argument("--framework-version", default=None, help="Framework version, e.g. 1.2-1."),
-    argument("--py-version", default=None, help="Python of the framework image, e.g. py3."),
-    argument(
-        "--distribution",
-        default=None,
-        choices=["torch_distributed", "mpi"],
-        help="Launcher on each host, as the SDK's distribution= (torchrun, mpirun).",
-    ),
-    argument(
-        "--driver",
-        default=None,
-        choices=["modeltrainer"],
-        help="Use the SDK v3 ModelTrainer conventions instead of the framework container's.",
-    ),
-    argument(
-        "--metric",
-        dest="metric_definitions",
-        action=KeyValues,
-        nargs="+",
-        metavar="NAME=REGEX",
-        help="Metrics parsed from the logs (first regex group) and charted live.",
-    ),
-    argument(
-        "--env",
-        dest="environment",
-        action=KeyValues,
-        nargs="+",
-        metavar="KEY=VALUE",
-        help="Environment variables of the training script.",
-    ),
-    argument("--spot", action="store_true", help="Managed spot training (SageMaker)."),
-    argument("--max-wait", default=None, help="Spot: longest wait + run, e.g. 2h."),
-    argument("--max-run", default=None, help="Stop the job after this long: 30m, 2h, 86400."),
-    argument("--checkpoint-uri", default=None, help="Where checkpoints are synced."),
-    argument(
-        "--keep-alive",
-        default=None,
-        metavar="DURATION",
-        help="SageMaker warm pool: keep the instances this long (up to 1h) for the next job.",
-    ),
-    argument("--tag", dest="tags", action=KeyValues, nargs="+", metavar="KEY=VALUE", help="Tags."),
-    argument(
-        "--experiment",
-        default=None,
-        metavar="NAME",
-        help="Group this run with others (%%sm_runs --experiment NAME, MLflow's experiment).",
-    ),
-)
-
-
-def training_options(func: F) -> F:
-    """Add every option of a training job (``%%sm_train``'s, which ``%%sm_tune`` shares).
-
-    Listed once: the magics that launch training jobs take the same flags, and
-    :func:`training_arguments` maps them to :func:`~sm_magics.api.specs.training_spec`.
-    """
-    for option in reversed(_TRAINING_OPTIONS):
-        func = option(func)
-    return func
-
-
-def training_arguments(core: SageMakerMagics, args: argparse.Namespace) -> dict[str, Any]:
-    """Return the ``training_spec`` options of a line parsed with :func:`training_options`.
-
-    A flag wins; else the ``%config`` default (an image and a framework exclude each other).
-    """
-    options = options_of(args, TRAINING_OPTIONS)
-    options.pop("name", None)  # a magic's own name argument (a tuning job's, too)
-    options["image"] = args.image or (None if args.framework else core.image or None)
-    options["framework"] = args.framework or (None if args.image else core.framework or None)
-    options["framework_version"] = args.framework_version or core.framework_version or None
-    options["py_version"] = args.py_version or core.py_version or None
-    options["tags"] = _with_experiment(dict(options.get("tags") or {}), args)
-    return options
-
-
-def _with_experiment(tags: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    """Add ``--experiment`` as the run's ``sm-magics:experiment`` tag."""
-    if args.experiment:
-        from sm_magics.api.runs import EXPERIMENT_TAG
-
-        if not re.fullmatch(r"[\w.:/=+@ -]{1,128}", args.experiment):
-            raise UsageError(
-                "--experiment: 1-128 letters, digits, spaces and _.:/=+-@ (a tag value)."
-            )
-        tags[EXPERIMENT_TAG] = args.experiment
-    return tags
+from sm_magics.training_flags import training_arguments, training_options
 
 
 @magics_class
@@ -411,166 +292,6 @@ class SageMakerMagics(Magics):
         if kinds.status_of(final) == statuses.FAILED:
             reason = final.get("FailureReason")
             raise UsageError(str(JobFailed(job.name, statuses.FAILED, reason, label)))
-
-    @magic_arguments()
-    @argument(
-        "--status",
-        default=None,
-        help="Only jobs with this status (InProgress, Completed, Failed, ...).",
-    )
-    @backend_option
-    @argument(
-        "--kind",
-        default=None,
-        choices=sorted(kinds.KINDS),
-        help="Only jobs of this kind (training, processing, transform, ...).",
-    )
-    @argument("--limit", type=int, default=50, help="At most this many jobs (newest first).")
-    @line_magic
-    @no_var_expand
-    @magic_call()
-    def sm_jobs(self, args: argparse.Namespace) -> JobTable:
-        """List jobs of every kind: name, kind, backend, status, instance, duration, cost."""
-        if args.limit is not None and args.limit < 1:
-            raise UsageError("--limit must be at least 1.")
-        return self.session.jobs(
-            status=args.status, backend=args.backend, kind=args.kind, limit=args.limit
-        )
-
-    @magic_arguments()
-    @argument("job", help="Job or endpoint name.")
-    @argument(
-        "-f",
-        "--follow",
-        action="store_true",
-        help="Keep printing new lines until the job ends (interrupt to stop following).",
-    )
-    @line_magic
-    @no_var_expand
-    @magic_call()
-    def sm_logs(self, args: argparse.Namespace) -> None:
-        """Print a job's or an endpoint's logs so far, or follow them live with ``-f``."""
-        session = self.session
-        if session.ledger.get_job(args.job) is None:
-            record = session.ledger.get_endpoint(args.job)
-            if record is not None:
-                from sm_magics.endpoint import Endpoint
-
-                endpoint = Endpoint.from_record(session, record)
-                if args.follow:
-                    follow_endpoint_logs(endpoint, print)
-                else:
-                    text = endpoint.logs()
-                    print(text if text else f"(no log lines yet for {endpoint.name})")
-                return
-        job = session.job(args.job)
-        if not args.follow:
-            text = job.logs()
-            print(text if text else f"(no log lines yet for {job.name})")
-            return
-        try:
-            stream_until_done(job, print)
-        except KeyboardInterrupt:
-            print(f"Stopped following {job.name}.")
-
-    @magic_arguments()
-    @argument("job", help="Job name.")
-    @argument("--timeout", default=None, help="Give up waiting after this long (30m, 2h).")
-    @out_option
-    @line_magic
-    @no_var_expand
-    @magic_call()
-    def sm_wait(self, args: argparse.Namespace) -> Job:
-        """Block until a job ends; return its handle. A failed job raises with its reason."""
-        job = self.session.job(args.job)
-        job.wait(args.timeout, raise_on_failure=True)
-        return job
-
-    @magic_arguments()
-    @argument("job", help="Job name.")
-    @argument("--wait", action="store_true", help="Block until it is Stopped.")
-    @out_option
-    @line_magic
-    @no_var_expand
-    @magic_call()
-    def sm_stop(self, args: argparse.Namespace) -> Job:
-        """Stop a running job (SIGTERM, then SIGKILL after a grace period, locally).
-
-        A job that already ended is left as it is, and the magic says so.
-        """
-        job = self.session.job(args.job)
-        status = job.status
-        if status in statuses.TERMINAL_STATUSES:
-            print(f"Job {job.name} already ended ({status}): nothing to stop.")
-            return job
-        job.stop()
-        if args.wait:
-            job.wait()
-        return job
-
-    # -- cost control -------------------------------------------------------------------------
-
-    @magic_arguments()
-    @line_magic
-    @no_var_expand
-    @magic_call()
-    def sm_cost(self, args: argparse.Namespace) -> CostSummary:
-        """Show what runs and bills now (every backend and region), and what it cost.
-
-        Running jobs and endpoints with their cost per hour and so far, then the totals of
-        today, this month (UTC) and this notebook. What runs is described first (one call
-        per running job or live endpoint, so one that ended or vanished is not counted);
-        the totals come from the ledger. Local rows show what they would cost on SageMaker.
-        """
-        return self.session.costs()
-
-    @magic_arguments()
-    @argument("--yes", action="store_true", help="Do not ask for confirmation.")
-    @argument(
-        "--all",
-        action="store_true",
-        help="Everything this machine started (every notebook), not only this notebook's.",
-    )
-    @line_magic
-    @no_var_expand
-    @magic_call()
-    def sm_cleanup(self, args: argparse.Namespace) -> CleanupReport:
-        """Stop the jobs and delete the endpoints this notebook left running or billing.
-
-        Lists them and asks first unless ``--yes``; with ``--all``, everything started from
-        this machine. Endpoints go with their configs and models. A failure on one item
-        does not stop the others: the report says what is left and why. Safe to run again.
-        """
-        from sm_magics import cleanup
-
-        session = self.session
-        scope = cleanup.scope_name(args.all)
-        items = cleanup.find_leftovers(session, all=args.all)
-        if not items:
-            return CleanupReport([], scope=scope)
-        if not args.yes:
-            print(repr(CleanupReport(items, scope=scope, done=False)))
-            try:
-                them = "this one" if len(items) == 1 else f"these {len(items)}"
-                answer = input(f"Stop/delete {them}? [y/N] ")
-            except (StdinNotImplementedError, EOFError):
-                raise UsageError(
-                    "Cannot ask for confirmation here; %sm_cleanup"
-                    f"{' --all' if args.all else ''} --yes cleans up without asking."
-                ) from None
-            if answer.strip().lower() not in ("y", "yes"):
-                for item in items:
-                    item.outcome = cleanup.KEPT
-                return CleanupReport(items, scope=scope, done=False)
-        report = cleanup.clean(session, items, all=args.all)
-        if report.left:
-            names = ", ".join(item.name for item in report.left)
-            print(
-                f"sm-magics: cleanup incomplete, still running or billing: {names} "
-                "(reasons in the table).",
-                file=sys.stderr,
-            )
-        return report
 
 
 def _summary(job: Job, description: dict[str, Any]) -> str:

@@ -23,7 +23,8 @@ from sm_magics.magic_parsing import (
     magic_call,
     out_option,
 )
-from sm_magics.magics import SageMakerMagics, training_arguments, training_options
+from sm_magics.magics import SageMakerMagics
+from sm_magics.training_flags import training_arguments, training_options
 
 _TERMINAL = ("Completed", "Failed", "Stopped")
 

@@ -22,7 +22,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from sm_magics import config, magics
+from sm_magics import config, job_magics, magics
 from sm_magics.api import JOB_NAME_RE, Job, JobTable
 from sm_magics.ledger import Ledger
 from sm_magics.logs import LogFollower
@@ -172,7 +172,8 @@ def test_interrupting_wait_leaves_the_job_running(
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patched:
-        patched.setattr(magics, "stream_until_done", interrupted)
+        patched.setattr(magics, "stream_until_done", interrupted)  # %%sm_train --wait
+        patched.setattr(job_magics, "stream_until_done", interrupted)  # %sm_logs -f
         job = train(ip, "interrupted-job --wait", SLEEPER)
         assert ip.run_line_magic("sm_logs", "-f interrupted-job") is None
     out = own_lines(capsys.readouterr().out)

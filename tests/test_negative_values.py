@@ -20,6 +20,6 @@ def test_negative_numbers_inside_a_literal_are_data_not_options(ip: Any) -> None
 
 
 def test_a_real_option_is_still_an_option(ip: Any) -> None:
-    magics = ip.magics_manager.registry["SageMakerMagics"]
+    magics = ip.magics_manager.registry["JobMagics"]
     args = parse_line(_Magic(magics.sm_jobs.parser), "--limit 5")
     assert args.limit == 5
