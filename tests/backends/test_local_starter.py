@@ -1,8 +1,9 @@
 """The starter: a training job's hosts forked from the launch the kernel computed.
 
 The fast path must do what the supervisor's own path does (the other tests of
-tests/backends run through it); these tests cover what only it has: the plan file, the
-fall-back to the supervisor when a host cannot start, and the process handle it uses.
+tests/backends run through it); these tests cover what only it has: the launch through a
+pipe, the fall-back to the supervisor when a host cannot start or no launch comes, and the
+process handle it uses.
 """
 
 from __future__ import annotations
@@ -55,12 +56,12 @@ def test_namespaces_that_cannot_be_entered_are_a_launch_error() -> None:
         )
 
 
-def test_a_job_starts_through_the_starter_and_leaves_no_plan_behind(local_backend: Any) -> None:
+def test_a_job_starts_through_the_starter_and_leaves_no_launch_on_disk(local_backend: Any) -> None:
     spec = make_spec(script="print('hello', flush=True)")
     local_backend.create_training_job(spec)
     assert wait_until_terminal(local_backend, spec.name)["TrainingJobStatus"] == "Completed"
     job = JobDir.for_job(spec.name)
-    assert not (job.root / starter.LAUNCH_FILE).exists()  # it held the environment
+    assert not list(job.root.glob("launch*"))  # the launch went through a pipe, never on disk
     messages = log_messages(local_backend, spec.name)
     assert messages[messages.index("hello") - 1].startswith("Invoking script")
     statuses = [t["Status"] for t in job_state(spec.name)["transitions"]]
@@ -82,6 +83,18 @@ def test_a_host_that_cannot_start_leaves_the_job_to_the_supervisor(
         return plan
 
     monkeypatch.setattr(host_launch, "fast_start", broken)
+    spec = make_spec(script="print('hello', flush=True)")
+    local_backend.create_training_job(spec)
+    assert wait_until_terminal(local_backend, spec.name)["TrainingJobStatus"] == "Completed"
+    assert log_messages(local_backend, spec.name).count("hello") == 1
+
+
+def test_a_job_that_needs_a_venv_gets_no_launch_and_runs_through_the_supervisor(
+    local_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sm_magics.backends.local import host_launch
+
+    monkeypatch.setattr(host_launch, "fast_start", lambda job, spec, mark: None)
     spec = make_spec(script="print('hello', flush=True)")
     local_backend.create_training_job(spec)
     assert wait_until_terminal(local_backend, spec.name)["TrainingJobStatus"] == "Completed"

@@ -17,12 +17,12 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sm_magics import config, packaging, storage
 from sm_magics.backends import base, statuses
 from sm_magics.backends.local import logstore, processes
-from sm_magics.backends.local.creation import creating, vanished
+from sm_magics.backends.local.creation import Creation, creating, vanished
 from sm_magics.backends.local.endpoints import LocalEndpoints
 from sm_magics.backends.local.environment import encode_hyperparameters
 from sm_magics.backends.local.job_states import JobStates
@@ -48,22 +48,24 @@ if TYPE_CHECKING:
 _LOCAL_ACCOUNT = "000000000000"
 
 
-def _supervisor_command(job: JobDir, spec: dict[str, Any], mark: str) -> list[str]:
-    """Return the command of the job's first process: the starter when it can be used.
+def _start_starter(job: JobDir, made: Creation) -> BinaryIO:
+    """Start the job's first process (:mod:`.starter`); return the pipe its launch goes to.
 
-    The starter (``python -S``, the launch computed here) gets the script's first line out
-    about one interpreter start sooner than the supervisor on its own (see :mod:`.starter`).
+    Closing the pipe without writing leaves the job to the supervisor's own path (a venv to
+    build, ...); the launch never touches the disk (it holds the environment).
     """
-    from sm_magics.backends.local import host_launch, starter
+    from sm_magics.backends.local import starter
 
-    plan = host_launch.fast_start(job, spec, mark)
-    if plan is None:
-        return [sys.executable, "-m", "sm_magics.backends.local.supervisor", str(job.root)]
-    # Private (it holds the environment); the starter removes it once read.
-    fd = os.open(job.root / starter.LAUNCH_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(marshal.dumps(plan))
-    return [sys.executable, "-S", str(Path(starter.__file__).resolve()), str(job.root)]
+    read_end, write_end = os.pipe()
+    try:
+        command = [sys.executable, "-S", str(Path(starter.__file__).resolve()), str(job.root)]
+        made.process = processes.spawn_detached(command, job.supervisor_log, stdin=read_end)
+    except BaseException:
+        os.close(write_end)
+        raise
+    finally:
+        os.close(read_end)
+    return os.fdopen(write_end, "wb")
 
 
 def _utc(timestamp: float | None) -> datetime | None:
@@ -142,50 +144,72 @@ class LocalBackend(base.Backend):
         )
         job = JobDir.for_job(spec.name)
         with creating(self.ledger, record, job.root) as made:
-            source_hash = packaging.stage_source(
-                job.code,
-                entry_point=spec.entry_point,
-                script=spec.script,
-                source_dir=spec.source_dir,
-                requirements=spec.requirements,
-            )
-            for folder in (job.logs, job.checkpoints, job.input_data):
-                folder.mkdir(parents=True, exist_ok=True)
-            data = spec.to_json()
-            data.update(
-                resolved_inputs=resolved,
-                python=sys.executable,
-                region=self.region,
-                requirements=str(spec.requirements.resolve()) if spec.requirements else None,
-            )
-            write_json_atomic(job.spec_file, data)
-            state: dict[str, Any] = {
-                "status": statuses.IN_PROGRESS,
-                "secondary_status": statuses.STARTING,
-                "created": now,
-                "source_hash": source_hash,
-                "notes": self.notes_for(spec),
-                "transitions": [
-                    {
-                        "Status": statuses.STARTING,
-                        "StartTime": now,
-                        "StatusMessage": "Preparing the instances for training",
-                    }
-                ],
-            }
-            state["job_mark"] = os.urandom(12).hex()
-            job.write_state(state)
-            # The spec as the supervisor reads it from spec.json (keys sorted, as the API's).
-            written = json.loads(json.dumps(data, sort_keys=True, default=str))
-            command = _supervisor_command(job, written, state["job_mark"])
-            storage.secure_tree(job.root)  # the staged code keeps its source's mode
-            made.process = processes.spawn_detached(command, job.supervisor_log)
-            # Record the identity now, not from the supervisor: it may die before writing.
-            state["supervisor_pid"] = made.process.pid
-            state["supervisor_start"] = processes.start_time(made.process.pid)
-            self.jobs.merge_state(job, state)
+            # The starter's interpreter starts while the job is laid out; it waits for the
+            # launch on its stdin (see .starter): the first line comes one start sooner.
+            handoff = _start_starter(job, made)
+            try:
+                plan, source_hash = self._lay_out(job, spec, resolved, now, made)
+            except BaseException:
+                handoff.close()  # no launch: the roll-back ends the starter
+                raise
+            with handoff:
+                handoff.write(marshal.dumps(plan) if plan is not None else b"")
             self.ledger.update_job(spec.name, source_hash=source_hash)
         processes.reap_children()
+
+    def _lay_out(
+        self,
+        job: JobDir,
+        spec: TrainingSpec,
+        resolved: dict[str, str],
+        now: float,
+        made: Creation,
+    ) -> tuple[dict[str, Any] | None, str]:
+        """Stage the code, write spec and state; return the starter's launch and the hash."""
+        from sm_magics.backends.local import host_launch
+
+        assert made.process is not None
+        source_hash = packaging.stage_source(
+            job.code,
+            entry_point=spec.entry_point,
+            script=spec.script,
+            source_dir=spec.source_dir,
+            requirements=spec.requirements,
+        )
+        for folder in (job.logs, job.checkpoints, job.input_data):
+            folder.mkdir(parents=True, exist_ok=True)
+        data = spec.to_json()
+        data.update(
+            resolved_inputs=resolved,
+            python=sys.executable,
+            region=self.region,
+            requirements=str(spec.requirements.resolve()) if spec.requirements else None,
+        )
+        write_json_atomic(job.spec_file, data)
+        state: dict[str, Any] = {
+            "status": statuses.IN_PROGRESS,
+            "secondary_status": statuses.STARTING,
+            "created": now,
+            "source_hash": source_hash,
+            "notes": self.notes_for(spec),
+            "transitions": [
+                {
+                    "Status": statuses.STARTING,
+                    "StartTime": now,
+                    "StatusMessage": "Preparing the instances for training",
+                }
+            ],
+        }
+        state["job_mark"] = os.urandom(12).hex()
+        # The identity now, not from the supervisor: it may die before writing.
+        state["supervisor_pid"] = made.process.pid
+        state["supervisor_start"] = processes.start_time(made.process.pid)
+        job.write_state(state)
+        # The spec as the supervisor reads it from spec.json (keys sorted, as the API's).
+        written = json.loads(json.dumps(data, sort_keys=True, default=str))
+        plan = host_launch.fast_start(job, written, state["job_mark"])
+        storage.secure_tree(job.root)  # the staged code keeps its source's mode
+        return plan, source_hash
 
     # -- read -------------------------------------------------------------------------------
 

@@ -235,19 +235,22 @@ def track_child(process: subprocess.Popen[bytes]) -> None:
         _children.append(process)
 
 
-def spawn_detached(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+def spawn_detached(
+    argv: list[str], log_path: Path, *, stdin: int | None = None
+) -> subprocess.Popen[bytes]:
     """Start a process that outlives this one (a job supervisor, a router, a transform).
 
     It gets its own session, so the kernel's signals (and its death) never reach it; its
     output goes to ``log_path``; ``SM_MAGICS_HOME`` is pinned so it uses the same ledger
-    and folders as we do. The process is tracked so it is reaped when it ends.
+    and folders as we do. The process is tracked so it is reaped when it ends. ``stdin``:
+    a pipe's read end to hand it something (default: ``/dev/null``).
     """
     from sm_magics import config
 
     with open(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
         process = subprocess.Popen(
             argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if stdin is None else stdin,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -1,13 +1,15 @@
 """The first process of a local training job: it starts the hosts, then supervises them.
 
 The first line a user sees waits for two interpreter starts: this process and the host's.
-Everything else is kept off that path. The kernel computes each host's launch (command,
-environment, working folder, namespaces) when it creates the job and writes it to
-``launch.bin`` (:func:`~sm_magics.backends.local.host_launch.fast_start`); this module,
-run as ``python -S <this file> <job-folder>``, reads it with :mod:`marshal` (built in),
-takes a slot, forks each host (its own session, the death signal, its namespaces entered
-in the child, no launcher interpreter) and starts the log pumps. Only then does it load
-``site`` and the supervisor (ledger, json, psutil, ...), which takes the job from there.
+Everything else is kept off that path. The kernel starts this module first, as
+``python -S <this file> <job-folder>``, and lays the job out while this interpreter
+starts; it then computes each host's launch (command, environment, working folder,
+namespaces: :func:`~sm_magics.backends.local.host_launch.fast_start`) and writes it to our
+stdin, which we read with :mod:`marshal` (built in; nothing on disk: it holds the
+environment). We then take a slot, fork each host (its own session, the death signal,
+its namespaces entered in the child, no launcher interpreter) and start the log pumps.
+Only then do we load ``site`` and the supervisor (ledger, json, psutil, ...), which takes
+the job from there.
 
 Anything unusual (no free slot, a stop already asked for, namespaces refused, a command
 that cannot run) leaves the whole job to the supervisor's ordinary path, which waits,
@@ -17,7 +19,7 @@ probes and reports as before; the hand-over loses nothing, since nothing ran yet
 """
 
 # os.path, not pathlib: pathlib imports re, urllib.parse and more, before the first line.
-# ruff: noqa: PTH100, PTH103, PTH108, PTH110, PTH117, PTH118, PTH120
+# ruff: noqa: PTH100, PTH103, PTH110, PTH117, PTH118, PTH120
 
 from __future__ import annotations
 
@@ -34,8 +36,6 @@ if TYPE_CHECKING:
 
     from sm_magics.backends.local.logstore import HostLog
 
-#: The kernel's launch plan in the job folder (marshal: the same interpreter reads it).
-LAUNCH_FILE = "launch.bin"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -230,12 +230,14 @@ def _log_line(path: str, text: str) -> None:
 
 def start(root: str, stopped: list[bool]) -> Early | None:
     """Start the hosts from the kernel's plan; ``None`` leaves it all to the supervisor."""
-    path = os.path.join(root, LAUNCH_FILE)
+    received = bytearray()
     try:
-        with open(path, "rb") as handle:
-            plan = marshal.load(handle)  # noqa: S302 - written by our kernel, private folder
-        os.unlink(path)  # it holds the environment: no copy left behind
+        while chunk := os.read(0, 1 << 16):  # until the kernel closes it: all laid out
+            received += chunk
+        plan = marshal.loads(received) if received else None  # noqa: S302 - our kernel's
     except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(plan, dict):  # nothing: a venv to build, or a failed creation
         return None
     if stopped or os.path.exists(os.path.join(root, "stop-requested")):
         return None
