@@ -108,7 +108,30 @@ class StateFolder:
 
 
 @dataclass(frozen=True)
-class JobDir(StateFolder):
+class RequestFolder(StateFolder):
+    """A state folder that also keeps its request and can be asked to stop.
+
+    What a job folder and a tuning job folder have alike: ``spec.json`` written once at
+    creation, and a ``stop-requested`` marker that a process starting late still sees.
+    """
+
+    @property
+    def spec_file(self) -> Path:
+        """The request, as validated and resolved when the resource was created."""
+        return self.root / "spec.json"
+
+    @property
+    def stop_marker(self) -> Path:
+        """Created by ``stop``; lets a reader see ``Stopping`` before the process acts."""
+        return self.root / "stop-requested"
+
+    def read_spec(self) -> dict[str, Any]:
+        """Return the request."""
+        return read_json(self.spec_file)
+
+
+@dataclass(frozen=True)
+class JobDir(RequestFolder):
     """Paths inside one job folder (see the module docstring)."""
 
     @classmethod
@@ -137,16 +160,6 @@ class JobDir(StateFolder):
         return self.root / "checkpoints"
 
     @property
-    def spec_file(self) -> Path:
-        """The job request as the engine resolved it."""
-        return self.root / "spec.json"
-
-    @property
-    def stop_marker(self) -> Path:
-        """Created by ``stop``; lets a reader see ``Stopping`` before the supervisor acts."""
-        return self.root / "stop-requested"
-
-    @property
     def supervisor_log(self) -> Path:
         """The supervisor's own stdout/stderr: only interesting when it crashes."""
         return self.root / "supervisor.log"
@@ -159,7 +172,3 @@ class JobDir(StateFolder):
     def artifacts(self) -> Path:
         """Where ``model.tar.gz`` and ``output.tar.gz`` land, as under S3 output path."""
         return artifacts_root() / self.name / "output"
-
-    def read_spec(self) -> dict[str, Any]:
-        """Return the resolved request."""
-        return read_json(self.spec_file)

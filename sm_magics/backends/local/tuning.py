@@ -24,7 +24,7 @@ from sm_magics import config
 from sm_magics.backends import base, kinds, statuses
 from sm_magics.backends.local import processes
 from sm_magics.backends.local.creation import creating, vanished
-from sm_magics.backends.local.jobdir import StateFolder, read_json, write_json_atomic
+from sm_magics.backends.local.jobdir import RequestFolder, write_json_atomic
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import JobRecord
@@ -43,8 +43,8 @@ def tuning_root() -> Path:
 
 
 @dataclass(frozen=True)
-class TuningDir(StateFolder):
-    """The folder of one local tuning job."""
+class TuningDir(RequestFolder):
+    """The folder of one local tuning job (its spec is :meth:`TuningSpec.to_json`'s)."""
 
     @classmethod
     def for_tuning(cls, name: str) -> TuningDir:
@@ -52,23 +52,9 @@ class TuningDir(StateFolder):
         return cls(tuning_root() / name)
 
     @property
-    def spec_file(self) -> Path:
-        """The validated request, as :meth:`TuningSpec.to_json` wrote it."""
-        return self.root / "spec.json"
-
-    @property
-    def stop_marker(self) -> Path:
-        """Exists once a stop was asked for (read by a tuner that starts late)."""
-        return self.root / "stop-requested"
-
-    @property
     def tuner_log(self) -> Path:
         """The tuner process's own output (tracebacks, if it ever crashed)."""
         return self.root / "tuner.log"
-
-    def read_spec(self) -> dict[str, Any]:
-        """Return the spec document."""
-        return read_json(self.spec_file)
 
 
 def sync_ledger(ledger: Ledger, name: str, state: dict[str, Any]) -> None:
