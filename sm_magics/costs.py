@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -175,7 +175,7 @@ def described_endpoint_rate(description: Mapping[str, Any], record: EndpointReco
     return variants_rate(list(description.get("ProductionVariants") or []), record)
 
 
-def variants_rate(variants: list[dict[str, Any]], record: EndpointRecord | None) -> Rate:
+def variants_rate(variants: Sequence[Mapping[str, Any]], record: EndpointRecord | None) -> Rate:
     """Return the hourly rate of ``ProductionVariants``-shaped variants of an endpoint.
 
     ``record`` gives the region and says which variants are serverless (its spec).

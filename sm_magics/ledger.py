@@ -280,6 +280,8 @@ class Ledger:
         """Set columns of the live (not deleted) endpoint row called ``name``."""
         # The newest row of that name: the live one, or the one just marked Deleted.
         newest = "id = (SELECT id FROM endpoints WHERE name = :_name ORDER BY id DESC LIMIT 1)"
+        if "spec" in changes:
+            changes["spec"] = without_secrets(changes["spec"])
         self._update("endpoints", ENDPOINT_COLUMNS, newest, name, changes)
 
     def delete_endpoint_row(self, name: str) -> None:

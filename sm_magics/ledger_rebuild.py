@@ -24,7 +24,7 @@ from typing import Any
 from sm_magics import config, model_registry
 from sm_magics.errors import SmMagicsError
 from sm_magics.ledger import Ledger
-from sm_magics.ledger_records import EndpointRecord, JobRecord
+from sm_magics.ledger_records import EndpointRecord, JobRecord, job_row_spec
 from sm_magics.model_registry import PackageRecord
 
 _COMPANIONS = ("-wal", "-shm")
@@ -158,7 +158,7 @@ def _job_from_folder(folder: Path) -> JobRecord:
         source_hash=state.get("source_hash"),
         notebook=spec.get("notebook"),
         tags=spec.get("tags") or {},
-        spec=spec,
+        spec=job_row_spec(spec),
     )
 
 

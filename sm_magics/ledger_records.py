@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 #: Every kind of job the ledger's ``kind`` column holds; the column and the filters on it
 #: are plain text, so a new kind (processing, tuning, ...) is one more name here.
@@ -68,15 +69,32 @@ class VariantSummary(TypedDict):
     DesiredInstanceCount: int
 
 
-class TrainingRowSpec(TypedDict, total=False):
-    """The ``spec`` column of a training job row (``TrainingSpec.to_json()``)."""
+class LiveVariantSummary(VariantSummary, total=False):
+    """A ``variants`` entry as the backend last saw the variant serve.
+
+    The four keys of :class:`VariantSummary` are always there (the backend writes them at
+    create and update); the local router adds what ``DescribeEndpoint`` shows of a
+    running variant (instances up, traffic, latencies, which serving defaults).
+    """
+
+    CurrentInstanceCount: int
+    DesiredWeight: float
+    Invocations: int
+    Errors: int
+    LatencyP50Ms: float | None
+    LatencyP99Ms: float | None
+    ModelData: str | None
+    ServingDefaults: str | None
+    ServingDefaultsReason: str | None
+
+
+class _CodeJobRowSpec(TypedDict, total=False):
+    """What training and processing rows share: the code, where it runs, its settings."""
 
     name: str
     entry_point: str
     script: str | None
     source_dir: str | None
-    hyperparameters: dict[str, Any]
-    inputs: dict[str, str]
     instance_type: str
     instance_count: int
     requirements: str | None
@@ -84,17 +102,34 @@ class TrainingRowSpec(TypedDict, total=False):
     framework: str | None
     framework_version: str | None
     py_version: str | None
-    metric_definitions: dict[str, str]
-    environment: dict[str, str]
-    spot: bool
-    max_wait: int | None
-    keep_alive: int | None
+    environment: dict[str, str]  # names only: the ledger redacts the values
     max_run: int | None
-    checkpoint_uri: str | None
     tags: dict[str, str]
     region: str | None
     notebook: str | None
     resolved_image: str  # sagemaker: the image the job runs
+
+
+class _TrainingOptions(TypedDict, total=False):
+    """A training job's own options (also a tuning job's template's)."""
+
+    hyperparameters: dict[str, Any]
+    metric_definitions: dict[str, str]
+    spot: bool
+    max_wait: int | None
+    keep_alive: int | None
+    checkpoint_uri: str | None
+    distribution: str | None
+    driver: str | None
+
+
+class TrainingRowSpec(_CodeJobRowSpec, _TrainingOptions, total=False):
+    """The ``spec`` column of a training job row (``TrainingSpec.to_json()``).
+
+    A tuning trial's row holds only ``hyperparameters`` (the trial's own values).
+    """
+
+    inputs: dict[str, str]
 
 
 class TransformRowSpec(TypedDict, total=False):
@@ -109,8 +144,76 @@ class TransformRowSpec(TypedDict, total=False):
     model_deleted: bool
 
 
-class JobRowSpec(TrainingRowSpec, TransformRowSpec, total=False):
-    """The ``spec`` column of a job row: a training or a transform job's (see ``kind``)."""
+class ProcessingInputJson(TypedDict):
+    """One processing input as a row keeps it (``ProcessingInput.to_json()``)."""
+
+    name: str
+    source: str
+    destination: str
+    distribution: str
+
+
+class ProcessingOutputJson(TypedDict, total=False):
+    """One processing output: ``uri`` is where it is stored, fixed at create."""
+
+    name: str
+    source: str
+    destination: str | None
+    uri: str
+
+
+class ProcessingRowSpec(_CodeJobRowSpec, total=False):
+    """The ``spec`` column of a processing job row (``ProcessingSpec.to_json()``)."""
+
+    inputs: list[ProcessingInputJson]
+    outputs: list[ProcessingOutputJson]
+    arguments: list[str]
+
+
+class _TuningOptions(TypedDict, total=False):
+    """A tuning job's own settings."""
+
+    training: TrainingRowSpec
+    objective: str
+    objective_type: str
+    parameter_ranges: dict[str, Any]
+    max_jobs: int
+    max_parallel: int
+    strategy: str
+    early_stopping: str
+    warm_start: list[str]
+    max_runtime: int | None
+    random_seed: int | None
+
+
+class TuningRowSpec(_TuningOptions, total=False):
+    """The ``spec`` column of a tuning job row (``TuningSpec.to_json()``)."""
+
+    name: str
+    resolved_image: str
+
+
+class JobRowSpec(_CodeJobRowSpec, _TrainingOptions, TransformRowSpec, _TuningOptions, total=False):
+    """The ``spec`` column of any job row; ``kind`` says which of these keys it has.
+
+    Each kind's own shape is :class:`TrainingRowSpec`, :class:`TransformRowSpec`,
+    :class:`ProcessingRowSpec` or :class:`TuningRowSpec`; this is their union as one
+    dictionary type (a row is read before its kind is looked at). ``inputs`` is a
+    training job's ``{channel: uri}`` or a processing job's list.
+    """
+
+    inputs: dict[str, str] | list[ProcessingInputJson]
+    outputs: list[ProcessingOutputJson]
+    arguments: list[str]
+
+
+def job_row_spec(spec: Mapping[str, Any]) -> JobRowSpec:
+    """Return one kind's spec (``TrainingSpec.to_json()``, ...) as a job row's ``spec``.
+
+    Each kind's TypedDict holds a part of :class:`JobRowSpec`'s keys; mypy has no way to
+    say "a part of", so this is the one place a kind's spec becomes the row's type.
+    """
+    return cast(JobRowSpec, dict(spec))
 
 
 @dataclass
@@ -134,7 +237,7 @@ class JobRecord:
     source_hash: str | None = None
     notebook: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
-    spec: dict[str, Any] = field(default_factory=dict)
+    spec: JobRowSpec = field(default_factory=lambda: JobRowSpec())
     updated_at: float = 0.0
     deleted_at: float | None = None
     #: Final value of each ``--metric`` (``FinalMetricDataList``), written when it ends.
@@ -156,13 +259,13 @@ class EndpointRecord:
     created_at: float
     region: str | None = None
     url: str | None = None
-    variants: list[dict[str, Any]] = field(default_factory=list)
+    variants: list[LiveVariantSummary] = field(default_factory=list)
     failure_reason: str | None = None
     deleted_at: float | None = None
     ttl_at: float | None = None
     notebook: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
-    spec: dict[str, Any] = field(default_factory=dict)
+    spec: EndpointRowSpec = field(default_factory=lambda: EndpointRowSpec())
     updated_at: float = 0.0
     id: int | None = None
 
@@ -178,26 +281,44 @@ ENDPOINT_COLUMNS = tuple(f.name for f in fields(EndpointRecord))
 
 
 def without_secrets(spec: Any) -> Any:
-    """Return a job spec with its ``environment`` values replaced by their names only.
+    """Return a job or endpoint spec with its ``--env`` values replaced by their names only.
 
     ``--env`` values may be credentials; the ledger is read by every process and the side
-    panel, so it keeps which variables were set and the job folder (``spec.json``, mode
-    0600) keeps their values.
+    panel, so it keeps which variables were set, and the backend keeps their values: the
+    job folder's ``spec.json`` (mode 0600), the endpoint folder's config, the SageMaker
+    model (``Backend.variant_environments``). An endpoint variant's ``SM_MAGICS_*``
+    variables are sm-magics' own settings (which image serves it), never given to the
+    container, and kept: an update rebuilds the variant's container from them.
     """
-    if isinstance(spec, dict) and isinstance(spec.get("environment"), dict):
-        return {**spec, "environment": dict.fromkeys(sorted(spec["environment"]), REDACTED)}
+    if not isinstance(spec, dict):
+        return spec
+    if isinstance(spec.get("environment"), dict):
+        spec = {**spec, "environment": dict.fromkeys(sorted(spec["environment"]), REDACTED)}
+    if isinstance(spec.get("variants"), list):
+        spec = {**spec, "variants": [_variant_without_secrets(v) for v in spec["variants"]]}
     return spec
+
+
+def _variant_without_secrets(variant: Any) -> Any:
+    if not isinstance(variant, dict) or not isinstance(variant.get("environment"), dict):
+        return variant
+    environment = {
+        str(key): value if str(key).startswith(SETTINGS_PREFIX) else REDACTED
+        for key, value in sorted(variant["environment"].items())
+    }
+    return {**variant, "environment": environment}
 
 
 #: What the ledger stores in place of an ``--env`` value.
 REDACTED = "(set)"
+#: ``--env`` names that configure sm-magics itself (kept in an endpoint row: not secrets).
+SETTINGS_PREFIX = "SM_MAGICS_"
 
 
 def to_row(record: JobRecord | EndpointRecord) -> dict[str, Any]:
     """Return a record as the column values SQLite stores (JSON text, ``spot`` as 0/1)."""
     row = asdict(record)
-    if isinstance(record, JobRecord):
-        row["spec"] = without_secrets(row["spec"])
+    row["spec"] = without_secrets(row["spec"])
     for column in JSON_COLUMNS & row.keys():
         row[column] = json.dumps(row[column], sort_keys=True)
     if isinstance(record, JobRecord):

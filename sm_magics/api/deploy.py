@@ -25,6 +25,7 @@ from sm_magics.backends.specs import (
 from sm_magics.durations import parse_duration
 from sm_magics.endpoint import Endpoint
 from sm_magics.errors import AlreadyExists, InvalidRequest, NotFound
+from sm_magics.ledger_records import REDACTED, VariantJson
 
 if TYPE_CHECKING:
     from sm_magics.api.session import Session
@@ -160,15 +161,13 @@ def deploy(
             )
         # The ledger's spec also holds variants of an update that failed and was rolled
         # back: keep only those the endpoint serves or is starting.
-        described = session.backend(record.backend).describe_endpoint(endpoint)
+        owner = session.backend(record.backend, record.region)
+        described = owner.describe_endpoint(endpoint)
         serving = {v["VariantName"] for v in described["ProductionVariants"]}
         current = [
-            VariantSpec(
-                **{**v, "entry_point": Path(v["entry_point"]) if v.get("entry_point") else None}
-            )
-            for v in record.spec.get("variants", [])
-            if v["name"] in serving
+            _variant_of_row(v) for v in record.spec.get("variants", []) if v["name"] in serving
         ]
+        _restore_environments(current, owner.variant_environments(endpoint))
         by_name = {v.name: v for v in current}
         for name, weight in weights.items():
             if name in by_name and uri is None:
@@ -228,6 +227,49 @@ def deploy(
     if bounds is not None:
         scale_variants(handle, [v.name for v in specs], bounds)
     return handle
+
+
+def _variant_of_row(row: VariantJson) -> VariantSpec:
+    """Return the :class:`VariantSpec` an endpoint row's ``spec`` keeps of one variant.
+
+    A row written by an older version may lack a key: the spec's default stands in.
+    """
+    default = VariantSpec()
+    entry_point = row.get("entry_point")
+    return VariantSpec(
+        name=row["name"],
+        model_data=row.get("model_data"),
+        job=row.get("job"),
+        entry_point=Path(entry_point) if entry_point else None,
+        instance_type=row.get("instance_type", default.instance_type),
+        instance_count=row.get("instance_count", default.instance_count),
+        weight=row.get("weight", default.weight),
+        serverless_memory_mb=row.get("serverless_memory_mb"),
+        max_concurrency=row.get("max_concurrency"),
+        environment=dict(row.get("environment") or {}),
+    )
+
+
+def _restore_environments(variants: list[VariantSpec], running: dict[str, dict[str, str]]) -> None:
+    """Put back the ``--env`` values the ledger keeps as names only (it redacts them).
+
+    Each existing variant is redeployed by an update, so it needs the values it runs
+    with; they come from the backend (``running``, by variant), never from the ledger.
+    """
+    for variant in variants:
+        values = running.get(variant.name, {})
+        lost = sorted(
+            k for k, v in variant.environment.items() if v == REDACTED and k not in values
+        )
+        if lost:
+            raise InvalidRequest(
+                f"Variant {variant.name} runs without the value of --env {', '.join(lost)} "
+                "(the ledger keeps names only); give the variant again with its --env values."
+            )
+        variant.environment = {
+            key: values[key] if value == REDACTED else value
+            for key, value in variant.environment.items()
+        }
 
 
 def scale_variants(handle: Endpoint, variants: list[str], bounds: tuple[int, int]) -> None:

@@ -179,6 +179,23 @@ class Backend(abc.ABC):
         the new configuration cannot start, the endpoint keeps serving the old one.
         """
 
+    @abc.abstractmethod
+    def variant_environments(self, name: str) -> dict[str, dict[str, str]]:
+        """Return the environment each variant of endpoint ``name`` runs with, by variant.
+
+        The ledger keeps only the *names* of a variant's ``--env`` variables (values may
+        be credentials, and the ledger is read by every process and the side panel); an
+        update that redeploys an existing variant reads the values here, from where this
+        backend keeps them (the endpoint folder's config, mode 0600; the SageMaker model's
+        container environment). May hold more than the user gave (what the container was
+        given besides): callers take the names they need.
+
+        Raises
+        ------
+        NotFound
+            No endpoint of that name on this backend.
+        """
+
     def fetch(self, uri: str, dest: Path) -> None:
         """Copy the artifact at ``uri`` (a ``model.tar.gz``, an output) to the file ``dest``.
 

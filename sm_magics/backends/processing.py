@@ -26,10 +26,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from sm_magics import limits
 from sm_magics.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from sm_magics.ledger_records import ProcessingRowSpec
 
 #: Where processing inputs and outputs live inside the container.
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -303,7 +306,7 @@ class ProcessingSpec:
             notebook=notebook,
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ProcessingRowSpec:
         """Return the spec as JSON-safe data, as the ledger and the job folder record it."""
         data = dict(self.__dict__)
         data["inputs"] = [i.to_json() for i in self.inputs]
@@ -311,7 +314,7 @@ class ProcessingSpec:
         for key in ("source_dir", "requirements"):
             if data[key] is not None:
                 data[key] = str(data[key])
-        return data
+        return cast("ProcessingRowSpec", data)  # the fields, as ProcessingRowSpec lists them
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProcessingSpec:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any, cast
 
 from sm_magics.backends import statuses
 from sm_magics.backends.specs import EndpointSpec, TransformSpec, VariantSpec
@@ -21,12 +20,13 @@ from sm_magics.ledger_records import (
     EndpointRecord,
     EndpointRowSpec,
     JobRecord,
+    LiveVariantSummary,
     TransformRowSpec,
-    VariantSummary,
+    job_row_spec,
 )
 
 
-def variant_summaries(variants: Iterable[VariantSpec]) -> list[VariantSummary]:
+def variant_summaries(variants: Iterable[VariantSpec]) -> list[LiveVariantSummary]:
     """Return the ledger's per-variant summary (the shape cost totals read)."""
     return [
         {
@@ -63,8 +63,8 @@ def endpoint_record(
         ttl_at=now + spec.ttl if spec.ttl else None,
         notebook=spec.notebook,
         tags=dict(spec.tags),
-        variants=cast(list[dict[str, Any]], variant_summaries(spec.variants)),
-        spec=cast(dict[str, Any], endpoint_row_spec(spec)),
+        variants=variant_summaries(spec.variants),
+        spec=endpoint_row_spec(spec),
     )
 
 
@@ -79,8 +79,7 @@ def record_update(
     record = ledger.get_endpoint(name)
     if record is None or not record.is_live:
         return
-    spec = dict(record.spec)
-    spec["variants"] = [v.to_json() for v in variants]
+    spec: EndpointRowSpec = {**record.spec, "variants": [v.to_json() for v in variants]}
     changes: dict[str, object] = {"spec": spec, "variants": variant_summaries(variants)}
     if status is not None:
         changes["status"] = status
@@ -114,7 +113,7 @@ def transform_record(
         notebook=spec.notebook,
         tags=dict(spec.tags),
         model_data=spec.model.model_data,
-        spec=cast(dict[str, Any], transform_row_spec(spec)),
+        spec=job_row_spec(transform_row_spec(spec)),
     )
 
 

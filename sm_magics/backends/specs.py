@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
-    from sm_magics.ledger_records import AsyncJson, VariantJson
+    from sm_magics.ledger_records import AsyncJson, TrainingRowSpec, VariantJson
 
 
 @dataclass
@@ -55,13 +55,13 @@ class TrainingSpec:
     distribution: str | None = None  # torch_distributed | mpi (the SDK's distribution=)
     driver: str | None = None  # None: framework-container conventions; "modeltrainer": v3
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> TrainingRowSpec:
         """Return the spec as JSON-safe data, as recorded in the ledger and job folder."""
         data = dict(self.__dict__)
         for key in ("source_dir", "requirements"):
             if data[key] is not None:
                 data[key] = str(data[key])
-        return data
+        return cast("TrainingRowSpec", data)  # the fields, as TrainingRowSpec lists them
 
 
 DEFAULT_VARIANT = "AllTraffic"

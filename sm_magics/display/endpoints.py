@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
@@ -20,7 +21,7 @@ class EndpointRow:
     name: str
     backend: str
     status: str
-    variants: list[dict[str, Any]]
+    variants: Sequence[Mapping[str, Any]]
     url: str
     cost_per_hour: float | None
     ttl_at: float | None

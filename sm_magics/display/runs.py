@@ -7,6 +7,7 @@ parameters that differ marked, metric curves overlaid in one chart per metric.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any, ClassVar
@@ -93,7 +94,7 @@ class RunRow:
         return flat
 
 
-def inputs_of(spec: dict[str, Any]) -> dict[str, str]:
+def inputs_of(spec: Mapping[str, Any]) -> dict[str, str]:
     """Return ``{name: URI}`` of a job's inputs, whatever its kind.
 
     Training keeps its channels as ``{channel: uri}``; processing its inputs as a list of

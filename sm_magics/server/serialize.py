@@ -120,10 +120,10 @@ def job_json(
 def _serverless_memory(record: EndpointRecord) -> dict[str, int]:
     """Return ``{variant: memory MB}`` of the serverless variants the spec asked for."""
     found: dict[str, int] = {}
-    variants = record.spec.get("variants", []) if isinstance(record.spec, dict) else []
-    for variant in variants:
-        if isinstance(variant, dict) and variant.get("serverless_memory_mb"):
-            found[str(variant.get("name"))] = int(variant["serverless_memory_mb"])
+    for variant in record.spec.get("variants", []):
+        memory = variant.get("serverless_memory_mb")
+        if memory:
+            found[str(variant.get("name"))] = int(memory)
     return found
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import InvalidRequest
+from sm_magics.ledger_records import TuningRowSpec
 from sm_magics.tuning import ranges as ranges_mod
 from sm_magics.tuning.ranges import ParameterRange
 
@@ -137,7 +138,7 @@ class TuningSpec:
             tags={**self.training.tags, TRIAL_OF_TAG: self.name},
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> TuningRowSpec:
         """Return the spec as JSON-safe data (ledger row, tuning folder)."""
         return {
             "name": self.name,

@@ -50,6 +50,7 @@ from sm_magics.backends.specs import (
 )
 from sm_magics.errors import AlreadyExists, InvalidRequest, ModelError, NotFound
 from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import REDACTED
 
 #: Longest wait for anything; only against hangs.
 WAIT = 60.0
@@ -923,6 +924,22 @@ class EndpointScenarios:
         record = ledger_of(backend).get_endpoint(name)
         assert record.spec["variants"] == [v.to_json() for v in wanted]
         assert record.spec["ttl"] == 3600
+
+    def test_variant_env_values_live_in_the_backend_not_the_ledger(
+        self, backend: base.Backend, endpoints: EndpointDriver, trained: dict[str, Any]
+    ) -> None:
+        """The ledger keeps ``--env`` names only; ``variant_environments`` has the values
+        (what an A/B update redeploys an existing variant with)."""
+        secret = "s3cr3t-" + uuid.uuid4().hex
+        first = variant(trained)
+        first.environment = {"API_TOKEN": secret}
+        name = endpoints.create(first)
+        record = ledger_of(backend).get_endpoint(name)
+        assert record is not None
+        assert record.spec["variants"][0]["environment"] == {"API_TOKEN": REDACTED}
+        assert backend.variant_environments(name)[first.name]["API_TOKEN"] == secret
+        with pytest.raises(NotFound):
+            backend.variant_environments(unique_name("no-such-ep"))
 
     def test_a_taken_name_is_refused_and_the_first_endpoint_keeps_serving(
         self, backend: base.Backend, endpoints: EndpointDriver, trained: dict[str, Any]

@@ -392,6 +392,46 @@ def test_session_deploy_add_variant_and_reweigh_through_the_api(
     assert session.ledger.get_endpoint("ep").status == "Deleted"
 
 
+def test_variant_env_values_are_read_from_the_model_not_the_ledger(
+    moto_backend, monkeypatch: pytest.MonkeyPatch
+):
+    """Issue 12 defect 11: the ledger keeps ``--env`` names only; an update that keeps
+    variant AllTraffic takes its values from DescribeModel, so its model is reused as is.
+    """
+    from sm_magics.api import Session
+    from sm_magics.ledger_records import REDACTED
+
+    backend = moto_backend
+    monkeypatch.setattr(backend.aws, "call", ScriptedUpdates(backend.aws))
+    session = Session(
+        "sagemaker", region=backend.aws.region, ledger=backend.ledger, aws=backend.aws
+    )
+    secret = "s3cr3t-" + uuid.uuid4().hex
+    model_a = f"s3://{BUCKET}/models/a/model.tar.gz"
+    environment = {"SM_MAGICS_IMAGE": SKLEARN_IMAGE, "API_TOKEN": secret}
+    endpoint = session.deploy(model_a, endpoint="ep", environment=environment)
+    endpoint.wait("10s")
+    assert session.ledger.get_endpoint("ep").spec["variants"][0]["environment"] == {
+        "API_TOKEN": REDACTED,
+        "SM_MAGICS_IMAGE": SKLEARN_IMAGE,  # sm-magics' own setting: which image serves it
+    }
+    (model,) = names(backend)[0]
+    assert backend.variant_environments("ep")["AllTraffic"]["API_TOKEN"] == secret
+
+    session.deploy(
+        model_a, endpoint="ep", variants={"b": 0.5}, environment={"SM_MAGICS_IMAGE": SKLEARN_IMAGE}
+    )
+    endpoint.wait("10s")
+    assert model in names(backend)[0]  # AllTraffic's model reused: the very same container
+    sm = backend.aws.client("sagemaker")
+    assert sm.describe_model(ModelName=model)["PrimaryContainer"]["Environment"]["API_TOKEN"] == (
+        secret
+    )
+    ledger_files = sorted(backend.ledger.path.parent.glob(backend.ledger.path.name + "*"))
+    assert not any(secret.encode() in path.read_bytes() for path in ledger_files)
+    endpoint.delete()
+
+
 def test_async_endpoint_config_and_invoke_async_upload_the_payload(moto_backend):
     """moto stores AsyncInferenceConfig and answers InvokeEndpointAsync with an output
     location of its own (it runs no model: nothing is ever written there). Every request

@@ -212,6 +212,14 @@ class LocalEndpoints:
         )
         return state
 
+    def variant_environments(self, name: str) -> dict[str, dict[str, str]]:
+        """See :meth:`Backend.variant_environments`: the endpoint folder's config (0600)."""
+        config = self._endpoint_folder(name).read_config()
+        return {
+            str(v["name"]): {str(k): str(x) for k, x in (v.get("environment") or {}).items()}
+            for v in config["variants"]
+        }
+
     def describe_endpoint(self, name: str) -> dict[str, Any]:
         """See :meth:`Backend.describe_endpoint`."""
         folder = self._endpoint_folder(name)

@@ -37,7 +37,7 @@ from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch
 from sm_magics.backends.specs import EndpointSpec, TrainingSpec, TransformSpec, VariantSpec
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import Ledger
-from sm_magics.ledger_records import JobRecord
+from sm_magics.ledger_records import JobRecord, job_row_spec
 
 if TYPE_CHECKING:
     from sm_magics.backends.packages import PackageSpec
@@ -140,7 +140,7 @@ class LocalBackend(base.Backend):
             created_at=now,
             notebook=spec.notebook,
             tags=spec.tags,
-            spec=spec.to_json(),
+            spec=job_row_spec(spec.to_json()),
         )
         job = JobDir.for_job(spec.name)
         with creating(self.ledger, record, job.root) as made:
@@ -178,7 +178,7 @@ class LocalBackend(base.Backend):
         )
         for folder in (job.logs, job.checkpoints, job.input_data):
             folder.mkdir(parents=True, exist_ok=True)
-        data = spec.to_json()
+        data: dict[str, Any] = dict(spec.to_json())
         data.update(
             resolved_inputs=resolved,
             python=sys.executable,
@@ -328,6 +328,10 @@ class LocalBackend(base.Backend):
     def update_endpoint(self, name: str, variants: list[VariantSpec]) -> None:
         """See :meth:`Backend.update_endpoint` (:mod:`.endpoints`)."""
         self.endpoints.update_endpoint(name, variants)
+
+    def variant_environments(self, name: str) -> dict[str, dict[str, str]]:
+        """See :meth:`Backend.variant_environments` (:mod:`.endpoints`)."""
+        return self.endpoints.variant_environments(name)
 
     def describe_endpoint(self, name: str) -> dict[str, Any]:
         """See :meth:`Backend.describe_endpoint` (:mod:`.endpoints`)."""

@@ -28,7 +28,7 @@ from sm_magics.backends.local.uris import existing_path, local_path
 from sm_magics.backends.results import LogBatch
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import Ledger
-from sm_magics.ledger_records import JobRecord
+from sm_magics.ledger_records import JobRecord, job_row_spec
 
 _LOCAL_ACCOUNT = "000000000000"
 KIND = processing.ProcessingSpec.kind
@@ -109,7 +109,7 @@ class LocalProcessing:
             created_at=now,
             notebook=spec.notebook,
             tags=spec.tags,
-            spec={**spec.to_json(), "outputs": resolved["outputs"]},
+            spec=job_row_spec({**spec.to_json(), "outputs": resolved["outputs"]}),
         )
         job = ProcessingDir(JobDir.for_job(spec.name).root)
         with creating(self.ledger, record, job.root) as made:

@@ -27,7 +27,7 @@ from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.jobdir import RequestFolder, write_json_atomic
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import Ledger
-from sm_magics.ledger_records import JobRecord
+from sm_magics.ledger_records import JobRecord, JobRowSpec, job_row_spec
 from sm_magics.tuning import ranges as ranges_mod
 from sm_magics.tuning.spec import TuningSpec
 
@@ -237,15 +237,11 @@ def _require_optuna() -> None:
         )
 
 
-def _ledger_spec(spec: TuningSpec) -> dict[str, Any]:
+def _ledger_spec(spec: TuningSpec) -> JobRowSpec:
     data = spec.to_json()
-    training = data.pop("training")
-    data["training"] = {
-        key: training[key]
-        for key in ("entry_point", "hyperparameters", "inputs", "metric_definitions")
-        if key in training
-    }
-    return data
+    kept = ("entry_point", "hyperparameters", "inputs", "metric_definitions")
+    training = {key: value for key, value in data["training"].items() if key in kept}
+    return job_row_spec({**data, "training": training})
 
 
 def _metric(spec: dict[str, Any], value: float) -> dict[str, Any]:

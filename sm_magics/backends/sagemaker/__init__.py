@@ -143,6 +143,10 @@ class SageMakerBackend(base.Backend):
         """See :meth:`Backend.update_endpoint` and :mod:`.updates`."""
         self.endpoints.update_endpoint(name, variants)
 
+    def variant_environments(self, name: str) -> dict[str, dict[str, str]]:
+        """See :meth:`Backend.variant_environments`: each variant model's environment."""
+        return self.endpoints.variant_environments(name)
+
     def describe_endpoint(self, name: str) -> dict[str, Any]:
         """See :meth:`Backend.describe_endpoint`; syncs the row, or marks it Deleted."""
         return self.endpoints.describe_endpoint(name)

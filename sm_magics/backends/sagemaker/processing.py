@@ -47,7 +47,7 @@ from sm_magics.backends.sagemaker.training_requests import (
     vpc_config,
 )
 from sm_magics.errors import InvalidRequest
-from sm_magics.ledger_records import TERMINAL_JOB_STATUSES, JobRecord
+from sm_magics.ledger_records import TERMINAL_JOB_STATUSES, JobRecord, job_row_spec
 
 if TYPE_CHECKING:
     from sm_magics.backends.sagemaker.aws import AwsSession
@@ -185,11 +185,15 @@ class SageMakerProcessing:
                     source_hash=source_hash,
                     notebook=spec.notebook,
                     tags=spec.tags,
-                    spec={
-                        **spec.to_json(),
-                        "resolved_image": image,
-                        "outputs": [{**o.to_json(), "uri": outputs[o.name]} for o in spec.outputs],
-                    },
+                    spec=job_row_spec(
+                        {
+                            **spec.to_json(),
+                            "resolved_image": image,
+                            "outputs": [
+                                {**o.to_json(), "uri": outputs[o.name]} for o in spec.outputs
+                            ],
+                        }
+                    ),
                 )
             )
             try:

@@ -65,6 +65,26 @@ class EndpointService:
         """See :meth:`Backend.update_endpoint` and :mod:`.updates`."""
         self.updates.update_endpoint(name, variants)
 
+    def variant_environments(self, name: str) -> dict[str, dict[str, str]]:
+        """See :meth:`Backend.variant_environments`.
+
+        ``DescribeEndpoint`` -> its config's variants -> each model's
+        ``PrimaryContainer.Environment`` (configs and models are cached: immutable).
+        """
+        endpoint = self.parts.raw_endpoint(name)
+        if endpoint is None:
+            raise NotFound(f"No SageMaker endpoint named {name!r} in {self.aws.region}.")
+        config = self.parts.endpoint_config(str(endpoint["EndpointConfigName"]))
+        return {
+            str(v["VariantName"]): dict(
+                (self.parts.model(str(v["ModelName"])).get("PrimaryContainer") or {}).get(
+                    "Environment"
+                )
+                or {}
+            )
+            for v in config["ProductionVariants"]
+        }
+
     # -- create -----------------------------------------------------------------------------
 
     def create_endpoint(self, spec: EndpointSpec) -> None:

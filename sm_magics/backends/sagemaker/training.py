@@ -32,7 +32,7 @@ from sm_magics.backends.sagemaker.training_requests import (
 )
 from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import AlreadyExists, BackendUnavailable, InvalidRequest
-from sm_magics.ledger_records import JobRecord
+from sm_magics.ledger_records import JobRecord, job_row_spec
 
 if TYPE_CHECKING:
     from sm_magics.backends.sagemaker.aws import AwsSession
@@ -97,7 +97,7 @@ class SageMakerTraining:
                     source_hash=source_hash,
                     notebook=spec.notebook,
                     tags=spec.tags,
-                    spec={**spec.to_json(), "resolved_image": image},
+                    spec=job_row_spec({**spec.to_json(), "resolved_image": image}),
                 )
             )
             try:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends.sagemaker import jobs
 from sm_magics.errors import InvalidRequest
-from sm_magics.ledger_records import JobRecord
+from sm_magics.ledger_records import JobRecord, job_row_spec
 from sm_magics.tuning import ranges as ranges_mod
 from sm_magics.tuning.spec import TRIAL_OF_TAG, TuningSpec
 
@@ -134,7 +134,7 @@ class SageMakerTuning:
                 source_hash=source_hash,
                 notebook=template.notebook,
                 tags=dict(template.tags),
-                spec={**spec.to_json(), "resolved_image": image},
+                spec=job_row_spec({**spec.to_json(), "resolved_image": image}),
             )
         )
         try:
