@@ -50,6 +50,7 @@ from sm_magics.ledger_records import EndpointRecord, JobRecord
 if TYPE_CHECKING:
     from sm_magics.backends.packages import PackageSpec
     from sm_magics.backends.processing import ProcessingSpec
+    from sm_magics.backends.services import RegistryService, TuningService
     from sm_magics.backends.specs import EndpointSpec, TrainingSpec, TransformSpec, VariantSpec
     from sm_magics.model_registry import PackageRecord
     from sm_magics.tuning.spec import TuningSpec
@@ -67,6 +68,11 @@ class Backend(abc.ABC):
     #: Seconds between two status reads while following or waiting: cheap locally, and
     #: kept well under SageMaker's Describe* rate limits on AWS.
     status_poll_interval: ClassVar[float] = 1.0
+    #: Runs this backend's tuning jobs; built by the subclass (the contract's tuning
+    #: methods below are calls to it).
+    tuning: TuningService
+    #: Keeps this backend's model registry; built by the subclass, called the same way.
+    packages: RegistryService
 
     def __init__(
         self,
@@ -360,9 +366,8 @@ class Backend(abc.ABC):
     def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """Return a processing job's log lines after ``cursor`` (every host, merged)."""
 
-    # -- tuning -----------------------------------------------------------------------------
+    # -- tuning: the backend's TuningService (``self.tuning``) ------------------------------
 
-    @abc.abstractmethod
     def create_tuning_job(self, spec: TuningSpec) -> None:
         """Start a hyperparameter tuning job; return as soon as it is accepted.
 
@@ -380,8 +385,8 @@ class Backend(abc.ABC):
         BackendUnavailable
             The local backend without Optuna (the optional ``tuning`` extra).
         """
+        self.tuning.create_tuning_job(spec)
 
-    @abc.abstractmethod
     def describe_tuning_job(self, name: str) -> dict[str, Any]:
         """Return the job as ``DescribeHyperParameterTuningJob`` would; syncs its row.
 
@@ -390,18 +395,19 @@ class Backend(abc.ABC):
         NotFound
             No tuning job of that name on this backend.
         """
+        return self.tuning.describe_tuning_job(name)
 
-    @abc.abstractmethod
     def stop_tuning_job(self, name: str) -> None:
         """Stop the tuning job and every running trial; idempotent once it ended."""
+        self.tuning.stop_tuning_job(name)
 
-    @abc.abstractmethod
     def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
         """Return ``ListTrainingJobsForHyperParameterTuningJob``'s summaries, newest first.
 
         Each trial is also a training job of this backend (describe it, read its logs,
         deploy it) with a ledger row tagged ``sm-magics:tuning-job``.
         """
+        return self.tuning.list_tuning_trials(name)
 
     def read_tuning_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """Return the trials' log lines after ``cursor``, merged, each host named by trial.
@@ -428,9 +434,8 @@ class Backend(abc.ABC):
         events.sort(key=lambda e: e.timestamp)
         return LogBatch(events, {"trials": per_trial, "done": sorted(done)})
 
-    # -- model registry ---------------------------------------------------------------------
+    # -- model registry: the backend's RegistryService (``self.packages``) ------------------
 
-    @abc.abstractmethod
     def register_model(self, spec: PackageSpec, *, by: str) -> PackageRecord:
         """Register a new version of ``spec.group`` (the group is made on first use).
 
@@ -443,8 +448,8 @@ class Backend(abc.ABC):
         InvalidRequest
             No model at ``spec.model_data``, or one this backend cannot register.
         """
+        return self.packages.register_model(spec, by=by)
 
-    @abc.abstractmethod
     def set_model_approval(
         self, arn: str, status: str, *, by: str, note: str | None = None
     ) -> PackageRecord:
@@ -455,7 +460,8 @@ class Backend(abc.ABC):
         NotFound
             No model package with that ARN.
         """
+        return self.packages.set_model_approval(arn, status, by=by, note=note)
 
-    @abc.abstractmethod
     def list_model_packages(self, group: str | None = None) -> list[PackageRecord]:
         """Return the versions of ``group`` (every group's when ``None``), newest first."""
+        return self.packages.list_model_packages(group)

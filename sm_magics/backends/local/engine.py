@@ -40,10 +40,7 @@ from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import JobRecord, job_row_spec
 
 if TYPE_CHECKING:
-    from sm_magics.backends.packages import PackageSpec
     from sm_magics.backends.processing import ProcessingSpec
-    from sm_magics.model_registry import PackageRecord
-    from sm_magics.tuning.spec import TuningSpec
 
 _LOCAL_ACCOUNT = "000000000000"
 
@@ -89,8 +86,8 @@ class LocalBackend(base.Backend):
         self.endpoints = LocalEndpoints(self.ledger, self.region)
         self.transforms = LocalTransforms(self.ledger, self.region, self.jobs, self.endpoints)
         self.processing = LocalProcessing(self.ledger, self.region, self.jobs)
-        self._tuning = LocalTuning(self.ledger, self.region, self)
-        self._packages = LocalPackages(self.ledger, self.region, self)
+        self.tuning = LocalTuning(self.ledger, self.region, self)
+        self.packages = LocalPackages(self.ledger, self.region, self)
 
     # -- create -----------------------------------------------------------------------------
 
@@ -406,37 +403,3 @@ class LocalBackend(base.Backend):
     def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_processing_logs` (:mod:`.processing_jobs`)."""
         return self.processing.read_processing_logs(name, cursor)
-
-    # -- tuning (kept in its own object: see local/tuning.py) ------------------------------
-
-    def create_tuning_job(self, spec: TuningSpec) -> None:
-        """See :meth:`Backend.create_tuning_job`: a detached tuner runs local trials."""
-        self._tuning.create_tuning_job(spec)
-
-    def describe_tuning_job(self, name: str) -> dict[str, Any]:
-        """See :meth:`Backend.describe_tuning_job`."""
-        return self._tuning.describe_tuning_job(name)
-
-    def stop_tuning_job(self, name: str) -> None:
-        """See :meth:`Backend.stop_tuning_job`."""
-        self._tuning.stop_tuning_job(name)
-
-    def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
-        """See :meth:`Backend.list_tuning_trials`."""
-        return self._tuning.list_tuning_trials(name)
-
-    # -- model registry (kept in its own object: see local/packages.py) ---------------------
-
-    def register_model(self, spec: PackageSpec, *, by: str) -> PackageRecord:
-        """See :meth:`Backend.register_model`: the artifact kept by content hash."""
-        return self._packages.register_model(spec, by=by)
-
-    def set_model_approval(
-        self, arn: str, status: str, *, by: str, note: str | None = None
-    ) -> PackageRecord:
-        """See :meth:`Backend.set_model_approval`."""
-        return self._packages.set_model_approval(arn, status, by=by, note=note)
-
-    def list_model_packages(self, group: str | None = None) -> list[PackageRecord]:
-        """See :meth:`Backend.list_model_packages`."""
-        return self._packages.list_model_packages(group)

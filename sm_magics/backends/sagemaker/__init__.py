@@ -32,10 +32,7 @@ from sm_magics.backends.specs import EndpointSpec, TrainingSpec, TransformSpec, 
 from sm_magics.ledger import Ledger
 
 if TYPE_CHECKING:
-    from sm_magics.backends.packages import PackageSpec
     from sm_magics.backends.processing import ProcessingSpec
-    from sm_magics.model_registry import PackageRecord
-    from sm_magics.tuning.spec import TuningSpec
 
 
 class SageMakerBackend(base.Backend):
@@ -80,8 +77,8 @@ class SageMakerBackend(base.Backend):
         self.transforms = SageMakerTransforms(self.aws, self.ledger)
         self.processing = SageMakerProcessing(self.aws, self.ledger, self.options)
         self.endpoints = EndpointService(self.aws, self.ledger)
-        self._tuning = SageMakerTuning(self.aws, self.ledger, self.training)
-        self._packages = SageMakerPackages(self.aws, self.ledger, self.training)
+        self.tuning = SageMakerTuning(self.aws, self.ledger, self.training)
+        self.packages = SageMakerPackages(self.aws, self.ledger, self.training)
 
     # -- jobs: the objects that own each kind ------------------------------------------------
 
@@ -205,40 +202,6 @@ class SageMakerBackend(base.Backend):
             f"Variant {variant} of {name} scales between {min_capacity} and {max_capacity} "
             "instances on invocations per instance."
         )
-
-    # -- tuning (kept in its own object: see tuning.py) ------------------------------------
-
-    def create_tuning_job(self, spec: TuningSpec) -> None:
-        """See :meth:`Backend.create_tuning_job`: CreateHyperParameterTuningJob."""
-        self._tuning.create_tuning_job(spec)
-
-    def describe_tuning_job(self, name: str) -> dict[str, Any]:
-        """See :meth:`Backend.describe_tuning_job`."""
-        return self._tuning.describe_tuning_job(name)
-
-    def stop_tuning_job(self, name: str) -> None:
-        """See :meth:`Backend.stop_tuning_job`."""
-        self._tuning.stop_tuning_job(name)
-
-    def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
-        """See :meth:`Backend.list_tuning_trials` (each trial recorded in the ledger)."""
-        return self._tuning.list_tuning_trials(name)
-
-    # -- model registry (kept in its own object: see packages.py) --------------------------
-
-    def register_model(self, spec: PackageSpec, *, by: str) -> PackageRecord:
-        """See :meth:`Backend.register_model`: CreateModelPackage."""
-        return self._packages.register_model(spec, by=by)
-
-    def set_model_approval(
-        self, arn: str, status: str, *, by: str, note: str | None = None
-    ) -> PackageRecord:
-        """See :meth:`Backend.set_model_approval`: UpdateModelPackage."""
-        return self._packages.set_model_approval(arn, status, by=by, note=note)
-
-    def list_model_packages(self, group: str | None = None) -> list[PackageRecord]:
-        """See :meth:`Backend.list_model_packages`: ListModelPackages, mirrored."""
-        return self._packages.list_model_packages(group)
 
 
 __all__ = ["SageMakerBackend"]

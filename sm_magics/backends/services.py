@@ -1,0 +1,50 @@
+"""What a backend's tuning and model-registry objects offer the backend that owns them.
+
+Both backends run tuning jobs and keep a model registry through an object of their own
+(local: :mod:`.local.tuning`, :mod:`.local.packages`; SageMaker: :mod:`.sagemaker.tuning`,
+:mod:`.sagemaker.packages`). The :class:`~.base.Backend` contract methods for them are
+written once, in the base class, as calls to these objects: a backend only builds them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sm_magics.backends.packages import PackageSpec
+    from sm_magics.model_registry import PackageRecord
+    from sm_magics.tuning.spec import TuningSpec
+
+
+class TuningService(Protocol):
+    """Runs a backend's hyperparameter tuning jobs (see ``Backend.create_tuning_job``)."""
+
+    def create_tuning_job(self, spec: TuningSpec) -> None:
+        """Start a tuning job; return once it is accepted."""
+
+    def describe_tuning_job(self, name: str) -> dict[str, Any]:
+        """Return ``DescribeHyperParameterTuningJob``'s answer; sync the row."""
+
+    def stop_tuning_job(self, name: str) -> None:
+        """Stop the tuning job and its running trials; idempotent once it ended."""
+
+    def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
+        """Return every trial's summary, newest first, each recorded in the ledger."""
+
+
+class RegistryService(Protocol):
+    """Keeps a backend's model registry (see ``Backend.register_model``)."""
+
+    def register_model(self, spec: PackageSpec, *, by: str) -> PackageRecord:
+        """Register a new version of ``spec.group``."""
+
+    def set_model_approval(
+        self, arn: str, status: str, *, by: str, note: str | None = None
+    ) -> PackageRecord:
+        """Set a version's approval status, recording who."""
+
+    def list_model_packages(self, group: str | None = None) -> list[PackageRecord]:
+        """Return the versions of ``group`` (every group's when ``None``), newest first."""
+
+
+__all__ = ["RegistryService", "TuningService"]
