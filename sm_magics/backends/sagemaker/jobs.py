@@ -9,7 +9,7 @@ operation names and what they sync into their rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ STOPPING = "Stopping"
 ENDED_OR_STOPPING = frozenset({*TERMINAL_JOB_STATUSES, STOPPING})
 
 
-def epoch(value: Any) -> float | None:
+def epoch(value: object) -> float | None:
     """Return a boto3 timestamp (a ``datetime``, or seconds) as epoch seconds."""
     if isinstance(value, datetime):
         return value.timestamp()
@@ -108,7 +108,7 @@ def stop(
         ledger.update_job(name, **changes)
 
 
-def sync_row(ledger: Ledger, name: str, wanted: dict[str, Any], *, keep_none: bool) -> bool:
+def sync_row(ledger: Ledger, name: str, wanted: Mapping[str, object], *, keep_none: bool) -> bool:
     """Write ``wanted`` into a sagemaker job row where it differs; return whether it did.
 
     ``keep_none`` false skips ``None`` values (a time SageMaker has not reported yet must

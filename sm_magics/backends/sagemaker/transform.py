@@ -76,7 +76,7 @@ class SageMakerTransforms:
             )
         )
         tags = tag_list({f"{TAG_PREFIX}transform-job": spec.name}, spec.tags, spec.notebook)
-        created: list[tuple[str, dict[str, Any]]] = []
+        created: list[tuple[str, dict[str, object]]] = []
         step = ""
         try:
             step = f"--input {spec.input_uri}"
@@ -138,7 +138,7 @@ class SageMakerTransforms:
         record = self.ledger.get_job(name)
         if record is None or record.backend != "sagemaker":
             return description
-        changes: dict[str, Any] = {}
+        changes: dict[str, object] = {}
         wanted = {
             "status": status,
             "secondary_status": status,
