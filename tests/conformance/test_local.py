@@ -11,6 +11,7 @@ failing test left running is killed when it ends.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -52,6 +53,28 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _remove_tree(root: Path) -> None:
+    """``rm -r`` a job folder a live supervisor may still write into (its ``.reserve``).
+
+    ``shutil.rmtree`` fails when a file it listed is gone before it gets to it, or one
+    appears in a folder it is emptying; ``rm -r`` by hand meets the same race, and is
+    simply run again.
+    """
+    for _ in range(20):
+        if not root.exists():
+            return
+        try:
+            shutil.rmtree(root)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            if exc.errno != errno.ENOTEMPTY:
+                raise
+            continue
+        return
+    shutil.rmtree(root)
 
 
 def _reap(pgid: int) -> None:
@@ -142,9 +165,9 @@ class LocalHarness(Harness):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
             _reap(pgid)
-            shutil.rmtree(folder.root)
+            _remove_tree(folder.root)
         else:
-            shutil.rmtree(JobDir.for_job(name).root)
+            _remove_tree(JobDir.for_job(name).root)
 
     def model_files(self, uri: str) -> dict[str, bytes]:
         """The members of the local ``model.tar.gz`` the ``file://`` URI names."""
