@@ -12,7 +12,7 @@
 5. Completeness: a job printing 100,000 lines; every line delivered once, in order.
 
 Run: ``.venv/bin/python benchmarks/bench_spine.py`` (about 2 minutes; the first run also
-installs ``sagemaker<3`` into its own venv).
+installs ``sagemaker<3`` into its own venv); ``--first-line`` runs figures 2 and 3 only.
 """
 
 from __future__ import annotations
@@ -233,6 +233,9 @@ def bench_completeness(lines: int = 100_000) -> None:
 
 def main() -> None:
     os.environ.setdefault("SM_MAGICS_HOME", tempfile.mkdtemp(prefix="sm-bench-"))
+    if "--first-line" in sys.argv:  # figures 2 and 3 only (no SDK virtualenv needed)
+        bench_prompt_and_first_line()
+        return
     bench_import()
     bench_prompt_and_first_line()
     bench_log_latency()
