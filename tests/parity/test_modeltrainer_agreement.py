@@ -145,3 +145,31 @@ def test_local_and_sagemaker_drivers_agree(local_backend: Any, tmp_path: Path) -
         assert Path(remote["cwd"]).name == Path(local["cwd"]).name == "code"
         assert int(local["SM_MASTER_PORT"]) > 0 and remote["SM_MASTER_PORT"] == "7777"
     shutil.rmtree(tmp_path / "sagemaker", ignore_errors=True)
+
+
+def test_the_uploaded_driver_reports_a_failed_script(tmp_path: Path) -> None:
+    # On SageMaker the failure file becomes the job's FailureReason: the driver writes it
+    # when the script did not, and exits with the script's code.
+    spec = make_spec(script="import sys\nsys.exit(3)\n", driver="modeltrainer")
+    root = tmp_path / "opt-ml"
+    config = root / "input" / "config"
+    config.mkdir(parents=True)
+    files = {
+        "hyperparameters.json": {},
+        "resourceconfig.json": environment.resource_config("algo-1", ["algo-1"], "ml.m5.large"),
+        "inputdataconfig.json": environment.input_data_config({"code": "", "sm_drivers": ""}),
+    }
+    for name, content in files.items():
+        (config / name).write_text(json.dumps(content))
+    code = root / "input" / "data" / "code"
+    code.mkdir(parents=True)
+    (code / "train.py").write_text("import sys\nsys.exit(3)\n")
+    drivers = modeltrainer.write_drivers(root / "input" / "data" / "sm_drivers", spec)
+    result = subprocess.run(
+        [sys.executable, str(drivers / "driver.py"), "--root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 3
+    assert "exited with code 3" in (root / "output" / "failure").read_text()
