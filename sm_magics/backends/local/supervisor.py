@@ -457,17 +457,16 @@ class Supervisor:
         self.state["ended"] = now
         if self.state.get("training_start"):
             self.state["training_end"] = now
-        self._transition(
-            outcome.secondary,
-            outcome.message,
+        # The last transition ends as it starts, in the same write that makes the job
+        # terminal: a reader that sees the end status sees every EndTime.
+        add_transition(self.state, outcome.secondary, outcome.message)
+        self.state["transitions"][-1]["EndTime"] = now
+        self._save(
             ended_at=now,
             failure_reason=outcome.failure_reason,
             model_data=self.state.get("model_data"),
             metrics={m["MetricName"]: m["Value"] for m in self.state["final_metrics"]},
         )
-        transitions = self.state["transitions"]
-        transitions[-1]["EndTime"] = now
-        self._write_state()
         if self._watchdog is not None:  # a clean end: the watchdog has nothing to sweep
             with contextlib.suppress(OSError):
                 os.write(self._watchdog, b"done")
