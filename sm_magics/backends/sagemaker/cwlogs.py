@@ -41,9 +41,12 @@ How the SDKs read them, and what we do instead (``research/sagemaker-sdk-and-mot
   exact one: every stream is listed and read with ``GetLogEvents`` from its position to
   the end, which also picks up whatever arrived later than the live window.
   One-host jobs and endpoints (whose instances come and go) keep the per-stream path.
-  Known limit: while one query is paged across calls (a backlog of more than
-  :data:`MAX_PAGES_PER_CALL` pages), a line that reaches CloudWatch stamped before the
-  page the query has reached, followed by newer lines of its stream, is skipped.
+  A query paged across calls (a backlog of more than :data:`MAX_PAGES_PER_CALL` pages)
+  goes on from the millisecond its pages had reached, not from its token, so lines
+  stamped in that millisecond that arrived meanwhile in streams the token had passed are
+  read. Known limits: a line that reaches CloudWatch stamped *before* that millisecond,
+  followed by newer lines of its stream, is skipped; and so is a line arriving in a
+  millisecond that holds more than a call's pages of lines (100,000 at AWS's page size).
 
 The cursor is a JSON-safe dict, opaque to callers, that holds for each stream its
 ``nextForwardToken`` (plus the last timestamp, to resume if a token has expired) and when

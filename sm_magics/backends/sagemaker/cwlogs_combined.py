@@ -44,14 +44,15 @@ def poll_combined(
         return
     streams: dict[str, dict[str, Any]] = state["streams"]
     query = state.get("filter")
-    if query is None or not query.get("token"):  # only a paged query goes on
-        query = {"start": combined_start(state), "token": None, "base": {}}
-        query["base"] = {
-            name: [stream["ts"], stream["skip"], 0]
-            for name, stream in streams.items()
-            if stream["ts"] is not None and stream["ts"] >= query["start"]
-        }
-        state["filter"] = query
+    if query is not None and query.get("token") and query.get("reached", 0) > query["start"]:
+        # A query paged across calls. Lines stamped in the very millisecond its pages had
+        # reached may have arrived since in streams its token has already passed (the
+        # token orders events by timestamp, then stream): go on with a query that starts
+        # at that millisecond. Each restart starts later than the last, so a backlog
+        # still drains; a call whose pages all held one millisecond keeps its token.
+        query = state["filter"] = new_query(state, int(query["reached"]))
+    elif query is None or not query.get("token"):  # only a paged query goes on
+        query = state["filter"] = new_query(state, combined_start(state))
     got = 0
     catch_up: set[str] = set()
     for _ in range(MAX_PAGES_PER_CALL):
@@ -73,6 +74,7 @@ def poll_combined(
             query["token"] = None
             break
         for event in page.get("events", []):
+            query["reached"] = max(int(query.get("reached", 0)), int(event["timestamp"]))
             verdict = apply_combined(job, streams, query, event, out)
             if verdict == NEW:
                 got += 1
@@ -110,6 +112,21 @@ def poll_combined(
     else:
         state["quiet"] = min(state.get("quiet", 0) + 1, 8)
         state["due"] = now + min(interval * 2 ** state["quiet"], IDLE_MAX_INTERVAL)
+
+
+def new_query(state: dict[str, Any], start: int) -> dict[str, Any]:
+    """Return a query from ``start``, checked against the streams' positions at or after it.
+
+    A stream whose position lies before ``start`` (or that has none) is not in ``base``:
+    its events make :func:`apply_combined` ask for it to be caught up by itself.
+    """
+    streams: dict[str, dict[str, Any]] = state["streams"]
+    base = {
+        name: [stream["ts"], stream["skip"], 0]
+        for name, stream in streams.items()
+        if stream["ts"] is not None and stream["ts"] >= start
+    }
+    return {"start": start, "token": None, "base": base}
 
 
 def combined_start(state: dict[str, Any]) -> int:
