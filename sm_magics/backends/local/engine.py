@@ -11,16 +11,16 @@ job is marked ``Failed`` with a reason, its leftover processes killed.
 from __future__ import annotations
 
 import json
-import marshal
 import os
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from sm_magics import config, packaging, storage
 from sm_magics.backends import base, statuses
+from sm_magics.backends.local import handoff as handoff_to
 from sm_magics.backends.local import logstore, processes
 from sm_magics.backends.local.creation import Creation, creating, vanished
 from sm_magics.backends.local.endpoints import LocalEndpoints
@@ -43,26 +43,6 @@ if TYPE_CHECKING:
     from sm_magics.backends.processing import ProcessingSpec
 
 _LOCAL_ACCOUNT = "000000000000"
-
-
-def _start_starter(job: JobDir, made: Creation) -> BinaryIO:
-    """Start the job's first process (:mod:`.starter`); return the pipe its launch goes to.
-
-    Closing the pipe without writing leaves the job to the supervisor's own path (a venv to
-    build, ...); the launch never touches the disk (it holds the environment).
-    """
-    from sm_magics.backends.local import starter
-
-    read_end, write_end = os.pipe()
-    try:
-        command = [sys.executable, "-S", str(Path(starter.__file__).resolve()), str(job.root)]
-        made.process = processes.spawn_detached(command, job.supervisor_log, stdin=read_end)
-    except BaseException:
-        os.close(write_end)
-        raise
-    finally:
-        os.close(read_end)
-    return os.fdopen(write_end, "wb")
 
 
 def _utc(timestamp: float | None) -> datetime | None:
@@ -141,17 +121,18 @@ class LocalBackend(base.Backend):
         )
         job = JobDir.for_job(spec.name)
         with creating(self.ledger, record, job.root) as made:
-            # The starter's interpreter starts while the job is laid out; it waits for the
-            # launch on its stdin (see .starter): the first line comes one start sooner.
-            handoff = _start_starter(job, made)
+            # The job's starter (kept ready, or started now) waits for its launch while the
+            # job is laid out (see .handoff): the first line comes one start sooner or two.
+            handoff = handoff_to.begin(job)
+            made.process = handoff.process
             try:
                 plan, source_hash = self._lay_out(job, spec, resolved, now, made)
             except BaseException:
-                handoff.close()  # no launch: the roll-back ends the starter
+                handoff.abandon()  # no launch: the roll-back ends the starter
                 raise
-            with handoff:
-                handoff.write(marshal.dumps(plan) if plan is not None else b"")
+            handoff.send(plan)
             self.ledger.update_job(spec.name, source_hash=source_hash)
+        handoff_to.keep_one_ready()  # for the next job (see .handoff)
         processes.reap_children()
 
     def _lay_out(

@@ -228,16 +228,25 @@ def _log_line(path: str, text: str) -> None:
         os.close(fd)
 
 
-def start(root: str, stopped: list[bool]) -> Early | None:
-    """Start the hosts from the kernel's plan; ``None`` leaves it all to the supervisor."""
+def receive() -> dict[str, object] | None:
+    """Read the kernel's message: ``{"root", "home", "plan"}``; None if it sent nothing.
+
+    The kernel closes the pipe once the job is laid out (or without a word when the
+    creation failed, or when a kernel that kept us ready ended).
+    """
     received = bytearray()
     try:
-        while chunk := os.read(0, 1 << 16):  # until the kernel closes it: all laid out
+        while chunk := os.read(0, 1 << 16):
             received += chunk
-        plan = marshal.loads(received) if received else None  # noqa: S302 - our kernel's
+        message = marshal.loads(received) if received else None  # noqa: S302 - our kernel's
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if not isinstance(plan, dict):  # nothing: a venv to build, or a failed creation
+    return message if isinstance(message, dict) else None
+
+
+def start(root: str, plan: object, stopped: list[bool]) -> Early | None:
+    """Start the hosts from the kernel's plan; ``None`` leaves it all to the supervisor."""
+    if not isinstance(plan, dict):  # nothing to start from: a venv to build first
         return None
     if stopped or os.path.exists(os.path.join(root, "stop-requested")):
         return None
@@ -352,24 +361,45 @@ def _pump(root: str, early: Early, started: list[tuple[str, Child, int]]) -> Non
         early.hosts.append((name, child, log, reader))
 
 
+def _adopt(root: str, environ: object) -> None:
+    """Become the job's process: its log, the kernel's environment now (a starter kept ready)."""
+    log = os.path.join(root, "supervisor.log")
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    if isinstance(environ, dict):
+        os.environ.clear()
+        os.environ.update(environ)
+
+
 def main() -> int:
-    """Entry point: ``python -S starter.py <job-folder>``; see the module docstring."""
-    if len(sys.argv) != 2:
-        print("usage: python -S starter.py JOB_FOLDER", file=sys.stderr)
-        return 2
+    """Entry point: ``python -S starter.py [--ready]``; see the module docstring.
+
+    ``--ready``: started ahead of the job, to be handed one (its log and home come then).
+    """
     # The folder that holds the sm_magics package this file belongs to (the kernel's).
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(here)))
     stopped: list[bool] = []
     _signal.signal(_signal.SIGTERM, lambda *_: stopped.append(True))
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
-    early = start(sys.argv[1], stopped)
+    message = receive()
+    if message is None:
+        return 0  # no job after all: the creation failed, or the kernel ended
+    root = str(message["root"])
+    if "--ready" in sys.argv:
+        environ = message.get("environ")
+        if isinstance(environ, dict):
+            environ["SM_MAGICS_HOME"] = message["home"]
+        _adopt(root, environ)
+    early = start(root, message.get("plan"), stopped)
     import site
 
     site.main()  # the venv's packages (psutil) for the supervisor, now the hosts run
     from sm_magics.backends.local.supervisor import main as supervise
 
-    return supervise([sys.argv[1]], early=early, stopped=stopped)
+    return supervise([root], early=early, stopped=stopped)
 
 
 if __name__ == "__main__":
