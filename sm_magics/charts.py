@@ -24,17 +24,28 @@ def _fmt(value: float) -> str:
 
 
 def _fmt_seconds(seconds: float) -> str:
+    """``0s``, ``6.0s``, ``42s``, ``3m 05s``, ``2h 07m``: an axis label of elapsed time."""
+    if seconds < 0:
+        return "-" + _fmt_seconds(-seconds)
+    if seconds == 0:
+        return "0s"
     if seconds < 10:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
 def line_chart_svg(title: str, points: Sequence[tuple[float, float]]) -> str:
     """Return an SVG line chart of ``(x, y)`` points with the title and the last value.
 
-    ``x`` is usually seconds since the job started. Fewer than one point gives an empty
-    frame, so a chart can be shown before its first value arrives.
+    ``x`` is seconds since the job started: the time axis runs from that start (``0s``)
+    to the last point, labelled at both ends, so a curve that began late shows it and a
+    reader sees when each value came (one end label alone read as a span). No point gives
+    an empty frame, so a chart can be shown before its first value arrives; one point is a
+    dot.
     """
     inner_w = WIDTH - _PAD_LEFT - _PAD_RIGHT
     inner_h = HEIGHT - _PAD_TOP - _PAD_BOTTOM
@@ -53,10 +64,11 @@ def line_chart_svg(title: str, points: Sequence[tuple[float, float]]) -> str:
     if points:
         xs = [p[0] for p in points]
         ys = [p[1] for p in points]
-        x0, x1 = min(xs), max(xs)
+        # From the job's start (0) unless a point came before it (clocks disagree).
+        x0, x1 = min(min(xs), 0.0), max(max(xs), 0.0)
         y0, y1 = min(ys), max(ys)
         if x1 == x0:
-            x1 = x0 + 1
+            x1 = x0 + 1  # one point at the start: a one-second axis, the dot at its left
         if y1 == y0:
             # A flat curve (or a single point): a margin of a tenth of the value around it,
             # so the axis reads 0.87-1.06 for 0.96 rather than 0.46-1.46.
@@ -81,8 +93,9 @@ def line_chart_svg(title: str, points: Sequence[tuple[float, float]]) -> str:
             f'<text x="{_PAD_LEFT - 4}" y="{_PAD_TOP + 9}" text-anchor="end">{_fmt(y1)}</text>',
             f'<text x="{_PAD_LEFT - 4}" y="{_PAD_TOP + inner_h}" text-anchor="end">'
             f"{_fmt(y0)}</text>",
+            f'<text x="{_PAD_LEFT}" y="{HEIGHT - 4}">{_fmt_seconds(x0)}</text>',
             f'<text x="{WIDTH - _PAD_RIGHT}" y="{HEIGHT - 4}" text-anchor="end">'
-            f"{_fmt_seconds(x1 - x0)}</text>",
+            f"{_fmt_seconds(x1)}</text>",
         ]
     parts.append("</svg>")
     return "".join(parts)

@@ -41,3 +41,18 @@ def test_instance_counts_use_the_multiplication_sign_the_panel_uses() -> None:
 def test_every_html_with_prices_is_mathjax_safe() -> None:
     summary = CostSummary(generated_at=0.0, running=[], today=0.5, month=1.25)
     assert "mathjax_ignore" in summary._repr_html_()
+
+
+class _Pairs(display.StatusTable[tuple[str, str, str]]):
+    columns = ("name", "status", "note")
+
+    def cells(self, row: tuple[str, str, str]) -> list[str]:
+        return list(row)
+
+
+def test_a_table_heads_its_columns_and_never_wraps_a_name() -> None:
+    """A <thead> (not striped or highlighted under the mouse); names and figures on one line."""
+    html = _Pairs([("sm-train-2026-12-02-05-26-53-395", "Completed", "a long note")])._html_body()
+    assert "<thead><tr><th style='text-align:left'>name</th>" in html
+    assert "<td style='text-align:left;white-space:nowrap'>sm-train-2026-12-02-05-26-53-395" in html
+    assert "<td style='text-align:left'>a long note</td>" in html

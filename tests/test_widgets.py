@@ -270,6 +270,36 @@ def test_a_single_point_is_a_dot_on_a_sane_axis() -> None:
     assert "1.056" in labels and "0.864" in labels
 
 
+def _axis_labels(svg: str) -> list[tuple[float, str]]:
+    """The x axis's labels (the texts on the chart's bottom line), left to right."""
+    root = ET.fromstring(svg)
+    bottom = [t for t in root.iter(f"{SVG_NS}text") if float(t.get("y") or 0) == HEIGHT - 4]
+    return sorted((float(t.get("x") or 0), t.text or "") for t in bottom)
+
+
+def test_the_time_axis_reads_from_the_start_to_the_last_point() -> None:
+    """Both ends are labelled: the job's start and the last value's time (was "7.0s" alone)."""
+    svg = line_chart_svg("loss", [(2.0, 0.9), (4.5, 0.5), (7.0, 0.2)])
+    assert [text for _, text in _axis_labels(svg)] == ["0s", "7.0s"]
+    (points,) = polyline_points(svg)
+    rect = next(ET.fromstring(svg).iter(f"{SVG_NS}rect"))
+    left, width = float(rect.get("x") or 0), float(rect.get("width") or 0)
+    # The curve began 2 s after the start: it starts 2/7 of the way along, not at the edge.
+    assert points[0][0] == pytest.approx(left + width * 2 / 7, abs=0.1)
+    assert points[-1][0] == pytest.approx(left + width, abs=0.1)
+    long = line_chart_svg("loss", [(60.0, 1.0), (7_500.0, 0.5)])
+    assert [text for _, text in _axis_labels(long)] == ["0s", "2h 05m"]
+
+
+def test_a_single_point_keeps_its_dot_value_and_time_axis() -> None:
+    svg = line_chart_svg("acc", [(3.0, 0.96)])
+    assert [text for _, text in _axis_labels(svg)] == ["0s", "3.0s"]
+    assert next(ET.fromstring(svg).iter(f"{SVG_NS}circle")) is not None
+    assert "acc = 0.96" in svg
+    at_start = line_chart_svg("acc", [(0.0, 0.96)])
+    assert [text for _, text in _axis_labels(at_start)] == ["0s", "1.0s"]
+
+
 def test_chart_with_many_points_spans_the_frame() -> None:
     data = [(float(i), (i - 50) ** 2 / 100) for i in range(101)]
     svg = line_chart_svg("loss <train>", data)

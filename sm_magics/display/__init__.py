@@ -96,6 +96,11 @@ class StatusTable(Generic[Row]):
     columns: ClassVar[tuple[str, ...]] = ()
     empty_text: ClassVar[str] = "Nothing to show."
     css_class: ClassVar[str] = "sm-magics-table"
+    #: Columns never wrapped: a generated name cut at a hyphen, or "1m" over "03s", reads
+    #: as two values (seen in %sm_cost's table in a 1400 px window).
+    nowrap: ClassVar[frozenset[str]] = frozenset(
+        {"name", "age", "duration", "cost/hour", "cost", "created", "started"}
+    )
 
     def __init__(self, rows: list[Row]) -> None:
         self.rows = rows
@@ -133,6 +138,10 @@ class StatusTable(Generic[Row]):
             return f"<p>{escape(self.empty_text)}</p>"
         status_column = self.columns.index("status")
         head = "".join(f"<th style='text-align:left'>{c}</th>" for c in self.columns)
+        styles = [
+            "text-align:left" + (";white-space:nowrap" if c in self.nowrap else "")
+            for c in self.columns
+        ]
         body = []
         for row in self.rows:
             cells = [escape(c) for c in self.cells(row)]
@@ -141,9 +150,18 @@ class StatusTable(Generic[Row]):
                 f"<span style='color:{colour};font-weight:600'>{cells[status_column]}</span>"
             )
             body.append(
-                "<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in cells) + "</tr>"
+                "<tr>"
+                + "".join(
+                    f"<td style='{style}'>{c}</td>" for style, c in zip(styles, cells, strict=True)
+                )
+                + "</tr>"
             )
-        return f"<table class='{self.css_class}'><tr>{head}</tr>{''.join(body)}</table>"
+        # A <thead>: JupyterLab styles it as a heading, and neither stripes nor highlights
+        # it under the mouse as it does the body's rows.
+        return (
+            f"<table class='{self.css_class}'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
 
 
 def widget_bundle(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -38,6 +39,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1400, "height": 900}
+#: Screenshots for the README read like a user's session: the lab's root, the magics' home
+#: and the venv's python sit in a folder named like a user's home, not in pytest's
+#: temporary folders (``/tmp/pytest-of-root/pytest-496/sm_home0/...``).
+SCREENSHOTS = os.environ.get("SM_MAGICS_SCREENSHOTS") == "1"
+SCREENSHOT_HOME = Path("/tmp/home/ada")
 #: How long a page may take to show JupyterLab, a kernel to start, a job to move on.
 UI_TIMEOUT_MS = 60_000
 
@@ -105,6 +111,24 @@ def _wait_ready(lab: Lab, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
+def _readable_home() -> tuple[Path, Path, str]:
+    """Return the lab's root, the magics' home and a python in :data:`SCREENSHOT_HOME`.
+
+    The folder is made afresh (only this fixed folder is removed). The python is the
+    venv's, reached through a symlink to the venv, so the paths a job prints
+    (``Invoking script with the following command: .../.venv/bin/python train.py``) read
+    ``/tmp/home/ada/.venv/bin/python``; the venv is found through that link all the same.
+    """
+    shutil.rmtree(SCREENSHOT_HOME, ignore_errors=True)
+    SCREENSHOT_HOME.mkdir(parents=True)
+    venv = SCREENSHOT_HOME / ".venv"
+    venv.symlink_to(sys.prefix, target_is_directory=True)
+    python = venv / Path(sys.executable).relative_to(sys.prefix)
+    home = SCREENSHOT_HOME / ".sm_magics"
+    helpers.HOMES.append(home)  # its leftover processes are stopped at session end
+    return SCREENSHOT_HOME / "notebooks", home, str(python)
+
+
 @pytest.fixture(scope="session")
 def _need_chromium() -> None:
     if not CHROMIUM.exists():
@@ -117,10 +141,15 @@ def lab(_need_chromium: None, tmp_path_factory: pytest.TempPathFactory) -> Itera
     base = tmp_path_factory.mktemp("lab")
     root = base / "root"
     settings = base / "settings"
+    python = sys.executable
+    if SCREENSHOTS:
+        root, home, python = _readable_home()
+        root.mkdir()
     for folder in (root, base / "workspaces", base / "config", base / "runtime"):
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)
     _write_settings(settings)
-    home = helpers.new_home(tmp_path_factory)
+    if not SCREENSHOTS:
+        home = helpers.new_home(tmp_path_factory)
     token = secrets.token_hex(16)
     port = _free_port()
     env = {
@@ -135,7 +164,7 @@ def lab(_need_chromium: None, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [
-                sys.executable,
+                python,  # its kernels run with it too (jupyter_client's "python" argv)
                 "-m",
                 "jupyterlab",
                 "--no-browser",

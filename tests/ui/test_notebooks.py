@@ -5,7 +5,9 @@ no "Error displaying widget", no MathJax element inside our outputs (JupyterLab 
 text between two ``$`` signs as maths, which once garbled ``%sm_cost``), and dollar
 amounts present; then again in the dark theme. A ``%sm_cost`` cell is appended to the
 serving notebook while its endpoint bills, the case that was garbled. With
-``SM_MAGICS_SCREENSHOTS=1`` each notebook is saved as a screenshot to docs/images/.
+``SM_MAGICS_SCREENSHOTS=1`` the cells the README shows (:data:`SHOTS`: ``%sm_cost``,
+``%sm_endpoints``, ``%sm_jobs``) are saved to docs/images/, each cropped to its cell, in
+both themes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ SCREENSHOTS = os.environ.get("SM_MAGICS_SCREENSHOTS") == "1"
 #: A cell may train or deploy with --wait: generous, only against hangs.
 CELL_TIMEOUT_MS = 240_000
 MATH = "mjx-container, .MathJax, .MathJax_Display, mjx-math"
+#: The README's images: per notebook, the first cell whose source starts with a key is saved
+#: as ``docs/images/<value>-light.png`` / ``-dark.png`` (the cell: its command and output).
+SHOTS = {
+    "serving.ipynb": {"%sm_cost": "cost", "%sm_endpoints": "endpoints"},
+    "quickstart.ipynb": {"%sm_jobs": "jobs"},
+}
 
 
 def _copy_notebook(lab: Any, name: str, extra: dict[int, str] | None = None) -> str:
@@ -71,6 +79,22 @@ def _run_code_cells(page: Page, notebook: Locator) -> list[str]:
         assert "Traceback" not in "\n".join(error.all_inner_texts()), source
         texts.append(_check_outputs(cell))
     return texts
+
+
+def _save_shots(notebook: Locator, name: str, theme: str) -> None:
+    """Save the cells :data:`SHOTS` names for notebook ``name``, cropped to each cell."""
+    cells = notebook.locator(".jp-CodeCell")
+    sources = [
+        cells.nth(i).locator(".jp-InputArea-editor").inner_text() for i in range(cells.count())
+    ]
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    for prefix, stem in SHOTS.get(name, {}).items():
+        index = next(i for i, source in enumerate(sources) if source.startswith(prefix))
+        cell = cells.nth(index)
+        cell.scroll_into_view_if_needed()
+        # The mouse off the tables: Lab highlights the row under it.
+        cell.locator(".jp-InputPrompt").hover()
+        cell.screenshot(path=str(IMAGES / f"{stem}-{theme}.png"), animations="disabled")
 
 
 def _use_theme(page: Page, lab: Any, theme: str | None) -> None:
@@ -124,8 +148,7 @@ def test_notebook_outputs_in_light_and_dark(
             cost = next(t for t in texts if "Billing now" in t)
             assert re.search(r"Billing now: \$[\d.,]+/hour", cost), cost
         if SCREENSHOTS:
-            IMAGES.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(IMAGES / f"{Path(name).stem}-light.png"), full_page=True)
+            _save_shots(notebook, name, "light")
 
         # The same outputs in the dark theme, switched from the menu (no reload).
         try:
@@ -136,7 +159,7 @@ def test_notebook_outputs_in_light_and_dark(
             dark = [_check_outputs(cells.nth(i)) for i in range(cells.count())]
             assert re.search(r"\$\d", "\n".join(dark))
             if SCREENSHOTS:
-                page.screenshot(path=str(IMAGES / f"{Path(name).stem}-dark.png"), full_page=True)
+                _save_shots(notebook, name, "dark")
         finally:
             _use_theme(page, lab, None)  # the server's setting: the next page is light
     finally:

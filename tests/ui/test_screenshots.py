@@ -101,9 +101,11 @@ def _panel_shot(page: Any, path: Path) -> None:
     sidebar = page.locator(".jp-SideBar.jp-mod-left").bounding_box()
     panel = page.locator(PANEL).bounding_box()
     assert sidebar and panel
+    # From below Lab's menu bar (cropped at the panel's edge it read "Se" for Settings).
+    top = sidebar["y"]
     page.screenshot(
         path=str(path),
-        clip={"x": 0, "y": 0, "width": panel["x"] + panel["width"] + 1, "height": 560},
+        clip={"x": 0, "y": top, "width": panel["x"] + panel["width"] + 1, "height": 560},
     )
 
 
@@ -155,9 +157,9 @@ def _models_shot(page: Any, path: Path) -> None:
         path=str(path),
         clip={
             "x": 0,
-            "y": 0,
+            "y": box["y"],  # below Lab's menu bar, as the panel's other images
             "width": box["x"] + box["width"] + 1,
-            "height": min(last["y"] + last["height"] + 1, box["y"] + box["height"]),
+            "height": min(last["y"] + last["height"] + 1, box["y"] + box["height"]) - box["y"],
         },
     )
     item.locator(".sm-Lineage-toggle").click()
