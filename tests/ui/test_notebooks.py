@@ -141,6 +141,9 @@ def test_notebook_outputs_in_light_and_dark(
     try:
         notebook = open_notebook(page, lab, target)
         _not_modified(page)
+        if SCREENSHOTS:  # the outputs at full width, as the README shows them
+            page.keyboard.press("Control+b")
+            expect(page.locator("#jp-left-stack")).to_be_hidden()
         texts = _run_code_cells(page, notebook)
         everything = "\n".join(texts)
         assert re.search(r"\$\d", everything), "no dollar amount in any output"

@@ -70,6 +70,10 @@ def _shoot(page: Page, name: str) -> None:
     page.keyboard.press("Escape")  # command mode: no blinking cursor in the picture
     page.keyboard.press("Control+s")
     panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    # From the notebook's top: Shift+Enter on the last cell may have scrolled it down,
+    # and the picture then began mid-chart.
+    panel.locator(".jp-WindowedPanel-outer").evaluate("node => { node.scrollTop = 0; }")
+    page.wait_for_timeout(300)
     box = panel.bounding_box()
     empty = panel.locator(".jp-Cell").last.bounding_box()  # the new cell Shift+Enter made
     assert box is not None and empty is not None
