@@ -119,6 +119,9 @@ def _readable_home() -> tuple[Path, Path, str]:
     (``Invoking script with the following command: .../.venv/bin/python train.py``) read
     ``/tmp/home/ada/.venv/bin/python``; the venv is found through that link all the same.
     """
+    # "registered by ada@host", not root@host (getpass reads these first), here and in the
+    # lab's kernels: screenshot runs only.
+    os.environ["USER"] = os.environ["LOGNAME"] = SCREENSHOT_HOME.name
     shutil.rmtree(SCREENSHOT_HOME, ignore_errors=True)
     SCREENSHOT_HOME.mkdir(parents=True)
     venv = SCREENSHOT_HOME / ".venv"
