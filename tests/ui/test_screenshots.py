@@ -101,11 +101,15 @@ def _panel_shot(page: Any, path: Path) -> None:
     sidebar = page.locator(".jp-SideBar.jp-mod-left").bounding_box()
     panel = page.locator(PANEL).bounding_box()
     assert sidebar and panel
-    # From below Lab's menu bar (cropped at the panel's edge it read "Se" for Settings).
+    # From below Lab's menu bar (cropped at the panel's edge it read "Se" for Settings),
+    # down to the end of the last row that fits in 560 px (not through a failure's text).
     top = sidebar["y"]
+    rows = page.locator(f"{PANEL} li").all()
+    ends = [b["y"] + b["height"] for b in (r.bounding_box() for r in rows) if b]
+    bottom = max((end for end in ends if end <= top + 560), default=top + 560)
     page.screenshot(
         path=str(path),
-        clip={"x": 0, "y": top, "width": panel["x"] + panel["width"] + 1, "height": 560},
+        clip={"x": 0, "y": top, "width": panel["x"] + panel["width"] + 1, "height": bottom - top},
     )
 
 
