@@ -108,6 +108,7 @@ class _CodeJobRowSpec(TypedDict, total=False):
     region: str | None
     notebook: str | None
     resolved_image: str  # sagemaker: the image the job runs
+    input_digests: dict[str, str]  # each input as submitted (sm_magics.input_digests)
 
 
 class _TrainingOptions(TypedDict, total=False):

@@ -81,12 +81,17 @@ def _job_node(session: Session, name: str, relation: str, producers: dict[str, s
         node.parents.append(
             Node("code", record.source_hash[:12], {"sha256": record.source_hash}, relation="code")
         )
+    digests = spec.get("input_digests") or {}
     for channel, uri in sorted(inputs_of(spec).items()):
         text = str(uri)
         producer = producers.get(_norm(text))
         if producer is None:  # an input under a processing output (a file of it)
             producer = next((j for out, j in producers.items() if text.startswith(out + "/")), None)
-        input_node = Node("input", channel, {"uri": text}, relation="input")
+        input_details = {"uri": text}
+        if channel in digests:  # "sha256:<hex>" by content, "stat:<hex>" a fingerprint
+            kind, _, value = str(digests[channel]).partition(":")
+            input_details["sha256" if kind == "sha256" else "fingerprint"] = value
+        input_node = Node("input", channel, input_details, relation="input")
         if producer is not None and producer != name:
             input_node.parents.append(_job_node(session, producer, "produced by", producers))
         node.parents.append(input_node)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 
-from sm_magics import model_registry
+from sm_magics import model_registry, packaging
 
 CELL = """
 import argparse, os
@@ -108,6 +108,8 @@ def test_runs_compare_register_approve_deploy_and_lineage(
         assert "model package churn-model/2" in text
         assert "training job run-high" in text
         assert "input train" in text and str(data) in text
+        # the input as it was when the run was submitted, by content
+        assert f"sha256: {packaging.hash_tree(data)}" in text
         assert "code " in text
         assert "sm-magics-lineage" in lineage._repr_html_()
     finally:

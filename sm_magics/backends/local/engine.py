@@ -36,6 +36,7 @@ from sm_magics.backends.options import BackendOptions
 from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch
 from sm_magics.backends.specs import EndpointSpec, TrainingSpec, TransformSpec, VariantSpec
 from sm_magics.errors import InvalidRequest, NotFound
+from sm_magics.input_digests import digest_inputs
 from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import JobRecord, job_row_spec
 
@@ -117,7 +118,7 @@ class LocalBackend(base.Backend):
             created_at=now,
             notebook=spec.notebook,
             tags=spec.tags,
-            spec=job_row_spec(spec.to_json()),
+            spec=job_row_spec({**spec.to_json(), "input_digests": digest_inputs(resolved)}),
         )
         job = JobDir.for_job(spec.name)
         with creating(self.ledger, record, job.root) as made:

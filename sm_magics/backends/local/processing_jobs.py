@@ -27,6 +27,7 @@ from sm_magics.backends.local.processor import ProcessingDir
 from sm_magics.backends.local.uris import existing_path, local_path
 from sm_magics.backends.results import LogBatch
 from sm_magics.errors import InvalidRequest, NotFound
+from sm_magics.input_digests import digest_inputs
 from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import JobRecord, job_row_spec
 
@@ -109,7 +110,13 @@ class LocalProcessing:
             created_at=now,
             notebook=spec.notebook,
             tags=spec.tags,
-            spec=job_row_spec({**spec.to_json(), "outputs": resolved["outputs"]}),
+            spec=job_row_spec(
+                {
+                    **spec.to_json(),
+                    "outputs": resolved["outputs"],
+                    "input_digests": digest_inputs({i.name: i.source for i in spec.inputs}),
+                }
+            ),
         )
         job = ProcessingDir(JobDir.for_job(spec.name).root)
         with creating(self.ledger, record, job.root) as made:

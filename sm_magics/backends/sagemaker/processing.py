@@ -47,6 +47,7 @@ from sm_magics.backends.sagemaker.training_requests import (
     vpc_config,
 )
 from sm_magics.errors import InvalidRequest
+from sm_magics.input_digests import digest_inputs
 from sm_magics.ledger_records import TERMINAL_JOB_STATUSES, JobRecord, job_row_spec
 
 if TYPE_CHECKING:
@@ -189,6 +190,7 @@ class SageMakerProcessing:
                         {
                             **spec.to_json(),
                             "resolved_image": image,
+                            "input_digests": digest_inputs({i.name: i.source for i in spec.inputs}),
                             "outputs": [
                                 {**o.to_json(), "uri": outputs[o.name]} for o in spec.outputs
                             ],

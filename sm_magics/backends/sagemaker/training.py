@@ -32,6 +32,7 @@ from sm_magics.backends.sagemaker.training_requests import (
 )
 from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import AlreadyExists, BackendUnavailable, InvalidRequest
+from sm_magics.input_digests import digest_inputs
 from sm_magics.ledger_records import JobRecord, job_row_spec
 
 if TYPE_CHECKING:
@@ -97,7 +98,13 @@ class SageMakerTraining:
                     source_hash=source_hash,
                     notebook=spec.notebook,
                     tags=spec.tags,
-                    spec=job_row_spec({**spec.to_json(), "resolved_image": image}),
+                    spec=job_row_spec(
+                        {
+                            **spec.to_json(),
+                            "resolved_image": image,
+                            "input_digests": digest_inputs(spec.inputs),
+                        }
+                    ),
                 )
             )
             try:
