@@ -14,7 +14,15 @@ Results go to ``<output>/<relative input path>.out``, each written to a temporar
 renamed, so an output file is complete or absent. A record that fails fails the job with
 the file and line in the reason, as SageMaker does by default.
 
-Run as ``python -m sm_magics.backends.local.transform <job-folder>``.
+The model is loaded as a serving worker loads it (:mod:`.worker_launch`): on Linux, where
+user and mount namespaces work, the process re-executes itself under the namespace
+launcher with the extracted model bound at ``/opt/ml/model`` and hands ``model_fn`` that
+path, so a ``model_fn`` that opens ``/opt/ml/model/...`` directly works in a transform as
+on an endpoint and on SageMaker. Elsewhere it runs as before and, if the handler code names
+``/opt/ml``, the transform's log says once what will not work.
+
+Run as ``python -m sm_magics.backends.local.transform <job-folder>``
+(``... <job-folder> --in-namespaces`` is that re-execution, already inside them).
 """
 
 from __future__ import annotations
@@ -27,17 +35,21 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sm_magics.backends import statuses
 from sm_magics.backends.local import inference, logstore, serving_defaults
 from sm_magics.backends.local.jobdir import JobDir
 from sm_magics.backends.local.processes import start_ticks
+from sm_magics.backends.local.worker_launch import CONTAINER_MODEL_DIR, WorkerLauncher
 from sm_magics.ledger import Ledger
 from sm_magics.packaging import safe_extract
 
 MAX_RECORDS_PER_REQUEST = 1000
 JSON_LINES = ("application/jsonlines", "application/jsonl", "application/x-jsonlines")
+#: The argument of the re-execution under the namespace launcher (see the module docstring).
+IN_NAMESPACES = "--in-namespaces"
+_MODULE = "sm_magics.backends.local.transform"  # not __name__: it is __main__ when run
 
 
 class Stopped(Exception):
@@ -106,10 +118,16 @@ def requests_of(path: Path, content_type: str, split_type: str) -> Iterator[tupl
 
 
 class TransformRunner:
-    """Drives one transform job; the only writer of its ``state.json`` while it lives."""
+    """Drives one transform job; the only writer of its ``state.json`` while it lives.
 
-    def __init__(self, job: JobDir) -> None:
+    ``launcher`` decided namespaces were unavailable (the model is loaded from the job
+    folder, the fallback notice may be logged); ``None`` means this process already runs
+    inside them, the model at ``/opt/ml/model``.
+    """
+
+    def __init__(self, job: JobDir, launcher: WorkerLauncher | None = None) -> None:
         self.job = job
+        self.launcher = launcher
         self.spec: dict[str, Any] = job.read_spec()
         self.state: dict[str, Any] = job.read_state()
         self.ledger = Ledger()
@@ -166,6 +184,13 @@ class TransformRunner:
         framework, why = serving_defaults.for_variant(self.spec, model_dir)
         required = framework not in serving_defaults.HAS_DEFAULT_MODEL_FN
         script = inference.find_entry_point(candidates, required=required)
+        seen_dir = CONTAINER_MODEL_DIR if self.launcher is None else model_dir
+        if self.launcher is not None:
+            code = script.parent if script is not None else None
+            notice = self.launcher.notice(code, "transform job")
+            if notice is not None:
+                self.log.write(notice, "s")
+        os.environ["SM_MODEL_DIR"] = str(seen_dir)  # as a serving worker has it
         os.chdir(script.parent if script is not None else model_dir)
         handlers = inference.load_handlers(script, serving_defaults.defaults_for(framework))
         source = script.name if script is not None else "no script"
@@ -174,7 +199,7 @@ class TransformRunner:
             f"container's serving defaults (chosen from {why})",
             "s",
         )
-        return handlers, inference.load_model(handlers, model_dir)
+        return handlers, inference.load_model(handlers, seen_dir)
 
     def _transform(self) -> None:
         handlers, model = self._load()
@@ -247,10 +272,33 @@ def _first_bad_record(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``python -m sm_magics.backends.local.transform <job-folder>``."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m sm_magics.backends.local.transform JOB_FOLDER", file=sys.stderr)
+    if len(args) not in (1, 2) or args[1:] not in ([], [IN_NAMESPACES]):
+        print(f"usage: python -m {_MODULE} JOB_FOLDER [{IN_NAMESPACES}]", file=sys.stderr)
         return 2
-    return TransformRunner(JobDir(Path(args[0]))).run()
+    job = JobDir(Path(args[0]))
+    if args[1:] == [IN_NAMESPACES]:
+        return TransformRunner(job).run()
+    launcher = WorkerLauncher()
+    if launcher.namespaced:
+        _reenter_in_namespaces(job, launcher)
+    return TransformRunner(job, launcher).run()
+
+
+def _reenter_in_namespaces(job: JobDir, launcher: WorkerLauncher) -> NoReturn:
+    """Execute this job again under the namespace launcher, ``/opt/ml/model`` bound.
+
+    The model folder is bound while still empty and filled by the runner inside (the same
+    folder, seen at both paths), so extraction errors still end the job Failed with their
+    reason. Both execs keep this pid, the one the job's state and stop signal name.
+    """
+    model_dir = job.root / "model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    command = launcher.command(
+        [sys.executable, "-m", _MODULE, str(job.root), IN_NAMESPACES], model_dir, Path.cwd()
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)  # noqa: S606 - our own launcher and module
 
 
 if __name__ == "__main__":

@@ -43,8 +43,11 @@ class WorkerLauncher:
             worker, opt_ml=None, hostname=None, hosts=[], cwd=str(cwd), model=model_dir
         )
 
-    def notice(self, code: Path | None) -> str | None:
-        """Return the fallback line to log, once per router, if the handlers could notice."""
+    def notice(self, code: Path | None, where: str = "endpoint") -> str | None:
+        """Return the fallback line to log, once per router, if the handlers could notice.
+
+        ``where`` names what the handlers run in (an endpoint, a transform job) in the line.
+        """
         if self.namespaced or self._noticed or code is None:
             return None
         if not host_launch.mentions_opt_ml(code):
@@ -53,6 +56,6 @@ class WorkerLauncher:
         return host_launch.fallback_notice(
             str(self.reason),
             "hard-coded /opt/ml paths",
-            "endpoint",
+            where,
             "the model_dir argument of model_fn (and SM_MODEL_DIR) does",
         )
