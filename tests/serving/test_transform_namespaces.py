@@ -45,13 +45,30 @@ def output_fn(prediction, accept):
 """
 
 
-def _transform(endpoints: Endpoints, script: Path, folder: Path) -> tuple[str, Path]:
-    """Run a transform of two CSV files (one nested) to its end; return its name and output."""
-    source = folder / "in"
-    (source / "nested").mkdir(parents=True)
-    row = ",".join(str(value) for value in ROW)
-    (source / "first.csv").write_text(f"{row}\n{row}\n")
-    (source / "nested" / "second.csv").write_text(f"{row}\n")
+#: Answers one JSON line at a time, slowly, after saying it has started: a job to stop.
+SLOW = """\
+import os
+import time
+from pathlib import Path
+
+import joblib
+
+
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+
+def predict_fn(data, model):
+    Path(os.environ["TRANSFORM_STARTED"]).touch()
+    time.sleep(0.2)
+    return model.predict(data)
+"""
+
+
+def _start(
+    endpoints: Endpoints, script: Path, folder: Path, content_type: str = "text/csv"
+) -> tuple[str, Path]:
+    """Start a transform of ``folder/in``; return its name and output folder."""
     output = folder / "out"
     name = f"tr-{uuid.uuid4().hex[:10]}"
     backend: Any = endpoints.backend
@@ -59,17 +76,35 @@ def _transform(endpoints: Endpoints, script: Path, folder: Path) -> tuple[str, P
         TransformSpec(
             name=name,
             model=endpoints.variant(script=script),
-            input_uri=str(source),
+            input_uri=str(folder / "in"),
             output_uri=str(output),
+            content_type=content_type,
         )
     )
+    return name, output
+
+
+def _wait_ended(endpoints: Endpoints, name: str) -> dict[str, Any]:
+    backend: Any = endpoints.backend
 
     def ended() -> dict[str, Any] | None:
         description: dict[str, Any] = backend.describe_transform_job(name)
         done = description["TransformJobStatus"] in statuses.TERMINAL_STATUSES
         return description if done else None
 
-    description = wait_until(ended, what=f"transform {name} to end")
+    description: dict[str, Any] = wait_until(ended, what=f"transform {name} to end")
+    return description
+
+
+def _transform(endpoints: Endpoints, script: Path, folder: Path) -> tuple[str, Path]:
+    """Run a transform of two CSV files (one nested) to its end; return its name and output."""
+    source = folder / "in"
+    (source / "nested").mkdir(parents=True)
+    row = ",".join(str(value) for value in ROW)
+    (source / "first.csv").write_text(f"{row}\n{row}\n")
+    (source / "nested" / "second.csv").write_text(f"{row}\n")
+    name, output = _start(endpoints, script, folder)
+    description = _wait_ended(endpoints, name)
     assert description["TransformJobStatus"] == "Completed", (description, _log(endpoints, name))
     return name, output
 
@@ -110,3 +145,21 @@ def test_without_namespaces_the_transform_log_says_so_once(
     assert len(notices) == 1, notices
     assert "SM_MAGICS_NAMESPACES=0" in notices[0]
     assert "hard-coded /opt/ml paths will not work in this transform job" in notices[0]
+
+
+def test_a_stop_reaches_the_transform_through_the_launcher(
+    endpoints: Endpoints, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launcher execs the transform in its place: the pid the state names gets the stop."""
+    started = tmp_path / "started"
+    monkeypatch.setenv("TRANSFORM_STARTED", str(started))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "rows.jsonl").write_text(f"{json.dumps([ROW])}\n" * 1000)
+    name, output = _start(
+        endpoints, endpoints.script(SLOW), tmp_path, content_type="application/jsonlines"
+    )
+    wait_until(started.exists, what="the first record to reach predict_fn")
+    endpoints.backend.stop_transform_job(name)
+    description = _wait_ended(endpoints, name)
+    assert description["TransformJobStatus"] == "Stopped", (description, _log(endpoints, name))
+    assert not (output / "rows.jsonl.out").exists()  # complete or absent

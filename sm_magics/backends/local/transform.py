@@ -150,6 +150,8 @@ class TransformRunner:
         """Transform everything; return the process exit code."""
         signal.signal(signal.SIGTERM, lambda *_: self.stop_requested.set())
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if self.job.stop_marker.exists():  # stopped before the handler above was in place
+            self.stop_requested.set()
         self.state.update(
             supervisor_pid=os.getpid(),
             supervisor_start=start_ticks(os.getpid()),
