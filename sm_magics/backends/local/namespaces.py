@@ -35,79 +35,43 @@ import sys
 
 # Only os and sys at import time: a job's starter (:mod:`.starter`) enters namespaces in
 # the child it forks, before the first line, and every import here would delay it.
+from sm_magics.backends.local.syscalls import (
+    MS_BIND,
+    MS_PRIVATE,
+    MS_REC,
+    NamespaceError,
+    check,
+    load,
+    mount,
+)
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import ctypes
     from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_NOEXEC = 8
 OPT_ML = "/opt/ml"
 _MODULE = "sm_magics.backends.local.namespaces"  # not __name__: it is __main__ when run
-
-
-class NamespaceError(OSError):
-    """The kernel refused a namespace step; the message says which."""
-
-
-_loaded: list[ctypes.CDLL] = []
-
-
-def load() -> ctypes.CDLL:
-    """Return the C library, loaded once; call it before forking (no ``dlopen`` in a child)."""
-    if not _loaded:
-        import ctypes
-
-        _loaded.append(ctypes.CDLL(None, use_errno=True))
-    return _loaded[0]
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        import ctypes  # loaded by load(): a lookup in sys.modules
-
-        errno = ctypes.get_errno()
-        raise NamespaceError(errno, f"{what}: {os.strerror(errno)}")
-
-
-def _mount(source: str | None, target: str, fstype: str | None, flags: int) -> None:
-    import ctypes
-
-    _check(
-        load().mount(
-            source.encode() if source else None,
-            target.encode(),
-            fstype.encode() if fstype else None,
-            ctypes.c_ulong(flags),
-            None,
-        ),
-        f"mount {source or fstype} on {target}",
-    )
 
 
 def _enter(hostname: str | None, pid: bool = False) -> None:
     uid, gid = os.getuid(), os.getgid()
     libc = load()
     flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS | (CLONE_NEWPID if pid else 0)
-    _check(libc.unshare(flags), "unshare")
+    check(libc.unshare(flags), "unshare")
     # The kernel's only interface for a user namespace's id maps (writes, not process
     # inspection, which goes through psutil everywhere else).
     own = os.path.join("/", "proc", "self")
     _write(os.path.join(own, "setgroups"), "deny")
     _write(os.path.join(own, "uid_map"), f"{uid} {uid} 1")
     _write(os.path.join(own, "gid_map"), f"{gid} {gid} 1")
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
     if hostname:
         name = hostname.encode()
-        _check(libc.sethostname(name, len(name)), "sethostname")
+        check(libc.sethostname(name, len(name)), "sethostname")
 
 
 def _write(path: str, text: str) -> None:
@@ -127,10 +91,10 @@ def _private_opt(opt_ml: str | None, model: str | None, scratch: str) -> None:
     original = os.path.join(scratch, "opt")
     os.mkdir(original)
     if os.path.isdir("/opt"):
-        _mount("/opt", original, None, MS_BIND | MS_REC)
+        mount("/opt", original, None, MS_BIND | MS_REC)
     else:
         raise NamespaceError(2, "/opt does not exist and cannot be created without root")
-    _mount("tmpfs", "/opt", "tmpfs", 0)
+    mount("tmpfs", "/opt", "tmpfs", 0)
     for name in sorted(os.listdir(original)):
         if name == "ml":
             continue
@@ -142,14 +106,14 @@ def _private_opt(opt_ml: str | None, model: str | None, scratch: str) -> None:
             os.mkdir(target)
         else:
             os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o644))
-        _mount(entry, target, None, MS_BIND | MS_REC)
+        mount(entry, target, None, MS_BIND | MS_REC)
     os.mkdir(OPT_ML)
     if opt_ml is not None:
-        _mount(opt_ml, OPT_ML, None, MS_BIND | MS_REC)
+        mount(opt_ml, OPT_ML, None, MS_BIND | MS_REC)
     if model is not None:
         target = os.path.join(OPT_ML, "model")
         os.makedirs(target, exist_ok=True)
-        _mount(model, target, None, MS_BIND | MS_REC)
+        mount(model, target, None, MS_BIND | MS_REC)
 
 
 def _hosts_file(hosts: list[str], scratch: str) -> str:
@@ -197,22 +161,13 @@ def setup(
     _enter(hostname, pid)
     scratch = scratch or scratch_dir()
     if hosts:
-        _mount(_hosts_file(hosts, scratch), "/etc/hosts", None, MS_BIND)
+        mount(_hosts_file(hosts, scratch), "/etc/hosts", None, MS_BIND)
     if opt_ml is not None or model is not None:
         _private_opt(
             None if opt_ml is None else os.fspath(opt_ml),
             None if model is None else os.fspath(model),
             scratch,
         )
-
-
-def mount_proc() -> None:
-    """Mount a ``/proc`` of the new PID namespace (run by its init).
-
-    Without it ``/proc/<pid>`` would name the machine's processes, and ``psutil`` in the
-    script would read the wrong ones (its own pid is 2 in the namespace).
-    """
-    _mount("proc", os.path.join("/", "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 _probed: dict[str, tuple[str | None, str | None]] = {}

@@ -86,14 +86,14 @@ def _init(
     command: list[str], env: dict[str, str] | None, errors: int | None, report: int
 ) -> NoReturn:
     """PID 1 of the namespace: start the script, reap, end the namespace after it."""
-    from sm_magics.backends.local import namespaces
+    from sm_magics.backends.local import syscalls
 
     status: int | None = None
     try:
-        libc = namespaces.load()
+        libc = syscalls.load()
         libc.prctl(_PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
         os.setpgid(0, 0)  # out of the host process's group: a group signal reaches us once
-        namespaces.mount_proc()
+        syscalls.mount_proc()
         script = os.fork()
         if script == 0:
             _script(command, env, errors)

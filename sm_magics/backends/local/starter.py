@@ -143,12 +143,12 @@ def fork(
     LaunchError
         ``command`` is not an absolute path.
     """
-    from sm_magics.backends.local import namespaces, pidns
+    from sm_magics.backends.local import namespaces, pidns, syscalls
 
     if not os.path.isabs(command[0]):
         raise LaunchError(f"not an absolute path: {command[0]}")
     linux = sys.platform.startswith("linux")
-    libc = namespaces.load() if linux and (die_with_us or ns) else None
+    libc = syscalls.load() if linux and (die_with_us or ns) else None
     scratch = namespaces.scratch_dir() if ns else None
     errors_read, errors_write = os.pipe()  # close-on-exec: EOF when the exec succeeded
     parent = os.getpid()
