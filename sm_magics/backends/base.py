@@ -50,7 +50,12 @@ from sm_magics.ledger_records import EndpointRecord, JobRecord
 if TYPE_CHECKING:
     from sm_magics.backends.packages import PackageSpec
     from sm_magics.backends.processing import ProcessingSpec
-    from sm_magics.backends.services import RegistryService, TuningService
+    from sm_magics.backends.services import (
+        ProcessingService,
+        RegistryService,
+        TransformService,
+        TuningService,
+    )
     from sm_magics.backends.specs import EndpointSpec, TrainingSpec, TransformSpec, VariantSpec
     from sm_magics.model_registry import PackageRecord
     from sm_magics.tuning.spec import TuningSpec
@@ -73,6 +78,10 @@ class Backend(abc.ABC):
     tuning: TuningService
     #: Keeps this backend's model registry; built by the subclass, called the same way.
     packages: RegistryService
+    #: Runs batch transform jobs and processing jobs; built by the subclass, called the
+    #: same way.
+    transforms: TransformService
+    processing: ProcessingService
 
     def __init__(
         self,
@@ -306,31 +315,30 @@ class Backend(abc.ABC):
     def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """Return the endpoint's log lines after ``cursor`` (every variant and worker)."""
 
-    # -- batch transform --------------------------------------------------------------------
+    # -- batch transform: the backend's TransformService (``self.transforms``) ---------------
 
-    @abc.abstractmethod
     def create_transform_job(self, spec: TransformSpec) -> None:
         """Start a batch transform job; return at once (status ``InProgress``).
 
         Every file of ``input_uri`` goes through the model; results land in
         ``output_uri`` as ``<input file>.out``.
         """
+        self.transforms.create_transform_job(spec)
 
-    @abc.abstractmethod
     def describe_transform_job(self, name: str) -> dict[str, Any]:
         """Return the job as SageMaker's ``DescribeTransformJob`` would."""
+        return self.transforms.describe_transform_job(name)
 
-    @abc.abstractmethod
     def stop_transform_job(self, name: str) -> None:
         """Ask a transform job to stop; idempotent on a job that ended."""
+        self.transforms.stop_transform_job(name)
 
-    @abc.abstractmethod
     def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """Return a transform job's log lines after ``cursor``."""
+        return self.transforms.read_transform_logs(name, cursor)
 
-    # -- processing -------------------------------------------------------------------------
+    # -- processing: the backend's ProcessingService (``self.processing``) ------------------
 
-    @abc.abstractmethod
     def create_processing_job(self, spec: ProcessingSpec) -> None:
         """Start a processing job; return as soon as it is accepted (status ``InProgress``).
 
@@ -347,8 +355,8 @@ class Backend(abc.ABC):
             An input that does not exist, a URI this backend cannot read or write.
             Nothing is left behind: no ledger row, no folder, no process, no job.
         """
+        self.processing.create_processing_job(spec)
 
-    @abc.abstractmethod
     def describe_processing_job(self, name: str) -> dict[str, Any]:
         """Return the job as SageMaker's ``DescribeProcessingJob`` would; syncs its row.
 
@@ -357,14 +365,15 @@ class Backend(abc.ABC):
         NotFound
             No processing job of that name on this backend.
         """
+        return self.processing.describe_processing_job(name)
 
-    @abc.abstractmethod
     def stop_processing_job(self, name: str) -> None:
         """Ask a processing job to stop; idempotent on a job that ended."""
+        self.processing.stop_processing_job(name)
 
-    @abc.abstractmethod
     def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """Return a processing job's log lines after ``cursor`` (every host, merged)."""
+        return self.processing.read_processing_logs(name, cursor)
 
     # -- tuning: the backend's TuningService (``self.tuning``) ------------------------------
 

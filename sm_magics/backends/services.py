@@ -1,6 +1,7 @@
-"""What a backend's tuning and model-registry objects offer the backend that owns them.
+"""What a backend's job-kind and model-registry objects offer the backend that owns them.
 
-Both backends run tuning jobs and keep a model registry through an object of their own
+Both backends run transform, processing and tuning jobs and keep a model registry through
+an object of their own
 (local: :mod:`.local.tuning`, :mod:`.local.packages`; SageMaker: :mod:`.sagemaker.tuning`,
 :mod:`.sagemaker.packages`). The :class:`~.base.Backend` contract methods for them are
 written once, in the base class, as calls to these objects: a backend only builds them.
@@ -12,6 +13,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from sm_magics.backends.packages import PackageSpec
+    from sm_magics.backends.processing import ProcessingSpec
+    from sm_magics.backends.results import LogBatch
+    from sm_magics.backends.specs import TransformSpec
     from sm_magics.model_registry import PackageRecord
     from sm_magics.tuning.spec import TuningSpec
 
@@ -32,6 +36,38 @@ class TuningService(Protocol):
         """Return every trial's summary, newest first, each recorded in the ledger."""
 
 
+class TransformService(Protocol):
+    """Runs a backend's batch transform jobs (see ``Backend.create_transform_job``)."""
+
+    def create_transform_job(self, spec: TransformSpec) -> None:
+        """Start a batch transform job; return at once."""
+
+    def describe_transform_job(self, name: str) -> dict[str, Any]:
+        """Return ``DescribeTransformJob``'s answer; sync the row."""
+
+    def stop_transform_job(self, name: str) -> None:
+        """Ask the job to stop; idempotent once it ended."""
+
+    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+        """Return the job's log lines after ``cursor``."""
+
+
+class ProcessingService(Protocol):
+    """Runs a backend's processing jobs (see ``Backend.create_processing_job``)."""
+
+    def create_processing_job(self, spec: ProcessingSpec) -> None:
+        """Start a processing job; return once it is accepted."""
+
+    def describe_processing_job(self, name: str) -> dict[str, Any]:
+        """Return ``DescribeProcessingJob``'s answer; sync the row."""
+
+    def stop_processing_job(self, name: str) -> None:
+        """Ask the job to stop; idempotent once it ended."""
+
+    def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+        """Return the job's log lines after ``cursor`` (every host, merged)."""
+
+
 class RegistryService(Protocol):
     """Keeps a backend's model registry (see ``Backend.register_model``)."""
 
@@ -47,4 +83,4 @@ class RegistryService(Protocol):
         """Return the versions of ``group`` (every group's when ``None``), newest first."""
 
 
-__all__ = ["RegistryService", "TuningService"]
+__all__ = ["ProcessingService", "RegistryService", "TransformService", "TuningService"]

@@ -34,7 +34,7 @@ from sm_magics.backends.local.tuning import LocalTuning
 from sm_magics.backends.local.uris import resolve_input
 from sm_magics.backends.options import BackendOptions
 from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch
-from sm_magics.backends.specs import EndpointSpec, TrainingSpec, TransformSpec, VariantSpec
+from sm_magics.backends.specs import EndpointSpec, TrainingSpec, VariantSpec
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.input_digests import digest_inputs
 from sm_magics.ledger import Ledger
@@ -66,7 +66,7 @@ class LocalBackend(base.Backend):
         self.jobs = JobStates(self.ledger)
         self.endpoints = LocalEndpoints(self.ledger, self.region)
         self.transforms = LocalTransforms(self.ledger, self.region, self.jobs, self.endpoints)
-        self.processing = LocalProcessing(self.ledger, self.region, self.jobs)
+        self.processing: LocalProcessing = LocalProcessing(self.ledger, self.region, self.jobs)
         self.tuning = LocalTuning(self.ledger, self.region, self)
         self.packages = LocalPackages(self.ledger, self.region, self)
 
@@ -350,38 +350,6 @@ class LocalBackend(base.Backend):
         """See :meth:`Backend.read_endpoint_logs` (:mod:`.endpoints`)."""
         return self.endpoints.read_endpoint_logs(name, cursor)
 
-    def create_transform_job(self, spec: TransformSpec) -> None:
-        """See :meth:`Backend.create_transform_job` (:mod:`.transforms`)."""
-        self.transforms.create_transform_job(spec)
-
-    def describe_transform_job(self, name: str) -> dict[str, Any]:
-        """See :meth:`Backend.describe_transform_job` (:mod:`.transforms`)."""
-        return self.transforms.describe_transform_job(name)
-
-    def stop_transform_job(self, name: str) -> None:
-        """See :meth:`Backend.stop_transform_job` (:mod:`.transforms`)."""
-        self.transforms.stop_transform_job(name)
-
-    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
-        """See :meth:`Backend.read_transform_logs` (:mod:`.transforms`)."""
-        return self.transforms.read_transform_logs(name, cursor)
-
     def notes_for_processing(self, spec: ProcessingSpec) -> list[str]:
         """Return what the local backend records but does not act on (:mod:`.processing_jobs`)."""
         return self.processing.notes_for_processing(spec)
-
-    def create_processing_job(self, spec: ProcessingSpec) -> None:
-        """See :meth:`Backend.create_processing_job` (:mod:`.processing_jobs`)."""
-        self.processing.create_processing_job(spec)
-
-    def describe_processing_job(self, name: str) -> dict[str, Any]:
-        """See :meth:`Backend.describe_processing_job` (:mod:`.processing_jobs`)."""
-        return self.processing.describe_processing_job(name)
-
-    def stop_processing_job(self, name: str) -> None:
-        """See :meth:`Backend.stop_processing_job` (:mod:`.processing_jobs`)."""
-        self.processing.stop_processing_job(name)
-
-    def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
-        """See :meth:`Backend.read_processing_logs` (:mod:`.processing_jobs`)."""
-        return self.processing.read_processing_logs(name, cursor)

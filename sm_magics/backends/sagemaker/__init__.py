@@ -16,7 +16,7 @@ training object), the model registry (:mod:`.packages`) and endpoints (an
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sm_magics.backends import base
 from sm_magics.backends.options import BackendOptions
@@ -28,11 +28,8 @@ from sm_magics.backends.sagemaker.serving import EndpointService
 from sm_magics.backends.sagemaker.training import SageMakerTraining
 from sm_magics.backends.sagemaker.transform import SageMakerTransforms
 from sm_magics.backends.sagemaker.tuning import SageMakerTuning
-from sm_magics.backends.specs import EndpointSpec, TrainingSpec, TransformSpec, VariantSpec
+from sm_magics.backends.specs import EndpointSpec, TrainingSpec, VariantSpec
 from sm_magics.ledger import Ledger
-
-if TYPE_CHECKING:
-    from sm_magics.backends.processing import ProcessingSpec
 
 
 class SageMakerBackend(base.Backend):
@@ -97,38 +94,6 @@ class SageMakerBackend(base.Backend):
     def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_training_logs` (CloudWatch, :mod:`.cwlogs`)."""
         return self.training.read_training_logs(name, cursor)
-
-    def create_transform_job(self, spec: TransformSpec) -> None:
-        """See :meth:`Backend.create_transform_job` and :mod:`.transform`."""
-        self.transforms.create_transform_job(spec)
-
-    def describe_transform_job(self, name: str) -> dict[str, Any]:
-        """See :meth:`Backend.describe_transform_job`."""
-        return self.transforms.describe_transform_job(name)
-
-    def stop_transform_job(self, name: str) -> None:
-        """See :meth:`Backend.stop_transform_job`: idempotent."""
-        self.transforms.stop_transform_job(name)
-
-    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
-        """See :meth:`Backend.read_transform_logs`."""
-        return self.transforms.read_transform_logs(name, cursor)
-
-    def create_processing_job(self, spec: ProcessingSpec) -> None:
-        """See :meth:`Backend.create_processing_job` and :mod:`.processing`."""
-        self.processing.create_processing_job(spec)
-
-    def describe_processing_job(self, name: str) -> dict[str, Any]:
-        """See :meth:`Backend.describe_processing_job`."""
-        return self.processing.describe_processing_job(name)
-
-    def stop_processing_job(self, name: str) -> None:
-        """See :meth:`Backend.stop_processing_job`: idempotent."""
-        self.processing.stop_processing_job(name)
-
-    def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
-        """See :meth:`Backend.read_processing_logs`."""
-        return self.processing.read_processing_logs(name, cursor)
 
     # -- endpoints: the EndpointService's ---------------------------------------------------
 
