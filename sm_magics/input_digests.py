@@ -11,7 +11,8 @@ get ``sha256:<hex>`` over their content, computed as :func:`sm_magics.packaging.
 computes it (relative names and bytes), which is also the key sm-magics uploads local
 data under on SageMaker, so the same data gives the same digest on both backends. Larger
 ones get ``stat:<hex>``, a fingerprint of every file's relative name, size and
-modification time (one ``stat`` per file, no read). An ``s3://`` input that sm-magics
+modification time (one ``stat`` per file, no read); one of more than :data:`MAX_FILES`
+files gets none. An ``s3://`` input that sm-magics
 uploaded carries its content hash in its key (``.../sm-magics/data/<sha256>/``); any other
 remote input has no digest (SageMaker does not record one either).
 
@@ -31,6 +32,9 @@ from sm_magics.packaging import iter_files
 
 #: Inputs up to this many bytes are hashed by content; larger ones are fingerprinted.
 CONTENT_LIMIT = 64 * 1024 * 1024
+#: Inputs of more files than this get no digest: even one ``stat`` per file would hold
+#: the notebook up for seconds at submission (an image data set of a million files).
+MAX_FILES = 20_000
 #: How many digests a kernel remembers (one per input path and fingerprint).
 _CACHE_SIZE = 256
 _UPLOADED_KEY = re.compile(r"/sm-magics/data/(?P<sha>[0-9a-f]{64})(?:/|$)")
@@ -68,6 +72,8 @@ def digest_of(uri: str) -> str | None:
     if not path.exists():
         return None
     files = _files_of(path)
+    if files is None:
+        return None
     fingerprint, size = _fingerprint(path, files)
     key = (str(path.resolve()), fingerprint)
     cached = _cache.get(key)
@@ -82,11 +88,19 @@ def digest_of(uri: str) -> str | None:
     return digest
 
 
-def _files_of(path: Path) -> list[tuple[str, Path]]:
-    """Return ``(relative name, path)`` of every file, as the upload would see them."""
+def _files_of(path: Path) -> list[tuple[str, Path]] | None:
+    """Return ``(relative name, path)`` of every file, as the upload would see them.
+
+    ``None`` when there are more than :data:`MAX_FILES` (the walk stops there).
+    """
     if path.is_file():
         return [(path.name, path)]
-    return [(file.relative_to(path).as_posix(), file) for file in iter_files(path)]
+    files: list[tuple[str, Path]] = []
+    for file in iter_files(path):
+        if len(files) >= MAX_FILES:
+            return None
+        files.append((file.relative_to(path).as_posix(), file))
+    return files
 
 
 def _fingerprint(path: Path, files: list[tuple[str, Path]]) -> tuple[str, int]:

@@ -67,6 +67,15 @@ def test_a_large_input_is_fingerprinted_not_read(
     assert input_digests.digest_of(str(folder)) != digest
 
 
+def test_an_input_of_too_many_files_gets_no_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _folder(tmp_path)
+    monkeypatch.setattr(input_digests, "MAX_FILES", 1)
+    assert input_digests.digest_of(str(folder)) is None
+    assert input_digests.digest_of(str(folder / "a.csv")) is not None  # a file is one file
+
+
 def test_remote_and_missing_inputs(tmp_path: Path) -> None:
     sha = "ab" * 32
     uploaded = f"s3://bucket/sm-magics/data/{sha}/"
