@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from sm_magics.backends.packages import PackageSpec
     from sm_magics.backends.processing import ProcessingSpec
     from sm_magics.backends.services import (
+        EndpointsService,
         ProcessingService,
         RegistryService,
         TransformService,
@@ -78,6 +79,8 @@ class Backend(abc.ABC):
     tuning: TuningService
     #: Keeps this backend's model registry; built by the subclass, called the same way.
     packages: RegistryService
+    #: Runs this backend's endpoints; built by the subclass, called the same way.
+    endpoints: EndpointsService
     #: Runs batch transform jobs and processing jobs; built by the subclass, called the
     #: same way.
     transforms: TransformService
@@ -172,9 +175,8 @@ class Backend(abc.ABC):
         once across a sequence of calls that pass back each returned cursor.
         """
 
-    # -- endpoints --------------------------------------------------------------------------
+    # -- endpoints: the backend's EndpointsService (``self.endpoints``) ---------------------
 
-    @abc.abstractmethod
     def create_endpoint(self, spec: EndpointSpec) -> None:
         """Start creating an endpoint; return at once (status ``Creating``).
 
@@ -185,16 +187,16 @@ class Backend(abc.ABC):
         InvalidRequest
             A model or entry point that does not exist; nothing is left behind.
         """
+        self.endpoints.create_endpoint(spec)
 
-    @abc.abstractmethod
     def update_endpoint(self, name: str, variants: list[VariantSpec]) -> None:
         """Move a live endpoint to ``variants`` (the whole desired list) without downtime.
 
         New variants are up before traffic moves to them; removed ones drain first. If
         the new configuration cannot start, the endpoint keeps serving the old one.
         """
+        self.endpoints.update_endpoint(name, variants)
 
-    @abc.abstractmethod
     def variant_environments(self, name: str) -> dict[str, dict[str, str]]:
         """Return the environment each variant of endpoint ``name`` runs with, by variant.
 
@@ -210,6 +212,7 @@ class Backend(abc.ABC):
         NotFound
             No endpoint of that name on this backend.
         """
+        return self.endpoints.variant_environments(name)
 
     def fetch(self, uri: str, dest: Path) -> None:
         """Copy the artifact at ``uri`` (a ``model.tar.gz``, an output) to the file ``dest``.
@@ -240,7 +243,6 @@ class Backend(abc.ABC):
 
         raise InvalidRequest(f"The {self.name} backend cannot autoscale endpoints.")
 
-    @abc.abstractmethod
     def describe_endpoint(self, name: str) -> dict[str, Any]:
         """Return the endpoint as SageMaker's ``DescribeEndpoint`` would.
 
@@ -249,8 +251,8 @@ class Backend(abc.ABC):
         NotFound
             No live endpoint of that name.
         """
+        return self.endpoints.describe_endpoint(name)
 
-    @abc.abstractmethod
     def delete_endpoint(self, name: str) -> None:
         """Delete the endpoint and everything it runs; when this returns nothing is left.
 
@@ -259,8 +261,8 @@ class Backend(abc.ABC):
         NotFound
             No live endpoint of that name.
         """
+        self.endpoints.delete_endpoint(name)
 
-    @abc.abstractmethod
     def invoke_endpoint(
         self,
         name: str,
@@ -281,6 +283,9 @@ class Backend(abc.ABC):
         InvalidRequest
             Unknown variant, or an endpoint not ``InService``.
         """
+        return self.endpoints.invoke_endpoint(
+            name, body, content_type=content_type, accept=accept, target_variant=target_variant
+        )
 
     def invoke_endpoint_async(
         self,
@@ -311,9 +316,9 @@ class Backend(abc.ABC):
             "--async-output and invoke in real time."
         )
 
-    @abc.abstractmethod
     def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """Return the endpoint's log lines after ``cursor`` (every variant and worker)."""
+        return self.endpoints.read_endpoint_logs(name, cursor)
 
     # -- batch transform: the backend's TransformService (``self.transforms``) ---------------
 

@@ -1,6 +1,6 @@
 """What a backend's job-kind and model-registry objects offer the backend that owns them.
 
-Both backends run transform, processing and tuning jobs and keep a model registry through
+Both backends run endpoints, transform, processing and tuning jobs and keep a model registry through
 an object of their own
 (local: :mod:`.local.tuning`, :mod:`.local.packages`; SageMaker: :mod:`.sagemaker.tuning`,
 :mod:`.sagemaker.packages`). The :class:`~.base.Backend` contract methods for them are
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from sm_magics.backends.packages import PackageSpec
     from sm_magics.backends.processing import ProcessingSpec
-    from sm_magics.backends.results import LogBatch
-    from sm_magics.backends.specs import TransformSpec
+    from sm_magics.backends.results import InvokeResult, LogBatch
+    from sm_magics.backends.specs import EndpointSpec, TransformSpec, VariantSpec
     from sm_magics.model_registry import PackageRecord
     from sm_magics.tuning.spec import TuningSpec
 
@@ -34,6 +34,39 @@ class TuningService(Protocol):
 
     def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
         """Return every trial's summary, newest first, each recorded in the ledger."""
+
+
+class EndpointsService(Protocol):
+    """Runs a backend's endpoints (see ``Backend.create_endpoint``)."""
+
+    def create_endpoint(self, spec: EndpointSpec) -> None:
+        """Start creating an endpoint; return at once."""
+
+    def update_endpoint(self, name: str, variants: list[VariantSpec]) -> None:
+        """Move a live endpoint to ``variants`` without downtime."""
+
+    def variant_environments(self, name: str) -> dict[str, dict[str, str]]:
+        """Return each variant's environment, from where the backend keeps it."""
+
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        """Return ``DescribeEndpoint``'s answer; sync the row."""
+
+    def delete_endpoint(self, name: str) -> None:
+        """Delete the endpoint and everything it runs."""
+
+    def invoke_endpoint(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        content_type: str,
+        accept: str | None = None,
+        target_variant: str | None = None,
+    ) -> InvokeResult:
+        """Send one request, as ``InvokeEndpoint``."""
+
+    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+        """Return the endpoint's log lines after ``cursor``."""
 
 
 class TransformService(Protocol):
@@ -83,4 +116,10 @@ class RegistryService(Protocol):
         """Return the versions of ``group`` (every group's when ``None``), newest first."""
 
 
-__all__ = ["ProcessingService", "RegistryService", "TransformService", "TuningService"]
+__all__ = [
+    "EndpointsService",
+    "ProcessingService",
+    "RegistryService",
+    "TransformService",
+    "TuningService",
+]

@@ -33,8 +33,8 @@ from sm_magics.backends.local.transforms import LocalTransforms
 from sm_magics.backends.local.tuning import LocalTuning
 from sm_magics.backends.local.uris import resolve_input
 from sm_magics.backends.options import BackendOptions
-from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch
-from sm_magics.backends.specs import EndpointSpec, TrainingSpec, VariantSpec
+from sm_magics.backends.results import AsyncInvokeResult, LogBatch
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.input_digests import digest_inputs
 from sm_magics.ledger import Ledger
@@ -64,7 +64,7 @@ class LocalBackend(base.Backend):
     ) -> None:
         super().__init__(region=region or config.default_region(), ledger=ledger, options=options)
         self.jobs = JobStates(self.ledger)
-        self.endpoints = LocalEndpoints(self.ledger, self.region)
+        self.endpoints: LocalEndpoints = LocalEndpoints(self.ledger, self.region)
         self.transforms = LocalTransforms(self.ledger, self.region, self.jobs, self.endpoints)
         self.processing: LocalProcessing = LocalProcessing(self.ledger, self.region, self.jobs)
         self.tuning = LocalTuning(self.ledger, self.region, self)
@@ -300,43 +300,9 @@ class LocalBackend(base.Backend):
 
     # -- the parts it owns: endpoints, transforms, processing ------------------------------
 
-    def create_endpoint(self, spec: EndpointSpec) -> None:
-        """See :meth:`Backend.create_endpoint` (:mod:`.endpoints`)."""
-        self.endpoints.create_endpoint(spec)
-
-    def update_endpoint(self, name: str, variants: list[VariantSpec]) -> None:
-        """See :meth:`Backend.update_endpoint` (:mod:`.endpoints`)."""
-        self.endpoints.update_endpoint(name, variants)
-
-    def variant_environments(self, name: str) -> dict[str, dict[str, str]]:
-        """See :meth:`Backend.variant_environments` (:mod:`.endpoints`)."""
-        return self.endpoints.variant_environments(name)
-
-    def describe_endpoint(self, name: str) -> dict[str, Any]:
-        """See :meth:`Backend.describe_endpoint` (:mod:`.endpoints`)."""
-        return self.endpoints.describe_endpoint(name)
-
-    def delete_endpoint(self, name: str) -> None:
-        """See :meth:`Backend.delete_endpoint` (:mod:`.endpoints`)."""
-        self.endpoints.delete_endpoint(name)
-
     def set_autoscaling(self, name: str, variant: str, min_capacity: int, max_capacity: int) -> str:
         """Record ``--autoscale``; locally the variant keeps its fixed worker count."""
         return self.endpoints.set_autoscaling(name, variant, min_capacity, max_capacity)
-
-    def invoke_endpoint(
-        self,
-        name: str,
-        body: bytes,
-        *,
-        content_type: str,
-        accept: str | None = None,
-        target_variant: str | None = None,
-    ) -> InvokeResult:
-        """See :meth:`Backend.invoke_endpoint` (:mod:`.endpoints`)."""
-        return self.endpoints.invoke_endpoint(
-            name, body, content_type=content_type, accept=accept, target_variant=target_variant
-        )
 
     def invoke_endpoint_async(
         self, name: str, body: bytes, *, content_type: str, accept: str | None = None
@@ -345,10 +311,6 @@ class LocalBackend(base.Backend):
         return self.endpoints.invoke_endpoint_async(
             name, body, content_type=content_type, accept=accept
         )
-
-    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
-        """See :meth:`Backend.read_endpoint_logs` (:mod:`.endpoints`)."""
-        return self.endpoints.read_endpoint_logs(name, cursor)
 
     def notes_for_processing(self, spec: ProcessingSpec) -> list[str]:
         """Return what the local backend records but does not act on (:mod:`.processing_jobs`)."""

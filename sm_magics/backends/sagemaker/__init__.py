@@ -20,7 +20,7 @@ from typing import Any
 
 from sm_magics.backends import base
 from sm_magics.backends.options import BackendOptions
-from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch
+from sm_magics.backends.results import AsyncInvokeResult, LogBatch
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.packages import SageMakerPackages
 from sm_magics.backends.sagemaker.processing import SageMakerProcessing
@@ -28,7 +28,7 @@ from sm_magics.backends.sagemaker.serving import EndpointService
 from sm_magics.backends.sagemaker.training import SageMakerTraining
 from sm_magics.backends.sagemaker.transform import SageMakerTransforms
 from sm_magics.backends.sagemaker.tuning import SageMakerTuning
-from sm_magics.backends.specs import EndpointSpec, TrainingSpec, VariantSpec
+from sm_magics.backends.specs import TrainingSpec
 from sm_magics.ledger import Ledger
 
 
@@ -73,7 +73,7 @@ class SageMakerBackend(base.Backend):
         self.training = SageMakerTraining(self.aws, self.ledger, self.options)
         self.transforms = SageMakerTransforms(self.aws, self.ledger)
         self.processing = SageMakerProcessing(self.aws, self.ledger, self.options)
-        self.endpoints = EndpointService(self.aws, self.ledger)
+        self.endpoints: EndpointService = EndpointService(self.aws, self.ledger)
         self.tuning = SageMakerTuning(self.aws, self.ledger, self.training)
         self.packages = SageMakerPackages(self.aws, self.ledger, self.training)
 
@@ -97,40 +97,6 @@ class SageMakerBackend(base.Backend):
 
     # -- endpoints: the EndpointService's ---------------------------------------------------
 
-    def create_endpoint(self, spec: EndpointSpec) -> None:
-        """See :meth:`Backend.create_endpoint` and :meth:`.EndpointService.create_endpoint`."""
-        self.endpoints.create_endpoint(spec)
-
-    def update_endpoint(self, name: str, variants: list[VariantSpec]) -> None:
-        """See :meth:`Backend.update_endpoint` and :mod:`.updates`."""
-        self.endpoints.update_endpoint(name, variants)
-
-    def variant_environments(self, name: str) -> dict[str, dict[str, str]]:
-        """See :meth:`Backend.variant_environments`: each variant model's environment."""
-        return self.endpoints.variant_environments(name)
-
-    def describe_endpoint(self, name: str) -> dict[str, Any]:
-        """See :meth:`Backend.describe_endpoint`; syncs the row, or marks it Deleted."""
-        return self.endpoints.describe_endpoint(name)
-
-    def delete_endpoint(self, name: str) -> None:
-        """See :meth:`Backend.delete_endpoint` and :meth:`.EndpointService.delete_endpoint`."""
-        self.endpoints.delete_endpoint(name)
-
-    def invoke_endpoint(
-        self,
-        name: str,
-        body: bytes,
-        *,
-        content_type: str,
-        accept: str | None = None,
-        target_variant: str | None = None,
-    ) -> InvokeResult:
-        """See :meth:`Backend.invoke_endpoint`."""
-        return self.endpoints.invoke_endpoint(
-            name, body, content_type=content_type, accept=accept, target_variant=target_variant
-        )
-
     def invoke_endpoint_async(
         self, name: str, body: bytes, *, content_type: str, accept: str | None = None
     ) -> AsyncInvokeResult:
@@ -138,10 +104,6 @@ class SageMakerBackend(base.Backend):
         return self.endpoints.invoke_endpoint_async(
             name, body, content_type=content_type, accept=accept
         )
-
-    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
-        """See :meth:`Backend.read_endpoint_logs`."""
-        return self.endpoints.read_endpoint_logs(name, cursor)
 
     def fetch(self, uri: str, dest: Path) -> None:
         """See :meth:`Backend.fetch`: ``s3://`` artifacts are downloaded."""
