@@ -13,7 +13,8 @@ import os
 import signal
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
+from pathlib import Path
 from typing import Any
 
 from sm_magics.backends import statuses
@@ -37,6 +38,38 @@ def unless_disk_full() -> Iterator[None]:
 SPAWN_GRACE_SECONDS = 30.0
 
 
+def lost_owner(
+    read_state: Callable[[], dict[str, Any]],
+    *,
+    owner: str,
+    label: str,
+    log: Path,
+    terminal: Collection[str],
+) -> tuple[dict[str, Any], str | None]:
+    """Return a local resource's state, and why the process that owns it is gone.
+
+    ``owner`` names the state's ``<owner>_pid`` and ``<owner>_start`` (a job's supervisor,
+    a tuning job's tuner). The reason is ``None`` while the state is final, the owner
+    runs, or it may still be starting (:data:`SPAWN_GRACE_SECONDS`); otherwise the
+    caller ends the resource with it. One rule for every detached owner, so a job and a
+    tuning job read "died" the same way.
+    """
+    state = read_state()
+    if state["status"] in terminal:
+        return state, None
+    pid = state.get(f"{owner}_pid")
+    if pid is None:
+        if time.time() - state["created"] < SPAWN_GRACE_SECONDS:
+            return state, None
+        return state, f"{label} never started"
+    if processes.is_alive(pid, state.get(f"{owner}_start")):
+        return state, None
+    state = read_state()  # it may have finished cleanly between our two reads
+    if state["status"] in terminal:
+        return state, None
+    return state, f"{label} (pid {pid}) exited unexpectedly; see {log}"
+
+
 class JobStates:
     """The state of local job folders, and their ledger rows kept in step with it."""
 
@@ -55,25 +88,15 @@ class JobStates:
     def checked_state(self, job: JobDir) -> dict[str, Any]:
         """Return the state, marking the job Failed if its supervisor is gone."""
         processes.reap_children()
-        state = job.read_state()
-        if state["status"] in statuses.TERMINAL_STATUSES:
+        state, reason = lost_owner(
+            job.read_state,
+            owner="supervisor",
+            label="the local job supervisor",
+            log=job.supervisor_log,
+            terminal=statuses.TERMINAL_STATUSES,
+        )
+        if reason is None:
             return state
-        pid = state.get("supervisor_pid")
-        if pid is None:
-            if time.time() - state["created"] < SPAWN_GRACE_SECONDS:
-                return state
-            reason = "the local job supervisor never started"
-        elif processes.is_alive(pid, state.get("supervisor_start")):
-            return state
-        else:
-            # Re-read: it may have finished cleanly between our two reads.
-            state = job.read_state()
-            if state["status"] in statuses.TERMINAL_STATUSES:
-                return state
-            reason = (
-                f"the local job supervisor (pid {pid}) exited unexpectedly; see "
-                f"{job.supervisor_log}"
-            )
         processes.terminate_groups(state.get("host_pgids") or [], grace=0)
         processes.sweep_marked(state.get("job_mark"), grace=0)  # daemons it started too
         now = time.time()

@@ -24,6 +24,7 @@ from sm_magics import config
 from sm_magics.backends import base, kinds, statuses
 from sm_magics.backends.local import processes
 from sm_magics.backends.local.creation import creating, vanished
+from sm_magics.backends.local.job_states import lost_owner
 from sm_magics.backends.local.jobdir import RequestFolder, write_json_atomic
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import Ledger
@@ -33,7 +34,6 @@ from sm_magics.tuning.spec import TuningSpec
 
 KIND = "tuning"
 _LOCAL_ACCOUNT = "000000000000"
-_SPAWN_GRACE_SECONDS = 30.0
 TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 
 
@@ -141,21 +141,15 @@ class LocalTuning:
     def _checked_state(self, folder: TuningDir) -> dict[str, Any]:
         """Return the state; a tuner that died mid-job ends it Failed (trials stopped)."""
         processes.reap_children()
-        state = folder.read_state()
-        if state["status"] in TERMINAL:
+        state, reason = lost_owner(
+            folder.read_state,
+            owner="tuner",
+            label="the local tuner",
+            log=folder.tuner_log,
+            terminal=TERMINAL,
+        )
+        if reason is None:
             return state
-        pid = state.get("tuner_pid")
-        if pid is None:
-            if time.time() - state["created"] < _SPAWN_GRACE_SECONDS:
-                return state
-            reason = "the local tuner never started"
-        elif processes.is_alive(pid, state.get("tuner_start")):
-            return state
-        else:
-            state = folder.read_state()
-            if state["status"] in TERMINAL:
-                return state
-            reason = f"the local tuner (pid {pid}) exited unexpectedly; see {folder.tuner_log}"
         for trial in state.get("trials", []):
             if trial.get("status") not in statuses.TERMINAL_STATUSES:
                 with contextlib.suppress(Exception):
