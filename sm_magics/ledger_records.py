@@ -13,7 +13,12 @@ import json
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker.type_defs import ParameterRangesOutputTypeDef
+
+    from sm_magics.json_types import JsonValue
 
 #: Every kind of job the ledger's ``kind`` column holds; the column and the filters on it
 #: are plain text, so a new kind (processing, tuning, ...) is one more name here.
@@ -114,7 +119,7 @@ class _CodeJobRowSpec(TypedDict, total=False):
 class _TrainingOptions(TypedDict, total=False):
     """A training job's own options (also a tuning job's template's)."""
 
-    hyperparameters: dict[str, Any]
+    hyperparameters: dict[str, JsonValue]
     metric_definitions: dict[str, str]
     spot: bool
     max_wait: int | None
@@ -177,7 +182,7 @@ class _TuningOptions(TypedDict, total=False):
     training: TrainingRowSpec
     objective: str
     objective_type: str
-    parameter_ranges: dict[str, Any]
+    parameter_ranges: ParameterRangesOutputTypeDef
     max_jobs: int
     max_parallel: int
     strategy: str

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
+    from sm_magics.json_types import Hyperparameters
     from sm_magics.ledger_records import AsyncJson, TrainingRowSpec, VariantJson
 
 
@@ -33,7 +34,7 @@ class TrainingSpec:
     entry_point: str
     script: str | None = None
     source_dir: Path | None = None
-    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    hyperparameters: Hyperparameters = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
     instance_type: str = "ml.m5.large"
     instance_count: int = 1
@@ -62,6 +63,44 @@ class TrainingSpec:
             if data[key] is not None:
                 data[key] = str(data[key])
         return cast("TrainingRowSpec", data)  # the fields, as TrainingRowSpec lists them
+
+    @classmethod
+    def from_json(cls, data: TrainingRowSpec) -> TrainingSpec:
+        """Rebuild a spec written by :meth:`to_json` (a tuning job's template, in its tuner).
+
+        A key an older version did not write takes the field's default; keys that are
+        not fields (``resolved_image``, ...) are left out.
+        """
+        base = cls(name=data["name"], entry_point=data["entry_point"])
+        source_dir = data.get("source_dir")
+        requirements = data.get("requirements")
+        return cls(
+            name=base.name,
+            entry_point=base.entry_point,
+            script=data.get("script"),
+            source_dir=Path(source_dir) if source_dir is not None else None,
+            hyperparameters=dict(data.get("hyperparameters") or {}),
+            inputs=dict(data.get("inputs") or {}),
+            instance_type=data.get("instance_type", base.instance_type),
+            instance_count=data.get("instance_count", base.instance_count),
+            requirements=Path(requirements) if requirements is not None else None,
+            image=data.get("image"),
+            framework=data.get("framework"),
+            framework_version=data.get("framework_version"),
+            py_version=data.get("py_version"),
+            metric_definitions=dict(data.get("metric_definitions") or {}),
+            environment=dict(data.get("environment") or {}),
+            spot=data.get("spot", base.spot),
+            max_wait=data.get("max_wait"),
+            keep_alive=data.get("keep_alive"),
+            max_run=data.get("max_run"),
+            checkpoint_uri=data.get("checkpoint_uri"),
+            tags=dict(data.get("tags") or {}),
+            region=data.get("region"),
+            notebook=data.get("notebook"),
+            distribution=data.get("distribution"),
+            driver=data.get("driver"),
+        )
 
 
 DEFAULT_VARIANT = "AllTraffic"

@@ -26,6 +26,7 @@ from sm_magics.backends import base, kinds, statuses
 from sm_magics.errors import SmMagicsError
 from sm_magics.metrics import MetricParser
 from sm_magics.tuning import ranges as ranges_mod
+from sm_magics.tuning.state import TrialEntry, TuningState
 
 if TYPE_CHECKING:
     import optuna
@@ -47,7 +48,7 @@ class _Running:
     """What the loop holds for one running trial besides its state entry."""
 
     trial: optuna.trial.Trial
-    entry: dict[str, Any]
+    entry: TrialEntry
     cursor: dict[str, Any] | None = None
     steps: int = 0
     stop_sent: bool = False
@@ -62,11 +63,11 @@ class TuningLoop:
         self,
         spec: TuningSpec,
         backend: base.Backend,
-        save: Callable[[dict[str, Any]], None],
+        save: Callable[[TuningState], None],
         *,
-        state: dict[str, Any] | None = None,
+        state: TuningState | None = None,
         poll_interval: float = 0.2,
-        parents: list[dict[str, Any]] | None = None,
+        parents: list[TuningState] | None = None,
     ) -> None:
         from sm_magics.tuning import search
 
@@ -76,7 +77,7 @@ class TuningLoop:
         self.poll_interval = poll_interval
         self.study = search.create_study(spec)
         self.distributions = search.distributions(spec)
-        self.state: dict[str, Any] = state or {}
+        self.state: TuningState = state or {}
         self.state.setdefault("status", "InProgress")
         self.state.setdefault("created", _now())
         self.state.setdefault("trials", [])
@@ -90,7 +91,7 @@ class TuningLoop:
 
     # -- public -----------------------------------------------------------------------------
 
-    def run(self, deadline: float | None = None) -> dict[str, Any]:
+    def run(self, deadline: float | None = None) -> TuningState:
         """Run until every trial ended (or a stop / the deadline); return the final state."""
         self.save(self.state)
         while True:
@@ -126,7 +127,7 @@ class TuningLoop:
                 for name, value in params.items()
             }
             training = self.spec.trial_training_spec(number, hyperparameters)
-            entry: dict[str, Any] = {
+            entry: TrialEntry = {
                 "number": number,
                 "name": training.name,
                 "params": params,
@@ -227,7 +228,7 @@ class TuningLoop:
 
     def _end_trial(
         self,
-        entry: dict[str, Any],
+        entry: TrialEntry,
         trial: optuna.trial.Trial,
         status: str,
         reason: str | None,
@@ -243,7 +244,7 @@ class TuningLoop:
         if status == statuses.COMPLETED and value is not None:
             entry["objective_status"] = "Succeeded"
             self.study.tell(trial, value)
-            self._record_best(entry)
+            self._record_best(entry, value)
         elif running is not None and running.early_reason and value is not None:
             entry["objective_status"] = "Succeeded"  # SageMaker keeps a stopped trial's value
             self.study.tell(trial, state=TrialState.PRUNED)
@@ -256,9 +257,8 @@ class TuningLoop:
                 )
             self.study.tell(trial, state=TrialState.FAIL)
 
-    def _record_best(self, entry: dict[str, Any]) -> None:
+    def _record_best(self, entry: TrialEntry, value: float) -> None:
         best = self.state.get("best")
-        value = entry["objective"]
         better = best is None or (
             value > best["objective"] if self.spec.maximize else value < best["objective"]
         )
@@ -297,7 +297,7 @@ class TuningLoop:
 
     # -- warm start -------------------------------------------------------------------------
 
-    def _warm_start(self, parent: dict[str, Any]) -> None:
+    def _warm_start(self, parent: TuningState) -> None:
         from sm_magics.tuning import search
 
         for entry in parent.get("trials", []):
@@ -308,7 +308,7 @@ class TuningLoop:
                 self.state["warm_started"] += 1
 
 
-def _timestamp(value: Any) -> float | None:
+def _timestamp(value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, int | float):

@@ -18,12 +18,20 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from sm_magics.errors import InvalidRequest
 
 if TYPE_CHECKING:
+    from mypy_boto3_sagemaker.type_defs import (
+        CategoricalParameterRangeOutputTypeDef,
+        ContinuousParameterRangeTypeDef,
+        IntegerParameterRangeTypeDef,
+        ParameterRangesOutputTypeDef,
+    )
     from optuna.distributions import BaseDistribution
+
+    from sm_magics.json_types import JsonValue
 
 Scaling = Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"]
 
@@ -52,7 +60,7 @@ class ContinuousRange:
     high: float
     scaling: Scaling = "Auto"
 
-    def to_sagemaker(self) -> dict[str, str]:
+    def to_sagemaker(self) -> ContinuousParameterRangeTypeDef:
         """Return the ``ContinuousParameterRange`` shape."""
         return {
             "Name": self.name,
@@ -77,7 +85,7 @@ class IntegerRange:
     high: int
     scaling: Scaling = "Auto"
 
-    def to_sagemaker(self) -> dict[str, str]:
+    def to_sagemaker(self) -> IntegerParameterRangeTypeDef:
         """Return the ``IntegerParameterRange`` shape."""
         return {
             "Name": self.name,
@@ -100,7 +108,7 @@ class CategoricalRange:
     name: str
     values: tuple[str, ...]
 
-    def to_sagemaker(self) -> dict[str, Any]:
+    def to_sagemaker(self) -> CategoricalParameterRangeOutputTypeDef:
         """Return the ``CategoricalParameterRange`` shape."""
         return {"Name": self.name, "Values": list(self.values)}
 
@@ -229,20 +237,20 @@ def parse_ranges(texts: list[str]) -> list[ParameterRange]:
     return ranges
 
 
-def to_parameter_ranges(ranges: list[ParameterRange]) -> dict[str, list[dict[str, Any]]]:
+def to_parameter_ranges(ranges: list[ParameterRange]) -> ParameterRangesOutputTypeDef:
     """Return SageMaker's ``ParameterRanges`` for ``ranges`` (empty kinds left out)."""
-    shape: dict[str, list[dict[str, Any]]] = {}
+    shape: ParameterRangesOutputTypeDef = {}
     for rng in ranges:
-        key = {
-            ContinuousRange: "ContinuousParameterRanges",
-            IntegerRange: "IntegerParameterRanges",
-            CategoricalRange: "CategoricalParameterRanges",
-        }[type(rng)]
-        shape.setdefault(key, []).append(rng.to_sagemaker())
+        if isinstance(rng, ContinuousRange):
+            shape.setdefault("ContinuousParameterRanges", []).append(rng.to_sagemaker())
+        elif isinstance(rng, IntegerRange):
+            shape.setdefault("IntegerParameterRanges", []).append(rng.to_sagemaker())
+        else:
+            shape.setdefault("CategoricalParameterRanges", []).append(rng.to_sagemaker())
     return shape
 
 
-def from_parameter_ranges(shape: dict[str, Any]) -> list[ParameterRange]:
+def from_parameter_ranges(shape: ParameterRangesOutputTypeDef) -> list[ParameterRange]:
     """Return the ranges of a SageMaker ``ParameterRanges`` (a warm start's parent's)."""
     ranges: list[ParameterRange] = []
     for item in shape.get("ContinuousParameterRanges", []):
@@ -254,17 +262,17 @@ def from_parameter_ranges(shape: dict[str, Any]) -> list[ParameterRange]:
                 item.get("ScalingType", "Auto"),
             )
         )
-    for item in shape.get("IntegerParameterRanges", []):
+    for number in shape.get("IntegerParameterRanges", []):
         ranges.append(
             IntegerRange(
-                item["Name"],
-                int(item["MinValue"]),
-                int(item["MaxValue"]),
-                item.get("ScalingType", "Auto"),
+                number["Name"],
+                int(number["MinValue"]),
+                int(number["MaxValue"]),
+                number.get("ScalingType", "Auto"),
             )
         )
-    for item in shape.get("CategoricalParameterRanges", []):
-        ranges.append(CategoricalRange(item["Name"], tuple(item["Values"])))
+    for choice in shape.get("CategoricalParameterRanges", []):
+        ranges.append(CategoricalRange(choice["Name"], tuple(choice["Values"])))
     return ranges
 
 
@@ -282,7 +290,7 @@ def grid_size(ranges: list[ParameterRange]) -> int:
     return size
 
 
-def decode_value(text: str) -> Any:
+def decode_value(text: str) -> JsonValue:
     """Return a categorical value with the JSON type it looks like (``"3"`` → ``3``).
 
     Hyperparameters reach a script through ``SM_HPS`` and ``--key value``; the values a
@@ -291,6 +299,7 @@ def decode_value(text: str) -> Any:
     import json
 
     try:
-        return json.loads(text)
+        value: JsonValue = json.loads(text)
     except ValueError:
         return text
+    return value

@@ -113,7 +113,7 @@ def distributions(spec: TuningSpec) -> dict[str, optuna.distributions.BaseDistri
 
 
 def add_finished_trial(
-    study: optuna.Study, spec: TuningSpec, params: dict[str, object], value: float
+    study: optuna.Study, spec: TuningSpec, params: dict[str, str | int | float], value: float
 ) -> bool:
     """Seed ``study`` with a trial a parent tuning job finished (warm start).
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import InvalidRequest
 from sm_magics.ledger_records import TuningRowSpec
 from sm_magics.tuning import ranges as ranges_mod
 from sm_magics.tuning.ranges import ParameterRange
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sm_magics.json_types import JsonValue
 
 Strategy = Literal["Bayesian", "Random", "Grid", "Hyperband"]
 EarlyStopping = Literal["Off", "Auto"]
@@ -50,7 +54,7 @@ def validate_tuning_name(name: str) -> str:
     return name
 
 
-def trial_name(tuning: str, number: int, params: dict[str, Any]) -> str:
+def trial_name(tuning: str, number: int, params: Mapping[str, JsonValue]) -> str:
     """Return SageMaker's name for trial ``number``: ``<tuning>-<NNN>-<8 hex>``."""
     import hashlib
     import json
@@ -127,7 +131,7 @@ class TuningSpec:
         if self.max_runtime is not None and not 120 <= self.max_runtime <= 15_768_000:
             raise InvalidRequest("The tuning job's --max-runtime must be 2m to 182d.")
 
-    def trial_training_spec(self, number: int, params: dict[str, Any]) -> TrainingSpec:
+    def trial_training_spec(self, number: int, params: Mapping[str, JsonValue]) -> TrainingSpec:
         """Return the training spec of trial ``number`` with the sampled ``params``."""
         from dataclasses import replace
 
@@ -156,23 +160,18 @@ class TuningSpec:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TuningSpec:
+    def from_json(cls, data: TuningRowSpec) -> TuningSpec:
         """Rebuild a spec written by :meth:`to_json` (the tuner process reads it)."""
-        training = dict(data["training"])
-        for key in ("source_dir", "requirements"):
-            if training.get(key) is not None:
-                training[key] = Path(training[key])
-        known = set(TrainingSpec.__dataclass_fields__)
         return cls(
             name=data["name"],
-            training=TrainingSpec(**{k: v for k, v in training.items() if k in known}),
+            training=TrainingSpec.from_json(data["training"]),
             objective=data["objective"],
             ranges=ranges_mod.from_parameter_ranges(data["parameter_ranges"]),
-            objective_type=data["objective_type"],
+            objective_type=parse_objective_type(data["objective_type"]),
             max_jobs=int(data["max_jobs"]),
             max_parallel=int(data["max_parallel"]),
-            strategy=data["strategy"],
-            early_stopping=data["early_stopping"],
+            strategy=parse_strategy(data["strategy"]),
+            early_stopping=parse_early_stopping(data["early_stopping"]),
             warm_start=list(data.get("warm_start") or []),
             max_runtime=data.get("max_runtime"),
             random_seed=data.get("random_seed"),
@@ -195,3 +194,15 @@ def parse_early_stopping(text: str) -> EarlyStopping:
     if value not in ("auto", "off"):
         raise InvalidRequest(f"--early-stopping {text!r}: choose auto or off.")
     return "Auto" if value == "auto" else "Off"
+
+
+def parse_objective_type(text: str) -> ObjectiveType:
+    """Return SageMaker's objective ``Type`` for ``maximize|minimize`` (any case).
+
+    A spec read back from a tuning folder passes through here, so a hand-edited file
+    fails with this message instead of running a search in an unknown direction.
+    """
+    value = text.strip().lower()
+    if value not in ("maximize", "minimize"):
+        raise InvalidRequest(f"Objective type {text!r}: Maximize or Minimize.")
+    return "Maximize" if value == "maximize" else "Minimize"

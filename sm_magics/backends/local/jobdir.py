@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ class StateFolder:
         """Return the current state document."""
         return read_json(self.state_file)
 
-    def write_state(self, state: dict[str, Any]) -> None:
+    def write_state(self, state: Mapping[str, object]) -> None:
         """Replace the state document atomically."""
         write_json_atomic(self.state_file, state)
 

@@ -17,9 +17,9 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
 
 from sm_magics.backends.local.tuning import TuningDir, sync_ledger
+from sm_magics.tuning.state import TuningState, tuning_state
 
 
 def run(folder: Path) -> int:
@@ -31,13 +31,13 @@ def run(folder: Path) -> int:
     from sm_magics.tuning.spec import TuningSpec
 
     tuning = TuningDir(folder)
-    spec = TuningSpec.from_json(tuning.read_spec())
-    state = tuning.read_state()
+    spec = TuningSpec.from_json(tuning.read_tuning_spec())
+    state = tuning_state(tuning.read_state())
     state["tuner_pid"] = os.getpid()
     state["tuner_start"] = start_ticks(os.getpid())
     ledger = Ledger()
 
-    def save(current: dict[str, Any]) -> None:
+    def save(current: TuningState) -> None:
         tuning.write_state(current)
         sync_ledger(ledger, spec.name, current)
 
@@ -45,7 +45,7 @@ def run(folder: Path) -> int:
     for parent in spec.warm_start:
         parent_dir = TuningDir.for_tuning(parent)
         if parent_dir.exists():
-            parents.append(parent_dir.read_state())
+            parents.append(tuning_state(parent_dir.read_state()))
     loop = TuningLoop(spec, LocalBackend(), save, state=state, parents=parents)
     signal.signal(signal.SIGTERM, lambda *_: loop.stop_requested.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sm_magics import config
 from sm_magics.backends import base, kinds, statuses
@@ -28,9 +28,10 @@ from sm_magics.backends.local.job_states import lost_owner
 from sm_magics.backends.local.jobdir import RequestFolder, write_json_atomic
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import Ledger
-from sm_magics.ledger_records import JobRecord, JobRowSpec, job_row_spec
+from sm_magics.ledger_records import JobRecord, JobRowSpec, TuningRowSpec, job_row_spec
 from sm_magics.tuning import ranges as ranges_mod
 from sm_magics.tuning.spec import TuningSpec
+from sm_magics.tuning.state import TrialEntry, TuningState, tuning_state
 
 KIND = "tuning"
 _LOCAL_ACCOUNT = "000000000000"
@@ -51,13 +52,17 @@ class TuningDir(RequestFolder):
         """Return the folder of tuning job ``name`` under the current home."""
         return cls(tuning_root() / name)
 
+    def read_tuning_spec(self) -> TuningRowSpec:
+        """Return the request as :meth:`TuningSpec.to_json` wrote it."""
+        return cast("TuningRowSpec", self.read_spec())
+
     @property
     def tuner_log(self) -> Path:
         """The tuner process's own output (tracebacks, if it ever crashed)."""
         return self.root / "tuner.log"
 
 
-def sync_ledger(ledger: Ledger, name: str, state: dict[str, Any]) -> None:
+def sync_ledger(ledger: Ledger, name: str, state: TuningState) -> None:
     """Mirror a tuning state into its ledger row (the folder is the truth)."""
     done = sum(1 for t in state.get("trials", []) if t.get("status") in statuses.TERMINAL_STATUSES)
     best = state.get("best")
@@ -138,16 +143,17 @@ class LocalTuning:
             raise NotFound(f"No local tuning job named {name!r}.")
         return folder
 
-    def _checked_state(self, folder: TuningDir) -> dict[str, Any]:
+    def _checked_state(self, folder: TuningDir) -> TuningState:
         """Return the state; a tuner that died mid-job ends it Failed (trials stopped)."""
         processes.reap_children()
-        state, reason = lost_owner(
+        read, reason = lost_owner(
             folder.read_state,
             owner="tuner",
             label="the local tuner",
             log=folder.tuner_log,
             terminal=TERMINAL,
         )
+        state = tuning_state(read)
         if reason is None:
             return state
         for trial in state.get("trials", []):
@@ -156,9 +162,11 @@ class LocalTuning:
                     self.trainer.stop_training_job(trial["name"])
         stopped = folder.stop_marker.exists()
         state.update(
-            status="Stopped" if stopped else "Failed",
-            ended=time.time(),
-            failure_reason=None if stopped else f"InternalServerError: {reason}",
+            {
+                "status": "Stopped" if stopped else "Failed",
+                "ended": time.time(),
+                "failure_reason": None if stopped else f"InternalServerError: {reason}",
+            }
         )
         folder.write_state(state)
         sync_ledger(self.ledger, folder.name, state)
@@ -184,7 +192,7 @@ class LocalTuning:
         ]
         return sorted(summaries, key=lambda s: s["CreationTime"], reverse=True)
 
-    def _settle_trials(self, folder: TuningDir, state: dict[str, Any]) -> None:
+    def _settle_trials(self, folder: TuningDir, state: TuningState) -> None:
         """Bring the trials of an ended job up to their own jobs' truth.
 
         Only needed when the tuner died: its state stopped changing while the trials it
@@ -243,7 +251,7 @@ def _metric(spec: dict[str, Any], value: float) -> dict[str, Any]:
 
 
 def trial_summary(
-    tuning: str, spec: dict[str, Any], trial: dict[str, Any], region: str | None
+    tuning: str, spec: dict[str, Any], trial: TrialEntry, region: str | None
 ) -> dict[str, Any]:
     """Return one trial as a ``HyperParameterTrainingJobSummary``."""
     summary: dict[str, Any] = {
@@ -260,12 +268,13 @@ def trial_summary(
         },
         "ObjectiveStatus": trial.get("objective_status", "Pending"),
     }
+    objective = trial.get("objective")
     optional = {
         "TrainingStartTime": _utc(trial.get("started")),
         "TrainingEndTime": _utc(trial.get("ended")),
         "FailureReason": trial.get("failure_reason"),
         "FinalHyperParameterTuningJobObjectiveMetric": (
-            _metric(spec, trial["objective"]) if trial.get("objective") is not None else None
+            _metric(spec, objective) if objective is not None else None
         ),
     }
     summary.update({k: v for k, v in optional.items() if v is not None})
@@ -276,7 +285,7 @@ def trial_summary(
 
 
 def describe_from_state(
-    name: str, spec: dict[str, Any], state: dict[str, Any], region: str | None, folder: TuningDir
+    name: str, spec: dict[str, Any], state: TuningState, region: str | None, folder: TuningDir
 ) -> dict[str, Any]:
     """Return ``DescribeHyperParameterTuningJob``'s shape for a local tuning state."""
     trials = state.get("trials", [])
@@ -350,9 +359,9 @@ def describe_from_state(
     best = state.get("best")
     if best:
         by_name = {t["name"]: t for t in trials}
-        trial = by_name.get(best["name"])
-        if trial is not None:
-            description["BestTrainingJob"] = trial_summary(name, spec, trial, region)
+        best_trial = by_name.get(best["name"])
+        if best_trial is not None:
+            description["BestTrainingJob"] = trial_summary(name, spec, best_trial, region)
     return description
 
 
