@@ -60,10 +60,9 @@ and ``%sm_logs`` rely on.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends.results import LogBatch, LogEvent
 from sm_magics.backends.sagemaker.cwlogs_calls import (
@@ -86,13 +85,25 @@ from sm_magics.backends.sagemaker.cwlogs_pacing import (
     SPOT_RELIST_INTERVAL,
     THROTTLE_MAX_WAIT,
     THROTTLE_MIN_WAIT,
+    ReaderCursor,
+    StreamPosition,
     active_interval,
     host_of,
     is_due,
     new_cursor,
+    new_stream,
+    reader_cursor,
     stream_order,
 )
 from sm_magics.errors import BackendUnavailable, InvalidRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs.client import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import (
+        DescribeLogStreamsRequestTypeDef,
+        GetLogEventsRequestTypeDef,
+        OutputLogEventTypeDef,
+    )
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
@@ -122,7 +133,7 @@ class LogReader:
 
     def __init__(
         self,
-        client: Any,
+        client: CloudWatchLogsClient,
         *,
         group: str = TRAINING_LOG_GROUP,
         clock: Callable[[], float] = time.time,
@@ -173,7 +184,7 @@ class LogReader:
             outlasted :data:`FINISHED_THROTTLE_BUDGET` on a finished job. The caller's
             cursor is left as it was, so nothing is lost or repeated by retrying.
         """
-        state = copy.deepcopy(cursor) if cursor else new_cursor(expected_streams)
+        state = reader_cursor(cursor) if cursor else new_cursor(expected_streams)
         if state.get("hosts") is None and expected_streams is not None:
             state["hosts"] = expected_streams
         waited = 0.0
@@ -181,7 +192,7 @@ class LogReader:
         while True:
             now = self.clock()
             if not finished and not is_due(state.get("throttled_until", 0.0), now):
-                return LogBatch([], state)
+                return LogBatch([], dict(state))
             events: list[LogEvent] = []
             try:
                 self._poll(job, state, events, now, finished, relist_every)
@@ -210,20 +221,20 @@ class LogReader:
                     continue
             state.pop("backlog", None)
             events.sort(key=lambda event: event.timestamp)  # stable: host order on ties
-            return LogBatch(events, state)
+            return LogBatch(events, dict(state))
 
     # -- one poll -----------------------------------------------------------------------------
 
     def _poll(
         self,
         job: str,
-        state: dict[str, Any],
+        state: ReaderCursor,
         out: list[LogEvent],
         now: float,
         finished: bool,
         relist_every: float | None,
     ) -> None:
-        streams: dict[str, dict[str, Any]] = state["streams"]
+        streams = state["streams"]
         if state.get("mode") == "combined" and finished:
             # The end: from the combined read's positions, read every stream exactly.
             state["mode"] = "final"
@@ -267,23 +278,23 @@ class LogReader:
                 stream["quiet"] = min(stream.get("quiet", 0) + 1, 8)
                 stream["due"] = now + min(interval * 2 ** stream["quiet"], IDLE_MAX_INTERVAL)
 
-    def _list(self, job: str, state: dict[str, Any], now: float) -> None:
+    def _list(self, job: str, state: ReaderCursor, now: float) -> None:
         """Add the streams of ``job`` not known yet; mark the set complete when it is."""
-        streams: dict[str, dict[str, Any]] = state["streams"]
+        streams = state["streams"]
         before = len(streams)
         token: str | None = None
         for _ in range(MAX_LIST_PAGES):
-            params: dict[str, Any] = {"logGroupName": self.group, "logStreamNamePrefix": f"{job}/"}
+            params: DescribeLogStreamsRequestTypeDef = {
+                "logGroupName": self.group,
+                "logStreamNamePrefix": f"{job}/",
+            }
             if token:
                 params["nextToken"] = token
-            page = call_logs(self.client, "describe_log_streams", **params)
+            page = call_logs(self.client.describe_log_streams, **params)
             if page is None:  # no log group yet: no job of this region has logged yet
                 break
             for described in page.get("logStreams", []):
-                streams.setdefault(
-                    described["logStreamName"],
-                    {"token": None, "ts": None, "skip": 0, "due": 0.0, "quiet": 0},
-                )
+                streams.setdefault(described["logStreamName"], new_stream())
             next_token = page.get("nextToken")
             if not next_token or next_token == token:
                 break
@@ -297,7 +308,7 @@ class LogReader:
         state["list_due"] = now + state["list_interval"]
 
     def read_stream(
-        self, job: str, name: str, stream: dict[str, Any], out: list[LogEvent], exact: bool
+        self, job: str, name: str, stream: StreamPosition, out: list[LogEvent], exact: bool
     ) -> tuple[int, bool]:
         """Read one stream from its token on; return ``(lines read, backlog left)``.
 
@@ -318,27 +329,27 @@ class LogReader:
         pages = 0
         while pages < MAX_PAGES_PER_CALL:
             pages += 1
-            params: dict[str, Any] = {
+            params: GetLogEventsRequestTypeDef = {
                 "logGroupName": self.group,
                 "logStreamName": name,
                 "startFromHead": True,
                 "limit": self.page_limit,
             }
-            resume = stream["token"] is None and stream["ts"] is not None
-            if stream["token"]:
-                params["nextToken"] = stream["token"]
-                if stream.get("since") is not None:
+            token, last, since = stream["token"], stream["ts"], stream.get("since")
+            if token:
+                params["nextToken"] = token
+                if since is not None:
                     # A token from a read by time goes with that time, as the SDK sends it
                     # (and as moto needs: its tokens count within the time-filtered list).
-                    params["startTime"] = stream["since"]
-            elif resume:
-                params["startTime"] = stream["ts"]  # a lost token: go on from the last line
-                stream["since"] = stream["ts"]
-                stream["repeat"] = [stream["ts"], stream["skip"]]
+                    params["startTime"] = since
+            elif last is not None:
+                params["startTime"] = last  # a lost token: go on from the last line
+                stream["since"] = last
+                stream["repeat"] = [last, stream["skip"]]
             else:
                 stream["since"] = None
             try:
-                page = call_logs(self.client, "get_log_events", **params)
+                page = call_logs(self.client.get_log_events, **params)
             except ExpiredToken as exc:
                 if retried_token:
                     raise InvalidRequest(f"GetLogEvents refused {name}'s token: {exc}") from None
@@ -382,7 +393,9 @@ class LogReader:
         return got, True
 
     @staticmethod
-    def _after_last(repeat: list[int], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _after_last(
+        repeat: list[int], events: list[OutputLogEventTypeDef]
+    ) -> list[OutputLogEventTypeDef]:
         """Drop what a ``startTime`` read repeats: the events at the last timestamp seen.
 
         ``repeat`` is ``[timestamp, lines at it still to drop]``, counted down in place so
@@ -396,7 +409,7 @@ class LogReader:
             kept.append(event)
         return kept
 
-    def _maybe_full(self, events: list[dict[str, Any]]) -> bool:
+    def _maybe_full(self, events: list[OutputLogEventTypeDef]) -> bool:
         if len(events) >= self.page_limit:
             return True
         size = sum(len(str(e.get("message", "")).encode()) + EVENT_OVERHEAD_BYTES for e in events)
@@ -404,7 +417,7 @@ class LogReader:
 
 
 def read_training_logs(
-    client: Any,
+    client: CloudWatchLogsClient,
     job: str,
     cursor: dict[str, Any] | None = None,
     *,

@@ -7,9 +7,16 @@ one of :mod:`sm_magics.errors`; this module makes that distinction once for ever
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from sm_magics.backends.sagemaker.errors import THROTTLING_CODES, error_code, translate
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs.type_defs import FilteredLogEventTypeDef, OutputLogEventTypeDef
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 # Transient failures: back off and keep the cursor, never fail a follower for them.
 TRANSIENT_CODES = THROTTLING_CODES | {
@@ -28,10 +35,14 @@ class ExpiredToken(Exception):
     """``GetLogEvents`` refused a stream's token (they expire after 24 hours)."""
 
 
-def call_logs(client: Any, operation: str, **params: Any) -> dict[str, Any] | None:
-    """Call the logs API; ``None`` when the group or stream does not exist (yet)."""
+def call_logs(call: Callable[_P, _R], *args: _P.args, **params: _P.kwargs) -> _R | None:
+    """Call one logs API method (a bound client method) with ``params``.
+
+    Returns its answer, or ``None`` when the group or stream does not exist (yet).
+    """
+    operation = getattr(call, "__name__", "call")
     try:
-        result: dict[str, Any] = getattr(client, operation)(**params)
+        result = call(*args, **params)
     except Exception as exc:
         code = error_code(exc)
         if code == "ResourceNotFoundException":
@@ -61,7 +72,7 @@ def is_connection_error(exc: BaseException) -> bool:
     )
 
 
-def message_of(event: dict[str, Any]) -> str:
+def message_of(event: OutputLogEventTypeDef | FilteredLogEventTypeDef) -> str:
     r"""Return an event's text without its line ending, and nothing else taken away.
 
     Only a final ``\n`` (or ``\r\n``) is a line ending: a ``\r`` of a progress bar, a form

@@ -9,7 +9,7 @@ no line comes twice, and when a stream must be caught up by itself.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sm_magics.backends.results import LogEvent
 from sm_magics.backends.sagemaker.cwlogs_calls import ExpiredToken, call_logs, message_of
@@ -17,13 +17,19 @@ from sm_magics.backends.sagemaker.cwlogs_pacing import (
     IDLE_MAX_INTERVAL,
     LATE_WINDOW,
     MAX_PAGES_PER_CALL,
+    CombinedQuery,
+    ReaderCursor,
+    StreamPosition,
     combined_interval,
     host_of,
     is_due,
+    new_stream,
     stream_order,
 )
 
 if TYPE_CHECKING:
+    from mypy_boto3_logs.type_defs import FilteredLogEventTypeDef, FilterLogEventsRequestTypeDef
+
     from sm_magics.backends.sagemaker.cwlogs import LogReader
 
 # What the combined read makes of one event (see apply_combined).
@@ -31,7 +37,7 @@ NEW, SEEN, CATCH_UP = "new", "seen", "catch-up"
 
 
 def poll_combined(
-    reader: LogReader, job: str, state: dict[str, Any], out: list[LogEvent], now: float
+    reader: LogReader, job: str, state: ReaderCursor, out: list[LogEvent], now: float
 ) -> None:
     """One ``FilterLogEvents`` query (and its pages) for every host of a running job.
 
@@ -42,7 +48,7 @@ def poll_combined(
     """
     if not is_due(state.get("due", 0.0), now):
         return
-    streams: dict[str, dict[str, Any]] = state["streams"]
+    streams = state["streams"]
     query = state.get("filter")
     if query is not None and query.get("token") and query.get("reached", 0) > query["start"]:
         # A query paged across calls. Lines stamped in the very millisecond its pages had
@@ -56,7 +62,7 @@ def poll_combined(
     got = 0
     catch_up: set[str] = set()
     for _ in range(MAX_PAGES_PER_CALL):
-        params: dict[str, Any] = {
+        params: FilterLogEventsRequestTypeDef = {
             "logGroupName": reader.group,
             "logStreamNamePrefix": f"{job}/",
             "startTime": query["start"],
@@ -65,7 +71,7 @@ def poll_combined(
         if query["token"]:
             params["nextToken"] = query["token"]
         try:
-            page = call_logs(reader.client, "filter_log_events", **params)
+            page = call_logs(reader.client.filter_log_events, **params)
         except ExpiredToken:
             state.pop("filter", None)  # start again from the positions
             state["due"] = 0.0
@@ -114,13 +120,13 @@ def poll_combined(
         state["due"] = now + min(interval * 2 ** state["quiet"], IDLE_MAX_INTERVAL)
 
 
-def new_query(state: dict[str, Any], start: int) -> dict[str, Any]:
+def new_query(state: ReaderCursor, start: int) -> CombinedQuery:
     """Return a query from ``start``, checked against the streams' positions at or after it.
 
     A stream whose position lies before ``start`` (or that has none) is not in ``base``:
     its events make :func:`apply_combined` ask for it to be caught up by itself.
     """
-    streams: dict[str, dict[str, Any]] = state["streams"]
+    streams = state["streams"]
     base = {
         name: [stream["ts"], stream["skip"], 0]
         for name, stream in streams.items()
@@ -129,7 +135,7 @@ def new_query(state: dict[str, Any], start: int) -> dict[str, Any]:
     return {"start": start, "token": None, "base": base}
 
 
-def combined_start(state: dict[str, Any]) -> int:
+def combined_start(state: ReaderCursor) -> int:
     """Return the ``startTime`` of the next query: the least advanced stream, bounded.
 
     ``0`` before any line was read (a follower that starts late gets the whole log).
@@ -142,9 +148,9 @@ def combined_start(state: dict[str, Any]) -> int:
 
 def apply_combined(
     job: str,
-    streams: dict[str, dict[str, Any]],
-    query: dict[str, Any],
-    event: dict[str, Any],
+    streams: dict[str, StreamPosition],
+    query: CombinedQuery,
+    event: FilteredLogEventTypeDef,
     out: list[LogEvent],
 ) -> str:
     """Append ``event`` to ``out`` unless its stream's position says it was read.
@@ -158,10 +164,8 @@ def apply_combined(
     if not name:
         return SEEN
     timestamp = int(event["timestamp"])
-    stream = streams.setdefault(
-        name, {"token": None, "ts": None, "skip": 0, "due": 0.0, "quiet": 0}
-    )
-    base: dict[str, list[int]] = query["base"]
+    stream = streams.setdefault(name, new_stream())
+    base = query["base"]
     known = base.get(name)
     if known is not None:
         if timestamp < known[0]:

@@ -8,8 +8,9 @@ reading itself; also how a stream's name tells its host.
 
 from __future__ import annotations
 
+import copy
 import re
-from typing import Any
+from typing import Any, Literal, TypedDict, cast
 
 #: ``GetLogEvents`` page limits: events and bytes (each event counts 26 bytes extra).
 MAX_PAGE_EVENTS = 10_000
@@ -91,7 +92,66 @@ def stream_order(job: str, stream: str) -> tuple[int, str]:
     return (int(match.group(1)) if match else 1 << 30, stream)
 
 
-def new_cursor(expected_streams: int | None = None) -> dict[str, Any]:
+class StreamPosition(TypedDict, total=False):
+    """Where the reader is in one stream (``cursor["streams"][name]``)."""
+
+    token: str | None  # GetLogEvents' nextForwardToken, None before the first read
+    ts: int | None  # the last line's timestamp (ms): to resume when a token expired
+    skip: int  # lines at ``ts`` already read
+    due: float  # when the stream is read next (wall-clock seconds)
+    quiet: int  # polls in a row that found nothing (the back-off's exponent)
+    since: int | None  # the startTime that goes with ``token`` (a read by time)
+    repeat: list[int]  # [timestamp, lines at it still to drop] after a read by time
+
+
+class CombinedQuery(TypedDict, total=False):
+    """A ``FilterLogEvents`` query in progress (``cursor["filter"]``)."""
+
+    start: int  # its startTime (ms)
+    token: str | None  # nextToken of its next page
+    #: The positions it started from: stream -> [timestamp, lines at it, seen again].
+    base: dict[str, list[int]]
+    reached: int  # the newest timestamp its pages returned
+
+
+class ReaderCursor(TypedDict, total=False):
+    """The cursor of :class:`~sm_magics.backends.sagemaker.cwlogs.LogReader`: JSON-safe.
+
+    Opaque to callers (the contract's ``dict``), which hand it back unchanged; the keys
+    from ``v`` to ``streams`` are there from :func:`new_cursor` on.
+    """
+
+    v: int
+    hosts: int | None  # streams the job will have (its instance count), if known
+    complete: bool  # every host's stream is known: no more listing
+    list_due: float
+    list_interval: float
+    relist_due: float
+    throttled_until: float
+    backoff: float
+    streams: dict[str, StreamPosition]
+    mode: Literal["combined", "final"]  # absent: the per-stream read
+    filter: CombinedQuery
+    due: float  # the combined read's next poll
+    quiet: int
+    backlog: bool  # pages are left: read again at once
+
+
+def reader_cursor(cursor: dict[str, Any]) -> ReaderCursor:
+    """Return a copy of a cursor this reader handed out, as the type it was written as.
+
+    The one place the contract's opaque ``dict`` becomes the reader's own type again
+    (a copy: the caller's cursor is left as it was if the read fails).
+    """
+    return cast(ReaderCursor, copy.deepcopy(cursor))
+
+
+def new_stream() -> StreamPosition:
+    """Return the position of a stream nothing was read from yet."""
+    return {"token": None, "ts": None, "skip": 0, "due": 0.0, "quiet": 0}
+
+
+def new_cursor(expected_streams: int | None = None) -> ReaderCursor:
     """Return the cursor of a reader that has read nothing yet."""
     return {
         "v": CURSOR_VERSION,
