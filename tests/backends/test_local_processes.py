@@ -75,7 +75,13 @@ def test_stop_ends_a_daemon_in_its_own_session(local_backend, adopt_orphans) -> 
     wait_until(lambda: not process_running(daemon), what="the daemon to end on stop")
 
 
-def test_hosts_and_daemons_do_not_outlive_a_killed_supervisor(local_backend, adopt_orphans) -> None:
+@pytest.mark.parametrize("pid_namespace", ["1", "0"])
+def test_hosts_and_daemons_do_not_outlive_a_killed_supervisor(
+    local_backend, adopt_orphans, monkeypatch, pid_namespace: str
+) -> None:
+    # With the PID namespace off (as on macOS), only the watchdog the starter forked
+    # sweeps the daemon: it runs in a session of its own and has no death signal.
+    monkeypatch.setenv("SM_MAGICS_PID_NAMESPACE", pid_namespace)
     spec = make_spec(script=DAEMON_SCRIPT.format(rest="while True: time.sleep(0.1)"))
     local_backend.create_training_job(spec)
     daemon = _daemon_pid(local_backend, spec.name)

@@ -283,9 +283,38 @@ def start(root: str, plan: object, stopped: list[bool]) -> Early | None:
     for line in plan["lines"]:  # before the pumps write the script's first line
         _log_line(log, line)
     record(root, early, [child.pid for _, child, _ in started])
+    early.watchdog = _watchdog(str(plan["mark"]))
     _pump(root, early, started)
-    early.watchdog = _watchdog(plan["mark"], root)
     return early
+
+
+def _preload(*, supervisor: bool) -> None:
+    """Import, before the kernel's message, what starting the hosts needs.
+
+    Tens of milliseconds (the namespaces' modules, ``ctypes`` and the C library) that
+    would otherwise sit between the hand-over and the first line: a new starter spends
+    them while the kernel lays the job out. A starter kept ready (``supervisor``) loads
+    everything else too while it waits (the log pumps, ``site``, the supervisor with
+    sqlite3 and psutil), so after the hand-over no import competes with the hosts' own
+    start for the CPU.
+    """
+    import fcntl  # noqa: F401
+
+    from sm_magics.backends.local import namespaces, pidns, syscalls, watchdog  # noqa: F401
+
+    if sys.platform.startswith("linux"):
+        syscalls.load()
+    if supervisor:
+        _prepare()
+        _load_supervisor()
+
+
+def _load_supervisor() -> None:
+    """Load ``site`` (the venv's packages: psutil) and the supervisor's modules."""
+    import site
+
+    site.main()
+    from sm_magics.backends.local import supervisor  # noqa: F401
 
 
 def _prepare() -> None:
@@ -326,24 +355,19 @@ def record(root: str, early: Early, pgids: list[int]) -> None:
     early.recorded = {key: state[key] for key in keys}
 
 
-def _watchdog(mark: str, root: str) -> int | None:
-    """Start the job's watchdog (see :mod:`.watchdog`); return the pipe's write end.
+def _watchdog(mark: str) -> int | None:
+    """Fork the job's watchdog (see :mod:`.watchdog`); return the pipe's write end.
 
     Started here, not by the supervisor once loaded: a supervisor killed while it loads
-    must still leave nothing of the job running.
+    must still leave nothing of the job running. Forked, before the log pumps' threads
+    exist: an interpreter start of its own would compete with the hosts' for the CPU.
     """
-    read_end, write_end = os.pipe()  # not inheritable: only we hold the write end
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    command = [sys.executable, "-m", "sm_magics.backends.local.watchdog", mark]
+    from sm_magics.backends.local import watchdog
+
     try:
-        spawn(command, dict(os.environ), root, None, devnull, stdin=read_end, die_with_us=False)
-    except LaunchError:
-        os.close(write_end)
-        return None
-    finally:
-        os.close(read_end)
-        os.close(devnull)
-    return write_end
+        return watchdog.fork(mark)
+    except OSError:
+        return None  # the supervisor starts one itself
 
 
 def _pump(root: str, early: Early, started: list[tuple[str, Child, int]]) -> None:
@@ -384,19 +408,20 @@ def main() -> int:
     stopped: list[bool] = []
     _signal.signal(_signal.SIGTERM, lambda *_: stopped.append(True))
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    ready = "--ready" in sys.argv
+    _preload(supervisor=ready)  # while the kernel lays the job out, or before it has one
     message = receive()
     if message is None:
         return 0  # no job after all: the creation failed, or the kernel ended
     root = str(message["root"])
-    if "--ready" in sys.argv:
+    if ready:
         environ = message.get("environ")
         if isinstance(environ, dict):
             environ["SM_MAGICS_HOME"] = message["home"]
         _adopt(root, environ)
     early = start(root, message.get("plan"), stopped)
-    import site
-
-    site.main()  # the venv's packages (psutil) for the supervisor, now the hosts run
+    if not ready:
+        _load_supervisor()  # now the hosts run
     from sm_magics.backends.local.supervisor import main as supervise
 
     return supervise([root], early=early, stopped=stopped)
