@@ -174,7 +174,7 @@ _UNPRICED_SHOWN = 6
 def _group_rate(group: cost_totals.Group) -> Rate:
     """Return the hourly rate of every row of ``group`` (one price lookup)."""
     if group.table == "jobs":
-        return job_rate(JobRecord(name="", status="", created_at=0.0, **group.job_fields()))
+        return job_rate(group.job_record())
     return endpoint_rate(
         EndpointRecord(name="", status="", created_at=0.0, **group.endpoint_fields())
     )

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from sm_magics.ledger import Ledger
+from sm_magics.ledger_records import JobRecord, SqlValue
 from sm_magics.ledger_schema import ACTIVE_JOBS_SQL, TERMINAL_JOBS_SQL
 
 _JOB_BILLING = "('InProgress', 'Stopping')"
@@ -125,7 +126,7 @@ class Group:
     """
 
     table: str
-    key: dict[str, Any]
+    key: dict[str, SqlValue]
     today: float = 0.0
     month: float = 0.0
     rows: int = 0
@@ -135,22 +136,34 @@ class Group:
         """The backend the group's rows ran on."""
         return str(self.key["backend"])
 
-    def job_fields(self) -> dict[str, Any]:
-        """Return the key as :class:`~sm_magics.ledger.JobRecord` keyword arguments."""
-        fields = dict(self.key)
-        fields["spot"] = bool(fields["spot"])
-        fields["instance_count"] = int(fields["instance_count"] or 0)
-        return fields
+    def job_record(self) -> JobRecord:
+        """Return a job record with the key's columns: what its rate is computed from."""
+        key = self.key
+        return JobRecord(
+            name="",
+            status="",
+            created_at=0.0,
+            kind=str(key["kind"]),
+            backend=str(key["backend"]),
+            region=_text(key["region"]),
+            instance_type=_text(key["instance_type"]),
+            instance_count=int(key["instance_count"] or 0),
+            spot=bool(key["spot"]),
+        )
 
     def endpoint_fields(self) -> dict[str, Any]:
         """Return the key as :class:`~sm_magics.ledger.EndpointRecord` keyword arguments."""
-        serverless = json.loads(self.key["serverless"] or "[]")
+        serverless = json.loads(_text(self.key["serverless"]) or "[]")
         return {
             "backend": self.key["backend"],
             "region": self.key["region"],
-            "variants": json.loads(self.key["variants"] or "[]"),
+            "variants": json.loads(_text(self.key["variants"]) or "[]"),
             "spec": {"variants": [{"name": n, "serverless_memory_mb": m} for n, m in serverless]},
         }
+
+
+def _text(value: SqlValue) -> str | None:
+    return None if value is None else str(value)
 
 
 def _keys(table: str) -> list[str]:
@@ -162,7 +175,7 @@ def running_groups(ledger: Ledger, now: float, day: float, month: float) -> list
 
     ``day`` and ``month`` are the starts of the windows; both end at ``now``.
     """
-    params = {"now": now, "day": day, "month": month}
+    params: dict[str, SqlValue] = {"now": now, "day": day, "month": month}
     return [g for t in ("jobs", "endpoints") for g in _query_groups(ledger, t, "running", params)]
 
 
@@ -172,11 +185,13 @@ def ended_groups(ledger: Ledger, now: float, day: float, month: float) -> list[G
     An ended row's interval no longer moves with ``now``: what these sum to changes only
     with a write to the ledger or a new day or month, so callers :func:`remember` it.
     """
-    params = {"now": now, "day": day, "month": month}
+    params: dict[str, SqlValue] = {"now": now, "day": day, "month": month}
     return [g for t in ("jobs", "endpoints") for g in _query_groups(ledger, t, "ended", params)]
 
 
-def _query_groups(ledger: Ledger, table: str, part: str, params: dict[str, Any]) -> list[Group]:
+def _query_groups(
+    ledger: Ledger, table: str, part: str, params: dict[str, SqlValue]
+) -> list[Group]:
     keys = _keys(table)
     return [
         Group(table, {k: row[k] for k in keys}, row["today"], row["month"], row["rows"])
@@ -187,7 +202,7 @@ def _query_groups(ledger: Ledger, table: str, part: str, params: dict[str, Any])
 T = TypeVar("T")
 
 #: ``ledger -> {key: (ledger generation, value)}``: what only a write can change.
-_MEMO: weakref.WeakKeyDictionary[Ledger, dict[Hashable, tuple[object, Any]]] = (
+_MEMO: weakref.WeakKeyDictionary[Ledger, dict[Hashable, tuple[object, object]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -218,7 +233,7 @@ def notebook_groups(ledger: Ledger, notebook: str, now: float, part: str) -> lis
     ``part`` is ``"running"`` or ``"ended"`` (the latter worth :func:`remember`-ing); the
     seconds are in :attr:`Group.month` (a window that is all of history).
     """
-    params = {"now": now, "notebook": notebook}
+    params: dict[str, SqlValue] = {"now": now, "notebook": notebook}
     groups = []
     for table in ("jobs", "endpoints"):
         keys = _keys(table)
@@ -233,7 +248,7 @@ def names_in(ledger: Ledger, group: Group, now: float, month: float, limit: int)
     Only asked for the groups without a price, to name them in a footnote; remembered
     until the ledger changes or a month starts, like the ended rows' seconds.
     """
-    params = {"now": now, "month": month, "limit": limit, **group.key}
+    params: dict[str, SqlValue] = {"now": now, "month": month, "limit": limit, **group.key}
     return remember(
         ledger,
         ("names", group.table, tuple(sorted(group.key.items())), month, limit),

@@ -17,7 +17,6 @@ This module is the connection and its reads and writes; what a row holds is in
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -25,25 +24,30 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sm_magics import config, storage
 from sm_magics.errors import AlreadyExists
 from sm_magics.ledger_records import (
     ENDPOINT_COLUMNS,
     JOB_COLUMNS,
-    JSON_COLUMNS,
     EndpointRecord,
     JobRecord,
+    SqlValue,
     endpoint_taken_message,
     job_from_row,
     job_taken_message,
     row_values,
+    sql_value,
     to_row,
-    without_secrets,
 )
 from sm_magics.ledger_schema import ACTIVE_JOBS_SQL, MAX_LIMIT, enable_wal, migrate
 from sm_magics.storage import file_identity, secure_file
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from sm_magics.ledger_records import EndpointChanges, JobChanges
 
 
 class LedgerWarning(UserWarning):
@@ -137,7 +141,7 @@ class Ledger:
             self._writes += 1
 
     def _read(
-        self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()
+        self, sql: str, params: Mapping[str, SqlValue] | tuple[SqlValue, ...] = ()
     ) -> list[sqlite3.Row]:
         with self._lock, self._storage_errors():
             return self._connect().execute(sql, params).fetchall()
@@ -154,7 +158,7 @@ class Ledger:
             return self._opens, conn.execute("PRAGMA data_version").fetchone()[0], self._writes
 
     def query(
-        self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()
+        self, sql: str, params: Mapping[str, SqlValue] | tuple[SqlValue, ...] = ()
     ) -> list[sqlite3.Row]:
         """Run one read-only statement (aggregates that live next to their users)."""
         return self._read(sql, params)
@@ -179,22 +183,24 @@ class Ledger:
             raise AlreadyExists(taken) from None
 
     def _update(
-        self, table: str, allowed: tuple[str, ...], where: str, name: str, changes: dict[str, Any]
+        self,
+        table: str,
+        allowed: tuple[str, ...],
+        where: str,
+        name: str,
+        changes: Mapping[str, object],
     ) -> None:
         """Set columns of the row ``where`` selects for ``name`` (bound as ``:_name``)."""
         unknown = set(changes) - set(allowed)
         if unknown:
             raise TypeError(f"unknown ledger columns: {sorted(unknown)}")
-        changes["updated_at"] = time.time()
-        for column in JSON_COLUMNS & changes.keys():
-            changes[column] = json.dumps(changes[column], sort_keys=True)
-        if "spot" in changes:
-            changes["spot"] = int(changes["spot"])
-        assignments = ", ".join(f"{key} = :{key}" for key in changes)
+        values = {key: sql_value(key, value) for key, value in changes.items()}
+        values["updated_at"] = time.time()
+        assignments = ", ".join(f"{key} = :{key}" for key in values)
         with self._write() as conn:
             conn.execute(
                 f"UPDATE {table} SET {assignments} WHERE {where}",  # noqa: S608
-                {**changes, "_name": name},
+                {**values, "_name": name},
             )
 
     # -- jobs -----------------------------------------------------------------------------
@@ -209,10 +215,8 @@ class Ledger:
         """
         self._insert("jobs", record, job_taken_message(record.name))
 
-    def update_job(self, name: str, **changes: Any) -> None:
+    def update_job(self, name: str, **changes: Unpack[JobChanges]) -> None:
         """Set some columns of one job row; unknown column names are a programming error."""
-        if "spec" in changes:
-            changes["spec"] = without_secrets(changes["spec"])
         self._update("jobs", JOB_COLUMNS, "name = :_name", name, changes)
 
     def delete_job(self, name: str) -> None:
@@ -242,7 +246,7 @@ class Ledger:
         ``kind`` is any job kind the backends record (``training``, ``transform``, ...).
         """
         clauses: list[str] = []
-        params: dict[str, Any] = {}
+        params: dict[str, SqlValue] = {}
         if status is not None:
             clauses.append("status = :status")
             params["status"] = status
@@ -276,12 +280,10 @@ class Ledger:
         """
         self._insert("endpoints", record, endpoint_taken_message(record.name))
 
-    def update_endpoint(self, name: str, **changes: Any) -> None:
+    def update_endpoint(self, name: str, **changes: Unpack[EndpointChanges]) -> None:
         """Set columns of the live (not deleted) endpoint row called ``name``."""
         # The newest row of that name: the live one, or the one just marked Deleted.
         newest = "id = (SELECT id FROM endpoints WHERE name = :_name ORDER BY id DESC LIMIT 1)"
-        if "spec" in changes:
-            changes["spec"] = without_secrets(changes["spec"])
         self._update("endpoints", ENDPOINT_COLUMNS, newest, name, changes)
 
     def delete_endpoint_row(self, name: str) -> None:
@@ -310,7 +312,7 @@ class Ledger:
     ) -> list[EndpointRecord]:
         """Return endpoint rows, newest first."""
         clauses: list[str] = []
-        params: dict[str, Any] = {}
+        params: dict[str, SqlValue] = {}
         if live_only:
             clauses.append("status != 'Deleted'")
         if backend is not None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, cast
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker.type_defs import ParameterRangesOutputTypeDef
@@ -281,12 +281,73 @@ class EndpointRecord:
         return self.status != DELETED
 
 
+class JobChanges(TypedDict, total=False):
+    """The columns :meth:`Ledger.update_job` may set, with :class:`JobRecord`'s types.
+
+    ``name`` is the key and ``updated_at`` is set by every update, so neither is here.
+    """
+
+    backend: str
+    status: str
+    created_at: float
+    kind: str
+    region: str | None
+    secondary_status: str | None
+    instance_type: str | None
+    instance_count: int
+    spot: bool
+    started_at: float | None
+    ended_at: float | None
+    failure_reason: str | None
+    model_data: str | None
+    source_hash: str | None
+    notebook: str | None
+    tags: dict[str, str]
+    spec: JobRowSpec
+    deleted_at: float | None
+    metrics: dict[str, float]
+
+
+class EndpointChanges(TypedDict, total=False):
+    """The columns :meth:`Ledger.update_endpoint` may set, with :class:`EndpointRecord`'s."""
+
+    backend: str
+    status: str
+    created_at: float
+    region: str | None
+    url: str | None
+    variants: list[LiveVariantSummary]
+    failure_reason: str | None
+    deleted_at: float | None
+    ttl_at: float | None
+    notebook: str | None
+    tags: dict[str, str]
+    spec: EndpointRowSpec
+
+
+def changed_columns(record: JobRecord, wanted: JobChanges, *, keep_none: bool) -> JobChanges:
+    """Return the columns of ``wanted`` whose value differs from ``record``'s.
+
+    ``keep_none`` false leaves ``None`` values out (a time a service has not reported
+    yet must not erase one the row has). A part of a :class:`JobChanges` is one too: the
+    comprehension only drops keys, hence the cast.
+    """
+    return cast(
+        JobChanges,
+        {
+            column: value
+            for column, value in wanted.items()
+            if (keep_none or value is not None) and getattr(record, column) != value
+        },
+    )
+
+
 JSON_COLUMNS = {"tags", "spec", "variants", "metrics"}
 JOB_COLUMNS = tuple(f.name for f in fields(JobRecord))
 ENDPOINT_COLUMNS = tuple(f.name for f in fields(EndpointRecord))
 
 
-def without_secrets(spec: Any) -> Any:
+def without_secrets(spec: object) -> object:
     """Return a job or endpoint spec with its ``--env`` values replaced by their names only.
 
     ``--env`` values may be credentials; the ledger is read by every process and the side
@@ -294,7 +355,8 @@ def without_secrets(spec: Any) -> Any:
     job folder's ``spec.json`` (mode 0600), the endpoint folder's config, the SageMaker
     model (``Backend.variant_environments``). An endpoint variant's ``SM_MAGICS_*``
     variables are sm-magics' own settings (which image serves it), never given to the
-    container, and kept: an update rebuilds the variant's container from them.
+    container, and kept: an update rebuilds the variant's container from them. Anything
+    that is not a spec's dict comes back as it was (only JSON is made of the answer).
     """
     if not isinstance(spec, dict):
         return spec
@@ -305,7 +367,7 @@ def without_secrets(spec: Any) -> Any:
     return spec
 
 
-def _variant_without_secrets(variant: Any) -> Any:
+def _variant_without_secrets(variant: object) -> object:
     if not isinstance(variant, dict) or not isinstance(variant.get("environment"), dict):
         return variant
     environment = {
@@ -320,18 +382,37 @@ REDACTED = "(set)"
 #: ``--env`` names that configure sm-magics itself (kept in an endpoint row: not secrets).
 SETTINGS_PREFIX = "SM_MAGICS_"
 
+#: A value SQLite stores as it is (``sqlite3``'s own types).
+SqlValue: TypeAlias = str | int | float | bytes | None
 
-def to_row(record: JobRecord | EndpointRecord) -> dict[str, Any]:
-    """Return a record as the column values SQLite stores (JSON text, ``spot`` as 0/1)."""
-    row = asdict(record)
-    row["spec"] = without_secrets(row["spec"])
-    for column in JSON_COLUMNS & row.keys():
-        row[column] = json.dumps(row[column], sort_keys=True)
-    if isinstance(record, JobRecord):
-        row["spot"] = int(record.spot)
-    else:
-        row.pop("id")
-    return row
+
+def sql_value(column: str, value: object) -> SqlValue:
+    """Return one record field as its column stores it.
+
+    The JSON columns as text (``spec`` without its ``--env`` values: every write of a
+    spec, insert or update, goes through here), booleans as 0/1, the rest as they are.
+
+    Raises
+    ------
+    TypeError
+        A value SQLite cannot store (a programming error: the column's type is wrong).
+    """
+    if column in JSON_COLUMNS:
+        return json.dumps(without_secrets(value) if column == "spec" else value, sort_keys=True)
+    if isinstance(value, bool):
+        return int(value)
+    if value is None or isinstance(value, str | int | float | bytes):
+        return value
+    raise TypeError(f"ledger column {column!r} cannot store a {type(value).__name__}")
+
+
+def to_row(record: JobRecord | EndpointRecord) -> dict[str, SqlValue]:
+    """Return a record as the column values SQLite stores (the row id left to SQLite)."""
+    return {
+        item.name: sql_value(item.name, getattr(record, item.name))
+        for item in fields(record)
+        if item.name != "id"
+    }
 
 
 def row_values(row: sqlite3.Row) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from sm_magics.backends.specs import EndpointSpec, TransformSpec, VariantSpec
 from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import (
     DELETED,
+    EndpointChanges,
     EndpointRecord,
     EndpointRowSpec,
     JobRecord,
@@ -80,7 +81,7 @@ def record_update(
     if record is None or not record.is_live:
         return
     spec: EndpointRowSpec = {**record.spec, "variants": [v.to_json() for v in variants]}
-    changes: dict[str, object] = {"spec": spec, "variants": variant_summaries(variants)}
+    changes: EndpointChanges = {"spec": spec, "variants": variant_summaries(variants)}
     if status is not None:
         changes["status"] = status
     ledger.update_endpoint(name, **changes)
@@ -181,7 +182,7 @@ def mark_endpoint_deleted(
         return
     if _being_created(record, creation_grace):
         return
-    changes: dict[str, object] = {"status": DELETED, "deleted_at": when or time.time()}
+    changes: EndpointChanges = {"status": DELETED, "deleted_at": when or time.time()}
     if reason:
         changes["failure_reason"] = reason
     ledger.update_endpoint(name, **changes)

@@ -239,3 +239,27 @@ def test_processes_opening_a_new_file_together_all_succeed(tmp_path: Path) -> No
             assert sorted(r.name for r in ledger.list_jobs()) == [f"w{w}" for w in range(6)]
         finally:
             ledger.close()
+
+
+def test_the_typed_update_columns_are_the_records_columns() -> None:
+    """``JobChanges``/``EndpointChanges`` type update_job's keywords: they cannot drift."""
+    from sm_magics.ledger_records import (
+        ENDPOINT_COLUMNS,
+        JOB_COLUMNS,
+        EndpointChanges,
+        JobChanges,
+    )
+
+    assert set(JobChanges.__annotations__) == set(JOB_COLUMNS) - {"name", "updated_at"}
+    assert set(EndpointChanges.__annotations__) == set(ENDPOINT_COLUMNS) - {
+        "name",
+        "updated_at",
+        "id",
+    }
+
+
+def test_an_unstorable_value_is_refused_with_its_column(ledger: Ledger) -> None:
+    ledger.insert_job(_record("job-1"))
+    with pytest.raises(TypeError, match="secondary_status"):
+        ledger.update_job("job-1", secondary_status=object())  # type: ignore[typeddict-item]
+    assert ledger.get_job("job-1").status == "InProgress"

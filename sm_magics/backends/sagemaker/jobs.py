@@ -9,17 +9,18 @@ operation names and what they sync into their rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import rows
 from sm_magics.errors import InvalidRequest, NotFound
-from sm_magics.ledger_records import TERMINAL_JOB_STATUSES
+from sm_magics.ledger_records import TERMINAL_JOB_STATUSES, changed_columns
 
 if TYPE_CHECKING:
     from sm_magics.backends.sagemaker.aws import AwsSession
     from sm_magics.ledger import Ledger
+    from sm_magics.ledger_records import JobChanges
 
 SAGEMAKER = "sagemaker"
 BACKEND_NAME = "sagemaker"
@@ -102,13 +103,13 @@ def stop(
         raise
     record = ledger.get_job(name)
     if record is not None and not record.is_terminal:
-        changes = {"status": STOPPING}
+        changes: JobChanges = {"status": STOPPING}
         if secondary:
             changes["secondary_status"] = STOPPING
         ledger.update_job(name, **changes)
 
 
-def sync_row(ledger: Ledger, name: str, wanted: Mapping[str, object], *, keep_none: bool) -> bool:
+def sync_row(ledger: Ledger, name: str, wanted: JobChanges, *, keep_none: bool) -> bool:
     """Write ``wanted`` into a sagemaker job row where it differs; return whether it did.
 
     ``keep_none`` false skips ``None`` values (a time SageMaker has not reported yet must
@@ -117,11 +118,7 @@ def sync_row(ledger: Ledger, name: str, wanted: Mapping[str, object], *, keep_no
     record = ledger.get_job(name)
     if record is None or record.backend != BACKEND_NAME:
         return False
-    changes = {
-        column: value
-        for column, value in wanted.items()
-        if (keep_none or value is not None) and getattr(record, column) != value
-    }
+    changes = changed_columns(record, wanted, keep_none=keep_none)
     if changes:
         ledger.update_job(name, **changes)
     return bool(changes)

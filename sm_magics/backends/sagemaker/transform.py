@@ -35,7 +35,7 @@ from sm_magics.backends.sagemaker.resources import (
 from sm_magics.backends.specs import TransformSpec
 from sm_magics.errors import InvalidRequest
 from sm_magics.ledger import Ledger
-from sm_magics.ledger_records import TERMINAL_JOB_STATUSES
+from sm_magics.ledger_records import TERMINAL_JOB_STATUSES, JobChanges, changed_columns
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 _JSON_LINES = ("application/jsonlines", "application/jsonl", "application/x-jsonlines")
@@ -138,17 +138,14 @@ class SageMakerTransforms:
         record = self.ledger.get_job(name)
         if record is None or record.backend != "sagemaker":
             return description
-        changes: dict[str, object] = {}
-        wanted = {
+        wanted: JobChanges = {
             "status": status,
             "secondary_status": status,
             "started_at": jobs.epoch(description.get("TransformStartTime")),
             "ended_at": jobs.epoch(description.get("TransformEndTime")),
             "failure_reason": description.get("FailureReason") or None,
         }
-        for column, value in wanted.items():
-            if value is not None and getattr(record, column) != value:
-                changes[column] = value
+        changes = changed_columns(record, wanted, keep_none=False)
         model = record.spec.get("model_name")
         if (
             status in TERMINAL_JOB_STATUSES
