@@ -303,7 +303,9 @@ class Endpoint:
             return f"<Endpoint {self.name} ({self.backend_name})>"
         return f"<Endpoint {self.name} ({self.backend_name}) {record.status}>"
 
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, Any]:
+    def _repr_mimebundle_(
+        self, include: object = None, exclude: object = None
+    ) -> dict[str, object]:
         make_widget = None
         if widgets_available():
             from sm_magics.widgets import EndpointWidget

@@ -12,10 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from html import escape
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from sm_magics.backends.results import LogEvent
+
+
+class MimeBundleView(Protocol):
+    """A widget as IPython displays it: its views by MIME type (ipywidgets' ``DOMWidget``)."""
+
+    def _repr_mimebundle_(
+        self, include: object = None, exclude: object = None
+    ) -> dict[str, object] | None: ...
+
 
 #: Colours of statuses in tables and widgets (JupyterLab's theme variables, with fallbacks).
 STATUS_COLOURS = {
@@ -166,18 +175,18 @@ class StatusTable(Generic[Row]):
 
 def widget_bundle(
     text: str,
-    make_widget: Callable[[], Any] | None,
-    include: Any = None,
-    exclude: Any = None,
+    make_widget: Callable[[], MimeBundleView] | None,
+    include: object = None,
+    exclude: object = None,
     html: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Return a display bundle: ``text/plain`` always, the widget's view when one is made.
 
     The text is what nbval and terminals show; ``html`` (a static snapshot) is what a
     frontend shows when it cannot show the widget: a notebook reopened without its kernel,
     nbconvert, GitHub. ``make_widget`` is ``None`` when no widget-capable kernel runs us.
     """
-    bundle: dict[str, Any] = {"text/plain": text}
+    bundle: dict[str, object] = {"text/plain": text}
     if html is not None:
         bundle["text/html"] = html
     if make_widget is not None:

@@ -7,16 +7,19 @@ parameters that differ marked, metric curves overlaid in one chart per metric.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sm_magics.charts import lines_chart_svg
 from sm_magics.display import STATUS_COLOURS, StatusTable, no_math
 from sm_magics.display.jobs import JobRow
 from sm_magics.durations import format_duration
 from sm_magics.ledger_records import JobRecord
+
+if TYPE_CHECKING:
+    from sm_magics.json_types import JsonValue
+    from sm_magics.ledger_records import JobRowSpec
 
 #: The tag that groups runs into an experiment (on the ledger row and the AWS resource).
 EXPERIMENT_TAG = "sm-magics:experiment"
@@ -32,7 +35,7 @@ class RunRow:
     backend: str
     experiment: str | None
     notebook: str | None
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, JsonValue] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     instance: str = ""
     duration: float | None = None
@@ -74,9 +77,9 @@ class RunRow:
                 return source.get(name[len(prefix) :])
         return getattr(self, name, None) if name in self.__dataclass_fields__ else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Return the run flat, as a DataFrame row."""
-        flat: dict[str, Any] = {
+        flat: dict[str, object] = {
             "name": self.name,
             "kind": self.kind,
             "experiment": self.experiment,
@@ -86,15 +89,17 @@ class RunRow:
         flat.update({f"param.{k}": v for k, v in sorted(self.params.items())})
         flat.update({f"metric.{k}": v for k, v in sorted(self.metrics.items())})
         flat.update(
-            instance=self.instance,
-            duration_s=self.duration,
-            cost_usd=self.cost,
-            source_hash=self.source_hash,
+            {
+                "instance": self.instance,
+                "duration_s": self.duration,
+                "cost_usd": self.cost,
+                "source_hash": self.source_hash,
+            }
         )
         return flat
 
 
-def inputs_of(spec: Mapping[str, Any]) -> dict[str, str]:
+def inputs_of(spec: JobRowSpec) -> dict[str, str]:
     """Return ``{name: URI}`` of a job's inputs, whatever its kind.
 
     Training keeps its channels as ``{channel: uri}``; processing its inputs as a list of
@@ -108,7 +113,7 @@ def inputs_of(spec: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return "" if value is None else str(value)
