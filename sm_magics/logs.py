@@ -4,7 +4,9 @@ Reading is cursor-based (the backend returns only new lines), so following costs
 while a job is quiet but the poll itself. The interval adapts: every
 :data:`FAST_INTERVAL` until the first :data:`FAST_LINES` lines (or for :data:`FAST_SECONDS`),
 so the script's first line shows as soon as it exists, even after the lines the backend
-writes itself before it ("Invoking script with ..."); then fast while lines arrive,
+writes itself before it ("Invoking script with ..."); where the backend offers a change
+watch (locally on Linux: ``inotify``), the follower blocks on it instead in that phase and
+reads the moment a line is written; then fast while lines arrive,
 doubling up to a ceiling while idle. Where the backend has a cheap status token (locally:
 the state file's identity), it is compared every :data:`TOKEN_INTERVAL`, so the job's end
 is seen within tens of milliseconds instead of at the next status poll. After the job
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import kinds, statuses
-from sm_magics.backends.results import LogEvent
+from sm_magics.backends.results import ChangeWatch, LogEvent
 
 if TYPE_CHECKING:
     from sm_magics.api import Job
@@ -41,6 +43,9 @@ FAST_SECONDS = 3.0
 FAST_LINES = 20
 #: Pace of the status-token check (one ``stat`` locally).
 TOKEN_INTERVAL = 0.02
+#: Read pace before the first lines where the backend's change watch wakes the follower
+#: (a safety net: a change it missed, on a network file system, is read this late).
+WATCHED_INTERVAL = 0.1
 
 
 class LogTail:
@@ -179,6 +184,17 @@ class LogFollower(threading.Thread):
 
     def _follow(self) -> None:
         job = self.tail.job
+        # Opened before the first read, so that no line written after it goes unnoticed.
+        changes = job.backend.change_watch(job.name)
+        try:
+            self._follow_with(changes)
+        finally:
+            if changes is not None:
+                changes.close()
+
+    def _follow_with(self, changes: ChangeWatch | None) -> None:
+        """Follow; ``changes`` (if any) wakes the loop before the first lines, then is closed."""
+        job = self.tail.job
         started = time.monotonic()
         if self.tail_lines is not None:
             last = self.tail.skip_to_end(self.tail_lines, self.on_skipped)
@@ -198,7 +214,11 @@ class LogFollower(threading.Thread):
                 else:
                     interval = min(interval * 2, self.max_interval)
                 early = lines < FAST_LINES and now - started < FAST_SECONDS
-                next_read = time.monotonic() + (FAST_INTERVAL if early else interval)
+                if not early and changes is not None:
+                    changes.close()  # past the first lines: read at the adaptive pace
+                    changes = None
+                pace = (WATCHED_INTERVAL if changes else FAST_INTERVAL) if early else interval
+                next_read = time.monotonic() + pace
             current = self._token() if watch else None
             if now >= next_status or current != token:
                 token = current
@@ -212,13 +232,23 @@ class LogFollower(threading.Thread):
             wake = min(next_read, next_status)
             if watch:
                 wake = min(wake, time.monotonic() + TOKEN_INTERVAL)
-            self._stop_event.wait(max(0.0, wake - time.monotonic()))
+            timeout = max(0.0, wake - time.monotonic())
+            if changes is not None:
+                if changes.wait(timeout):
+                    next_read = 0.0  # a line, or a new state: read (and check) at once
+            else:
+                self._stop_event.wait(timeout)
 
 
 def has_several_hosts(job: Job) -> bool:
     """Whether the job runs on more than one host (its lines then carry ``[algo-N]``)."""
     # A transform's streams are per instance id, not algo-N; every other kind names hosts.
-    return kinds.resources_of(job.describe())[1] > 1 and job.kind != "transform"
+    if job.kind == "transform":
+        return False
+    # The ledger row (one query), not a describe: this runs before a --wait's first line.
+    record = job.session.ledger.get_job(job.name)
+    count = record.instance_count if record is not None else None
+    return (count or kinds.resources_of(job.describe())[1]) > 1
 
 
 def stream_until_done(

@@ -7,8 +7,13 @@ the callbacks batch by batch, never gathered whole.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from sm_magics import logs
 from sm_magics.backends import kinds
 from sm_magics.logs import LogFollower
 
@@ -73,3 +78,34 @@ def test_a_view_starts_from_the_end_with_earlier_lines_on_request(ip, capsys) ->
     assert "n 0" in skipped and "n 999" not in skipped  # each line seen once
     earlier = [e.message for e in follower.tail.earlier(3)]
     assert len(earlier) == 3 and earlier[-1] not in first[0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the change watch is inotify")
+def test_the_first_line_is_read_when_the_watch_wakes_not_at_the_poll_pace(
+    ip, monkeypatch, tmp_path: Path
+) -> None:
+    # Poll paces of an hour: only the change watch can bring the script's first line
+    # before the job ends, and the job ends only once the test has seen that line.
+    from sm_magics.api import Session
+
+    monkeypatch.setattr(logs, "FAST_INTERVAL", 3600)
+    monkeypatch.setattr(logs, "WATCHED_INTERVAL", 3600)
+    seen = tmp_path / "seen"
+    script = (
+        "import os, time\nprint('first', flush=True)\n"
+        f"while not os.path.exists({str(seen)!r}): time.sleep(0.02)\n"
+    )
+    job = Session(backend="local").train(script)
+    lines: list[str] = []
+
+    def on_events(events: list[Any]) -> None:
+        lines.extend(e.message for e in events)
+        if "first" in lines:
+            seen.touch()
+
+    follower = LogFollower(job, on_events, lambda d: None, status_interval=3600)
+    follower.start()
+    follower.join(timeout=60)
+    seen.touch()  # on failure, let the job end
+    assert not follower.is_alive(), "the first line was not read until the job ended"
+    assert follower.error is None and "first" in lines

@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sm_magics.backends import kinds
 from sm_magics.backends.options import BackendOptions
-from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch, LogEvent
+from sm_magics.backends.results import (
+    AsyncInvokeResult,
+    ChangeWatch,
+    InvokeResult,
+    LogBatch,
+    LogEvent,
+)
 from sm_magics.backends.statuses import TERMINAL_STATUSES
 from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import EndpointRecord, JobRecord
@@ -147,6 +153,15 @@ class Backend(abc.ABC):
         Followers and waits compare it every few tens of milliseconds and describe the job
         only when it changed (or at :attr:`status_poll_interval`), so a job's end is seen at
         once. ``None`` (the default, and on SageMaker): the backend cannot tell cheaply.
+        """
+        return None
+
+    def change_watch(self, name: str) -> ChangeWatch | None:
+        """Return a watch that wakes when job ``name``'s logs or status change, or ``None``.
+
+        A follower blocks on it before the job's first lines instead of polling, so the
+        first line shows the moment it is written. The caller closes it. ``None`` (the
+        default, on SageMaker, and where the platform has no cheap way): it polls.
         """
         return None
 

@@ -8,7 +8,7 @@ display) import them without the contract and the ledger.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -47,3 +47,15 @@ class LogBatch:
 
     events: list[LogEvent]
     cursor: dict[str, Any]
+
+
+class ChangeWatch(Protocol):
+    """Wakes a follower when a job's logs or status change (see ``Backend.change_watch``)."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block until a change or ``timeout`` seconds; return whether something changed."""
+        ...
+
+    def close(self) -> None:
+        """Release what the watch holds."""
+        ...

@@ -33,7 +33,7 @@ from sm_magics.backends.local.transforms import LocalTransforms
 from sm_magics.backends.local.tuning import LocalTuning
 from sm_magics.backends.local.uris import resolve_input
 from sm_magics.backends.options import BackendOptions
-from sm_magics.backends.results import AsyncInvokeResult, LogBatch
+from sm_magics.backends.results import AsyncInvokeResult, ChangeWatch, LogBatch
 from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.input_digests import digest_inputs
@@ -289,6 +289,17 @@ class LocalBackend(base.Backend):
         except OSError:
             return None
         return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    def change_watch(self, name: str) -> ChangeWatch | None:
+        """See :meth:`Backend.change_watch`: ``inotify`` on the logs and the job folder.
+
+        The log pumps append to files in ``logs/``; the supervisor replaces ``state.json``
+        in the job's folder. Linux only (:mod:`.folder_watch`).
+        """
+        from sm_magics.backends.local.folder_watch import open_watch
+
+        job = JobDir.for_job(name)
+        return open_watch([job.logs, job.root])
 
     def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
         """See :meth:`Backend.read_training_logs`."""

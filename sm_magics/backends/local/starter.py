@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from sm_magics.backends.local.logstore import HostLog
 
 _PR_SET_PDEATHSIG = 1
+#: Seconds a thread holds the GIL before another may take it (see :func:`main`).
+PUMP_SWITCH_INTERVAL = 0.0005
 
 
 class LaunchError(OSError):
@@ -405,6 +407,9 @@ def main() -> int:
     # The folder that holds the sm_magics package this file belongs to (the kernel's).
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(here)))
+    # The log pumps are threads beside the supervisor's main loop: a line waits for the
+    # GIL at most this long (the default, 5 ms, showed on every first line).
+    sys.setswitchinterval(PUMP_SWITCH_INTERVAL)
     stopped: list[bool] = []
     _signal.signal(_signal.SIGTERM, lambda *_: stopped.append(True))
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
