@@ -75,8 +75,6 @@ refresh`` to update it (needs AWS credentials with ``pricing:GetProducts``).
 
 from __future__ import annotations
 
-from typing import Any
-
 from sm_magics.pricing.cli import main
 from sm_magics.pricing.data import (
     BUNDLED_PRICES,
@@ -138,7 +136,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> str | float:
     """Return the module attributes that need the data file, reading it when asked."""
     if name == "PRICES_AS_OF":
         return _table().compiled

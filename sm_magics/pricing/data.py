@@ -11,9 +11,44 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal, TypeAlias, TypedDict
 
 Usage = Literal["training", "hosting"]
+
+#: One figure as the file keeps it: ``[USD, source key, as of]``.
+Figure: TypeAlias = list[float | str]
+
+
+class PriceRules(TypedDict, total=False):
+    """The file's ``rules``: the inputs of the derivation rules (:mod:`.rules`)."""
+
+    hosting_only_families: list[str]
+    same_price_regions: list[list[str]]
+    siblings: dict[str, list[str | float]]  # type -> [its sibling, factor]
+    size_linear_families: list[str]
+    region_base: str
+    family_region_anchors: dict[str, dict[str, str]]  # region -> family -> anchor type
+    ec2_anchor: dict[str, str]  # family -> EC2 type
+    ec2_fallback_anchor: dict[str, str]  # "cpu" | "accelerated" -> EC2 type
+    accelerated_families: list[str]
+    ec2_rates: dict[str, dict[str, float]]  # EC2 type -> region -> USD/hour
+    derived_decimals: int
+
+
+class PriceFile(TypedDict, total=False):
+    """``prices.json`` (format 1): measured figures, their sources, and the rules."""
+
+    format: int
+    compiled: str  # the date of the newest figure's compilation
+    currency: str
+    main_regions: list[str]
+    sources: dict[str, str]  # source key -> where the figures come from
+    measured: dict[str, dict[str, dict[str, Figure]]]  # usage -> region -> type -> figure
+    serverless_per_gb_second: dict[str, Figure]  # region -> figure
+    serverless_data_per_gb: dict[str, Figure]
+    catalogue: dict[str, list[str]]  # family -> sizes
+    rules: PriceRules
+    spot_discount: float
 
 
 #: Region used when a caller passes ``region=None``.
@@ -185,9 +220,10 @@ def prices_path() -> Path:
     return Path(configured).expanduser() if configured else BUNDLED_PRICES
 
 
-def _read_data(path: Path) -> dict[str, Any]:
+def _read_data(path: Path) -> PriceFile:
     with open(path, encoding="utf-8") as handle:
-        data = json.load(handle)
-    if not isinstance(data, dict) or data.get("format") != 1:
+        raw = json.load(handle)
+    data: PriceFile = raw  # once checked below: the format is the promise of the shape
+    if not isinstance(raw, dict) or raw.get("format") != 1:
         raise ValueError(f"{path} is not an sm-magics price file (format 1)")
     return data

@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypedDict
 
 from sm_magics.pricing.data import (
     BUNDLED_PRICES,
@@ -16,6 +16,8 @@ from sm_magics.pricing.data import (
     PRICING_API_REGION,
     REFRESH_SOURCE,
     REFRESH_SOURCE_TEXT,
+    Figure,
+    PriceFile,
     Usage,
     _read_data,
     prices_path,
@@ -24,7 +26,40 @@ from sm_magics.pricing.lookups import (
     reload,
 )
 
+if TYPE_CHECKING:
+    from typing import Unpack
+
 # -- refresh from the AWS Price List API ----------------------------------------------------
+
+#: What :func:`parse_price_item` reads of one entry: an instance's hourly rate, or a
+#: serverless rate per GB-second.
+PriceItem: TypeAlias = (
+    tuple[Literal["instance"], tuple[str, Usage], float] | tuple[Literal["serverless"], None, float]
+)
+
+
+class ProductsRequest(TypedDict, total=False):
+    """The parameters of ``GetProducts`` that refresh sends."""
+
+    ServiceCode: str
+    Filters: list[dict[str, str]]
+    FormatVersion: str
+    MaxResults: int
+    NextToken: str
+
+
+class ProductsPage(TypedDict, total=False):
+    """One page of ``GetProducts``: each entry a JSON document, as a string."""
+
+    PriceList: list[str]
+    NextToken: str
+
+
+class PricingClient(Protocol):
+    """What refresh calls of a boto3 ``pricing`` client."""
+
+    def get_products(self, **params: Unpack[ProductsRequest]) -> ProductsPage:
+        """One page of the Price List's products (``GetProducts``)."""
 
 
 class RefreshError(Exception):
@@ -107,7 +142,7 @@ def _on_demand_usd(item: Mapping[str, Any], units: Iterable[str]) -> float | Non
     return None
 
 
-def parse_price_item(raw: str | Mapping[str, Any], region: str) -> tuple[str, Any, float] | None:
+def parse_price_item(raw: str | Mapping[str, Any], region: str) -> PriceItem | None:
     """Read one Price List entry; ``None`` for anything but an instance or serverless rate.
 
     Returns ``("instance", (type, usage), usd per hour)`` or ``("serverless", None, usd
@@ -144,10 +179,10 @@ def parse_price_item(raw: str | Mapping[str, Any], region: str) -> tuple[str, An
     return None
 
 
-def _fetch_region(client: Any, region: str) -> list[Any]:
+def _fetch_region(client: PricingClient, region: str) -> list[str]:
     """Return every AmazonSageMaker Price List item of ``region``, all pages."""
-    items: list[Any] = []
-    params: dict[str, Any] = {
+    items: list[str] = []
+    params: ProductsRequest = {
         "ServiceCode": "AmazonSageMaker",
         "Filters": [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}],
         "FormatVersion": "aws_v1",
@@ -162,7 +197,7 @@ def _fetch_region(client: Any, region: str) -> list[Any]:
         params["NextToken"] = token
 
 
-def _pricing_client() -> Any:
+def _pricing_client() -> PricingClient:
     """Return a ``pricing`` client from a fresh boto3 session.
 
     Not ``boto3.client``: that reuses boto3's module-wide default session, whose
@@ -172,7 +207,10 @@ def _pricing_client() -> Any:
         import boto3
     except ImportError as exc:
         raise RefreshError("refresh needs boto3: pip install 'sm-magics[aws]'.") from exc
-    return boto3.session.Session().client("pricing", region_name=PRICING_API_REGION)
+    client: PricingClient = boto3.session.Session().client(
+        "pricing", region_name=PRICING_API_REGION
+    )
+    return client
 
 
 def _explain(exc: BaseException) -> RefreshError | None:
@@ -201,7 +239,7 @@ def _explain(exc: BaseException) -> RefreshError | None:
     return None
 
 
-def _write_atomically(path: Path, data: Mapping[str, Any]) -> None:
+def _write_atomically(path: Path, data: PriceFile) -> None:
     """Write ``data`` as JSON to ``path`` through a temporary file and one rename."""
     import tempfile  # only refresh writes; keep the kernel's import of this module cheap
 
@@ -223,7 +261,7 @@ def refresh(
     regions: Sequence[str] | None = None,
     output: Path | None = None,
     *,
-    client: Any = None,
+    client: PricingClient | None = None,
     today: str | None = None,
 ) -> RefreshReport:
     """Update the price file from the AWS Price List API.
@@ -259,7 +297,7 @@ def refresh(
     date = today or dt.datetime.now(dt.timezone.utc).date().isoformat()
     wanted = list(regions or MAIN_REGIONS)
     api = client if client is not None else _pricing_client()
-    fetched: dict[str, list[Any]] = {}
+    fetched: dict[str, list[str]] = {}
     for region in wanted:
         try:
             fetched[region] = _fetch_region(api, region)
@@ -269,7 +307,7 @@ def refresh(
                 raise
             raise explained from exc
     report = RefreshReport(output=target)
-    measured: dict[str, dict[str, dict[str, list[Any]]]] = data.setdefault("measured", {})
+    measured = data.setdefault("measured", {})
     for region, items in fetched.items():
         instances: dict[tuple[str, Usage], float] = {}
         serverless: list[float] = []
@@ -277,11 +315,10 @@ def refresh(
             parsed = parse_price_item(raw, region)
             if parsed is None:
                 continue
-            kind, key, usd = parsed
-            if kind == "instance":
-                instances[key] = usd
+            if parsed[0] == "instance":
+                instances[parsed[1]] = parsed[2]
             else:
-                serverless.append(usd)
+                serverless.append(parsed[2])
         if not instances:
             report.skipped_regions.append(region)
             continue
@@ -293,13 +330,11 @@ def refresh(
                 report.added.append((instance_type, region, usage, usd))
             elif float(old[0]) != usd:
                 report.changed.append((instance_type, region, usage, float(old[0]), usd))
-            entries[instance_type] = [usd, REFRESH_SOURCE, date]
+            figure: Figure = [usd, REFRESH_SOURCE, date]
+            entries[instance_type] = figure
         if serverless:
-            data.setdefault("serverless_per_gb_second", {})[region] = [
-                min(serverless),
-                REFRESH_SOURCE,
-                date,
-            ]
+            rate: Figure = [min(serverless), REFRESH_SOURCE, date]
+            data.setdefault("serverless_per_gb_second", {})[region] = rate
             report.serverless.append(region)
     if not report.regions:
         raise RefreshError(

@@ -6,12 +6,13 @@ See the package docstring (:mod:`sm_magics.pricing`) for each rule and why it ho
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from sm_magics.pricing.data import (
     _USAGES,
     DEFAULT_REGION,
     MAIN_REGIONS,
+    Figure,
+    PriceFile,
     Usage,
     _Entry,
     _family,
@@ -21,7 +22,7 @@ from sm_magics.pricing.data import (
 )
 
 
-def _build(data: Mapping[str, Any]) -> _Table:
+def _build(data: PriceFile) -> _Table:
     """Merge the measured figures and apply the derivation rules, in the documented order."""
     rules = data["rules"]
     sources: dict[str, str] = dict(data.get("sources", {}))
@@ -31,7 +32,9 @@ def _build(data: Mapping[str, Any]) -> _Table:
     for usage in _USAGES:
         for region, entries in data["measured"].get(usage, {}).items():
             for instance_type, (usd, source, as_of) in entries.items():
-                prices[(instance_type, region, usage)] = _Entry(float(usd), False, source, as_of)
+                prices[(instance_type, region, usage)] = _Entry(
+                    float(usd), False, str(source), str(as_of)
+                )
 
     def fill(key: _Key, usd: float, rule: str, origin: _Entry) -> None:
         if key in prices:
@@ -162,7 +165,7 @@ def _build(data: Mapping[str, Any]) -> _Table:
 
 
 def _build_regional(
-    measured: Mapping[str, Sequence[Any]],
+    measured: Mapping[str, Figure],
     groups: Sequence[Sequence[str]],
     regions: Sequence[str],
     base: str,
