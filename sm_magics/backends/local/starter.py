@@ -312,10 +312,17 @@ def _preload(*, supervisor: bool) -> None:
 
 
 def _load_supervisor() -> None:
-    """Load ``site`` (the venv's packages: psutil) and the supervisor's modules."""
+    """Load ``site`` (the venv's packages) and the supervisor's modules.
+
+    With what the supervisor imports only when first used but uses at once: ``psutil``
+    (its own identity) and the ledger (the ``Training`` status).
+    """
     import site
 
     site.main()
+    import psutil  # noqa: F401
+
+    from sm_magics import ledger  # noqa: F401
     from sm_magics.backends.local import supervisor  # noqa: F401
 
 
