@@ -17,9 +17,10 @@ import json
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sm_magics import config, model_registry
 from sm_magics.errors import SmMagicsError
@@ -191,13 +192,21 @@ def _endpoint_from_folder(folder: Path) -> EndpointRecord:
     )
 
 
-def _merge(folder: Any, old: Any) -> Any:
+_Record = TypeVar("_Record", JobRecord, EndpointRecord)
+
+
+def _merge(folder: _Record, old: _Record | None) -> _Record:
     """Return the folder's record, with what only the ledger knew (notebook, tags) kept."""
     if old is not None:
         for name in ("notebook", "tags", "created_at", "region"):
             if not getattr(folder, name) and getattr(old, name):
                 setattr(folder, name, getattr(old, name))
     return folder
+
+
+def _same_arn(arn: str) -> Callable[[int], str]:
+    """Return a namer that keeps a salvaged version's own ARN."""
+    return lambda _version: arn
 
 
 def _folders(root: Path) -> list[Path]:
@@ -239,7 +248,7 @@ def rebuild(home: Path | None = None) -> RebuildReport:
     try:
         ledger.list_jobs(limit=1)  # the file and its schema exist even with nothing to write
         for package in _salvage_packages(path, report):
-            model_registry.insert(ledger, package, lambda version, arn=package.arn: arn)
+            model_registry.insert(ledger, package, _same_arn(package.arn))
         for job in sorted(jobs.values(), key=lambda r: r.created_at):
             ledger.insert_job(job)
         live: set[str] = set()

@@ -16,19 +16,53 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from sm_magics.errors import InvalidRequest
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     from sm_magics.ledger import Ledger
+    from sm_magics.ledger_records import SqlValue
 
 APPROVED = "Approved"
 PENDING = "PendingManualApproval"
 REJECTED = "Rejected"
 APPROVAL_STATUSES = (APPROVED, PENDING, REJECTED)
 _JSON = ("metrics", "spec", "history")
+
+
+class ApprovalChange(TypedDict):
+    """One entry of a version's ``history``: who set which approval status, when, why."""
+
+    status: str
+    by: str
+    at: float
+    note: str | None
+
+
+class PackageRowSpec(TypedDict, total=False):
+    """The ``spec`` column of a version: what serving it needs, and where it came from."""
+
+    image: str | None  # sagemaker: the inference image
+    content_types: list[str]
+    response_types: list[str]
+    instance_types: list[str]
+    source_hash: str | None
+    inputs: dict[str, str]  # the source job's inputs (lineage)
+    original_model_data: str  # local: the artifact before it was copied into the registry
+    notebook: str | None
+
+
+class PackageChanges(TypedDict, total=False):
+    """The columns :func:`update` sets."""
+
+    status: str
+    history: list[ApprovalChange]
+    description: str | None
 
 
 @dataclass
@@ -46,8 +80,8 @@ class PackageRecord:
     source_job: str | None = None
     description: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
-    spec: dict[str, Any] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
+    spec: PackageRowSpec = field(default_factory=lambda: PackageRowSpec())
+    history: list[ApprovalChange] = field(default_factory=list)
     updated_at: float = 0.0
 
     @property
@@ -68,7 +102,7 @@ def from_row(row: sqlite3.Row) -> PackageRecord:
     return PackageRecord(**values)
 
 
-def insert(ledger: Ledger, record: PackageRecord, arn_of: Any) -> PackageRecord:
+def insert(ledger: Ledger, record: PackageRecord, arn_of: Callable[[int], str]) -> PackageRecord:
     """Insert ``record`` as the group's next version; return it with version and ARN set.
 
     ``arn_of(version)`` names the new version (the backend's ARN scheme). When the record
@@ -93,17 +127,21 @@ def insert(ledger: Ledger, record: PackageRecord, arn_of: Any) -> PackageRecord:
     return record
 
 
-def update(ledger: Ledger, arn: str, **changes: Any) -> None:
+def update(ledger: Ledger, arn: str, **changes: Unpack[PackageChanges]) -> None:
     """Set columns of one package row (``status``, ``history``, ``description``)."""
-    changes["updated_at"] = time.time()
-    for column in _JSON:
-        if column in changes:
-            changes[column] = json.dumps(changes[column], sort_keys=True)
-    assignments = ", ".join(f"{key} = :{key}" for key in changes)
+    values: dict[str, SqlValue] = {}
+    if "status" in changes:
+        values["status"] = changes["status"]
+    if "history" in changes:
+        values["history"] = json.dumps(changes["history"], sort_keys=True)
+    if "description" in changes:
+        values["description"] = changes["description"]
+    values["updated_at"] = time.time()
+    assignments = ", ".join(f"{key} = :{key}" for key in values)
     with ledger._write() as conn:
         conn.execute(
             f"UPDATE model_packages SET {assignments} WHERE arn = :_arn",  # noqa: S608
-            {**changes, "_arn": arn},
+            {**values, "_arn": arn},
         )
 
 
@@ -118,7 +156,7 @@ def find(
 ) -> PackageRecord | None:
     """Return ``group``'s version ``version`` (else its latest, or latest approved)."""
     sql = "SELECT * FROM model_packages WHERE group_name = ?"
-    params: list[Any] = [group]
+    params: list[SqlValue] = [group]
     if version is not None:
         sql += " AND version = ?"
         params.append(version)

@@ -39,7 +39,25 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # never at run time: the driver runs alone, on the image's Python
+    from collections.abc import Mapping
+    from typing import TypeAlias, TypedDict
+
+    # sm_magics.json_types' alias, spelled out: this file imports nothing of sm_magics.
+    JsonValue: TypeAlias = (
+        "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
+    )
+
+    class HostResourceConfig(TypedDict, total=False):
+        """``resourceconfig.json``: the hosts of the job, and which one this is."""
+
+        current_host: str
+        hosts: list[str]
+        current_instance_type: str
+        network_interface_name: str
+
 
 CODE_CHANNEL = "code"
 DRIVERS_CHANNEL = "sm_drivers"
@@ -51,7 +69,7 @@ LOG_LEVEL = 20
 SOURCE_CODE_JSON = "sourcecode.json"
 
 
-def serialise(value: Any) -> str:
+def serialise(value: object) -> str:
     """Return ``value`` as the v3 conventions pass it: strings as they are, the rest JSON."""
     if isinstance(value, str):
         return value
@@ -61,17 +79,18 @@ def serialise(value: Any) -> str:
         return str(value)
 
 
-def deserialise(text: Any) -> Any:
+def deserialise(text: JsonValue) -> JsonValue:
     """Return the value a serialised hyperparameter stood for (the text if not JSON)."""
     if not isinstance(text, str):
         return text
     try:
-        return json.loads(text)
+        value: JsonValue = json.loads(text)
     except ValueError:
         return text
+    return value
 
 
-def cli_args(hyperparameters: dict[str, Any]) -> list[str]:
+def cli_args(hyperparameters: Mapping[str, JsonValue]) -> list[str]:
     """Return ``--key value`` pairs in the given order, values through :func:`serialise`."""
     args: list[str] = []
     for key, value in hyperparameters.items():
@@ -82,9 +101,9 @@ def cli_args(hyperparameters: dict[str, Any]) -> list[str]:
 def environment(
     root: str,
     *,
-    resource_config: dict[str, Any],
-    input_data_config: dict[str, Any],
-    hyperparameters: dict[str, Any],
+    resource_config: HostResourceConfig,
+    input_data_config: Mapping[str, JsonValue],
+    hyperparameters: Mapping[str, JsonValue],
     entry_script: str,
     job_name: str,
     master_port: int = DEFAULT_MASTER_PORT,
@@ -110,7 +129,7 @@ def environment(
     data_config = {c: input_data_config[c] for c in channels}
     hps = {key: deserialise(value) for key, value in hyperparameters.items()}
     found = counts if counts is not None else detect_counts()
-    values: dict[str, Any] = {
+    values: dict[str, object] = {
         "SM_MODEL_DIR": base + "/model",
         "SM_INPUT_DIR": base + "/input",
         "SM_INPUT_DATA_DIR": data_dir,

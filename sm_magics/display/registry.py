@@ -36,8 +36,9 @@ class ModelsTable(StatusTable[PackageRecord]):
 
     def cells(self, row: PackageRecord) -> list[str]:
         """Return one version's cells."""
-        last = row.history[-1] if row.history else {}
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last.get("at") or row.created_at))
+        last = row.history[-1] if row.history else None
+        at = last.get("at") if last else None
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(at or row.created_at))
         return [
             row.group_name,
             str(row.version),
@@ -45,5 +46,5 @@ class ModelsTable(StatusTable[PackageRecord]):
             _metrics_text(row.metrics),
             row.source_job or "-",
             row.backend,
-            f"{last.get('by', '?')} {when}",
+            f"{last.get('by', '?') if last else '?'} {when}",
         ]

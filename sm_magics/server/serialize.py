@@ -223,7 +223,7 @@ class PackageJSON(TypedDict):
 
 def package_json(record: PackageRecord) -> PackageJSON:
     """Return one registry version as the REST API shows it."""
-    last = record.history[-1] if record.history else {}
+    last = record.history[-1] if record.history else None
     return {
         "group": record.group_name,
         "version": record.version,
@@ -235,6 +235,6 @@ def package_json(record: PackageRecord) -> PackageJSON:
         "description": record.description,
         "metrics": dict(record.metrics),
         "created_at": record.created_at,
-        "changed_by": last.get("by"),
-        "changed_at": last.get("at"),
+        "changed_by": last.get("by") if last else None,
+        "changed_at": last.get("at") if last else None,
     }

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from sm_magics import config, model_registry
 from sm_magics.errors import InvalidRequest, NotFound
-from sm_magics.model_registry import PackageRecord
+from sm_magics.model_registry import ApprovalChange, PackageRecord
 
 if TYPE_CHECKING:
     from sm_magics.backends.base import Backend
@@ -110,7 +110,8 @@ class LocalPackages:
         record = model_registry.get(self.ledger, arn)
         if record is None:
             raise NotFound(f"No local model package {arn}.")
-        history = [*record.history, {"status": status, "by": by, "at": time.time(), "note": note}]
+        change: ApprovalChange = {"status": status, "by": by, "at": time.time(), "note": note}
+        history = [*record.history, change]
         model_registry.update(self.ledger, arn, status=status, history=history)
         updated = model_registry.get(self.ledger, arn)
         assert updated is not None

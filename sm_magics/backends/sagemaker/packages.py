@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sm_magics import model_registry
 from sm_magics.backends.sagemaker import images, uploads
 from sm_magics.errors import AlreadyExists, InvalidRequest, NotFound
-from sm_magics.model_registry import PackageRecord
+from sm_magics.model_registry import ApprovalChange, PackageRecord
 
 if TYPE_CHECKING:
     from sm_magics.backends.packages import PackageSpec
@@ -163,7 +163,8 @@ class SageMakerPackages:
             request["ApprovalDescription"] = note[:1024]
         self.aws.call(SAGEMAKER, "update_model_package", **request)
         record = model_registry.get(self.ledger, arn) or self._mirror(arn)
-        history = [*record.history, {"status": status, "by": by, "at": time.time(), "note": note}]
+        change: ApprovalChange = {"status": status, "by": by, "at": time.time(), "note": note}
+        history = [*record.history, change]
         model_registry.update(self.ledger, arn, status=status, history=history)
         updated = model_registry.get(self.ledger, arn)
         assert updated is not None
