@@ -3,8 +3,8 @@
 1. Kernel weight: ``%load_ext sm_magics`` in a fresh interpreter vs ``import sagemaker``
    (the SageMaker Python SDK, in ``benchmarks/.venv-sagemaker``, created on first run) and
    vs ``import boto3``.
-2. Back at the prompt: ``%%sm_train`` through a real ``InteractiveShell`` vs running the same
-   1 s script in the kernel (what a blocking ``fit()`` costs at least).
+2. Back at the prompt: ``%%sm_train`` through a real ``InteractiveShell`` vs
+   ``subprocess.Popen`` of the same script (the least a kernel does to run it elsewhere).
 3. First user line: from ``%%sm_train`` to the follower delivering the script's first line,
    vs a bare ``python -c pass``.
 4. Log latency: p50/p95 from a line's write to its delivery by the adaptive ``LogFollower``,
