@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
@@ -24,6 +24,9 @@ from sm_magics.logs import follow_endpoint_logs, stream_until_done
 from sm_magics.magic_parsing import backend_option, magic_call, out_option
 from sm_magics.magics import SageMakerMagics
 
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
 
 @magics_class
 class JobMagics(Magics):
@@ -32,7 +35,9 @@ class JobMagics(Magics):
     Shares :class:`SageMakerMagics`' configuration and session.
     """
 
-    def __init__(self, shell: Any = None, *, core: SageMakerMagics, **kwargs: Any) -> None:
+    def __init__(
+        self, shell: InteractiveShell | None = None, *, core: SageMakerMagics, **kwargs: object
+    ) -> None:
         super().__init__(shell=shell, **kwargs)
         self.core = core
 

@@ -14,7 +14,7 @@ import json
 import re
 import shlex
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics
@@ -22,7 +22,10 @@ from IPython.core.magic_arguments import argument
 
 from sm_magics.errors import SmMagicsError
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from sm_magics.json_types import JsonValue
+
+F = TypeVar("F", bound=Callable[..., object])
 
 
 _NEGATIVE_VALUE = re.compile(r"^-\.?\d")
@@ -151,18 +154,18 @@ def parse_key_values(
 @overload
 def parse_key_values(
     items: list[list[str]] | None, flag: str, *, json_values: bool
-) -> dict[str, object]: ...
+) -> dict[str, JsonValue]: ...
 
 
 def parse_key_values(
     items: list[list[str]] | None, flag: str, *, json_values: bool
-) -> dict[str, object] | dict[str, str]:
+) -> dict[str, JsonValue] | dict[str, str]:
     """Return ``{"k": v}`` from ``--flag k=v`` occurrences (each may carry several pairs).
 
     With ``json_values``, a value that is valid JSON is decoded (``3`` → int, ``true`` →
     bool, ``[1,2]`` → list); anything else stays a string.
     """
-    result: dict[str, Any] = {}
+    result: dict[str, JsonValue] = {}
     for group in items or []:
         for item in group:
             key, sep, value = item.partition("=")

@@ -161,7 +161,9 @@ class SageMakerMagics(Magics):
     def _default_max_local_jobs(self) -> int:
         return config.max_local_jobs()
 
-    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+    def __init__(self, shell: Any = None, **kwargs: object) -> None:
+        # Any: IPython infers InteractiveShell.configurables as list[InteractiveShell]
+        # (from its first element), and a magics object is one of its configurables.
         super().__init__(shell=shell, **kwargs)
         self._session: Session | None = None
         if shell is not None and self not in shell.configurables:

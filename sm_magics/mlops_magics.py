@@ -9,7 +9,7 @@ the Python API (``Session.runs_table``, ``.compare``, ``.register``, ...).
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
@@ -18,12 +18,22 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from sm_magics.magic_parsing import backend_option, magic_call, out_option
 from sm_magics.magics import SageMakerMagics
 
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from sm_magics.api.lineage import LineageView
+    from sm_magics.display.registry import ModelsTable
+    from sm_magics.display.runs import CompareView, RunsTable
+    from sm_magics.model_registry import PackageRecord
+
 
 @magics_class
 class MLOpsMagics(Magics):
     """Runs, comparisons, the model registry and lineage; shares the core's session."""
 
-    def __init__(self, shell: Any = None, *, core: SageMakerMagics, **kwargs: Any) -> None:
+    def __init__(
+        self, shell: InteractiveShell | None = None, *, core: SageMakerMagics, **kwargs: object
+    ) -> None:
         super().__init__(shell=shell, **kwargs)
         self.core = core
 
@@ -44,7 +54,7 @@ class MLOpsMagics(Magics):
     @line_magic
     @no_var_expand
     @magic_call()
-    def sm_runs(self, args: argparse.Namespace) -> Any:
+    def sm_runs(self, args: argparse.Namespace) -> RunsTable:
         """List runs of every kind with their parameters and final metrics.
 
         With ``%config SageMakerMagics.mlflow_tracking_uri`` set, the runs that ended are
@@ -67,7 +77,7 @@ class MLOpsMagics(Magics):
     @line_magic
     @no_var_expand
     @magic_call()
-    def sm_compare(self, args: argparse.Namespace) -> Any:
+    def sm_compare(self, args: argparse.Namespace) -> CompareView:
         """Show runs side by side: parameters, final metrics, metric curves overlaid."""
         return self.core.session.compare(args.jobs)
 
@@ -86,7 +96,7 @@ class MLOpsMagics(Magics):
     @line_magic
     @no_var_expand
     @magic_call()
-    def sm_register(self, args: argparse.Namespace) -> Any:
+    def sm_register(self, args: argparse.Namespace) -> PackageRecord:
         """Register a model as a new version of a model package group."""
         chosen = [name for name in ("approve", "pending", "reject") if getattr(args, name)]
         if len(chosen) > 1:
@@ -109,7 +119,7 @@ class MLOpsMagics(Magics):
     @line_magic
     @no_var_expand
     @magic_call()
-    def sm_models(self, args: argparse.Namespace) -> Any:
+    def sm_models(self, args: argparse.Namespace) -> ModelsTable:
         """List model groups and versions with their approval status and metrics."""
         return self.core.session.models(args.group, backend=args.backend)
 
@@ -143,6 +153,6 @@ class MLOpsMagics(Magics):
     @line_magic
     @no_var_expand
     @magic_call()
-    def sm_lineage(self, args: argparse.Namespace) -> Any:
+    def sm_lineage(self, args: argparse.Namespace) -> LineageView:
         """Show where something came from: endpoint, package, job, inputs, code."""
         return self.core.session.lineage(args.name)

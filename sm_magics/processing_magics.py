@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -30,6 +30,9 @@ from sm_magics.magic_parsing import (
     parse_key_values,
 )
 from sm_magics.magics import SageMakerMagics
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 
 def _flatten(groups: list[list[str]] | None) -> list[str]:
@@ -55,7 +58,9 @@ def script_arguments(groups: list[list[str]] | None) -> list[str]:
 class ProcessingMagics(Magics):
     """Processing jobs: a script over inputs under ``/opt/ml/processing``, outputs stored."""
 
-    def __init__(self, shell: Any = None, *, core: SageMakerMagics, **kwargs: Any) -> None:
+    def __init__(
+        self, shell: InteractiveShell | None = None, *, core: SageMakerMagics, **kwargs: object
+    ) -> None:
         super().__init__(shell=shell, **kwargs)
         self.core = core
 

@@ -14,7 +14,7 @@ import re
 import shlex
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
@@ -41,6 +41,9 @@ from sm_magics.magic_parsing import (
 )
 from sm_magics.magics import SageMakerMagics
 
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
 _SINGLE_REFERENCE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}$")
 
 
@@ -56,7 +59,9 @@ def _is_json(text: str) -> bool:
 class ServingMagics(Magics):
     """Serve models trained with ``%%sm_train``: endpoints, invocations, batch transform."""
 
-    def __init__(self, shell: Any = None, *, core: SageMakerMagics, **kwargs: Any) -> None:
+    def __init__(
+        self, shell: InteractiveShell | None = None, *, core: SageMakerMagics, **kwargs: object
+    ) -> None:
         super().__init__(shell=shell, **kwargs)
         self.core = core
         #: Endpoint handles ``%sm_invoke`` used, by name: a handle remembers what it read

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument
@@ -22,10 +22,17 @@ from sm_magics.magic_parsing import JsonKeyValues, KeyValues, options_of
 if TYPE_CHECKING:
     from sm_magics.magics import SageMakerMagics
 
-F = TypeVar("F", bound=Callable[..., Any])
+F = TypeVar("F", bound=Callable[..., object])
 
 
-_TRAINING_OPTIONS: tuple[Callable[[Any], Any], ...] = (
+class _Option(Protocol):
+    """One option's decorator (IPython's ``argument``): it gives back what it was given."""
+
+    def __call__(self, func: F, /) -> F:
+        """Attach the option to ``func``'s parser."""
+
+
+_TRAINING_OPTIONS: tuple[_Option, ...] = (
     argument("-i", "--instance-type", default=None, help="Instance type, e.g. ml.m5.large."),
     argument("-n", "--instance-count", type=int, default=1, help="Hosts algo-1..algo-N."),
     argument(
@@ -125,7 +132,7 @@ def training_arguments(core: SageMakerMagics, args: argparse.Namespace) -> dict[
     return options
 
 
-def _with_experiment(tags: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+def _with_experiment(tags: dict[str, str], args: argparse.Namespace) -> dict[str, str]:
     """Add ``--experiment`` as the run's ``sm-magics:experiment`` tag."""
     if args.experiment:
         from sm_magics.api.runs import EXPERIMENT_TAG

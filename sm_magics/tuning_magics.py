@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -26,6 +27,9 @@ from sm_magics.magic_parsing import (
 from sm_magics.magics import SageMakerMagics
 from sm_magics.training_flags import training_arguments, training_options
 
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
 _TERMINAL = ("Completed", "Failed", "Stopped")
 
 
@@ -33,7 +37,9 @@ _TERMINAL = ("Completed", "Failed", "Stopped")
 class TuningMagics(Magics):
     """``%%sm_tune``; shares :class:`SageMakerMagics`' configuration and session."""
 
-    def __init__(self, shell: Any = None, *, core: SageMakerMagics, **kwargs: Any) -> None:
+    def __init__(
+        self, shell: InteractiveShell | None = None, *, core: SageMakerMagics, **kwargs: object
+    ) -> None:
         super().__init__(shell=shell, **kwargs)
         self.core = core
 
@@ -134,7 +140,9 @@ class TuningMagics(Magics):
         return tuning
 
 
-def wait_printing(tuning: Tuning, emit: Any, poll: float | None = None) -> dict[str, Any]:
+def wait_printing(
+    tuning: Tuning, emit: Callable[[str], object], poll: float | None = None
+) -> dict[str, Any]:
     """Block until ``tuning`` ends, printing each trial as it ends; return the description.
 
     Raises
