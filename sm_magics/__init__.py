@@ -26,10 +26,11 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     """Register the ``%sm_*`` magics; called by ``%load_ext sm_magics``.
 
     Also arranges for a reminder, when the kernel exits, of the endpoints this notebook
-    leaves billing (:mod:`sm_magics.reminders`), and for the backends' notices
-    (:class:`~sm_magics.errors.SmMagicsNotice`) to show as plain ``sm-magics:`` lines.
+    leaves billing (:mod:`sm_magics.reminders`), for the backends' notices
+    (:class:`~sm_magics.errors.SmMagicsNotice`) to show as plain ``sm-magics:`` lines, and
+    for the first local job's path to be warmed up in the background (:mod:`.warm_up`).
     """
-    from sm_magics import reminders
+    from sm_magics import reminders, warm_up
     from sm_magics.errors import show_notices_plainly
     from sm_magics.job_magics import JobMagics
     from sm_magics.magics import SageMakerMagics
@@ -47,6 +48,7 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     ipython.register_magics(ProcessingMagics(shell=ipython, core=core))
     reminders.install(core)
     show_notices_plainly()
+    warm_up.start(core)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:

@@ -61,6 +61,9 @@ def sm_home(
     monkeypatch.setenv("SM_MAGICS_HOME", str(home))
     monkeypatch.setenv("SM_MAGICS_STOP_GRACE", "1")
     monkeypatch.setenv("SM_MAGICS_MAX_LOCAL_JOBS", "4")
+    # No starter kept ready from %load_ext on (each test's home would start its own);
+    # tests/test_warm_up.py turns it on.
+    monkeypatch.setenv("SM_MAGICS_WARM_UP", "0")
     yield home
     helpers.kill_leftovers(home)
 
