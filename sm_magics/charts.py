@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from html import escape
+from typing import Literal
 
 WIDTH = 280
 HEIGHT = 120
@@ -114,13 +115,23 @@ SERIES_COLOURS = (
 )
 
 
+def _x_label(x: float, axis: str) -> str:
+    return _fmt_seconds(x) if axis == "seconds" else f"step {_fmt(x)}"
+
+
 def lines_chart_svg(
-    title: str, series: Mapping[str, Sequence[tuple[float, float]]], *, x_label: str = "step"
+    title: str,
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    *,
+    x_axis: Literal["step", "seconds"] = "step",
 ) -> str:
     """Return an SVG chart of several ``(x, y)`` curves on shared axes, one colour each.
 
     For tuning: each trial's objective by step, overlaid, so a trial that lags the others
-    shows at a glance. Each curve ends in a dot with its label; one point is a dot.
+    shows at a glance; for ``%sm_compare``, each run's metric by seconds since its start.
+    Each curve ends in a dot with its label; one point is a dot. The x axis is labelled at
+    both ends (``step 1`` ... ``step 12``, ``0s`` ... ``3m 05s``): one end alone read as a
+    span.
     """
     width, height = WIDTH + 120, HEIGHT + 40
     inner_w = width - _PAD_LEFT - _PAD_RIGHT - 40
@@ -143,6 +154,8 @@ def lines_chart_svg(
         xs = [p[0] for p in everything]
         ys = [p[1] for p in everything]
         x0, x1 = min(xs), max(xs)
+        if x_axis == "seconds":  # from the runs' start, as a single job's chart
+            x0, x1 = min(x0, 0.0), max(x1, 0.0)
         y0, y1 = min(ys), max(ys)
         if x1 == x0:
             x0, x1 = x0 - 1, x1 + 1
@@ -178,8 +191,9 @@ def lines_chart_svg(
             f'<text x="{_PAD_LEFT - 4}" y="{_PAD_TOP + 9}" text-anchor="end">{_fmt(y1)}</text>',
             f'<text x="{_PAD_LEFT - 4}" y="{_PAD_TOP + inner_h}" text-anchor="end">'
             f"{_fmt(y0)}</text>",
+            f'<text x="{_PAD_LEFT}" y="{height - 4}">{_x_label(x0, x_axis)}</text>',
             f'<text x="{_PAD_LEFT + inner_w}" y="{height - 4}" text-anchor="end">'
-            f"{escape(x_label)} {_fmt(x1)}</text>",
+            f"{_x_label(x1, x_axis)}</text>",
         ]
     parts.append("</svg>")
     return "".join(parts)

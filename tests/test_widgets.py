@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sm_magics import display
 from sm_magics.api import Job, Session
 from sm_magics.backends.results import LogEvent
-from sm_magics.charts import HEIGHT, WIDTH, line_chart_svg
+from sm_magics.charts import HEIGHT, WIDTH, line_chart_svg, lines_chart_svg
 from sm_magics.widgets import LOG_TAIL_LINES, JobWidget
 
 TIMEOUT = 90  # only against hangs
@@ -289,6 +289,24 @@ def test_the_time_axis_reads_from_the_start_to_the_last_point() -> None:
     assert points[-1][0] == pytest.approx(left + width, abs=0.1)
     long = line_chart_svg("loss", [(60.0, 1.0), (7_500.0, 0.5)])
     assert [text for _, text in _axis_labels(long)] == ["0s", "2h 05m"]
+
+
+def test_overlaid_curves_label_both_ends_of_their_axis() -> None:
+    """Tuning's per-trial curves and %sm_compare's runs: both ends (was the end alone)."""
+    trials = {"t-1": [(1.0, 0.5), (12.0, 0.9)], "t-2": [(1.0, 0.4), (6.0, 0.7)]}
+    svg = lines_chart_svg("objective by step, per trial", trials)
+    root = ET.fromstring(svg)
+    height = float(root.get("height") or 0)
+    bottom = sorted(
+        (float(t.get("x") or 0), t.text or "")
+        for t in root.iter(f"{SVG_NS}text")
+        if float(t.get("y") or 0) == height - 4
+    )
+    assert [text for _, text in bottom] == ["step 1", "step 12"]
+    runs = {"run-a": [(30.0, 0.2), (185.0, 0.1)]}
+    compared = ET.fromstring(lines_chart_svg("loss", runs, x_axis="seconds"))
+    texts = [t.text for t in compared.iter(f"{SVG_NS}text")]
+    assert "0s" in texts and "3m 05s" in texts  # from the runs' start, in elapsed time
 
 
 def test_a_single_point_keeps_its_dot_value_and_time_axis() -> None:

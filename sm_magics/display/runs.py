@@ -196,7 +196,8 @@ class CompareView:
             )
             body.append(f"<tr><td style='text-align:left'>{escape(label)}</td>{cells}</tr>")
         charts = "".join(
-            f"<span style='margin-right:8px'>{lines_chart_svg(metric, series, x_label='s')}</span>"
+            "<span style='margin-right:8px'>"
+            f"{lines_chart_svg(metric, series, x_axis='seconds')}</span>"
             for metric, series in sorted(self.curves.items())
         )
         return no_math(
