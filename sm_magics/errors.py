@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 
 class SmMagicsError(Exception):
@@ -132,6 +133,39 @@ def notice(message: str, *, stacklevel: int = 2) -> None:
     warnings.warn(message, SmMagicsNotice, stacklevel=stacklevel + 1)
 
 
+class _PlainNotices:
+    """``warnings.showwarning`` that prints a notice as one line, others as before.
+
+    Marked (``_sm_magics_notices``) so that loading the extension again does not wrap it
+    twice, even after this module was reloaded.
+    """
+
+    _sm_magics_notices = True
+
+    def __init__(
+        self,
+        original: Callable[
+            [Warning | str, type[Warning], str, int, TextIO | None, str | None], None
+        ],
+    ) -> None:
+        self.original = original
+
+    def __call__(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        """Show one warning."""
+        if issubclass(category, SmMagicsNotice):
+            print(f"sm-magics: {message}", file=file or sys.stderr)
+        else:
+            self.original(message, category, filename, lineno, file, line)
+
+
 def show_notices_plainly() -> None:
     """Show every :class:`SmMagicsNotice` as one ``sm-magics: ...`` line on stderr.
 
@@ -143,21 +177,5 @@ def show_notices_plainly() -> None:
     original = warnings.showwarning
     if getattr(original, "_sm_magics_notices", False):
         return
-
-    def show(
-        message: Warning | str,
-        category: type[Warning],
-        filename: str,
-        lineno: int,
-        file: TextIO | None = None,
-        line: str | None = None,
-    ) -> None:
-        if issubclass(category, SmMagicsNotice):
-            print(f"sm-magics: {message}", file=file or sys.stderr)
-        else:
-            original(message, category, filename, lineno, file, line)
-
-    marked: Any = show
-    marked._sm_magics_notices = True
-    warnings.showwarning = marked
+    warnings.showwarning = _PlainNotices(original)
     warnings.filterwarnings("always", category=SmMagicsNotice, append=True)

@@ -27,19 +27,35 @@ import contextlib
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from sm_magics import config
 
 if TYPE_CHECKING:
+    from sm_magics.api.session import Session
     from sm_magics.ledger import Ledger
     from sm_magics.ledger_records import EndpointRecord
+
+
+class RemindedMagics(Protocol):
+    """What the reminder reads of a ``SageMakerMagics``: its session, else its notebook."""
+
+    _session: Session | None
+
+    def _notebook_path(self) -> str | None:
+        """Return the notebook the kernel runs, as the session would record it."""
+
 
 # The ledger, costs and pricing are imported when the reminder is written, not here:
 # `%load_ext sm_magics` installs this module, and it must stay light (about 20 ms of imports
 # moved off the load path).
 
-_state: dict[str, Any] = {"magics": None, "registered": False}
+
+class _Installed:
+    """The magics the exit handler reminds for (the last installed), and whether it is."""
+
+    magics: RemindedMagics | None = None
+    registered = False
 
 
 def live_endpoints(
@@ -114,13 +130,13 @@ def _write_stderr(text: str) -> None:
         stream.flush()
 
 
-def remind(magics: Any) -> str | None:
+def remind(magics: RemindedMagics) -> str | None:
     """Print the reminder for the notebook of ``magics`` (a ``SageMakerMagics``); return it.
 
     Uses the magics' session ledger when it has one, else the ledger file if it exists; it
     never creates a ledger (an exit must not leave a new file behind).
     """
-    session = getattr(magics, "_session", None)
+    session: Session | None = getattr(magics, "_session", None)
     notebook = session.notebook if session is not None else magics._notebook_path()
     if session is not None:
         records = live_endpoints(session.ledger, notebook)
@@ -143,16 +159,16 @@ def remind(magics: Any) -> str | None:
 
 def remind_at_exit() -> None:
     """Remind for the magics installed last: the ``atexit`` handler, which never raises."""
-    magics = _state["magics"]
+    magics = _Installed.magics
     if magics is None:
         return
     with contextlib.suppress(Exception):  # a reminder must never break the exit
         remind(magics)
 
 
-def install(magics: Any) -> None:
+def install(magics: RemindedMagics) -> None:
     """Remind at exit for ``magics``; registers one handler however often this is called."""
-    _state["magics"] = magics
-    if not _state["registered"]:
+    _Installed.magics = magics
+    if not _Installed.registered:
         atexit.register(remind_at_exit)
-        _state["registered"] = True
+        _Installed.registered = True

@@ -101,20 +101,20 @@ def test_remind_at_exit_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
         def _session(self) -> Any:
             raise RuntimeError("broken (test)")
 
-    monkeypatch.setitem(reminders._state, "magics", Broken())
+    monkeypatch.setattr(reminders._Installed, "magics", Broken())
     reminders.remind_at_exit()  # no exception
 
 
 def test_install_registers_one_handler(monkeypatch: pytest.MonkeyPatch) -> None:
     registered: list[Any] = []
     monkeypatch.setattr("atexit.register", registered.append)
-    monkeypatch.setitem(reminders._state, "registered", False)
-    monkeypatch.setitem(reminders._state, "magics", None)
+    monkeypatch.setattr(reminders._Installed, "registered", False)
+    monkeypatch.setattr(reminders._Installed, "magics", None)
     first, second = object(), object()
     reminders.install(first)
     reminders.install(second)
     assert registered == [reminders.remind_at_exit]
-    assert reminders._state["magics"] is second
+    assert reminders._Installed.magics is second
 
 
 def test_reminder_at_a_real_kernel_shutdown(sm_home: Path, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar, cast
 
 from sm_magics import limits
 from sm_magics.errors import InvalidRequest
@@ -359,10 +359,10 @@ def job_config(
     spec: ProcessingSpec,
     *,
     image: str,
-    inputs: Sequence[Mapping[str, Any]],
-    outputs: Sequence[Mapping[str, Any]],
+    inputs: Sequence[Mapping[str, object]],
+    outputs: Sequence[Mapping[str, object]],
     role: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Return ``processingjobconfig.json``: the job's request as the container sees it.
 
     SageMaker writes the ``CreateProcessingJob`` request to
@@ -370,7 +370,7 @@ def job_config(
     helpers) read their inputs and outputs from it. ``inputs``/``outputs`` are the
     request's ``ProcessingInputs`` and ``ProcessingOutputConfig.Outputs`` entries.
     """
-    config: dict[str, Any] = {
+    config: dict[str, object] = {
         "ProcessingJobName": spec.name,
         "ProcessingInputs": list(inputs),
         "ProcessingOutputConfig": {"Outputs": list(outputs)},
@@ -390,7 +390,14 @@ def job_config(
     return config
 
 
-def resource_config(host: str, hosts: Sequence[str]) -> dict[str, Any]:
+class ProcessingResourceConfig(TypedDict):
+    """A processing host's ``resourceconfig.json``."""
+
+    current_host: str
+    hosts: list[str]
+
+
+def resource_config(host: str, hosts: Sequence[str]) -> ProcessingResourceConfig:
     """Return ``/opt/ml/config/resourceconfig.json`` of one processing host.
 
     The processing container gets only the host names (a training container's file has

@@ -19,19 +19,23 @@ from __future__ import annotations
 
 import os
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sm_magics.errors import BackendUnavailable
 
 if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
     from sm_magics.api.session import Session
     from sm_magics.display.runs import RunRow
+    from sm_magics.metrics import MetricPoint
 
 JOB_TAG = "sm_magics.job"
 _STATUS = {"Completed": "FINISHED", "Failed": "FAILED", "Stopped": "KILLED"}
 
 
-def _client(tracking_uri: str) -> Any:
+def _client(tracking_uri: str) -> MlflowClient:
     if tracking_uri.startswith("file:") or ("://" not in tracking_uri and ":" not in tracking_uri):
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     try:
@@ -96,8 +100,8 @@ def export_runs(session: Session, tracking_uri: str, rows: list[RunRow]) -> list
             else None,
             run_name=row.name,
         )
-        metrics: list[Any] = []
-        series: dict[str, list[Any]] = {}
+        metrics: list[Metric] = []
+        series: dict[str, list[MetricPoint]] = {}
         if row.kind == "training":
             try:
                 series = session.job(row.name).metrics()
