@@ -47,6 +47,12 @@ FIRST_LINE = "print('first', flush=True)\nimport time\ntime.sleep(0.3)\n"
 def _shell() -> Any:
     from IPython.core.interactiveshell import InteractiveShell
 
+    import sm_magics.magics
+
+    # As in a notebook: the widget follows a job, nothing streams into the terminal (a
+    # terminal's background printer would also follow every job, and its lines would
+    # interleave with the figures).
+    sm_magics.magics.widgets_available = lambda: True  # type: ignore[attr-defined]
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "sm_magics")
     return ip
