@@ -10,8 +10,6 @@ from __future__ import annotations
 # Not ``typing``: a job's starter imports this package before its hosts run (the first
 # line waits for it), and the names below are only needed by type checkers.
 TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["Job", "Session", "__version__", "load_ipython_extension"]
@@ -69,10 +67,10 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "sm-magics"}]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> type[Job] | type[Session]:
     # The Python API is imported on first use, so `import sm_magics` stays instant.
     if name in ("Job", "Session"):
         from sm_magics import api
 
-        return getattr(api, name)
+        return api.Job if name == "Job" else api.Session
     raise AttributeError(f"module 'sm_magics' has no attribute {name!r}")

@@ -14,7 +14,7 @@ import re
 import shlex
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
@@ -213,7 +213,7 @@ class ServingMagics(Magics):
     @line_magic
     @no_var_expand
     @magic_call(expand=False, memo=True)
-    def sm_invoke(self, args: argparse.Namespace) -> Any:
+    def sm_invoke(self, args: argparse.Namespace) -> object:
         """Send one request to an endpoint; return the decoded answer.
 
         Examples
@@ -232,7 +232,7 @@ class ServingMagics(Magics):
         text = " ".join(args.data)
         content_type = args.content_type
         reference = _SINGLE_REFERENCE.match(text)
-        data: Any
+        data: object
         if reference is not None:
             data = self._resolve(reference.group(1))
         elif text.startswith("@"):
@@ -270,7 +270,7 @@ class ServingMagics(Magics):
         except (ValueError, UsageError):
             return ""
 
-    def _resolve(self, dotted: str) -> Any:
+    def _resolve(self, dotted: str) -> object:
         root, *attributes = dotted.split(".")
         namespace = user_namespace(self.shell)
         if root not in namespace:
