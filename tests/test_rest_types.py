@@ -86,3 +86,13 @@ def test_opaque_cursor_and_version_are_strings() -> None:
     assert interfaces["ILogPage"]["cursor"] == "string | null"
     for name in ("IJobList", "IEndpointList", "IChanges"):
         assert interfaces[name]["version"] == "string"
+
+
+def test_the_cost_summary_has_the_panels_fields() -> None:
+    """``GET /cost`` (display/costs.py's CostSummaryJSON) has ICostSummary's fields."""
+    from sm_magics.display.costs import CostSummaryJSON, CostTotalsJSON
+
+    fields = _interfaces()["ICostSummary"]
+    assert sorted(fields) == sorted(typing.get_type_hints(CostSummaryJSON))
+    totals = re.findall(r"(\w+): number", fields["totals"])
+    assert sorted(totals) == sorted(typing.get_type_hints(CostTotalsJSON))

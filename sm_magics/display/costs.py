@@ -11,11 +11,43 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
+from typing import TypedDict
 
 from sm_magics import pricing
 from sm_magics.display import StatusTable, no_math
 from sm_magics.durations import format_duration
+
+
+class RunningItemJSON(TypedDict):
+    """One running item of ``GET /cost`` (``docs/rest-api.md``)."""
+
+    kind: str
+    name: str
+    backend: str
+    region: str | None
+    instance: str
+    cost: float | None
+    cost_per_hour: float | None
+    since: float
+    notebook: str | None
+
+
+class CostTotalsJSON(TypedDict):
+    """The ``totals`` of ``GET /cost``: USD today, this month, and the notebook's."""
+
+    today: float | None
+    month: float | None
+    notebook: float | None
+
+
+class CostSummaryJSON(TypedDict):
+    """``GET /cost``'s answer (the panel's ``ICostSummary``)."""
+
+    currency: str
+    generated_at: float
+    billing_per_hour: float | None
+    running: list[RunningItemJSON]
+    totals: CostTotalsJSON
 
 
 @dataclass(frozen=True)
@@ -34,7 +66,7 @@ class RunningItem:
     notebook: str | None
     notes: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> RunningItemJSON:
         """Return the item as ``GET /cost`` has it (``docs/rest-api.md``)."""
         return {
             "kind": self.kind,
@@ -126,7 +158,7 @@ class CostSummary:
         """USD per hour of what runs now on one backend."""
         return sum(i.cost_per_hour or 0.0 for i in self.running if i.backend == backend)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> CostSummaryJSON:
         """Return the "cost summary" of ``docs/rest-api.md``, exactly (what ``GET /cost`` sends)."""
         return {
             "currency": self.currency,

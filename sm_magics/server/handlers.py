@@ -14,7 +14,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
@@ -23,6 +23,9 @@ from jupyter_server.utils import url_path_join
 from sm_magics.errors import SmMagicsError
 from sm_magics.server import endpoints, errors, jobs, models, params
 from sm_magics.server.context import ServerContext
+
+if TYPE_CHECKING:
+    from sm_magics.display.costs import CostSummaryJSON
 
 T = TypeVar("T")
 
@@ -175,7 +178,7 @@ class CostHandler(ApiHandler):
         self.reply(await self.blocking(cost_summary, self.context, notebook))
 
 
-def cost_summary(context: ServerContext, notebook: str | None) -> dict[str, Any]:
+def cost_summary(context: ServerContext, notebook: str | None) -> CostSummaryJSON:
     """Refresh what runs, then summarize the ledger (blocking)."""
     from sm_magics import cost_summary
 
