@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sm_magics import pricing
 from sm_magics.backends import base, kinds, statuses
@@ -27,6 +27,7 @@ from sm_magics.errors import NotFound
 
 if TYPE_CHECKING:
     from sm_magics.api import Session
+    from sm_magics.backends.descriptions import JobDescription
 
 #: How long :func:`clean` waits for local jobs to reach ``Stopped`` (their grace period is
 #: seconds); SageMaker jobs take minutes to stop and are reported as ``Stopping``.
@@ -196,7 +197,7 @@ def backend_for(session: Session, backend: str, region: str | None) -> base.Back
 
 def _describe_job(
     session: Session, kind: str, backend: str, region: str | None, name: str
-) -> dict[str, Any]:
+) -> JobDescription:
     return kinds.describe(session.backend(backend, region), kind, name)
 
 

@@ -24,6 +24,7 @@ from sm_magics.errors import InvalidRequest, ModelError, NotFound, SmMagicsError
 
 if TYPE_CHECKING:
     from sm_magics.api import Session
+    from sm_magics.backends.descriptions import EndpointDescription, ServedVariantDescription
     from sm_magics.ledger_records import EndpointRecord
 
 JSON = "application/json"
@@ -159,7 +160,7 @@ class Endpoint:
         """The backend serving this endpoint (in the endpoint's region)."""
         return self.session.backend(self.backend_name, self.region)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> EndpointDescription:
         """Return the backend's ``DescribeEndpoint`` response."""
         return self.backend.describe_endpoint(self.name)
 
@@ -175,7 +176,7 @@ class Endpoint:
         return str(url) if url else None
 
     @property
-    def variants(self) -> list[dict[str, Any]]:
+    def variants(self) -> list[ServedVariantDescription]:
         """Production variants: name, weights, instance counts, invocations, latency."""
         return list(self.describe()["ProductionVariants"])
 

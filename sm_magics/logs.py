@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import kinds, statuses
@@ -136,7 +136,7 @@ class LogFollower(threading.Thread):
         self,
         job: Job,
         on_events: Callable[[list[LogEvent]], None],
-        on_status: Callable[[dict[str, Any]], None],
+        on_status: Callable[[Mapping[str, Any]], None],
         *,
         min_interval: float = MIN_INTERVAL,
         max_interval: float = MAX_INTERVAL,
@@ -256,8 +256,8 @@ def stream_until_done(
     write: Callable[[str], None],
     *,
     with_host: bool | None = None,
-    on_status: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+    on_status: Callable[[Mapping[str, Any]], None] | None = None,
+) -> Mapping[str, Any]:
     """Print a job's lines as they come, in the calling thread, until it ends.
 
     Used by ``--wait`` and ``%sm_logs -f``: output from the calling thread lands in the cell
@@ -274,7 +274,7 @@ def stream_until_done(
         for event in events:
             write(format_log_line(event, bool(with_host)))
 
-    def status(description: dict[str, Any]) -> None:
+    def status(description: Mapping[str, Any]) -> None:
         result.update(description)
         if on_status is not None:
             on_status(description)
@@ -298,7 +298,7 @@ def follow_in_background(job: Job, write: Callable[[str], None]) -> LogFollower:
         for event in events:
             write(f"[{job.name}] {format_log_line(event, multi)}")
 
-    def status(description: dict[str, Any]) -> None:
+    def status(description: Mapping[str, Any]) -> None:
         if kinds.status_of(description) in statuses.TERMINAL_STATUSES:
             reason = description.get("FailureReason")
             write(

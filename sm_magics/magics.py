@@ -296,7 +296,7 @@ class SageMakerMagics(Magics):
             raise UsageError(str(JobFailed(job.name, statuses.FAILED, reason, label)))
 
 
-def _summary(job: Job, description: dict[str, Any]) -> str:
+def _summary(job: Job, description: Mapping[str, Any]) -> str:
     """One line after a waited job: status, training time, cost."""
     row = job.row() if description else None
     if row is None:

@@ -8,7 +8,7 @@ supervisor (``FinalMetricDataList``) use this one parser so they agree.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +58,7 @@ class MetricParser:
         return last
 
 
-def metric_definitions(description: dict[str, Any]) -> dict[str, str]:
+def metric_definitions(description: Mapping[str, Any]) -> dict[str, str]:
     """Return ``{name: regex}`` of a job's ``--metric`` definitions (none for transforms)."""
     algorithm = description.get("AlgorithmSpecification") or {}
     return {m["Name"]: m["Regex"] for m in algorithm.get("MetricDefinitions", [])}

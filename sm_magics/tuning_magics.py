@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -29,6 +29,8 @@ from sm_magics.training_flags import training_arguments, training_options
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
+
+    from sm_magics.backends.descriptions import TuningJobDescription
 
 _TERMINAL = ("Completed", "Failed", "Stopped")
 
@@ -142,7 +144,7 @@ class TuningMagics(Magics):
 
 def wait_printing(
     tuning: Tuning, emit: Callable[[str], object], poll: float | None = None
-) -> dict[str, Any]:
+) -> TuningJobDescription:
     """Block until ``tuning`` ends, printing each trial as it ends; return the description.
 
     Raises
@@ -163,7 +165,7 @@ def wait_printing(
                 if name in reported or trial["TrainingJobStatus"] not in _TERMINAL:
                     continue
                 reported.add(name)
-                metric = trial.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
+                metric = trial.get("FinalHyperParameterTuningJobObjectiveMetric")
                 value = f" {metric['MetricName']}={metric['Value']:.6g}" if metric else ""
                 why = failure_line(trial.get("FailureReason"))
                 params = ", ".join(f"{k}={v}" for k, v in trial["TunedHyperParameters"].items())
@@ -178,9 +180,9 @@ def wait_printing(
     except KeyboardInterrupt:
         emit(f"Stopped waiting; {tuning.name} goes on. %sm_stop {tuning.name} stops it.")
         return tuning.describe()
-    best = description.get("BestTrainingJob") or {}
-    metric = best.get("FinalHyperParameterTuningJobObjectiveMetric")
-    if metric:
+    best = description.get("BestTrainingJob")
+    metric = best.get("FinalHyperParameterTuningJobObjectiveMetric") if best else None
+    if best and metric:
         emit(
             f"Tuning job {tuning.name} {status}: best {best['TrainingJobName']} "
             f"{metric['MetricName']}={metric['Value']:.6g} with "

@@ -9,6 +9,7 @@ another cell. Clicking a trial in the "Logs of" list shows that trial's log tail
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -92,8 +93,8 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
         self._lock = threading.Lock()
         self._rows: list[dict[str, Any]] = []
         self._params: list[str] = []
-        self._summaries: list[dict[str, Any]] = []
-        self._description: dict[str, Any] = {}
+        self._summaries: Sequence[Mapping[str, Any]] = []
+        self._description: Mapping[str, Any] = {}
         self._closed = threading.Event()
         self.refresh()
         self._thread: threading.Thread | None = None
@@ -223,7 +224,7 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
 
 
 def _best_over_time(
-    summaries: list[dict[str, Any]], origin: float, description: dict[str, Any]
+    summaries: Sequence[Mapping[str, Any]], origin: float, description: Mapping[str, Any]
 ) -> list[tuple[float, float]]:
     objective = description.get("HyperParameterTuningJobConfig", {}).get(
         "HyperParameterTuningJobObjective", {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -96,7 +96,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         self._lines: deque[str] = deque(maxlen=LOG_TAIL_LINES)
         self._hosts: set[str] = set()
         self._series: dict[str, list[MetricPoint]] = {}
-        self._description: dict[str, Any] = job.describe()
+        self._description: Mapping[str, Any] = job.describe()
         #: Several hosts write: every line says which, from the first one (not only once a
         #: second host's line came, which left the first lines unprefixed).
         self._multi_host = kinds.resources_of(self._description)[1] > 1
@@ -148,13 +148,13 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
                     series.append(point)
                     del series[:-MAX_POINTS]
 
-    def _on_status(self, description: dict[str, Any]) -> None:
+    def _on_status(self, description: Mapping[str, Any]) -> None:
         self._description = description
         self._render_status(description)
 
     # -- rendering --------------------------------------------------------------------------
 
-    def _render_status(self, description: dict[str, Any]) -> None:
+    def _render_status(self, description: Mapping[str, Any]) -> None:
         status = kinds.status_of(description)
         finished = status in statuses.TERMINAL_STATUSES
         silent = time.monotonic() - self._last_line_at
@@ -174,7 +174,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         self.stop_button.layout.display = "none" if finished else None
         self._render_deploy(description)
 
-    def _render_deploy(self, description: dict[str, Any] | None = None) -> None:
+    def _render_deploy(self, description: Mapping[str, Any] | None = None) -> None:
         """Offer Deploy on a completed job with a model, unless its endpoint is up."""
         description = description or self._description
         model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
@@ -346,7 +346,7 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
             if self.on_status is not None:
                 self.on_status(self.endpoint.name, status)
 
-    def _render(self, description: dict[str, Any]) -> None:
+    def _render(self, description: Mapping[str, Any]) -> None:
         status = description["EndpointStatus"]
         self.header.value = endpoint_header_html(description, self.endpoint.backend_name)
         cells = "".join(

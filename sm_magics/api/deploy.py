@@ -41,8 +41,9 @@ def resolve_model(session: Session, model: str, backend: str | None) -> tuple[st
         record = session.ledger.get_job(model)
     if record is not None and record.kind == "training":
         job = Job.from_record(session, record)
-        description = job.describe()
-        uri = (description.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
+        description = job.backend.describe_training_job(job.name)
+        artifacts = description.get("ModelArtifacts")
+        uri = artifacts["S3ModelArtifacts"] if artifacts else None
         if not uri:
             status = kinds.status_of(description)
             hint = f"%sm_wait {model} first" if status == statuses.IN_PROGRESS else "retrain it"

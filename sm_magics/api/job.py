@@ -22,6 +22,7 @@ from sm_magics.metrics import MetricParser, MetricPoint, metric_definitions
 
 if TYPE_CHECKING:
     from sm_magics.api.session import Session
+    from sm_magics.backends.descriptions import JobDescription
     from sm_magics.ledger_records import JobRecord
 
 
@@ -81,7 +82,7 @@ class Job:
         """The backend that runs this job (in the job's region)."""
         return self.session.backend(self.backend_name, self.region)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> JobDescription:
         """Return the backend's ``Describe<Kind>Job`` response (``DescribeTrainingJob``, ...)."""
         return kinds.describe(self.backend, self.kind, self.name)
 
@@ -105,9 +106,10 @@ class Job:
     @property
     def model_data(self) -> str | None:
         """URI of ``model.tar.gz`` (``file://`` locally, ``s3://`` on SageMaker)."""
-        artifacts = self.describe().get("ModelArtifacts") or {}
-        uri = artifacts.get("S3ModelArtifacts")
-        return str(uri) if uri else None
+        if self.kind != kinds.TRAINING.name:
+            return None
+        artifacts = self.backend.describe_training_job(self.name).get("ModelArtifacts")
+        return artifacts["S3ModelArtifacts"] if artifacts else None
 
     def download_model(self, dest: str | Path = "model") -> Path:
         """Extract the job's ``model.tar.gz`` into the folder ``dest``; return that folder.
@@ -207,7 +209,7 @@ class Job:
         timeout: str | float | None = None,
         *,
         poll: float | None = None,
-        on_poll: Callable[[dict[str, Any]], None] | None = None,
+        on_poll: Callable[[JobDescription], None] | None = None,
         raise_on_failure: bool = False,
     ) -> Job:
         """Block until the job ends; return ``self``.

@@ -42,7 +42,7 @@ def _norm(uri: str) -> str:
 
 def _processing_outputs(session: Session) -> dict[str, str]:
     """Return ``{output URI: processing job}`` of every processing job in the ledger."""
-    from sm_magics.backends import kinds
+    from sm_magics.backends import processing
 
     found: dict[str, str] = {}
     for record in session.ledger.list_jobs(limit=500):
@@ -54,13 +54,11 @@ def _processing_outputs(session: Session) -> dict[str, str]:
                 found[_norm(str(output["destination"]))] = record.name
             continue
         try:
-            description = kinds.describe(session.backend(record.backend), "processing", record.name)
+            description = session.backend(record.backend).describe_processing_job(record.name)
         except Exception:  # noqa: BLE001, S112 - a job we cannot read adds no edge
             continue
-        for output in (description.get("ProcessingOutputConfig") or {}).get("Outputs", []):
-            uri = (output.get("S3Output") or {}).get("S3Uri")
-            if uri:
-                found[_norm(str(uri))] = record.name
+        for uri in processing.output_uris(description).values():
+            found[_norm(uri)] = record.name
     return found
 
 

@@ -19,6 +19,7 @@ from sm_magics.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from sm_magics.api.session import Session
+    from sm_magics.backends.descriptions import TrialSummary, TuningJobDescription
     from sm_magics.tuning.spec import TuningSpec
 
 KIND = "tuning"
@@ -35,7 +36,7 @@ class Tuning(Job):
     def __init__(self, session: Session, name: str, backend: str) -> None:
         super().__init__(session, name, backend, kind=KIND)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> TuningJobDescription:
         """Return the backend's ``DescribeHyperParameterTuningJob`` response."""
         return self.backend.describe_tuning_job(self.name)
 
@@ -64,24 +65,25 @@ class Tuning(Job):
         self.backend.stop_tuning_job(self.name)
         return self
 
-    def trials(self) -> list[dict[str, Any]]:
+    def trials(self) -> list[TrialSummary]:
         """Return every trial's ``HyperParameterTrainingJobSummary``, newest first."""
-        return self.backend.list_tuning_trials(self.name)
+        return list(self.backend.list_tuning_trials(self.name))
 
     @property
     def best_job(self) -> Job | None:
         """The best trial so far, as a training job handle (``None`` before the first)."""
-        best = self.describe().get("BestTrainingJob") or {}
-        name = best.get("TrainingJobName")
-        return Job(self.session, str(name), self.backend_name) if name else None
+        best = self.describe().get("BestTrainingJob")
+        name = best.get("TrainingJobName") if best else None
+        return Job(self.session, name, self.backend_name) if name else None
 
     @property
     def best_params(self) -> dict[str, Any]:
         """The best trial's tuned hyperparameters, with their JSON types."""
         from sm_magics.tuning.ranges import decode_value
 
-        best = self.describe().get("BestTrainingJob") or {}
-        return {k: decode_value(v) for k, v in (best.get("TunedHyperParameters") or {}).items()}
+        best = self.describe().get("BestTrainingJob")
+        tuned = best.get("TunedHyperParameters") if best else None
+        return {k: decode_value(v) for k, v in (tuned or {}).items()}
 
     def results(self) -> Any:
         """Return one row per trial, best objective first: a DataFrame if pandas is there.

@@ -54,6 +54,16 @@ from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import EndpointRecord, JobRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sm_magics.backends.descriptions import (
+        EndpointDescription,
+        ProcessingJobDescription,
+        TrainingJobDescription,
+        TransformJobDescription,
+        TrialSummary,
+        TuningJobDescription,
+    )
     from sm_magics.backends.packages import PackageSpec
     from sm_magics.backends.processing import ProcessingSpec
     from sm_magics.backends.services import (
@@ -166,7 +176,7 @@ class Backend(abc.ABC):
         return None
 
     @abc.abstractmethod
-    def describe_training_job(self, name: str) -> dict[str, Any]:
+    def describe_training_job(self, name: str) -> TrainingJobDescription:
         """Return the job as SageMaker's ``DescribeTrainingJob`` would.
 
         Raises
@@ -258,7 +268,7 @@ class Backend(abc.ABC):
 
         raise InvalidRequest(f"The {self.name} backend cannot autoscale endpoints.")
 
-    def describe_endpoint(self, name: str) -> dict[str, Any]:
+    def describe_endpoint(self, name: str) -> EndpointDescription:
         """Return the endpoint as SageMaker's ``DescribeEndpoint`` would.
 
         Raises
@@ -345,7 +355,7 @@ class Backend(abc.ABC):
         """
         self.transforms.create_transform_job(spec)
 
-    def describe_transform_job(self, name: str) -> dict[str, Any]:
+    def describe_transform_job(self, name: str) -> TransformJobDescription:
         """Return the job as SageMaker's ``DescribeTransformJob`` would."""
         return self.transforms.describe_transform_job(name)
 
@@ -377,7 +387,7 @@ class Backend(abc.ABC):
         """
         self.processing.create_processing_job(spec)
 
-    def describe_processing_job(self, name: str) -> dict[str, Any]:
+    def describe_processing_job(self, name: str) -> ProcessingJobDescription:
         """Return the job as SageMaker's ``DescribeProcessingJob`` would; syncs its row.
 
         Raises
@@ -416,7 +426,7 @@ class Backend(abc.ABC):
         """
         self.tuning.create_tuning_job(spec)
 
-    def describe_tuning_job(self, name: str) -> dict[str, Any]:
+    def describe_tuning_job(self, name: str) -> TuningJobDescription:
         """Return the job as ``DescribeHyperParameterTuningJob`` would; syncs its row.
 
         Raises
@@ -430,7 +440,7 @@ class Backend(abc.ABC):
         """Stop the tuning job and every running trial; idempotent once it ended."""
         self.tuning.stop_tuning_job(name)
 
-    def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
+    def list_tuning_trials(self, name: str) -> Sequence[TrialSummary]:
         """Return ``ListTrainingJobsForHyperParameterTuningJob``'s summaries, newest first.
 
         Each trial is also a training job of this backend (describe it, read its logs,

@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from mypy_boto3_sagemaker.literals import (
-        HyperParameterTuningJobStatusType,
-        ObjectiveStatusType,
         ProcessingJobStatusType,
         SecondaryStatusType,
         TrainingJobStatusType,
@@ -51,7 +49,6 @@ if TYPE_CHECKING:
         MetricDefinitionTypeDef,
         ModelArtifactsTypeDef,
         ObjectiveStatusCountersTypeDef,
-        ProcessingS3InputTypeDef,
         SecondaryStatusTransitionTypeDef,
         TrainingJobStatusCountersTypeDef,
     )
@@ -193,7 +190,7 @@ class ProcessingInput(TypedDict, total=False):
 
     InputName: ReadOnly[str]
     AppManaged: ReadOnly[bool]
-    S3Input: ReadOnly[ProcessingS3InputTypeDef]
+    S3Input: ReadOnly[Mapping[str, object]]
 
 
 class ProcessingClusterConfig(TypedDict, total=False):
@@ -262,13 +259,14 @@ class TrialSummary(TypedDict, total=False):
     CreationTime: ReadOnly[datetime]
     TrainingStartTime: ReadOnly[datetime]
     TrainingEndTime: ReadOnly[datetime]
-    TrainingJobStatus: ReadOnly[TrainingJobStatusType]
+    #: ``str``, not the stubs' ``Literal``: the local tuner's state types it so.
+    TrainingJobStatus: ReadOnly[str]
     TunedHyperParameters: ReadOnly[Mapping[str, str]]
     FailureReason: ReadOnly[str]
     FinalHyperParameterTuningJobObjectiveMetric: ReadOnly[
         FinalHyperParameterTuningJobObjectiveMetricTypeDef
     ]
-    ObjectiveStatus: ReadOnly[ObjectiveStatusType]
+    ObjectiveStatus: ReadOnly[str]
 
 
 class LocalTrialSummary(TrialSummary, total=False):
@@ -318,7 +316,7 @@ class TuningJobDescription(TypedDict, total=False):
 
     HyperParameterTuningJobName: ReadOnly[str]
     HyperParameterTuningJobArn: ReadOnly[str]
-    HyperParameterTuningJobStatus: ReadOnly[HyperParameterTuningJobStatusType]
+    HyperParameterTuningJobStatus: ReadOnly[str]
     HyperParameterTuningJobConfig: ReadOnly[TuningJobConfig]
     TrainingJobDefinition: ReadOnly[TrainingJobDefinition]
     CreationTime: ReadOnly[datetime]
@@ -337,8 +335,8 @@ class LocalTuningJobDescription(TuningJobDescription, total=False):
     BestTrainingJob: ReadOnly[LocalTrialSummary]
     #: The tuning job's folder (``SM_MAGICS_HOME/tuning/<name>``).
     LocalTuningDir: ReadOnly[str]
-    #: ``[trial number, best objective so far]`` after each trial that ended.
-    LocalBestObjectiveHistory: ReadOnly[Sequence[Sequence[float]]]
+    #: ``[time, objective, trial name]`` each time the best objective improved.
+    LocalBestObjectiveHistory: ReadOnly[Sequence[Sequence[float | str]]]
     #: How many trials a warm start took from its parent jobs.
     LocalWarmStartedTrials: ReadOnly[int]
 
@@ -418,6 +416,26 @@ JobDescription: TypeAlias = (
     | ProcessingJobDescription
     | TuningJobDescription
 )
+
+
+def ended_trials(description: TuningJobDescription) -> int:
+    """Return how many of a tuning job's trials have ended (every status but InProgress)."""
+    counters = description.get("TrainingJobStatusCounters")
+    if not counters:
+        return 0
+    return (
+        counters.get("Completed", 0)
+        + counters.get("RetryableError", 0)
+        + counters.get("NonRetryableError", 0)
+        + counters.get("Stopped", 0)
+    )
+
+
+def max_trials(description: TuningJobDescription) -> int | None:
+    """Return the most trials a tuning job may run (``MaxNumberOfTrainingJobs``)."""
+    config = description.get("HyperParameterTuningJobConfig")
+    limits = config.get("ResourceLimits") if config else None
+    return limits.get("MaxNumberOfTrainingJobs") if limits else None
 
 
 def is_local_tuning(description: TuningJobDescription) -> TypeIs[LocalTuningJobDescription]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from sm_magics.backends.base import Backend
+    from sm_magics.backends.descriptions import JobDescription
     from sm_magics.backends.results import LogBatch
 
 
@@ -137,7 +138,7 @@ def get(name: str) -> JobKind:
     return KINDS[name]
 
 
-def of_description(description: Mapping[str, Any]) -> JobKind:
+def of_description(description: Mapping[str, object]) -> JobKind:
     """Return the kind a ``Describe*Job`` response belongs to (training if it says nothing)."""
     for kind in KINDS.values():
         if kind.status_key in description:
@@ -145,23 +146,25 @@ def of_description(description: Mapping[str, Any]) -> JobKind:
     return TRAINING
 
 
-def status_of(description: Mapping[str, Any]) -> str:
+def status_of(description: Mapping[str, object]) -> str:
     """Return the status of any kind's description (``Unknown`` if it has none)."""
     return str(description.get(of_description(description).status_key) or "Unknown")
 
 
-def resources_of(description: Mapping[str, Any]) -> tuple[str, int]:
+def resources_of(description: Mapping[str, object]) -> tuple[str, int]:
     """Return ``(instance type, count)`` of any kind's description."""
-    node: Any = description
+    node: object = description
     for key in of_description(description).resources:
-        node = (node or {}).get(key) if isinstance(node, Mapping) else None
-    node = node or {}
-    return str(node.get("InstanceType", "")), int(node.get("InstanceCount", 1))
+        node = node.get(key) if isinstance(node, Mapping) else None
+    if not isinstance(node, Mapping):
+        return "", 1
+    count = node.get("InstanceCount", 1)
+    return str(node.get("InstanceType", "")), int(count) if isinstance(count, int) else 1
 
 
-def describe(backend: Backend, kind: str, name: str) -> dict[str, Any]:
+def describe(backend: Backend, kind: str, name: str) -> JobDescription:
     """Return ``backend.describe_<kind>_job(name)``."""
-    result: dict[str, Any] = getattr(backend, f"describe_{get(kind).name}_job")(name)
+    result: JobDescription = getattr(backend, f"describe_{get(kind).name}_job")(name)
     return result
 
 

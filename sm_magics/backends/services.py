@@ -12,6 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sm_magics.backends.descriptions import (
+        EndpointDescription,
+        ProcessingJobDescription,
+        TransformJobDescription,
+        TrialSummary,
+        TuningJobDescription,
+    )
     from sm_magics.backends.packages import PackageSpec
     from sm_magics.backends.processing import ProcessingSpec
     from sm_magics.backends.results import InvokeResult, LogBatch
@@ -26,13 +35,13 @@ class TuningService(Protocol):
     def create_tuning_job(self, spec: TuningSpec) -> None:
         """Start a tuning job; return once it is accepted."""
 
-    def describe_tuning_job(self, name: str) -> dict[str, Any]:
+    def describe_tuning_job(self, name: str) -> TuningJobDescription:
         """Return ``DescribeHyperParameterTuningJob``'s answer; sync the row."""
 
     def stop_tuning_job(self, name: str) -> None:
         """Stop the tuning job and its running trials; idempotent once it ended."""
 
-    def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
+    def list_tuning_trials(self, name: str) -> Sequence[TrialSummary]:
         """Return every trial's summary, newest first, each recorded in the ledger."""
 
 
@@ -48,7 +57,7 @@ class EndpointsService(Protocol):
     def variant_environments(self, name: str) -> dict[str, dict[str, str]]:
         """Return each variant's environment, from where the backend keeps it."""
 
-    def describe_endpoint(self, name: str) -> dict[str, Any]:
+    def describe_endpoint(self, name: str) -> EndpointDescription:
         """Return ``DescribeEndpoint``'s answer; sync the row."""
 
     def delete_endpoint(self, name: str) -> None:
@@ -75,7 +84,7 @@ class TransformService(Protocol):
     def create_transform_job(self, spec: TransformSpec) -> None:
         """Start a batch transform job; return at once."""
 
-    def describe_transform_job(self, name: str) -> dict[str, Any]:
+    def describe_transform_job(self, name: str) -> TransformJobDescription:
         """Return ``DescribeTransformJob``'s answer; sync the row."""
 
     def stop_transform_job(self, name: str) -> None:
@@ -91,7 +100,7 @@ class ProcessingService(Protocol):
     def create_processing_job(self, spec: ProcessingSpec) -> None:
         """Start a processing job; return once it is accepted."""
 
-    def describe_processing_job(self, name: str) -> dict[str, Any]:
+    def describe_processing_job(self, name: str) -> ProcessingJobDescription:
         """Return ``DescribeProcessingJob``'s answer; sync the row."""
 
     def stop_processing_job(self, name: str) -> None:

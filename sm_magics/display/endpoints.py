@@ -41,7 +41,7 @@ class EndpointRow:
 
     @classmethod
     def from_description(
-        cls, description: dict[str, Any], backend: str, record: EndpointRecord | None
+        cls, description: Mapping[str, Any], backend: str, record: EndpointRecord | None
     ) -> EndpointRow:
         """Build the row from a fresh ``DescribeEndpoint``."""
         ttl = description.get("TtlAt")
@@ -91,7 +91,7 @@ class EndpointTable(StatusTable[EndpointRow]):
         ]
 
 
-def endpoint_header_html(description: dict[str, Any], backend: str) -> str:
+def endpoint_header_html(description: Mapping[str, Any], backend: str) -> str:
     """Return the head of an endpoint's view: status, URL, price, TTL, failure reason.
 
     One builder for the live widget and its static snapshot.

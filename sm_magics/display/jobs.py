@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
@@ -53,7 +54,7 @@ class JobRow:
     @classmethod
     def from_description(
         cls,
-        description: dict[str, Any],
+        description: Mapping[str, Any],
         backend: str,
         record: JobRecord | None,
         *,
@@ -132,7 +133,7 @@ SILENCE_SECONDS = 30.0
 
 
 def job_header_html(
-    description: dict[str, Any],
+    description: Mapping[str, Any],
     backend: str,
     *,
     silent_for: float | None = None,

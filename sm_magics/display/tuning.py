@@ -7,6 +7,7 @@ A trial's cost is its own training job's, asked of its ledger row.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ def failure_line(reason: str | None) -> str | None:
     return reason.strip().splitlines()[0] if reason.strip() else None
 
 
-def _seconds(summary: dict[str, Any]) -> float | None:
+def _seconds(summary: Mapping[str, Any]) -> float | None:
     start = summary.get("TrainingStartTime") or summary.get("CreationTime")
     if start is None:
         return None
@@ -46,7 +47,7 @@ def _seconds(summary: dict[str, Any]) -> float | None:
 
 
 def trial_rows(
-    summaries: list[dict[str, Any]], description: dict[str, Any], ledger: Ledger
+    summaries: Sequence[Mapping[str, Any]], description: Mapping[str, Any], ledger: Ledger
 ) -> list[dict[str, Any]]:
     """Return one dict per trial, best objective first (unfinished and failed last)."""
     from sm_magics.display.jobs import JobRow
@@ -106,7 +107,7 @@ def format_row_cells(row: dict[str, Any], params: list[str]) -> list[str]:
     return cells
 
 
-def trials_progress(description: dict[str, Any]) -> str:
+def trials_progress(description: Mapping[str, Any]) -> str:
     """Return ``"<ended>/<max> trials"`` of a tuning description."""
     counters = description.get("TrainingJobStatusCounters") or {}
     ended = sum(v for k, v in counters.items() if k != "InProgress")
@@ -126,7 +127,7 @@ def _usd(value: float) -> str:
 
 
 def tuning_header_html(
-    description: dict[str, Any], rows: list[dict[str, Any]], backend: str
+    description: Mapping[str, Any], rows: list[dict[str, Any]], backend: str
 ) -> str:
     """Return the head of a tuning job's view: status, progress, best objective, cost.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from sm_magics.api import Job
@@ -98,7 +99,7 @@ def list_jobs(ctx: ServerContext, query: JobQuery) -> JobList:
     return {"jobs": [job_json(r, now=now) for r in records], "version": version}
 
 
-def _fresh_json(ctx: ServerContext, job: Job) -> tuple[JobJSON, dict[str, Any]]:
+def _fresh_json(ctx: ServerContext, job: Job) -> tuple[JobJSON, Mapping[str, Any]]:
     """Describe the job (syncing its row), then serialize the row with the live status."""
     description = job.describe()
     record = ctx.session.ledger.get_job(job.name)
@@ -106,7 +107,10 @@ def _fresh_json(ctx: ServerContext, job: Job) -> tuple[JobJSON, dict[str, Any]]:
         raise NotFound(f"Job {job.name!r} is no longer in the ledger.")
     status = kinds.status_of(description)
     secondary = description.get("SecondaryStatus")
-    return job_json(record, now=time.time(), status=status, secondary=secondary), description
+    return (
+        job_json(record, now=time.time(), status=status, secondary=str(secondary or "") or None),
+        description,
+    )
 
 
 #: Points per metric series in a job's detail unless the full series is asked for: a chart

@@ -12,13 +12,12 @@ import os
 import signal
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics import config, limits, storage
 from sm_magics.backends import rows, statuses
-from sm_magics.backends.local import client, logstore, processes
+from sm_magics.backends.local import client, logstore, processes, utc
 from sm_magics.backends.local.creation import CREATION_GRACE_SECONDS, creating
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.backends.local.jobdir import JobDir
@@ -28,13 +27,12 @@ from sm_magics.backends.specs import EndpointSpec, VariantSpec
 from sm_magics.errors import InvalidRequest, ModelError, NotFound
 from sm_magics.ledger import Ledger
 
+if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import EndpointDescription, ServedVariantDescription
+
 _LOCAL_ACCOUNT = "000000000000"
 #: How long ``delete`` waits for the router to drain and exit before killing its group.
 DELETE_GRACE_SECONDS = 30.0
-
-
-def _utc(timestamp: float | None) -> datetime | None:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
 
 
 class LocalEndpoints:
@@ -220,7 +218,7 @@ class LocalEndpoints:
             for v in config["variants"]
         }
 
-    def describe_endpoint(self, name: str) -> dict[str, Any]:
+    def describe_endpoint(self, name: str) -> EndpointDescription:
         """See :meth:`Backend.describe_endpoint`."""
         folder = self._endpoint_folder(name)
         state = self._checked_endpoint_state(folder)
@@ -232,7 +230,7 @@ class LocalEndpoints:
         ):
             status = statuses.UPDATING  # an update was asked for and not applied yet
         live = {v["VariantName"]: v for v in state.get("variants", [])}
-        variants = []
+        variants: list[ServedVariantDescription] = []
         for variant_name in dict.fromkeys([*live, *desired]):
             current = live.get(variant_name, {})
             wanted = desired.get(variant_name, {})
@@ -253,23 +251,21 @@ class LocalEndpoints:
                     "ServingDefaultsReason": current.get("ServingDefaultsReason"),
                 }
             )
-        description: dict[str, Any] = {
+        description: EndpointDescription = {
             "EndpointName": name,
             "EndpointArn": f"arn:aws:sagemaker:{self.region}:{_LOCAL_ACCOUNT}:endpoint/{name}",
             "EndpointConfigName": name,
             "EndpointStatus": status,
             "ProductionVariants": variants,
-            "CreationTime": _utc(state.get("created")),
-            "LastModifiedTime": _utc(state.get("updated") or state.get("created")),
+            "CreationTime": utc.at_or_none(state.get("created")),
+            "LastModifiedTime": utc.at_or_none(state.get("updated") or state.get("created")),
             "Url": state.get("url"),
-            "TtlAt": _utc(state.get("ttl_at")),
+            "TtlAt": utc.at_or_none(state.get("ttl_at")),
         }
-        for key, field in (
-            ("FailureReason", "failure_reason"),
-            ("LastUpdateError", "last_update_error"),
-        ):
-            if state.get(field):
-                description[key] = state[field]
+        if state.get("failure_reason"):
+            description = {**description, "FailureReason": state["failure_reason"]}
+        if state.get("last_update_error"):
+            description = {**description, "LastUpdateError": state["last_update_error"]}
         self._sync_endpoint_ledger(name, state)
         return description
 

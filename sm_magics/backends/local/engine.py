@@ -14,14 +14,13 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sm_magics import config, packaging, storage
 from sm_magics.backends import base, statuses
 from sm_magics.backends.local import handoff as handoff_to
-from sm_magics.backends.local import logstore, processes
+from sm_magics.backends.local import logstore, processes, utc
 from sm_magics.backends.local.creation import Creation, creating, vanished
 from sm_magics.backends.local.endpoints import LocalEndpoints
 from sm_magics.backends.local.environment import encode_hyperparameters
@@ -41,13 +40,24 @@ from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import JobRecord, job_row_spec
 
 if TYPE_CHECKING:
+    from mypy_boto3_sagemaker.type_defs import SecondaryStatusTransitionTypeDef
+
+    from sm_magics.backends.descriptions import LocalTrainingJobDescription
     from sm_magics.backends.processing import ProcessingSpec
 
 _LOCAL_ACCOUNT = "000000000000"
 
 
-def _utc(timestamp: float | None) -> datetime | None:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
+def _transition(transition: dict[str, Any]) -> SecondaryStatusTransitionTypeDef:
+    """Return one of ``state.json``'s transitions (epoch seconds) as SageMaker lists it."""
+    answer: SecondaryStatusTransitionTypeDef = {
+        "Status": transition["Status"],
+        "StartTime": utc.at(transition["StartTime"]),
+        "StatusMessage": transition.get("StatusMessage", ""),
+    }
+    if transition.get("EndTime") is not None:
+        answer["EndTime"] = utc.at(transition["EndTime"])
+    return answer
 
 
 class LocalBackend(base.Backend):
@@ -200,7 +210,7 @@ class LocalBackend(base.Backend):
             raise NotFound(f"No local training job named {name!r}.")
         return job
 
-    def describe_training_job(self, name: str) -> dict[str, Any]:
+    def describe_training_job(self, name: str) -> LocalTrainingJobDescription:
         """See :meth:`Backend.describe_training_job`."""
         job = self._job(name)
         state = self.jobs.checked_state(job)
@@ -212,17 +222,14 @@ class LocalBackend(base.Backend):
         self.jobs.sync_ledger(name, state)
         start, end = state.get("training_start"), state.get("training_end")
         seconds = int((end or time.time()) - start) if start else 0
-        description: dict[str, Any] = {
+        description: LocalTrainingJobDescription = {
             "TrainingJobName": name,
             "TrainingJobArn": (
                 f"arn:aws:sagemaker:{self.region}:{_LOCAL_ACCOUNT}:training-job/{name}"
             ),
             "TrainingJobStatus": status,
             "SecondaryStatus": secondary,
-            "SecondaryStatusTransitions": [
-                {k: (_utc(v) if k.endswith("Time") else v) for k, v in t.items()}
-                for t in state.get("transitions", [])
-            ],
+            "SecondaryStatusTransitions": [_transition(t) for t in state.get("transitions", [])],
             "HyperParameters": encode_hyperparameters(spec.get("hyperparameters") or {}),
             "AlgorithmSpecification": {
                 "TrainingImage": spec.get("image") or "local",
@@ -244,12 +251,17 @@ class LocalBackend(base.Backend):
             },
             "StoppingCondition": {"MaxRuntimeInSeconds": spec.get("max_run") or 86400},
             "EnableManagedSpotTraining": bool(spec.get("spot")),
-            "CreationTime": _utc(state["created"]),
-            "LastModifiedTime": _utc(job.state_file.stat().st_mtime),
+            "CreationTime": utc.at(state["created"]),
+            "LastModifiedTime": utc.at(job.state_file.stat().st_mtime),
             "TrainingTimeInSeconds": seconds,
             "BillableTimeInSeconds": seconds,
             "FinalMetricDataList": [
-                {**m, "Timestamp": _utc(m["Timestamp"])} for m in state.get("final_metrics", [])
+                {
+                    "MetricName": m["MetricName"],
+                    "Value": m["Value"],
+                    "Timestamp": utc.at(m["Timestamp"]),
+                }
+                for m in state.get("final_metrics", [])
             ],
             "Environment": spec.get("environment") or {},
             "Tags": spec.get("tags") or {},
@@ -257,16 +269,19 @@ class LocalBackend(base.Backend):
             "LocalNotes": state.get("notes", []),
             "SourceHash": state.get("source_hash"),
         }
-        optional = {
-            "TrainingStartTime": _utc(start),
-            "TrainingEndTime": _utc(end),
-            "FailureReason": state.get("failure_reason"),
-            "ModelArtifacts": (
-                {"S3ModelArtifacts": state["model_data"]} if state.get("model_data") else None
-            ),
-            "OutputDataArtifacts": state.get("output_data"),
-        }
-        description.update({k: v for k, v in optional.items() if v is not None})
+        if start:
+            description = {**description, "TrainingStartTime": utc.at(start)}
+        if end:
+            description = {**description, "TrainingEndTime": utc.at(end)}
+        if state.get("failure_reason"):
+            description = {**description, "FailureReason": state["failure_reason"]}
+        if state.get("model_data"):
+            description = {
+                **description,
+                "ModelArtifacts": {"S3ModelArtifacts": state["model_data"]},
+            }
+        if state.get("output_data"):
+            description = {**description, "OutputDataArtifacts": state["output_data"]}
         return description
 
     def stop_training_job(self, name: str) -> None:

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics import packaging
 from sm_magics.backends import processing, statuses
-from sm_magics.backends.local import logstore, processes
+from sm_magics.backends.local import logstore, processes, utc
 from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.job_states import JobStates
 from sm_magics.backends.local.jobdir import JobDir, artifacts_root, write_json_atomic
@@ -31,12 +30,11 @@ from sm_magics.input_digests import digest_inputs
 from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import JobRecord, job_row_spec
 
+if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import LocalProcessingJobDescription, ProcessingInput
+
 _LOCAL_ACCOUNT = "000000000000"
 KIND = processing.ProcessingSpec.kind
-
-
-def _utc(timestamp: float | None) -> datetime | None:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
 
 
 def default_output_path(job: str, output: str) -> Path:
@@ -178,7 +176,7 @@ class LocalProcessing:
             raise NotFound(f"No local processing job named {name!r}.")
         return job
 
-    def describe_processing_job(self, name: str) -> dict[str, Any]:
+    def describe_processing_job(self, name: str) -> LocalProcessingJobDescription:
         """See :meth:`Backend.describe_processing_job`."""
         job = self._processing_job(name)
         state = self.jobs.checked_state(job)
@@ -187,28 +185,28 @@ class LocalProcessing:
         if status == statuses.IN_PROGRESS and job.stop_marker.exists():
             status = statuses.STOPPING
         self.jobs.sync_ledger(name, state)
-        code_input = {
-            "InputName": processing.CODE_INPUT,
-            "AppManaged": False,
-            "S3Input": processing.s3_input(job.code.as_uri(), processing.CODE_DESTINATION),
-        }
-        description: dict[str, Any] = {
+        inputs: list[ProcessingInput] = [
+            {
+                "InputName": processing.CODE_INPUT,
+                "AppManaged": False,
+                "S3Input": processing.s3_input(job.code.as_uri(), processing.CODE_DESTINATION),
+            }
+        ]
+        inputs.extend(
+            {
+                "InputName": i["name"],
+                "AppManaged": False,
+                "S3Input": processing.s3_input(
+                    Path(i["resolved"]).as_uri(), i["destination"], i["distribution"]
+                ),
+            }
+            for i in spec["inputs"]
+        )
+        description: LocalProcessingJobDescription = {
             "ProcessingJobName": name,
             "ProcessingJobArn": self._processing_arn(name),
             "ProcessingJobStatus": status,
-            "ProcessingInputs": [
-                code_input,
-                *(
-                    {
-                        "InputName": i["name"],
-                        "AppManaged": False,
-                        "S3Input": processing.s3_input(
-                            Path(i["resolved"]).as_uri(), i["destination"], i["distribution"]
-                        ),
-                    }
-                    for i in spec["inputs"]
-                ),
-            ],
+            "ProcessingInputs": inputs,
             "ProcessingOutputConfig": {
                 "Outputs": [
                     {
@@ -240,20 +238,20 @@ class LocalProcessing:
                 **({"ContainerArguments": spec["arguments"]} if spec.get("arguments") else {}),
             },
             "Environment": spec.get("environment") or {},
-            "CreationTime": _utc(state["created"]),
-            "LastModifiedTime": _utc(job.state_file.stat().st_mtime),
+            "CreationTime": utc.at(state["created"]),
+            "LastModifiedTime": utc.at(job.state_file.stat().st_mtime),
             "Tags": spec.get("tags") or {},
             "LocalJobDir": str(job.root),
             "LocalNotes": state.get("notes", []),
             "SourceHash": state.get("source_hash"),
         }
-        optional = {
-            "ProcessingStartTime": _utc(state.get("training_start")),
-            "ProcessingEndTime": _utc(state.get("ended")),
-            "FailureReason": state.get("failure_reason"),
-            "ExitMessage": state.get("failure_reason"),
-        }
-        description.update({k: v for k, v in optional.items() if v is not None})
+        if state.get("training_start"):
+            description = {**description, "ProcessingStartTime": utc.at(state["training_start"])}
+        if state.get("ended"):
+            description = {**description, "ProcessingEndTime": utc.at(state["ended"])}
+        if state.get("failure_reason"):
+            reason = state["failure_reason"]
+            description = {**description, "FailureReason": reason, "ExitMessage": reason}
         return description
 
     def stop_processing_job(self, name: str) -> None:

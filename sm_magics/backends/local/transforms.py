@@ -8,12 +8,11 @@ work as for training jobs; the model is resolved as for an endpoint variant.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import statuses
-from sm_magics.backends.local import logstore, processes
+from sm_magics.backends.local import logstore, processes, utc
 from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.endpoints import LocalEndpoints
 from sm_magics.backends.local.job_states import JobStates
@@ -26,11 +25,10 @@ from sm_magics.backends.specs import TransformSpec
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger import Ledger
 
+if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import LocalTransformJobDescription
+
 _LOCAL_ACCOUNT = "000000000000"
-
-
-def _utc(timestamp: float | None) -> datetime | None:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
 
 
 class LocalTransforms:
@@ -102,12 +100,12 @@ class LocalTransforms:
             raise NotFound(f"No local transform job named {name!r}.")
         return job
 
-    def describe_transform_job(self, name: str) -> dict[str, Any]:
+    def describe_transform_job(self, name: str) -> LocalTransformJobDescription:
         """See :meth:`Backend.describe_transform_job`."""
         job = self._transform_job(name)
         state = self.jobs.checked_state(job)
         spec = job.read_spec()
-        description: dict[str, Any] = {
+        description: LocalTransformJobDescription = {
             "TransformJobName": name,
             "TransformJobArn": (
                 f"arn:aws:sagemaker:{self.region}:{_LOCAL_ACCOUNT}:transform-job/{name}"
@@ -128,16 +126,16 @@ class LocalTransforms:
                 "InstanceType": spec["instance_type"],
                 "InstanceCount": spec["instance_count"],
             },
-            "CreationTime": _utc(state["created"]),
+            "CreationTime": utc.at(state["created"]),
             "FilesProcessed": state.get("files_done", 0),
             "RecordsProcessed": state.get("records", 0),
         }
-        optional = {
-            "TransformStartTime": _utc(state.get("training_start")),
-            "TransformEndTime": _utc(state.get("training_end")),
-            "FailureReason": state.get("failure_reason"),
-        }
-        description.update({k: v for k, v in optional.items() if v is not None})
+        if state.get("training_start"):
+            description = {**description, "TransformStartTime": utc.at(state["training_start"])}
+        if state.get("training_end"):
+            description = {**description, "TransformEndTime": utc.at(state["training_end"])}
+        if state.get("failure_reason"):
+            description = {**description, "FailureReason": state["failure_reason"]}
         return description
 
     def stop_transform_job(self, name: str) -> None:

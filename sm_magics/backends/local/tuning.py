@@ -15,14 +15,14 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sm_magics import config
 from sm_magics.backends import base, kinds, statuses
-from sm_magics.backends.local import processes
+from sm_magics.backends.local import processes, utc
 from sm_magics.backends.local.creation import creating, vanished
 from sm_magics.backends.local.job_states import lost_owner
 from sm_magics.backends.local.jobdir import RequestFolder, write_json_atomic
@@ -32,6 +32,19 @@ from sm_magics.ledger_records import JobRecord, JobRowSpec, TuningRowSpec, job_r
 from sm_magics.tuning import ranges as ranges_mod
 from sm_magics.tuning.spec import TuningSpec
 from sm_magics.tuning.state import TrialEntry, TuningState, tuning_state
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker.type_defs import (
+        FinalHyperParameterTuningJobObjectiveMetricTypeDef,
+        ObjectiveStatusCountersTypeDef,
+        TrainingJobStatusCountersTypeDef,
+    )
+
+    from sm_magics.backends.descriptions import (
+        LocalTrialSummary,
+        LocalTuningJobDescription,
+        TrialSummary,
+    )
 
 KIND = "tuning"
 _LOCAL_ACCOUNT = "000000000000"
@@ -79,10 +92,6 @@ def sync_ledger(ledger: Ledger, name: str, state: TuningState) -> None:
         )
     except Exception as exc:  # noqa: BLE001 - the tuning goes on without the index
         print(f"ledger update failed: {exc}", file=sys.stderr)
-
-
-def _utc(timestamp: float | None) -> datetime | None:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
 
 
 class LocalTuning:
@@ -172,7 +181,7 @@ class LocalTuning:
         sync_ledger(self.ledger, folder.name, state)
         return state
 
-    def describe_tuning_job(self, name: str) -> dict[str, Any]:
+    def describe_tuning_job(self, name: str) -> LocalTuningJobDescription:
         """Return the job as ``DescribeHyperParameterTuningJob`` would."""
         folder = self._folder(name)
         state = self._checked_state(folder)
@@ -180,7 +189,7 @@ class LocalTuning:
         sync_ledger(self.ledger, name, state)
         return describe_from_state(name, spec, state, self.region, folder)
 
-    def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
+    def list_tuning_trials(self, name: str) -> list[LocalTrialSummary]:
         """Return ``ListTrainingJobsForHyperParameterTuningJob``'s summaries, newest first."""
         folder = self._folder(name)
         state = self._checked_state(folder)
@@ -246,60 +255,71 @@ def _ledger_spec(spec: TuningSpec) -> JobRowSpec:
     return job_row_spec({**data, "training": training})
 
 
-def _metric(spec: dict[str, Any], value: float) -> dict[str, Any]:
+def _metric(
+    spec: dict[str, Any], value: float
+) -> FinalHyperParameterTuningJobObjectiveMetricTypeDef:
     return {"Type": spec["objective_type"], "MetricName": spec["objective"], "Value": value}
 
 
 def trial_summary(
     tuning: str, spec: dict[str, Any], trial: TrialEntry, region: str | None
-) -> dict[str, Any]:
-    """Return one trial as a ``HyperParameterTrainingJobSummary``."""
-    summary: dict[str, Any] = {
+) -> LocalTrialSummary:
+    """Return one trial as a ``HyperParameterTrainingJobSummary`` (and the local extras)."""
+    summary: LocalTrialSummary = {
         "TrainingJobName": trial["name"],
         "TrainingJobArn": (
             f"arn:aws:sagemaker:{region}:{_LOCAL_ACCOUNT}:training-job/{trial['name']}"
         ),
         "TuningJobName": tuning,
-        "CreationTime": _utc(trial["created"]),
+        "CreationTime": utc.at(trial["created"]),
         "TrainingJobStatus": trial["status"],
         "TunedHyperParameters": {
             k: (v if isinstance(v, str) else repr(v) if isinstance(v, float) else str(v))
             for k, v in trial["params"].items()
         },
         "ObjectiveStatus": trial.get("objective_status", "Pending"),
+        # Beyond SageMaker's shape: what the widget charts and the table sorts.
+        "LocalObjectiveSeries": trial.get("series", []),
+        "LocalEarlyStopped": bool(trial.get("early_stopped")),
     }
+    started, ended = trial.get("started"), trial.get("ended")
+    if started:
+        summary = {**summary, "TrainingStartTime": utc.at(started)}
+    if ended:
+        summary = {**summary, "TrainingEndTime": utc.at(ended)}
+    if trial.get("failure_reason"):
+        summary = {**summary, "FailureReason": trial["failure_reason"]}
     objective = trial.get("objective")
-    optional = {
-        "TrainingStartTime": _utc(trial.get("started")),
-        "TrainingEndTime": _utc(trial.get("ended")),
-        "FailureReason": trial.get("failure_reason"),
-        "FinalHyperParameterTuningJobObjectiveMetric": (
-            _metric(spec, objective) if objective is not None else None
-        ),
-    }
-    summary.update({k: v for k, v in optional.items() if v is not None})
-    # Beyond SageMaker's shape: what the widget charts and the table sorts.
-    summary["LocalObjectiveSeries"] = trial.get("series", [])
-    summary["LocalEarlyStopped"] = bool(trial.get("early_stopped"))
+    if objective is not None:
+        metric = _metric(spec, objective)
+        summary = {**summary, "FinalHyperParameterTuningJobObjectiveMetric": metric}
     return summary
 
 
 def describe_from_state(
     name: str, spec: dict[str, Any], state: TuningState, region: str | None, folder: TuningDir
-) -> dict[str, Any]:
+) -> LocalTuningJobDescription:
     """Return ``DescribeHyperParameterTuningJob``'s shape for a local tuning state."""
     trials = state.get("trials", [])
-    counters = {"Completed": 0, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0}
-    counters["Stopped"] = 0
-    objectives = {"Succeeded": 0, "Pending": 0, "Failed": 0}
-    for trial in trials:
-        status = trial["status"]
-        key = {"Failed": "NonRetryableError", "Stopping": "InProgress"}.get(status, status)
-        counters[key] = counters.get(key, 0) + 1
-        objective_status = trial.get("objective_status", "Pending")
-        objectives[objective_status] = objectives.get(objective_status, 0) + 1
+    counted = Counter(
+        {"Failed": "NonRetryableError", "Stopping": "InProgress"}.get(t["status"], t["status"])
+        for t in trials
+    )
+    objective_counted = Counter(t.get("objective_status", "Pending") for t in trials)
+    counters: TrainingJobStatusCountersTypeDef = {
+        "Completed": counted["Completed"],
+        "InProgress": counted["InProgress"],
+        "RetryableError": counted["RetryableError"],
+        "NonRetryableError": counted["NonRetryableError"],
+        "Stopped": counted["Stopped"],
+    }
+    objectives: ObjectiveStatusCountersTypeDef = {
+        "Succeeded": objective_counted["Succeeded"],
+        "Pending": objective_counted["Pending"],
+        "Failed": objective_counted["Failed"],
+    }
     training = spec["training"]
-    description: dict[str, Any] = {
+    description: LocalTuningJobDescription = {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobArn": (
             f"arn:aws:sagemaker:{region}:{_LOCAL_ACCOUNT}:hyper-parameter-tuning-job/{name}"
@@ -337,8 +357,8 @@ def describe_from_state(
                 "VolumeSizeInGB": 30,
             },
         },
-        "CreationTime": _utc(state["created"]),
-        "LastModifiedTime": _utc(folder.state_file.stat().st_mtime),
+        "CreationTime": utc.at(state["created"]),
+        "LastModifiedTime": utc.at(folder.state_file.stat().st_mtime),
         "TrainingJobStatusCounters": counters,
         "ObjectiveStatusCounters": objectives,
         "LocalTuningDir": str(folder.root),
@@ -346,25 +366,28 @@ def describe_from_state(
         "LocalWarmStartedTrials": state.get("warm_started", 0),
     }
     if spec.get("warm_start"):
-        description["WarmStartConfig"] = {
+        warm_start = {
             "ParentHyperParameterTuningJobs": [
                 {"HyperParameterTuningJobName": p} for p in spec["warm_start"]
             ],
             "WarmStartType": "IdenticalDataAndAlgorithm",
         }
-    if state.get("ended"):
-        description["HyperParameterTuningEndTime"] = _utc(state["ended"])
-    if state.get("failure_reason"):
-        description["FailureReason"] = state["failure_reason"]
+        description = {**description, "WarmStartConfig": warm_start}
+    ended, reason = state.get("ended"), state.get("failure_reason")
+    if ended:
+        description = {**description, "HyperParameterTuningEndTime": utc.at(ended)}
+    if reason:
+        description = {**description, "FailureReason": reason}
     best = state.get("best")
     if best:
         by_name = {t["name"]: t for t in trials}
         best_trial = by_name.get(best["name"])
         if best_trial is not None:
-            description["BestTrainingJob"] = trial_summary(name, spec, best_trial, region)
+            summary = trial_summary(name, spec, best_trial, region)
+            description = {**description, "BestTrainingJob": summary}
     return description
 
 
-def decoded_params(summary: dict[str, Any]) -> dict[str, Any]:
+def decoded_params(summary: TrialSummary) -> dict[str, Any]:
     """Return a trial summary's tuned values with their JSON types back."""
     return {k: ranges_mod.decode_value(v) for k, v in summary["TunedHyperParameters"].items()}

@@ -16,7 +16,7 @@ training object), the model registry (:mod:`.packages`) and endpoints (an
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import base
 from sm_magics.backends.options import BackendOptions
@@ -30,6 +30,9 @@ from sm_magics.backends.sagemaker.transform import SageMakerTransforms
 from sm_magics.backends.sagemaker.tuning import SageMakerTuning
 from sm_magics.backends.specs import TrainingSpec
 from sm_magics.ledger import Ledger
+
+if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import TrainingJobDescription
 
 
 class SageMakerBackend(base.Backend):
@@ -83,7 +86,7 @@ class SageMakerBackend(base.Backend):
         """See :meth:`Backend.create_training_job` and :mod:`.training`."""
         self.training.create_training_job(spec)
 
-    def describe_training_job(self, name: str) -> dict[str, Any]:
+    def describe_training_job(self, name: str) -> TrainingJobDescription:
         """See :meth:`Backend.describe_training_job`; syncs the row, or marks it Deleted."""
         return self.training.describe_training_job(name)
 

@@ -8,12 +8,14 @@ discovered as the SageMaker SDK does it, and every failure says what to do.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics import config
 from sm_magics.backends.sagemaker.errors import error_code, translate
@@ -25,6 +27,9 @@ from sm_magics.errors import (
     SmMagicsError,
     notice,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
 
 #: Written by SageMaker on notebook instances and in Studio; names the notebook or user.
 NOTEBOOK_METADATA_FILE = Path("/opt/ml/metadata/resource-metadata.json")
@@ -115,16 +120,32 @@ class AwsSession:
                 )
             return self._clients[service]
 
-    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
-        """Call one API operation, translating botocore's errors into ours."""
-        method = getattr(self.client(service), operation)
+    @property
+    def sagemaker(self) -> SageMakerClient:
+        """The SageMaker client, typed by ``mypy-boto3-sagemaker`` (for mypy only).
+
+        Calls through it answer the stubs' TypedDicts, which mypy checks against
+        :mod:`sm_magics.backends.descriptions`; make them inside :meth:`translating`.
+        """
+        client: SageMakerClient = self.client("sagemaker")
+        return client
+
+    @contextlib.contextmanager
+    def translating(self, service: str, operation: str) -> Iterator[None]:
+        """Turn botocore's errors raised inside into ours (``NotFound``, ...)."""
         try:
-            result: dict[str, Any] = method(**params)
+            yield
         except Exception as exc:
             error = translate(exc, service, operation)
             if error is exc:
                 raise
             raise error from exc
+
+    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Call one API operation, translating botocore's errors into ours."""
+        method = getattr(self.client(service), operation)
+        with self.translating(service, operation):
+            result: dict[str, Any] = method(**params)
         return result
 
     @cached_property

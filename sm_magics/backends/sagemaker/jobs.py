@@ -11,16 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from sm_magics.backends import rows
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger_records import TERMINAL_JOB_STATUSES, changed_columns
 
 if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
     from sm_magics.backends.sagemaker.aws import AwsSession
     from sm_magics.ledger import Ledger
     from sm_magics.ledger_records import JobChanges
+
+#: A ``Describe*`` answer, as the stubs type it.
+Answer = TypeVar("Answer", bound=Mapping[str, object])
 
 SAGEMAKER = "sagemaker"
 BACKEND_NAME = "sagemaker"
@@ -39,22 +44,30 @@ def epoch(value: object) -> float | None:
 
 
 def describe(
-    aws: AwsSession, ledger: Ledger, what: str, operation: str, **params: str
-) -> dict[str, Any]:
-    """Return ``operation``'s answer for one job, or mark its row Deleted.
+    aws: AwsSession,
+    ledger: Ledger,
+    what: str,
+    name: str,
+    operation: str,
+    ask: Callable[[SageMakerClient], Answer],
+) -> Answer:
+    """Return the answer of ``ask`` (``operation`` for job ``name``), or mark its row Deleted.
 
     ``what`` names the job for the message (``"training job 'x'"``). A job SageMaker no
     longer has is marked ``Deleted`` in its ledger row (a row of this backend and region
-    only) before :class:`NotFound` is raised, so every caller reads the same end.
+    only) before :class:`NotFound` is raised, so every caller reads the same end. The
+    answer is typed by the stubs (``DescribeTrainingJobResponseTypeDef``, ...), which mypy
+    checks against the contract's :mod:`~sm_magics.backends.descriptions` types where the
+    caller returns it.
 
     Raises
     ------
     NotFound
         SageMaker has no such job in the session's region.
     """
-    (name,) = params.values()
     try:
-        description = dict(aws.call(SAGEMAKER, operation, **params))
+        with aws.translating(SAGEMAKER, operation):
+            answer = ask(aws.sagemaker)
     except NotFound:
         rows.mark_job_deleted(
             ledger,
@@ -64,8 +77,10 @@ def describe(
             why=f"SageMaker no longer has it in {aws.region}.",
         )
         raise NotFound(f"No SageMaker {what} named {name!r} in {aws.region}.") from None
-    description.pop("ResponseMetadata", None)
-    return description
+    description = dict(answer)
+    description.pop("ResponseMetadata", None)  # the HTTP call's, not the job's
+    # The same answer less one key none of the descriptions declares: still an Answer.
+    return cast("Answer", description)
 
 
 def stop(

@@ -51,6 +51,7 @@ from sm_magics.input_digests import digest_inputs
 from sm_magics.ledger_records import TERMINAL_JOB_STATUSES, JobRecord, job_row_spec
 
 if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import ProcessingJobDescription
     from sm_magics.backends.sagemaker.aws import AwsSession
     from sm_magics.ledger import Ledger
 
@@ -299,14 +300,15 @@ class SageMakerProcessing:
 
     # -- read -------------------------------------------------------------------------------
 
-    def describe_processing_job(self, name: str) -> dict[str, Any]:
+    def describe_processing_job(self, name: str) -> ProcessingJobDescription:
         """See :meth:`Backend.describe_processing_job`: SageMaker's answer; syncs the row."""
-        description = jobs.describe(
+        description: ProcessingJobDescription = jobs.describe(
             self.aws,
             self.ledger,
             "processing job",
+            name,
             "describe_processing_job",
-            ProcessingJobName=name,
+            lambda client: client.describe_processing_job(ProcessingJobName=name),
         )
         status = kinds.status_of(description)
         jobs.sync_row(

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import rows, statuses
 from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch, LogEvent
@@ -50,6 +49,9 @@ from sm_magics.errors import (
 )
 from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import EndpointRecord
+
+if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import EndpointDescription, ServedVariantDescription
 
 
 class EndpointService:
@@ -162,7 +164,7 @@ class EndpointService:
 
     # -- describe ---------------------------------------------------------------------------
 
-    def describe_endpoint(self, name: str) -> dict[str, Any]:
+    def describe_endpoint(self, name: str) -> EndpointDescription:
         """See :meth:`Backend.describe_endpoint`.
 
         ``DescribeEndpoint`` has the live weights and counts; the config (cached, it never
@@ -195,7 +197,7 @@ class EndpointService:
                 desired = {}
         live = {v["VariantName"]: v for v in endpoint.get("ProductionVariants", [])}
         wanted = {v["VariantName"]: v for v in desired.get("ProductionVariants", [])}
-        variants = []
+        variants: list[ServedVariantDescription] = []
         for variant_name in dict.fromkeys([*live, *wanted]):
             now_ = live.get(variant_name, {})
             want = wanted.get(variant_name)
@@ -209,7 +211,7 @@ class EndpointService:
                 desired_count = now_.get(
                     "DesiredInstanceCount", want.get("InitialInstanceCount", 0)
                 )
-            entry: dict[str, Any] = {
+            entry: ServedVariantDescription = {
                 "VariantName": variant_name,
                 "CurrentWeight": now_.get("CurrentWeight", 0.0),
                 "DesiredWeight": desired_weight,
@@ -218,14 +220,17 @@ class EndpointService:
                 "InstanceType": (want or {}).get("InstanceType"),
             }
             if want is not None:
-                entry["ModelName"] = want["ModelName"]
                 container = self.parts.model(want["ModelName"]).get("PrimaryContainer") or {}
-                entry["ModelDataUrl"] = container.get("ModelDataUrl")
+                entry = {
+                    **entry,
+                    "ModelName": want["ModelName"],
+                    "ModelDataUrl": container.get("ModelDataUrl"),
+                }
                 if want.get("ServerlessConfig"):
-                    entry["ServerlessConfig"] = want["ServerlessConfig"]
+                    entry = {**entry, "ServerlessConfig": want["ServerlessConfig"]}
             variants.append(entry)
         record = self.ledger.get_endpoint(name)
-        description: dict[str, Any] = {
+        description: EndpointDescription = {
             "EndpointName": endpoint["EndpointName"],
             "EndpointArn": endpoint["EndpointArn"],
             "EndpointConfigName": endpoint.get("EndpointConfigName"),
@@ -241,12 +246,13 @@ class EndpointService:
             ),
         }
         if raw_status != status:
-            description["SageMakerStatus"] = raw_status
+            description = {**description, "SageMakerStatus": raw_status}
         reason = endpoint.get("FailureReason")
         if reason and status == statuses.IN_SERVICE:
-            description["LastUpdateError"] = reason  # an update failed and was rolled back
+            # An update failed and was rolled back.
+            description = {**description, "LastUpdateError": reason}
         elif reason:
-            description["FailureReason"] = reason
+            description = {**description, "FailureReason": reason}
         if status == statuses.IN_SERVICE:
             self.updates.finish_update(name, endpoint)
         if record is not None and record.is_live and record.backend == "sagemaker":
@@ -275,7 +281,7 @@ class EndpointService:
             self.ledger, record.name, backend="sagemaker", region=self.aws.region, reason=reason
         )
 
-    def _sync_ledger(self, record: EndpointRecord, description: Mapping[str, Any]) -> None:
+    def _sync_ledger(self, record: EndpointRecord, description: EndpointDescription) -> None:
         changes: dict[str, Any] = {}
         summary = [
             {

@@ -36,6 +36,7 @@ from sm_magics.input_digests import digest_inputs
 from sm_magics.ledger_records import JobRecord, job_row_spec
 
 if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import TrainingJobDescription
     from sm_magics.backends.sagemaker.aws import AwsSession
     from sm_magics.ledger import Ledger
 
@@ -263,19 +264,24 @@ class SageMakerTraining:
 
     # -- read -------------------------------------------------------------------------------
 
-    def describe_training_job(self, name: str) -> dict[str, Any]:
+    def describe_training_job(self, name: str) -> TrainingJobDescription:
         """See :meth:`Backend.describe_training_job`.
 
         Returns SageMaker's own response, and brings the job's ledger row up to it (status,
         times, failure reason, model) so listings and cleanup stay right after a restart.
         """
-        description = jobs.describe(
-            self.aws, self.ledger, "training job", "describe_training_job", TrainingJobName=name
+        description: TrainingJobDescription = jobs.describe(
+            self.aws,
+            self.ledger,
+            "training job",
+            name,
+            "describe_training_job",
+            lambda client: client.describe_training_job(TrainingJobName=name),
         )
         status = kinds.status_of(description)
         _, count = kinds.resources_of(description)
         self._status[name] = (status, count, bool(description.get("EnableManagedSpotTraining")))
-        artifacts = description.get("ModelArtifacts") or {}
+        artifacts = description.get("ModelArtifacts")
         jobs.sync_row(
             self.ledger,
             name,
@@ -291,7 +297,9 @@ class SageMakerTraining:
                 "failure_reason": description.get("FailureReason"),
                 # Only a completed job's model exists; moto (and the API) name it earlier.
                 "model_data": (
-                    artifacts.get("S3ModelArtifacts") if status == statuses.COMPLETED else None
+                    artifacts["S3ModelArtifacts"]
+                    if artifacts and status == statuses.COMPLETED
+                    else None
                 ),
             },
             keep_none=True,

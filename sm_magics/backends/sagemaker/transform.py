@@ -15,7 +15,7 @@ answers are assembled line by line.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import rows
 from sm_magics.backends.results import LogBatch
@@ -36,6 +36,9 @@ from sm_magics.backends.specs import TransformSpec
 from sm_magics.errors import InvalidRequest
 from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import TERMINAL_JOB_STATUSES, JobChanges, changed_columns
+
+if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import TransformJobDescription
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 _JSON_LINES = ("application/jsonlines", "application/jsonl", "application/x-jsonlines")
@@ -122,17 +125,18 @@ class SageMakerTransforms:
             spec={**(record.spec if record else {}), "model_name": model, "input_s3": input_uri},
         )
 
-    def describe_transform_job(self, name: str) -> dict[str, Any]:
+    def describe_transform_job(self, name: str) -> TransformJobDescription:
         """See :meth:`Backend.describe_transform_job`; syncs the ledger row.
 
         Once the job has ended its model is deleted (once: the row remembers it).
         """
-        description = jobs.describe(
+        description: TransformJobDescription = jobs.describe(
             self.aws,
             self.ledger,
             "transform job",
+            name,
             "describe_transform_job",
-            TransformJobName=name,
+            lambda client: client.describe_transform_job(TransformJobName=name),
         )
         status = str(description["TransformJobStatus"])
         record = self.ledger.get_job(name)

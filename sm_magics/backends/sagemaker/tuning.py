@@ -15,6 +15,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from sm_magics.backends import descriptions
 from sm_magics.backends.sagemaker import jobs
 from sm_magics.errors import InvalidRequest
 from sm_magics.ledger_records import JobRecord, job_row_spec
@@ -22,6 +23,7 @@ from sm_magics.tuning import ranges as ranges_mod
 from sm_magics.tuning.spec import TRIAL_OF_TAG, TuningSpec
 
 if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import TrialSummary, TuningJobDescription
     from sm_magics.backends.sagemaker.aws import AwsSession
     from sm_magics.backends.sagemaker.training import SageMakerTraining
     from sm_magics.ledger import Ledger
@@ -143,14 +145,17 @@ class SageMakerTuning:
             self.ledger.delete_job(spec.name)
             raise
 
-    def describe_tuning_job(self, name: str) -> dict[str, Any]:
+    def describe_tuning_job(self, name: str) -> TuningJobDescription:
         """Return ``DescribeHyperParameterTuningJob``'s answer; sync the ledger row."""
-        description = jobs.describe(
+        description: TuningJobDescription = jobs.describe(
             self.aws,
             self.ledger,
             "tuning job",
+            name,
             "describe_hyper_parameter_tuning_job",
-            HyperParameterTuningJobName=name,
+            lambda client: client.describe_hyper_parameter_tuning_job(
+                HyperParameterTuningJobName=name
+            ),
         )
         if self._sync_row(name, description):
             # The trials bill as training jobs of their own: whenever the tuning job
@@ -158,23 +163,19 @@ class SageMakerTuning:
             self.list_tuning_trials(name)
         return description
 
-    def _sync_row(self, name: str, description: dict[str, Any]) -> bool:
+    def _sync_row(self, name: str, description: TuningJobDescription) -> bool:
         """Bring the tuning job's row up to ``description``; return whether it moved."""
         record = self.ledger.get_job(name)
         if record is None or record.backend != BACKEND_NAME:
             return False
-        counters = description.get("TrainingJobStatusCounters") or {}
-        done = sum(v for k, v in counters.items() if k != "InProgress")
-        limits = description["HyperParameterTuningJobConfig"].get("ResourceLimits", {})
-        total = limits.get("MaxNumberOfTrainingJobs", "?")
-        progress = f"{done}/{total} trials"
-        best = (description.get("BestTrainingJob") or {}).get(
-            "FinalHyperParameterTuningJobObjectiveMetric"
-        )
+        total = descriptions.max_trials(description)
+        progress = f"{descriptions.ended_trials(description)}/{total or '?'} trials"
+        best_job = description.get("BestTrainingJob")
+        best = best_job.get("FinalHyperParameterTuningJobObjectiveMetric") if best_job else None
         if best:
             progress += f", best {float(best['Value']):.6g}"
         changes = {
-            "status": description["HyperParameterTuningJobStatus"],
+            "status": description.get("HyperParameterTuningJobStatus"),
             "secondary_status": progress,
             "ended_at": jobs.epoch(description.get("HyperParameterTuningEndTime")),
             "failure_reason": description.get("FailureReason"),
@@ -184,21 +185,31 @@ class SageMakerTuning:
             return True
         return False
 
-    def list_tuning_trials(self, name: str) -> list[dict[str, Any]]:
+    def list_tuning_trials(self, name: str) -> list[TrialSummary]:
         """Return every trial's summary (newest first), each recorded in the ledger."""
-        summaries: list[dict[str, Any]] = []
+        operation = "list_training_jobs_for_hyper_parameter_tuning_job"
+        summaries: list[TrialSummary] = []
         token: str | None = None
         while True:
-            page = self.aws.call(
-                SAGEMAKER,
-                "list_training_jobs_for_hyper_parameter_tuning_job",
-                HyperParameterTuningJobName=name,
-                MaxResults=100,
-                SortBy="CreationTime",
-                SortOrder="Descending",
-                **({"NextToken": token} if token else {}),
-            )
-            summaries.extend(page.get("TrainingJobSummaries", []))
+            with self.aws.translating(SAGEMAKER, operation):
+                list_page = self.aws.sagemaker.list_training_jobs_for_hyper_parameter_tuning_job
+                page = (
+                    list_page(
+                        HyperParameterTuningJobName=name,
+                        MaxResults=100,
+                        SortBy="CreationTime",
+                        SortOrder="Descending",
+                        NextToken=token,
+                    )
+                    if token
+                    else list_page(
+                        HyperParameterTuningJobName=name,
+                        MaxResults=100,
+                        SortBy="CreationTime",
+                        SortOrder="Descending",
+                    )
+                )
+            summaries.extend(page["TrainingJobSummaries"])
             token = page.get("NextToken")
             if not token:
                 break
@@ -208,14 +219,18 @@ class SageMakerTuning:
                 self._record_trial(parent, summary)
         return summaries
 
-    def _record_trial(self, parent: JobRecord, summary: dict[str, Any]) -> None:
+    def _record_trial(self, parent: JobRecord, summary: TrialSummary) -> None:
         """Insert or bring up to date the ledger row of one trial (the backend's row)."""
         trial = summary["TrainingJobName"]
+        status = summary["TrainingJobStatus"]
+        started = jobs.epoch(summary.get("TrainingStartTime"))
+        ended = jobs.epoch(summary.get("TrainingEndTime"))
+        reason = summary.get("FailureReason")
         changes = {
-            "status": summary["TrainingJobStatus"],
-            "started_at": jobs.epoch(summary.get("TrainingStartTime")),
-            "ended_at": jobs.epoch(summary.get("TrainingEndTime")),
-            "failure_reason": summary.get("FailureReason"),
+            "status": status,
+            "started_at": started,
+            "ended_at": ended,
+            "failure_reason": reason,
         }
         existing = self.ledger.get_job(trial)
         if existing is None:
@@ -230,8 +245,11 @@ class SageMakerTuning:
                     spot=parent.spot,
                     notebook=parent.notebook,
                     tags={**parent.tags, TRIAL_OF_TAG: parent.name},
-                    spec={"hyperparameters": summary.get("TunedHyperParameters", {})},
-                    **changes,
+                    spec={"hyperparameters": dict(summary.get("TunedHyperParameters", {}))},
+                    status=status,
+                    started_at=started,
+                    ended_at=ended,
+                    failure_reason=reason,
                 )
             )
         elif any(getattr(existing, key) != value for key, value in changes.items()):
