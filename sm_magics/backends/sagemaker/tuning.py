@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sm_magics.backends.sagemaker.aws import AwsSession
     from sm_magics.backends.sagemaker.training import SageMakerTraining
     from sm_magics.ledger import Ledger
+    from sm_magics.ledger_records import JobChanges
 
 SAGEMAKER = "sagemaker"
 BACKEND_NAME = "sagemaker"
@@ -174,8 +175,8 @@ class SageMakerTuning:
         best = best_job.get("FinalHyperParameterTuningJobObjectiveMetric") if best_job else None
         if best:
             progress += f", best {float(best['Value']):.6g}"
-        changes = {
-            "status": description.get("HyperParameterTuningJobStatus"),
+        changes: JobChanges = {
+            "status": description.get("HyperParameterTuningJobStatus", record.status),
             "secondary_status": progress,
             "ended_at": jobs.epoch(description.get("HyperParameterTuningEndTime")),
             "failure_reason": description.get("FailureReason"),
@@ -226,7 +227,7 @@ class SageMakerTuning:
         started = jobs.epoch(summary.get("TrainingStartTime"))
         ended = jobs.epoch(summary.get("TrainingEndTime"))
         reason = summary.get("FailureReason")
-        changes = {
+        changes: JobChanges = {
             "status": status,
             "started_at": started,
             "ended_at": ended,
