@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, TypedDict
 
 from sm_magics.pricing.data import (
     BUNDLED_PRICES,
@@ -28,6 +28,8 @@ from sm_magics.pricing.lookups import (
 
 if TYPE_CHECKING:
     from typing import Unpack
+
+    from sm_magics.json_types import JsonValue
 
 # -- refresh from the AWS Price List API ----------------------------------------------------
 
@@ -124,25 +126,38 @@ _USAGE_TYPE = re.compile(r"^(?:[A-Z]{2,4}\d?-)?(Train|Host):(ml\.[a-z0-9-]+\.[a-
 _SERVERLESS_TYPE = re.compile(r"ServerlessInf[^:]*:Mem-(\d+(?:\.\d+)?)GB$")
 
 
-def _on_demand_usd(item: Mapping[str, Any], units: Iterable[str]) -> float | None:
+def _members(value: JsonValue) -> Mapping[str, JsonValue]:
+    """Return ``value`` if it is a JSON object, else an empty one.
+
+    A Price List entry is a deep document the API may change: each level is read as
+    "an object, or nothing", so an unexpected shape skips the entry instead of failing.
+    """
+    return value if isinstance(value, dict) else {}
+
+
+def _on_demand_usd(item: Mapping[str, JsonValue], units: Iterable[str]) -> float | None:
     """Return the first positive on-demand USD rate of a Price List item in ``units``."""
     wanted = {u.lower() for u in units}
-    for term in (item.get("terms", {}).get("OnDemand") or {}).values():
-        for dimension in (term.get("priceDimensions") or {}).values():
-            if str(dimension.get("unit", "")).lower() not in wanted:
+    for term in _members(_members(item.get("terms")).get("OnDemand")).values():
+        for dimension in _members(_members(term).get("priceDimensions")).values():
+            part = _members(dimension)
+            if str(part.get("unit", "")).lower() not in wanted:
                 continue
-            if str(dimension.get("beginRange", "0")) not in ("0", "0.0"):
+            if str(part.get("beginRange", "0")) not in ("0", "0.0"):
+                continue
+            price = _members(part.get("pricePerUnit")).get("USD")
+            if not isinstance(price, str | int | float):
                 continue
             try:
-                usd = float(dimension["pricePerUnit"]["USD"])
-            except (KeyError, TypeError, ValueError):
+                usd = float(price)
+            except ValueError:
                 continue
             if usd > 0 and math.isfinite(usd):
                 return usd
     return None
 
 
-def parse_price_item(raw: str | Mapping[str, Any], region: str) -> PriceItem | None:
+def parse_price_item(raw: str | Mapping[str, JsonValue], region: str) -> PriceItem | None:
     """Read one Price List entry; ``None`` for anything but an instance or serverless rate.
 
     Returns ``("instance", (type, usage), usd per hour)`` or ``("serverless", None, usd
@@ -153,8 +168,8 @@ def parse_price_item(raw: str | Mapping[str, Any], region: str) -> PriceItem | N
     processing, Studio, savings plans...) and zero rates (free-tier lines) are ignored.
     An entry of another region than asked is ignored too.
     """
-    item = json.loads(raw) if isinstance(raw, str) else raw
-    attributes = (item.get("product") or {}).get("attributes") or {}
+    item = _members(json.loads(raw)) if isinstance(raw, str) else raw
+    attributes = _members(_members(item.get("product")).get("attributes"))
     if attributes.get("regionCode", region) != region:
         return None
     usage_type = str(attributes.get("usagetype", ""))
