@@ -30,6 +30,7 @@ from sm_magics.backends.results import ChangeWatch, LogEvent
 
 if TYPE_CHECKING:
     from sm_magics.api import Job
+    from sm_magics.backends.descriptions import JobDescription
     from sm_magics.endpoint import Endpoint
 
 MIN_INTERVAL = 0.2
@@ -136,7 +137,7 @@ class LogFollower(threading.Thread):
         self,
         job: Job,
         on_events: Callable[[list[LogEvent]], None],
-        on_status: Callable[[Mapping[str, Any]], None],
+        on_status: Callable[[JobDescription], None],
         *,
         min_interval: float = MIN_INTERVAL,
         max_interval: float = MAX_INTERVAL,
@@ -256,8 +257,8 @@ def stream_until_done(
     write: Callable[[str], None],
     *,
     with_host: bool | None = None,
-    on_status: Callable[[Mapping[str, Any]], None] | None = None,
-) -> Mapping[str, Any]:
+    on_status: Callable[[JobDescription], None] | None = None,
+) -> Mapping[str, object]:
     """Print a job's lines as they come, in the calling thread, until it ends.
 
     Used by ``--wait`` and ``%sm_logs -f``: output from the calling thread lands in the cell
@@ -268,13 +269,13 @@ def stream_until_done(
 
     if with_host is None:
         with_host = has_several_hosts(job)
-    result: dict[str, Any] = {}
+    result: dict[str, object] = {}
 
     def emit(events: list[LogEvent]) -> None:
         for event in events:
             write(format_log_line(event, bool(with_host)))
 
-    def status(description: Mapping[str, Any]) -> None:
+    def status(description: JobDescription) -> None:
         result.update(description)
         if on_status is not None:
             on_status(description)
@@ -298,7 +299,7 @@ def follow_in_background(job: Job, write: Callable[[str], None]) -> LogFollower:
         for event in events:
             write(f"[{job.name}] {format_log_line(event, multi)}")
 
-    def status(description: Mapping[str, Any]) -> None:
+    def status(description: JobDescription) -> None:
         if kinds.status_of(description) in statuses.TERMINAL_STATUSES:
             reason = description.get("FailureReason")
             write(

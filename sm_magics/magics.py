@@ -293,10 +293,11 @@ class SageMakerMagics(Magics):
         print(_summary(job, final))
         if kinds.status_of(final) == statuses.FAILED:
             reason = final.get("FailureReason")
-            raise UsageError(str(JobFailed(job.name, statuses.FAILED, reason, label)))
+            failure = str(reason) if reason else None
+            raise UsageError(str(JobFailed(job.name, statuses.FAILED, failure, label)))
 
 
-def _summary(job: Job, description: Mapping[str, Any]) -> str:
+def _summary(job: Job, description: Mapping[str, object]) -> str:
     """One line after a waited job: status, training time, cost."""
     row = job.row() if description else None
     if row is None:
@@ -309,7 +310,7 @@ def _summary(job: Job, description: Mapping[str, Any]) -> str:
         f"{'training' if job.kind == 'training' else 'run'} time "
         f"{format_duration(row.duration)}, {verb} {cost}{where} on {row.instance}."
     )
-    model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+    model = kinds.model_uri_of(description)
     outputs = processing.output_uris(description)
     if kinds.status_of(description) != statuses.COMPLETED:
         outputs = {}

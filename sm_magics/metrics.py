@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,12 @@ class MetricParser:
         return last
 
 
-def metric_definitions(description: Mapping[str, Any]) -> dict[str, str]:
+def metric_definitions(description: Mapping[str, object]) -> dict[str, str]:
     """Return ``{name: regex}`` of a job's ``--metric`` definitions (none for transforms)."""
-    algorithm = description.get("AlgorithmSpecification") or {}
-    return {m["Name"]: m["Regex"] for m in algorithm.get("MetricDefinitions", [])}
+    algorithm = description.get("AlgorithmSpecification")
+    definitions = algorithm.get("MetricDefinitions") if isinstance(algorithm, Mapping) else None
+    return {
+        str(m["Name"]): str(m["Regex"])
+        for m in (definitions if isinstance(definitions, list | tuple) else [])
+        if isinstance(m, Mapping)
+    }

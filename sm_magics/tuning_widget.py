@@ -212,7 +212,7 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
 
     # -- actions ----------------------------------------------------------------------------
 
-    def _on_stop(self, _button: Any) -> None:
+    def _on_stop(self, _button: object) -> None:
         self.stop_button.disabled = True
         try:
             self.tuning.stop()

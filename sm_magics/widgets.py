@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
@@ -30,6 +30,7 @@ from sm_magics.metrics import MetricParser, MetricPoint, metric_definitions
 
 if TYPE_CHECKING:
     from sm_magics.api import Job
+    from sm_magics.backends.descriptions import EndpointDescription
     from sm_magics.endpoint import Endpoint
 
 #: Lines kept in the widget's log view; the full log stays on disk / in CloudWatch.
@@ -96,7 +97,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         self._lines: deque[str] = deque(maxlen=LOG_TAIL_LINES)
         self._hosts: set[str] = set()
         self._series: dict[str, list[MetricPoint]] = {}
-        self._description: Mapping[str, Any] = job.describe()
+        self._description: Mapping[str, object] = job.describe()
         #: Several hosts write: every line says which, from the first one (not only once a
         #: second host's line came, which left the first lines unprefixed).
         self._multi_host = kinds.resources_of(self._description)[1] > 1
@@ -148,13 +149,13 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
                     series.append(point)
                     del series[:-MAX_POINTS]
 
-    def _on_status(self, description: Mapping[str, Any]) -> None:
+    def _on_status(self, description: Mapping[str, object]) -> None:
         self._description = description
         self._render_status(description)
 
     # -- rendering --------------------------------------------------------------------------
 
-    def _render_status(self, description: Mapping[str, Any]) -> None:
+    def _render_status(self, description: Mapping[str, object]) -> None:
         status = kinds.status_of(description)
         finished = status in statuses.TERMINAL_STATUSES
         silent = time.monotonic() - self._last_line_at
@@ -174,10 +175,10 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         self.stop_button.layout.display = "none" if finished else None
         self._render_deploy(description)
 
-    def _render_deploy(self, description: Mapping[str, Any] | None = None) -> None:
+    def _render_deploy(self, description: Mapping[str, object] | None = None) -> None:
         """Offer Deploy on a completed job with a model, unless its endpoint is up."""
         description = description or self._description
-        model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+        model = kinds.model_uri_of(description)
         deployable = (
             self.job.kind == "training"
             and kinds.status_of(description) == statuses.COMPLETED
@@ -203,7 +204,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
             "<div style='display:flex;flex-wrap:wrap;gap:8px'>" + "".join(svgs) + "</div>"
         )
 
-    def _on_stop(self, _button: Any) -> None:
+    def _on_stop(self, _button: object) -> None:
         self._stop_requested = True
         self.stop_button.disabled = True
         try:
@@ -217,7 +218,7 @@ class JobWidget(widgets.VBox):  # type: ignore[misc]
         self._stopping_note = True
         self.message.value = f"<i>stop requested at {stamp} UTC</i>"
 
-    def _on_deploy(self, _button: Any) -> None:
+    def _on_deploy(self, _button: object) -> None:
         self.deploy_button.disabled = True
         try:
             endpoint = self.job.session.deploy(self.job.name)
@@ -346,7 +347,7 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
             if self.on_status is not None:
                 self.on_status(self.endpoint.name, status)
 
-    def _render(self, description: Mapping[str, Any]) -> None:
+    def _render(self, description: EndpointDescription) -> None:
         status = description["EndpointStatus"]
         self.header.value = endpoint_header_html(description, self.endpoint.backend_name)
         cells = "".join(
@@ -400,7 +401,7 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
         self.invoke_button.layout.display = "none"
         self._set_status(statuses.DELETED)
 
-    def _on_invoke(self, _button: Any) -> None:
+    def _on_invoke(self, _button: object) -> None:
         text = self.payload.value.strip()
         if not text:
             self.result.value = "<i>type a payload first, e.g. [[1, 2, 3]]</i>"
@@ -412,7 +413,7 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
             return
         self.result.value = f"<code>{escape(str(answer))[:2000]}</code>"
 
-    def _on_delete(self, _button: Any) -> None:
+    def _on_delete(self, _button: object) -> None:
         if not self._confirming:
             self._confirming = True
             self.delete_button.description = "Really delete?"
@@ -439,5 +440,5 @@ class EndpointWidget(widgets.VBox):  # type: ignore[misc]
         return f"<EndpointWidget {self.endpoint.name}>"
 
 
-def _ms(value: Any) -> str:
+def _ms(value: float | None) -> str:
     return "-" if value is None else f"{float(value):.1f} ms"

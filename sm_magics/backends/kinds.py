@@ -162,6 +162,13 @@ def resources_of(description: Mapping[str, object]) -> tuple[str, int]:
     return str(node.get("InstanceType", "")), int(count) if isinstance(count, int) else 1
 
 
+def model_uri_of(description: Mapping[str, object]) -> str | None:
+    """Return a training description's ``ModelArtifacts.S3ModelArtifacts`` (else ``None``)."""
+    artifacts = description.get("ModelArtifacts")
+    uri = artifacts.get("S3ModelArtifacts") if isinstance(artifacts, Mapping) else None
+    return uri if isinstance(uri, str) and uri else None
+
+
 def describe(backend: Backend, kind: str, name: str) -> JobDescription:
     """Return ``backend.describe_<kind>_job(name)``."""
     result: JobDescription = getattr(backend, f"describe_{get(kind).name}_job")(name)

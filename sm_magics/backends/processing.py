@@ -417,11 +417,17 @@ def s3_input(uri: str, local_path: str, distribution: str = FULLY_REPLICATED) ->
     }
 
 
-def output_uris(description: Mapping[str, Any]) -> dict[str, str]:
-    """Return ``{output name: URI}`` of a ``DescribeProcessingJob`` response."""
-    config = description.get("ProcessingOutputConfig") or {}
-    return {
-        str(o["OutputName"]): str(o["S3Output"]["S3Uri"])
-        for o in config.get("Outputs") or []
-        if o.get("S3Output")
-    }
+def output_uris(description: Mapping[str, object]) -> dict[str, str]:
+    """Return ``{output name: URI}`` of a ``DescribeProcessingJob`` response (any other: ``{}``).
+
+    Any job kind's description may be passed (the views read every kind alike), so each
+    level is checked for the shape it has in a processing job's.
+    """
+    config = description.get("ProcessingOutputConfig")
+    outputs = config.get("Outputs") if isinstance(config, Mapping) else None
+    found: dict[str, str] = {}
+    for output in outputs if isinstance(outputs, list | tuple) else []:
+        where = output.get("S3Output") if isinstance(output, Mapping) else None
+        if isinstance(where, Mapping) and where:
+            found[str(output["OutputName"])] = str(where["S3Uri"])
+    return found

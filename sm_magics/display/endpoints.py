@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sm_magics import costs, pricing
 from sm_magics.display import STATUS_COLOURS, StatusTable
 from sm_magics.durations import format_duration
-from sm_magics.ledger_records import EndpointRecord
+from sm_magics.ledger_records import EndpointRecord, LiveVariantSummary
+
+if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import EndpointDescription, ServedVariantDescription
 
 
 @dataclass
@@ -21,7 +24,8 @@ class EndpointRow:
     name: str
     backend: str
     status: str
-    variants: Sequence[Mapping[str, Any]]
+    #: The ledger's summaries, or a fresh description's variants: both name and weigh them.
+    variants: Sequence[LiveVariantSummary | ServedVariantDescription]
     url: str
     cost_per_hour: float | None
     ttl_at: float | None
@@ -41,7 +45,7 @@ class EndpointRow:
 
     @classmethod
     def from_description(
-        cls, description: Mapping[str, Any], backend: str, record: EndpointRecord | None
+        cls, description: EndpointDescription, backend: str, record: EndpointRecord | None
     ) -> EndpointRow:
         """Build the row from a fresh ``DescribeEndpoint``."""
         ttl = description.get("TtlAt")
@@ -91,7 +95,7 @@ class EndpointTable(StatusTable[EndpointRow]):
         ]
 
 
-def endpoint_header_html(description: Mapping[str, Any], backend: str) -> str:
+def endpoint_header_html(description: EndpointDescription, backend: str) -> str:
     """Return the head of an endpoint's view: status, URL, price, TTL, failure reason.
 
     One builder for the live widget and its static snapshot.

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
-from typing import Any
 
 from sm_magics import costs, pricing
 from sm_magics.backends import kinds, processing, statuses
@@ -54,7 +53,7 @@ class JobRow:
     @classmethod
     def from_description(
         cls,
-        description: Mapping[str, Any],
+        description: Mapping[str, object],
         backend: str,
         record: JobRecord | None,
         *,
@@ -68,7 +67,7 @@ class JobRow:
             name=str(description[kinds.of_description(description).name_key]),
             backend=backend,
             status=status,
-            secondary_status=description.get("SecondaryStatus", status),
+            secondary_status=str(description.get("SecondaryStatus") or status),
             instance_type=instance_type,
             instance_count=count,
             duration=priced.duration,
@@ -133,7 +132,7 @@ SILENCE_SECONDS = 30.0
 
 
 def job_header_html(
-    description: Mapping[str, Any],
+    description: Mapping[str, object],
     backend: str,
     *,
     silent_for: float | None = None,
@@ -177,7 +176,7 @@ def job_header_html(
         if reason
         else ""
     )
-    model = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+    model = kinds.model_uri_of(description)
     model_html = f"<div>model: <code>{escape(model)}</code></div>" if model else ""
     if status == statuses.COMPLETED:  # a processing job's outputs, where the next step reads
         model_html += "".join(
