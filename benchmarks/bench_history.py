@@ -128,17 +128,23 @@ def interleaved(calls: dict[int, Callable[[], Any]], repeat: int) -> dict[int, f
 
 
 def shell_magics(homes: dict[int, Path]) -> dict[int, Any]:
-    """One ``SageMakerMagics`` per home, registered in a real shell by ``%load_ext``."""
+    """One ``JobMagics`` (``%sm_jobs``, ``%sm_cost``) per home, over its own core.
+
+    The classes ``%load_ext`` registered in a real shell; one core (``SageMakerMagics``,
+    which holds the session and its ledger) per home.
+    """
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "sm_magics")
-    cls = type(shell.magics_manager.registry["SageMakerMagics"])
+    core_cls = type(shell.magics_manager.registry["SageMakerMagics"])
+    jobs_cls = type(shell.magics_manager.registry["JobMagics"])
     magics = {}
     for rows, home in homes.items():
         os.environ["SM_MAGICS_HOME"] = str(home)
-        magics[rows] = cls(shell)
-        assert magics[rows].session.ledger.path.parent == home
+        core = core_cls(shell)
+        magics[rows] = jobs_cls(shell, core=core)
+        assert core.session.ledger.path.parent == home
     return magics
 
 
