@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sm_magics import limits
 from sm_magics.backends import base, statuses
-from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch
+from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch, LogCursor
 from sm_magics.display import widget_bundle, widgets_available
 from sm_magics.display.endpoints import EndpointRow
 from sm_magics.durations import parse_duration
@@ -275,7 +275,7 @@ class Endpoint:
         """Delete the endpoint; when this returns, nothing of it runs or listens."""
         self.backend.delete_endpoint(self.name)
 
-    def read_logs(self, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_logs(self, cursor: LogCursor | None = None) -> LogBatch:
         """Return log lines after ``cursor`` (every variant and worker)."""
         return self.backend.read_endpoint_logs(self.name, cursor)
 

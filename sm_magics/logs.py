@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sm_magics.backends import kinds, statuses
 from sm_magics.backends.results import ChangeWatch, LogEvent
@@ -31,6 +31,7 @@ from sm_magics.backends.results import ChangeWatch, LogEvent
 if TYPE_CHECKING:
     from sm_magics.api import Job
     from sm_magics.backends.descriptions import JobDescription
+    from sm_magics.backends.results import LogCursor
     from sm_magics.endpoint import Endpoint
 
 MIN_INTERVAL = 0.2
@@ -54,7 +55,7 @@ class LogTail:
 
     def __init__(self, job: Job) -> None:
         self.job = job
-        self.cursor: dict[str, Any] | None = None
+        self.cursor: LogCursor | None = None
         #: Lines passed over by :meth:`skip_to_end` (what :meth:`earlier` can bring back).
         self.skipped = 0
 
@@ -103,7 +104,7 @@ class LogTail:
         end = self.skipped if before is None else before
         wanted: deque[LogEvent] = deque(maxlen=max(0, count))
         seen = 0
-        cursor: dict[str, Any] | None = None
+        cursor: LogCursor | None = None
         while seen < end:
             batch = self.job.read_logs(cursor)
             cursor = batch.cursor
@@ -321,7 +322,7 @@ def follow_endpoint_logs(
     """
     from sm_magics.errors import NotFound
 
-    cursor: dict[str, Any] | None = None
+    cursor: LogCursor | None = None
     idle = interval
     try:
         while True:

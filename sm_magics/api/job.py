@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sm_magics import display
 from sm_magics.backends import base, kinds, processing, statuses
-from sm_magics.backends.results import LogBatch, LogEvent
+from sm_magics.backends.results import LogBatch, LogCursor, LogEvent
 from sm_magics.display.jobs import JobRow
 from sm_magics.durations import parse_duration
 from sm_magics.errors import InvalidRequest, JobFailed, WaitTimeout
@@ -177,7 +177,7 @@ class Job:
         self.backend.fetch(f"{uri.rstrip('/')}/{filename}", target)
         return target
 
-    def read_logs(self, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_logs(self, cursor: LogCursor | None = None) -> LogBatch:
         """Return log lines after ``cursor``; pass the returned cursor back for more."""
         return kinds.read_logs(self.backend, self.kind, self.name, cursor)
 

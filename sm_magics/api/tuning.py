@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sm_magics import display
 from sm_magics.api.job import Job
-from sm_magics.backends.results import LogBatch
+from sm_magics.backends.results import LogBatch, LogCursor
 from sm_magics.display.tuning import trials_progress
 from sm_magics.errors import InvalidRequest
 
@@ -56,7 +56,7 @@ class Tuning(Job):
         best = self.best_job
         return best.model_data if best is not None else None
 
-    def read_logs(self, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_logs(self, cursor: LogCursor | None = None) -> LogBatch:
         """Return the trials' log lines after ``cursor`` (hosts named ``NNN/algo-1``)."""
         return self.backend.read_tuning_logs(self.name, cursor)
 

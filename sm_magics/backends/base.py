@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from sm_magics.backends import kinds
 from sm_magics.backends.options import BackendOptions
@@ -47,6 +47,7 @@ from sm_magics.backends.results import (
     ChangeWatch,
     InvokeResult,
     LogBatch,
+    LogCursor,
     LogEvent,
 )
 from sm_magics.backends.statuses import TERMINAL_STATUSES
@@ -193,7 +194,7 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
-    def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_training_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """Return the log lines written since ``cursor`` (all lines when ``None``).
 
         Lines of all hosts come merged in timestamp order. A line is returned once and only
@@ -341,7 +342,7 @@ class Backend(abc.ABC):
             "--async-output and invoke in real time."
         )
 
-    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_endpoint_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """Return the endpoint's log lines after ``cursor`` (every variant and worker)."""
         return self.endpoints.read_endpoint_logs(name, cursor)
 
@@ -363,7 +364,7 @@ class Backend(abc.ABC):
         """Ask a transform job to stop; idempotent on a job that ended."""
         self.transforms.stop_transform_job(name)
 
-    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_transform_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """Return a transform job's log lines after ``cursor``."""
         return self.transforms.read_transform_logs(name, cursor)
 
@@ -401,7 +402,7 @@ class Backend(abc.ABC):
         """Ask a processing job to stop; idempotent on a job that ended."""
         self.processing.stop_processing_job(name)
 
-    def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_processing_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """Return a processing job's log lines after ``cursor`` (every host, merged)."""
         return self.processing.read_processing_logs(name, cursor)
 
@@ -448,15 +449,16 @@ class Backend(abc.ABC):
         """
         return self.tuning.list_tuning_trials(name)
 
-    def read_tuning_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_tuning_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """Return the trials' log lines after ``cursor``, merged, each host named by trial.
 
         A line of host ``algo-1`` of trial ``tune-003-1a2b3c4d`` comes as host
         ``003/algo-1``. Trials that ended and were read to their end are not read again.
         """
-        cursor = dict(cursor or {})
-        per_trial: dict[str, Any] = dict(cursor.get("trials") or {})
-        done: set[str] = set(cursor.get("done") or [])
+        state = cursor or {}
+        trials, ended = state.get("trials"), state.get("done")
+        per_trial: dict[str, LogCursor] = dict(trials) if isinstance(trials, dict) else {}
+        done: set[str] = set(ended) if isinstance(ended, list) else set()
         events: list[LogEvent] = []
         for summary in reversed(self.list_tuning_trials(name)):
             trial = summary["TrainingJobName"]

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from sm_magics.backends.base import Backend
     from sm_magics.backends.descriptions import JobDescription
-    from sm_magics.backends.results import LogBatch
+    from sm_magics.backends.results import LogBatch, LogCursor
 
 
 @dataclass(frozen=True)
@@ -180,9 +180,7 @@ def stop(backend: Backend, kind: str, name: str) -> None:
     getattr(backend, f"stop_{get(kind).name}_job")(name)
 
 
-def read_logs(
-    backend: Backend, kind: str, name: str, cursor: dict[str, Any] | None = None
-) -> LogBatch:
+def read_logs(backend: Backend, kind: str, name: str, cursor: LogCursor | None = None) -> LogBatch:
     """Return ``backend.read_<kind>_logs(name, cursor)``."""
     batch: LogBatch = getattr(backend, f"read_{get(kind).name}_logs")(name, cursor)
     return batch

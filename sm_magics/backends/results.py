@@ -7,8 +7,15 @@ display) import them without the contract and the ledger.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol, TypeAlias
+
+#: Where a reader is in a resource's logs: a JSON object the backend made, which callers
+#: hand back unchanged (the REST API sends it as a string). Each reader has its own shape
+#: inside (byte offsets per file locally, CloudWatch tokens, a sub-cursor per trial or
+#: variant) and checks it when it gets it back, so callers see no more than this.
+LogCursor: TypeAlias = Mapping[str, object]
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,7 @@ class LogBatch:
     """
 
     events: list[LogEvent]
-    cursor: dict[str, Any]
+    cursor: LogCursor
 
 
 class ChangeWatch(Protocol):

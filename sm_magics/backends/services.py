@@ -9,7 +9,7 @@ written once, in the base class, as calls to these objects: a backend only build
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     )
     from sm_magics.backends.packages import PackageSpec
     from sm_magics.backends.processing import ProcessingSpec
-    from sm_magics.backends.results import InvokeResult, LogBatch
+    from sm_magics.backends.results import InvokeResult, LogBatch, LogCursor
     from sm_magics.backends.specs import EndpointSpec, TransformSpec, VariantSpec
     from sm_magics.model_registry import PackageRecord
     from sm_magics.tuning.spec import TuningSpec
@@ -74,7 +74,7 @@ class EndpointsService(Protocol):
     ) -> InvokeResult:
         """Send one request, as ``InvokeEndpoint``."""
 
-    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_endpoint_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """Return the endpoint's log lines after ``cursor``."""
 
 
@@ -90,7 +90,7 @@ class TransformService(Protocol):
     def stop_transform_job(self, name: str) -> None:
         """Ask the job to stop; idempotent once it ended."""
 
-    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_transform_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """Return the job's log lines after ``cursor``."""
 
 
@@ -106,7 +106,7 @@ class ProcessingService(Protocol):
     def stop_processing_job(self, name: str) -> None:
         """Ask the job to stop; idempotent once it ended."""
 
-    def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_processing_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """Return the job's log lines after ``cursor`` (every host, merged)."""
 
 

@@ -11,18 +11,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import TYPE_CHECKING, NoReturn
 
 from sm_magics.errors import InvalidRequest
 
+if TYPE_CHECKING:
+    from sm_magics.backends.results import LogCursor
 
-def encode(cursor: dict[str, Any]) -> str:
+
+def encode(cursor: LogCursor) -> str:
     """Return ``cursor`` as an unpadded URL-safe base64 string of its compact JSON."""
     raw = json.dumps(cursor, separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode(text: str | None) -> dict[str, Any] | None:
+def decode(text: str | None) -> dict[str, object] | None:
     """Return the backend cursor inside ``text``; ``None`` (start of the logs) when empty.
 
     Raises
@@ -32,7 +35,7 @@ def decode(text: str | None) -> dict[str, Any] | None:
     """
     if not text:
         return None
-    cursor: Any = None
+    cursor: object = None
     if len(text) <= MAX_CURSOR_CHARS:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -50,11 +53,11 @@ _MAX_DEPTH = 8
 _MAX_NUMBER = 1 << 62
 
 
-def _no_constant(name: str) -> Any:
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a cursor value")
 
 
-def _plausible(value: Any, depth: int) -> bool:
+def _plausible(value: object, depth: int) -> bool:
     """Whether ``value`` could be a cursor a backend handed out.
 
     Backends keep byte offsets, timestamps and tokens: no number is negative or beyond

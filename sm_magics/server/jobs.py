@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 
 from sm_magics.api import Job
 from sm_magics.backends import kinds, statuses
-from sm_magics.backends.results import LogBatch
+from sm_magics.backends.results import LogBatch, LogCursor
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.ledger_records import JobRecord
 from sm_magics.server import cursors
@@ -165,7 +165,7 @@ def stop_job(ctx: ServerContext, name: str) -> JobJSON:
     return data
 
 
-def _first_read(job: Job, position: dict[str, Any]) -> LogBatch:
+def _first_read(job: Job, position: LogCursor) -> LogBatch:
     """Read with a cursor the client sent: a cursor the backend cannot use is a 400.
 
     :func:`cursors.decode` refused what no backend hands out; what is left is a cursor of
@@ -189,7 +189,7 @@ def read_logs(ctx: ServerContext, name: str, cursor: str | None, limit: int) -> 
     nothing left, so the last lines a finishing job writes are never cut off.
     """
     job, _ = _handle(ctx, name)
-    position = cursors.decode(cursor)
+    position: LogCursor | None = cursors.decode(cursor)
     ended = kinds.status_of(job.describe()) in statuses.TERMINAL_STATUSES
     events: list[EventJSON] = []
     exhausted = False

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sm_magics.backends import base, kinds, statuses
 from sm_magics.errors import SmMagicsError
@@ -31,6 +31,7 @@ from sm_magics.tuning.state import TrialEntry, TuningState
 if TYPE_CHECKING:
     import optuna
 
+    from sm_magics.backends.results import LogCursor
     from sm_magics.tuning.spec import TuningSpec
 
 #: How many objective points a trial keeps for its curve (the last ones win).
@@ -49,7 +50,7 @@ class _Running:
 
     trial: optuna.trial.Trial
     entry: TrialEntry
-    cursor: dict[str, Any] | None = None
+    cursor: LogCursor | None = None
     steps: int = 0
     stop_sent: bool = False
     early_reason: str | None = None

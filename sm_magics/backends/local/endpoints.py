@@ -22,7 +22,7 @@ from sm_magics.backends.local.creation import CREATION_GRACE_SECONDS, creating
 from sm_magics.backends.local.endpoint_dir import EndpointDir
 from sm_magics.backends.local.jobdir import JobDir
 from sm_magics.backends.local.uris import model_path
-from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch
+from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch, LogCursor
 from sm_magics.backends.specs import EndpointSpec, VariantSpec
 from sm_magics.errors import InvalidRequest, ModelError, NotFound
 from sm_magics.ledger import Ledger
@@ -290,7 +290,7 @@ class LocalEndpoints:
             failure_reason=state.get("failure_reason"),
         )
 
-    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_endpoint_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """See :meth:`Backend.read_endpoint_logs`."""
         folder = EndpointDir.for_endpoint(name)
         if folder.exists():

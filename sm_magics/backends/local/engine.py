@@ -32,7 +32,7 @@ from sm_magics.backends.local.transforms import LocalTransforms
 from sm_magics.backends.local.tuning import LocalTuning
 from sm_magics.backends.local.uris import resolve_input
 from sm_magics.backends.options import BackendOptions
-from sm_magics.backends.results import AsyncInvokeResult, ChangeWatch, LogBatch
+from sm_magics.backends.results import AsyncInvokeResult, ChangeWatch, LogBatch, LogCursor
 from sm_magics.backends.specs import TrainingSpec
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.input_digests import digest_inputs
@@ -316,7 +316,7 @@ class LocalBackend(base.Backend):
         job = JobDir.for_job(name)
         return open_watch([job.logs, job.root])
 
-    def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_training_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """See :meth:`Backend.read_training_logs`."""
         return logstore.read_new(self._job(name).logs, cursor)
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # imported when read: the writers (supervisor, router) never 
     from pathlib import Path
     from typing import IO, Any
 
-    from sm_magics.backends.results import LogBatch, LogEvent
+    from sm_magics.backends.results import LogBatch, LogCursor, LogEvent
 
 #: Bytes read from one stream per call; a follower calls again at once when lines came.
 #: One batch of short lines is about 20k events: small enough that a follower holding one
@@ -226,7 +226,7 @@ def _partial_key(name: str) -> str:
     return f"{name}#ts"
 
 
-def read_new(logs_dir: Path, cursor: dict[str, Any] | None) -> LogBatch:
+def read_new(logs_dir: Path, cursor: LogCursor | None) -> LogBatch:
     r"""Return the complete lines written to any stream after ``cursor``.
 
     The cursor maps stream file names to byte offsets. Only whole lines are consumed: a

@@ -24,7 +24,7 @@ from sm_magics.backends.local.job_states import JobStates
 from sm_magics.backends.local.jobdir import JobDir, artifacts_root, write_json_atomic
 from sm_magics.backends.local.processor import ProcessingDir
 from sm_magics.backends.local.uris import existing_path, local_path
-from sm_magics.backends.results import LogBatch
+from sm_magics.backends.results import LogBatch, LogCursor
 from sm_magics.errors import InvalidRequest, NotFound
 from sm_magics.input_digests import digest_inputs
 from sm_magics.ledger import Ledger
@@ -258,6 +258,6 @@ class LocalProcessing:
         """See :meth:`Backend.stop_processing_job`: the same signal as a training job's."""
         self.jobs.signal_stop(self._processing_job(name))
 
-    def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_processing_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """See :meth:`Backend.read_processing_logs`."""
         return logstore.read_new(self._processing_job(name).logs, cursor)

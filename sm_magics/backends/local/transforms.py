@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sm_magics.backends import statuses
 from sm_magics.backends.local import logstore, processes, utc
@@ -19,7 +19,7 @@ from sm_magics.backends.local.job_states import JobStates
 from sm_magics.backends.local.jobdir import JobDir, write_json_atomic
 from sm_magics.backends.local.transform import input_files
 from sm_magics.backends.local.uris import local_path
-from sm_magics.backends.results import LogBatch
+from sm_magics.backends.results import LogBatch, LogCursor
 from sm_magics.backends.rows import transform_record
 from sm_magics.backends.specs import TransformSpec
 from sm_magics.errors import InvalidRequest, NotFound
@@ -142,6 +142,6 @@ class LocalTransforms:
         """See :meth:`Backend.stop_transform_job`: the same signal as a training job's."""
         self.jobs.signal_stop(self._transform_job(name))
 
-    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_transform_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """See :meth:`Backend.read_transform_logs`."""
         return logstore.read_new(self._transform_job(name).logs, cursor)

@@ -16,11 +16,11 @@ training object), the model registry (:mod:`.packages`) and endpoints (an
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sm_magics.backends import base
 from sm_magics.backends.options import BackendOptions
-from sm_magics.backends.results import AsyncInvokeResult, LogBatch
+from sm_magics.backends.results import AsyncInvokeResult, LogBatch, LogCursor
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.packages import SageMakerPackages
 from sm_magics.backends.sagemaker.processing import SageMakerProcessing
@@ -94,7 +94,7 @@ class SageMakerBackend(base.Backend):
         """See :meth:`Backend.stop_training_job`: idempotent."""
         self.training.stop_training_job(name)
 
-    def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_training_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """See :meth:`Backend.read_training_logs` (CloudWatch, :mod:`.cwlogs`)."""
         return self.training.read_training_logs(name, cursor)
 

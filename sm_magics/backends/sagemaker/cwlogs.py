@@ -62,9 +62,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sm_magics.backends.results import LogBatch, LogEvent
+from sm_magics.backends.results import LogBatch, LogCursor, LogEvent
 from sm_magics.backends.sagemaker.cwlogs_calls import (
     ExpiredToken,
     Transient,
@@ -151,7 +151,7 @@ class LogReader:
     def read(
         self,
         job: str,
-        cursor: dict[str, Any] | None = None,
+        cursor: LogCursor | None = None,
         *,
         expected_streams: int | None = None,
         finished: bool = False,
@@ -419,7 +419,7 @@ class LogReader:
 def read_training_logs(
     client: CloudWatchLogsClient,
     job: str,
-    cursor: dict[str, Any] | None = None,
+    cursor: LogCursor | None = None,
     *,
     instance_count: int | None,
     finished: bool = False,

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Literal, TypedDict, cast
+from typing import TYPE_CHECKING, Literal, TypedDict, cast
+
+if TYPE_CHECKING:
+    from sm_magics.backends.results import LogCursor
 
 #: ``GetLogEvents`` page limits: events and bytes (each event counts 26 bytes extra).
 MAX_PAGE_EVENTS = 10_000
@@ -137,10 +140,10 @@ class ReaderCursor(TypedDict, total=False):
     backlog: bool  # pages are left: read again at once
 
 
-def reader_cursor(cursor: dict[str, Any]) -> ReaderCursor:
+def reader_cursor(cursor: LogCursor) -> ReaderCursor:
     """Return a copy of a cursor this reader handed out, as the type it was written as.
 
-    The one place the contract's opaque ``dict`` becomes the reader's own type again
+    The one place the contract's opaque cursor becomes the reader's own type again
     (a copy: the caller's cursor is left as it was if the read fails).
     """
     return cast(ReaderCursor, copy.deepcopy(cursor))

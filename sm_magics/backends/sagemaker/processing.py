@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from sm_magics import packaging
 from sm_magics.backends import kinds, processing, statuses
 from sm_magics.backends.options import BackendOptions
-from sm_magics.backends.results import LogBatch
+from sm_magics.backends.results import LogBatch, LogCursor
 from sm_magics.backends.sagemaker import cwlogs, jobs, uploads
 from sm_magics.backends.sagemaker.resources import tag_list
 from sm_magics.backends.sagemaker.training_requests import (
@@ -341,7 +341,7 @@ class SageMakerProcessing:
         """The CloudWatch reader of ``/aws/sagemaker/ProcessingJobs``."""
         return cwlogs.LogReader(self.aws.client("logs"), group=KIND.log_group)
 
-    def read_processing_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_processing_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """See :meth:`Backend.read_processing_logs`.
 
         Streams are ``<job>/algo-<N>-<epoch>``, one per instance, as for training; how

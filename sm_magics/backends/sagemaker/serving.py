@@ -16,7 +16,13 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import rows, statuses
-from sm_magics.backends.results import AsyncInvokeResult, InvokeResult, LogBatch, LogEvent
+from sm_magics.backends.results import (
+    AsyncInvokeResult,
+    InvokeResult,
+    LogBatch,
+    LogCursor,
+    LogEvent,
+)
 from sm_magics.backends.sagemaker import autoscaling, cwlogs, schedules, uploads
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.endpoint_parts import EndpointParts
@@ -423,7 +429,7 @@ class EndpointService:
             failure_location=response.get("FailureLocation"),
         )
 
-    def read_endpoint_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_endpoint_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """See :meth:`Backend.read_endpoint_logs`.
 
         CloudWatch group ``/aws/sagemaker/Endpoints/<name>`` has one stream per variant and
@@ -438,8 +444,9 @@ class EndpointService:
         NotFound
             Neither the ledger nor SageMaker knows the endpoint (as on the local backend).
         """
-        state: dict[str, Any] = dict(cursor or {})
-        sub: dict[str, Any] = dict(state.get("variants") or {})
+        state = cursor or {}
+        known = state.get("variants")
+        sub: dict[str, LogCursor] = dict(known) if isinstance(known, dict) else {}
         record = self.ledger.get_endpoint(name)
         variants = [str(v["VariantName"]) for v in (record.variants if record else [])]
         if not variants and not sub:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sm_magics import packaging
 from sm_magics.backends import kinds, statuses
 from sm_magics.backends.options import BackendOptions
-from sm_magics.backends.results import LogBatch
+from sm_magics.backends.results import LogBatch, LogCursor
 from sm_magics.backends.sagemaker import cwlogs, cwlogs_pacing, jobs, modeltrainer, uploads
 from sm_magics.backends.sagemaker.training_requests import (
     DEFAULT_MAX_RUN,
@@ -322,7 +322,7 @@ class SageMakerTraining:
         """The CloudWatch reader of training logs (replaceable, e.g. with a test clock)."""
         return cwlogs.LogReader(self.aws.client("logs"), group=cwlogs.TRAINING_LOG_GROUP)
 
-    def read_training_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_training_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """See :meth:`Backend.read_training_logs`.
 
         The instance count (how many streams to wait for) and whether the job has ended

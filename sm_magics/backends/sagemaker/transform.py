@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends import rows
-from sm_magics.backends.results import LogBatch
+from sm_magics.backends.results import LogBatch, LogCursor
 from sm_magics.backends.sagemaker import cwlogs, jobs, uploads
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.resources import (
@@ -173,7 +173,7 @@ class SageMakerTransforms:
             params={"TransformJobName": name},
         )
 
-    def read_transform_logs(self, name: str, cursor: dict[str, Any] | None = None) -> LogBatch:
+    def read_transform_logs(self, name: str, cursor: LogCursor | None = None) -> LogBatch:
         """See :meth:`Backend.read_transform_logs`.
 
         Group ``/aws/sagemaker/TransformJobs``, streams ``<job>/<instance id>`` (and
