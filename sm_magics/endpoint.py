@@ -54,7 +54,7 @@ def _check_header(flag: str, value: str | None) -> None:
         )
 
 
-def encode_payload(data: Any, content_type: str | None = None) -> tuple[bytes, str]:
+def encode_payload(data: object, content_type: str | None = None) -> tuple[bytes, str]:
     """Return ``(body, content type)`` for a Python value, as ``%sm_invoke`` sends it.
 
     Bytes and text go as they are (text that parses as JSON is sent as JSON, else as CSV);
@@ -218,7 +218,7 @@ class Endpoint:
 
     def invoke(
         self,
-        data: Any,
+        data: object,
         content_type: str | None = None,
         accept: str | None = None,
         variant: str | None = None,
