@@ -213,7 +213,7 @@ class JobRowSpec(_CodeJobRowSpec, _TrainingOptions, TransformRowSpec, _TuningOpt
     arguments: list[str]
 
 
-def job_row_spec(spec: Mapping[str, Any]) -> JobRowSpec:
+def job_row_spec(spec: Mapping[str, object]) -> JobRowSpec:
     """Return one kind's spec (``TrainingSpec.to_json()``, ...) as a job row's ``spec``.
 
     Each kind's TypedDict holds a part of :class:`JobRowSpec`'s keys; mypy has no way to

@@ -162,7 +162,7 @@ class SageMakerMagics(Magics):
         return config.max_local_jobs()
 
     def __init__(self, shell: Any = None, **kwargs: object) -> None:
-        # Any: IPython infers InteractiveShell.configurables as list[InteractiveShell]
+        # Untyped: IPython infers InteractiveShell.configurables as list[InteractiveShell]
         # (from its first element), and a magics object is one of its configurables.
         super().__init__(shell=shell, **kwargs)
         self._session: Session | None = None

@@ -7,7 +7,7 @@ both sides, so a key the loop writes is the key the reader looks for.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict, cast
+from typing import TypedDict, cast
 
 from sm_magics.json_types import JsonValue
 
@@ -59,7 +59,7 @@ class TuningState(TypedDict, total=False):
     failure_reason: str | None
 
 
-def tuning_state(data: dict[str, Any]) -> TuningState:
+def tuning_state(data: dict[str, object]) -> TuningState:
     """Return a ``state.json`` document as read from disk as the :class:`TuningState` it is.
 
     The one place the untyped JSON read becomes the loop's type (the loop wrote it).
