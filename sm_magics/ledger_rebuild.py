@@ -58,16 +58,17 @@ class RebuildReport:
         return "\n".join(lines)
 
 
-def _known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+def _known(cls: type, values: dict[str, object]) -> dict[str, object]:
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in values.items() if k in names}
 
 
-def _decode(values: dict[str, Any]) -> dict[str, Any]:
+def _decode(values: dict[str, object]) -> dict[str, object]:
     for column in ("tags", "spec", "variants"):
-        if isinstance(values.get(column), str):
+        text = values.get(column)
+        if isinstance(text, str):
             try:
-                values[column] = json.loads(values[column])
+                values[column] = json.loads(text)
             except ValueError:
                 values.pop(column)
     return values
