@@ -31,14 +31,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sm_magics import pricing
 from sm_magics.backends import kinds
 from sm_magics.display import format_instance
-from sm_magics.ledger_records import EndpointRecord, JobRecord
+from sm_magics.ledger_records import EndpointRecord, JobRecord, LiveVariantSummary
 
 if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import EndpointDescription, ServedVariantDescription
     from sm_magics.backends.specs import VariantSpec
 
 
@@ -124,7 +125,7 @@ def job_cost(record: JobRecord, *, now: float | None = None, status: str | None 
 
 
 def described_job_cost(
-    description: Mapping[str, Any], region: str | None, *, now: float | None = None
+    description: Mapping[str, object], region: str | None, *, now: float | None = None
 ) -> JobCost:
     """Return a job's cost from a fresh ``Describe*Job`` response, by the same formula."""
     kind = kinds.of_description(description)
@@ -170,12 +171,16 @@ def endpoint_rate(record: EndpointRecord) -> Rate:
     return variants_rate(record.variants, record)
 
 
-def described_endpoint_rate(description: Mapping[str, Any], record: EndpointRecord | None) -> Rate:
+def described_endpoint_rate(
+    description: EndpointDescription, record: EndpointRecord | None
+) -> Rate:
     """Return an endpoint's hourly rate from a fresh ``DescribeEndpoint``, by the same formula."""
-    return variants_rate(list(description.get("ProductionVariants") or []), record)
+    return variants_rate(description.get("ProductionVariants", ()), record)
 
 
-def variants_rate(variants: Sequence[Mapping[str, Any]], record: EndpointRecord | None) -> Rate:
+def variants_rate(
+    variants: Sequence[ServedVariantDescription | LiveVariantSummary], record: EndpointRecord | None
+) -> Rate:
     """Return the hourly rate of ``ProductionVariants``-shaped variants of an endpoint.
 
     ``record`` gives the region and says which variants are serverless (its spec).
@@ -187,17 +192,17 @@ def variants_rate(variants: Sequence[Mapping[str, Any]], record: EndpointRecord 
     parts: list[str] = []
     notes: list[str] = []
     for variant in variants:
-        name = str(variant.get("VariantName") or "")
+        name = variant.get("VariantName", "")
         instance_type = variant.get("InstanceType")
-        count = int(variant.get("DesiredInstanceCount") or variant.get("CurrentInstanceCount") or 0)
+        count = variant.get("DesiredInstanceCount") or variant.get("CurrentInstanceCount") or 0
         if name in serverless or not instance_type:
             memory = _memory_of(record, name) if record is not None else None
             parts.append(f"serverless {memory} MB" if memory else "serverless")
             if SERVERLESS_NOTE not in notes:
                 notes.append(SERVERLESS_NOTE)
             continue
-        parts.append(format_instance(str(instance_type), count))
-        price = pricing.hourly_cost(str(instance_type), count, region, usage="hosting")
+        parts.append(format_instance(instance_type, count))
+        price = pricing.hourly_cost(instance_type, count, region, usage="hosting")
         if price is None:
             known = False
             notes.append(f"no price for {instance_type}")

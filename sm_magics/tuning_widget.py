@@ -9,12 +9,13 @@ another cell. Clicking a trial in the "Logs of" list shows that trial's log tail
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from sm_magics.backends import descriptions
 from sm_magics.charts import line_chart_svg, lines_chart_svg
 from sm_magics.display import NO_MATH_CLASSES, format_log_line, no_math
 from sm_magics.display.tuning import (
@@ -28,6 +29,7 @@ from sm_magics.errors import SmMagicsError
 
 if TYPE_CHECKING:
     from sm_magics.api.tuning import Tuning
+    from sm_magics.backends.descriptions import TrialSummary, TuningJobDescription
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 LOG_TAIL_LINES = 200
@@ -93,8 +95,8 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
         self._lock = threading.Lock()
         self._rows: list[dict[str, Any]] = []
         self._params: list[str] = []
-        self._summaries: Sequence[Mapping[str, Any]] = []
-        self._description: Mapping[str, Any] = {}
+        self._summaries: Sequence[TrialSummary] = []
+        self._description: TuningJobDescription = {}
         self._closed = threading.Event()
         self.refresh()
         self._thread: threading.Thread | None = None
@@ -161,17 +163,17 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
         d = self._description
         created = d.get("CreationTime")
         origin = created.timestamp() if created is not None else 0.0
-        history = d.get("LocalBestObjectiveHistory") or []
-        if history:
-            best_points = [(t - origin, v) for t, v, _ in history]
+        history = d.get("LocalBestObjectiveHistory", ()) if descriptions.is_local_tuning(d) else ()
+        if history:  # [time, objective, trial name] each time the best improved
+            best_points = [(float(t) - origin, float(v)) for t, v, *_ in history]
         else:  # SageMaker: the best so far from the finished trials' end times
             best_points = _best_over_time(self._summaries, origin, d)
         curves: dict[str, list[tuple[float, float]]] = {
             str(s["TrainingJobName"])[len(self.tuning.name) + 1 :].split("-")[0]: [
-                (float(step), float(value)) for step, value, _ in s.get("LocalObjectiveSeries", [])
+                (float(step), float(value)) for step, value, *_ in s.get("LocalObjectiveSeries", ())
             ]
             for s in self._summaries
-            if s.get("LocalObjectiveSeries")
+            if descriptions.is_local_trial(s) and s.get("LocalObjectiveSeries")
         }
         charts = [line_chart_svg("best objective so far", best_points)]
         if curves:
@@ -224,7 +226,7 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
 
 
 def _best_over_time(
-    summaries: Sequence[Mapping[str, Any]], origin: float, description: Mapping[str, Any]
+    summaries: Sequence[TrialSummary], origin: float, description: TuningJobDescription
 ) -> list[tuple[float, float]]:
     objective = description.get("HyperParameterTuningJobConfig", {}).get(
         "HyperParameterTuningJobObjective", {}

@@ -7,14 +7,16 @@ A trial's cost is its own training job's, asked of its ledger row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from sm_magics.backends import descriptions
 from sm_magics.durations import format_duration
 
 if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import TrialSummary, TuningJobDescription
     from sm_magics.ledger import Ledger
 
 #: The keys every row has, before the tuned hyperparameters'.
@@ -38,7 +40,7 @@ def failure_line(reason: str | None) -> str | None:
     return reason.strip().splitlines()[0] if reason.strip() else None
 
 
-def _seconds(summary: Mapping[str, Any]) -> float | None:
+def _seconds(summary: TrialSummary) -> float | None:
     start = summary.get("TrainingStartTime") or summary.get("CreationTime")
     if start is None:
         return None
@@ -47,32 +49,33 @@ def _seconds(summary: Mapping[str, Any]) -> float | None:
 
 
 def trial_rows(
-    summaries: Sequence[Mapping[str, Any]], description: Mapping[str, Any], ledger: Ledger
+    summaries: Sequence[TrialSummary], description: TuningJobDescription, ledger: Ledger
 ) -> list[dict[str, Any]]:
     """Return one dict per trial, best objective first (unfinished and failed last)."""
     from sm_magics.display.jobs import JobRow
     from sm_magics.tuning.ranges import decode_value
 
-    objective = description.get("HyperParameterTuningJobConfig", {}).get(
-        "HyperParameterTuningJobObjective", {}
-    )
-    maximize = objective.get("Type", "Maximize") == "Maximize"
+    config = description.get("HyperParameterTuningJobConfig")
+    objective = config.get("HyperParameterTuningJobObjective") if config else None
+    maximize = (objective or {}).get("Type", "Maximize") == "Maximize"
     rows: list[dict[str, Any]] = []
     for summary in summaries:
-        metric = summary.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
+        metric = summary.get("FinalHyperParameterTuningJobObjectiveMetric")
         record = ledger.get_job(summary["TrainingJobName"])
         cost = JobRow.from_record(record).cost if record is not None else None
         row: dict[str, Any] = {
             "trial": summary["TrainingJobName"],
             "status": summary["TrainingJobStatus"],
-            "objective": metric.get("Value"),
+            "objective": metric.get("Value") if metric else None,
         }
         for key, value in sorted((summary.get("TunedHyperParameters") or {}).items()):
             row[key] = decode_value(value)
         row.update(
             duration_s=_seconds(summary),
             cost_usd=cost,
-            early_stopped=bool(summary.get("LocalEarlyStopped"))
+            early_stopped=(
+                descriptions.is_local_trial(summary) and summary.get("LocalEarlyStopped", False)
+            )
             or "early stopping" in (summary.get("FailureReason") or "").lower(),
             failure=failure_line(summary.get("FailureReason"))
             if summary["TrainingJobStatus"] == "Failed"
@@ -107,12 +110,10 @@ def format_row_cells(row: dict[str, Any], params: list[str]) -> list[str]:
     return cells
 
 
-def trials_progress(description: Mapping[str, Any]) -> str:
+def trials_progress(description: TuningJobDescription) -> str:
     """Return ``"<ended>/<max> trials"`` of a tuning description."""
-    counters = description.get("TrainingJobStatusCounters") or {}
-    ended = sum(v for k, v in counters.items() if k != "InProgress")
-    limits = description.get("HyperParameterTuningJobConfig", {}).get("ResourceLimits", {})
-    return f"{ended}/{limits.get('MaxNumberOfTrainingJobs', '?')} trials"
+    total = descriptions.max_trials(description)
+    return f"{descriptions.ended_trials(description)}/{'?' if total is None else total} trials"
 
 
 _TABLE_STYLE = "border-collapse:collapse;font-size:12px"
@@ -127,7 +128,7 @@ def _usd(value: float) -> str:
 
 
 def tuning_header_html(
-    description: Mapping[str, Any], rows: list[dict[str, Any]], backend: str
+    description: TuningJobDescription, rows: list[dict[str, Any]], backend: str
 ) -> str:
     """Return the head of a tuning job's view: status, progress, best objective, cost.
 

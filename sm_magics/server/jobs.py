@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from sm_magics.api import Job
 from sm_magics.backends import kinds, statuses
@@ -22,6 +21,9 @@ from sm_magics.server import cursors
 from sm_magics.server.context import ServerContext
 from sm_magics.server.params import JobQuery
 from sm_magics.server.serialize import JobJSON, job_json
+
+if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import JobDescription
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +101,7 @@ def list_jobs(ctx: ServerContext, query: JobQuery) -> JobList:
     return {"jobs": [job_json(r, now=now) for r in records], "version": version}
 
 
-def _fresh_json(ctx: ServerContext, job: Job) -> tuple[JobJSON, Mapping[str, Any]]:
+def _fresh_json(ctx: ServerContext, job: Job) -> tuple[JobJSON, JobDescription]:
     """Describe the job (syncing its row), then serialize the row with the live status."""
     description = job.describe()
     record = ctx.session.ledger.get_job(job.name)

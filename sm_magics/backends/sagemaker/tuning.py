@@ -269,11 +269,10 @@ class SageMakerTuning:
         )
 
 
-def best_trial_name(description: dict[str, Any]) -> str | None:
+def best_trial_name(description: TuningJobDescription) -> str | None:
     """Return the best trial's training job name, if the tuning job has one yet."""
-    best = description.get("BestTrainingJob") or {}
-    name = best.get("TrainingJobName")
-    return str(name) if name else None
+    best = description.get("BestTrainingJob")
+    return best.get("TrainingJobName") if best else None
 
 
 __all__ = ["SageMakerTuning", "best_trial_name", "tuning_job_request"]
