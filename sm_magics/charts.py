@@ -25,11 +25,13 @@ def _fmt(value: float) -> str:
 
 
 def _fmt_seconds(seconds: float) -> str:
-    """``0s``, ``6.0s``, ``42s``, ``3m 05s``, ``2h 07m``: an axis label of elapsed time."""
+    """``0s``, ``30ms``, ``6.0s``, ``42s``, ``3m 05s``, ``2h 07m``: a label of elapsed time."""
     if seconds < 0:
         return "-" + _fmt_seconds(-seconds)
     if seconds == 0:
         return "0s"
+    if seconds < 1:  # a run that logged within its first second: "30ms", not "0.0s"
+        return f"{seconds * 1000:.0f}ms"
     if seconds < 10:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
@@ -115,6 +117,18 @@ SERIES_COLOURS = (
 )
 
 
+#: Curve labels longer than this are cut in the middle (run names share their prefix and
+#: differ at the end: "churn-small" and "churn-large" must both stay readable).
+LABEL_CHARS = 24
+
+
+def _short(label: str) -> str:
+    if len(label) <= LABEL_CHARS:
+        return label
+    keep = LABEL_CHARS - 1
+    return f"{label[: keep - keep // 2]}…{label[-(keep // 2) :]}"
+
+
 def _x_label(x: float, axis: str) -> str:
     return _fmt_seconds(x) if axis == "seconds" else f"step {_fmt(x)}"
 
@@ -133,8 +147,11 @@ def lines_chart_svg(
     both ends (``step 1`` ... ``step 12``, ``0s`` ... ``3m 05s``): one end alone read as a
     span.
     """
-    width, height = WIDTH + 120, HEIGHT + 40
-    inner_w = width - _PAD_LEFT - _PAD_RIGHT - 40
+    labels = {label: _short(label) for label in series}
+    # Room right of the plot for the curves' end labels (11 px text: ~6.5 px a character).
+    room = 12 + round(6.5 * max((len(short) for short in labels.values()), default=0))
+    width, height = WIDTH + 80 + room, HEIGHT + 40
+    inner_w = width - _PAD_LEFT - _PAD_RIGHT - room
     inner_h = height - _PAD_TOP - _PAD_BOTTOM
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -157,7 +174,9 @@ def lines_chart_svg(
         if x_axis == "seconds":  # from the runs' start, as a single job's chart
             x0, x1 = min(x0, 0.0), max(x1, 0.0)
         y0, y1 = min(ys), max(ys)
-        if x1 == x0:
+        if x1 == x0 and x_axis == "seconds":
+            x1 = x0 + 1  # every value in the same instant: a one-second axis from the start
+        elif x1 == x0:
             x0, x1 = x0 - 1, x1 + 1
         if y1 == y0:
             margin = abs(y0) * 0.05 or 0.5
@@ -185,7 +204,7 @@ def lines_chart_svg(
             parts.append(f'<circle cx="{last_x:.1f}" cy="{last_y:.1f}" r="2.5" fill="{colour}"/>')
             parts.append(
                 f'<text x="{last_x + 4:.1f}" y="{last_y + 3:.1f}" fill="{colour}">'
-                f"{escape(label)}</text>"
+                f"<title>{escape(label)}</title>{escape(labels[label])}</text>"
             )
         parts += [
             f'<text x="{_PAD_LEFT - 4}" y="{_PAD_TOP + 9}" text-anchor="end">{_fmt(y1)}</text>',

@@ -307,6 +307,33 @@ def test_overlaid_curves_label_both_ends_of_their_axis() -> None:
     compared = ET.fromstring(lines_chart_svg("loss", runs, x_axis="seconds"))
     texts = [t.text for t in compared.iter(f"{SVG_NS}text")]
     assert "0s" in texts and "3m 05s" in texts  # from the runs' start, in elapsed time
+    fast = ET.fromstring(lines_chart_svg("acc", {"r": [(0.0, 1.0), (0.03, 2.0)]}, x_axis="seconds"))
+    assert "30ms" in [t.text for t in fast.iter(f"{SVG_NS}text")]  # was "0.0s"
+    instant = lines_chart_svg("acc", {"r": [(0.0, 1.0), (0.0, 2.0)]}, x_axis="seconds")
+    labels = [t.text for t in ET.fromstring(instant).iter(f"{SVG_NS}text")]
+    assert "0s" in labels and "1.0s" in labels and "-1.0s" not in labels
+
+
+def test_overlaid_curves_end_labels_fit_inside_the_chart() -> None:
+    """Run names as end labels: long ones cut in the middle, all within the chart's width."""
+    long_name = "a-very-long-experiment-run-name-20261202-1"
+    runs = {
+        "churn-small": [(0.0, 0.5), (10.0, 0.6)],
+        "churn-large": [(0.0, 0.9), (10.0, 0.95)],
+        long_name: [(0.0, 0.7), (8.0, 0.8)],
+    }
+    root = ET.fromstring(lines_chart_svg("accuracy", runs, x_axis="seconds"))
+    width = float(root.get("width") or 0)
+    shown: dict[str, tuple[float, str]] = {}  # full name (the tooltip) -> (x, text shown)
+    for text in root.iter(f"{SVG_NS}text"):
+        title = text.find(f"{SVG_NS}title")
+        if title is not None:
+            shown[title.text or ""] = (float(text.get("x") or 0), title.tail or "")
+    assert shown["churn-small"][1] == "churn-small" and shown["churn-large"][1] == "churn-large"
+    cut = shown[long_name][1]
+    assert "…" in cut and cut.startswith("a-very") and cut.endswith("1202-1")
+    for x, label in shown.values():
+        assert x + 6.5 * len(label) <= width
 
 
 def test_a_single_point_keeps_its_dot_value_and_time_axis() -> None:
@@ -402,3 +429,17 @@ def test_widget_of_a_processing_job_names_its_outputs_and_hosts(
     assert "Completed" in header and "\u00d72" in header
     assert f"output result: <code>{job.outputs.result}</code>" in header
     assert widget.deploy_button.layout.display == "none"  # no model to deploy
+
+
+def test_compared_runs_that_logged_in_one_instant_are_drawn_by_step() -> None:
+    """A short script logs all its values in the same second: a time axis drew vertical lines."""
+    from sm_magics.display.runs import CompareView
+
+    instant = {
+        "accuracy": {"a": [(0.0, 0.5), (0.0, 0.6), (0.0, 0.7)], "b": [(0.0, 0.4), (0.0, 0.9)]}
+    }
+    html = CompareView([], instant)._repr_html_()
+    assert "step 1" in html and "step 3" in html and "1.0s" not in html
+    timed = {"accuracy": {"a": [(0.0, 0.5), (5.0, 0.6)]}}
+    html = CompareView([], timed)._repr_html_()
+    assert "5.0s" in html and "step" not in html

@@ -196,8 +196,7 @@ class CompareView:
             )
             body.append(f"<tr><td style='text-align:left'>{escape(label)}</td>{cells}</tr>")
         charts = "".join(
-            "<span style='margin-right:8px'>"
-            f"{lines_chart_svg(metric, series, x_axis='seconds')}</span>"
+            f"<span style='margin-right:8px'>{_curves_chart(metric, series)}</span>"
             for metric, series in sorted(self.curves.items())
         )
         return no_math(
@@ -205,3 +204,20 @@ class CompareView:
             f"<div style='display:flex;flex-wrap:wrap'>{charts}</div>",
             "sm-magics-compare",
         )
+
+
+def _curves_chart(metric: str, series: dict[str, list[tuple[float, float]]]) -> str:
+    """One metric's runs overlaid: by seconds since each run's start, or by step.
+
+    A short script logs every value in the same second, and a time axis then draws each run
+    as a vertical line; when time does not tell a run's values apart, they are drawn by
+    their order (``step 1``, ``step 2``, ...) instead.
+    """
+    distinct = all(len({x for x, _ in points}) == len(points) for points in series.values())
+    if distinct:
+        return lines_chart_svg(metric, series, x_axis="seconds")
+    by_step = {
+        name: [(float(step), y) for step, (_, y) in enumerate(points, start=1)]
+        for name, points in series.items()
+    }
+    return lines_chart_svg(metric, by_step, x_axis="step")

@@ -37,6 +37,8 @@ MATH = "mjx-container, .MathJax, .MathJax_Display, mjx-math"
 SHOTS = {
     "serving.ipynb": {"%sm_cost": "cost", "%sm_endpoints": "endpoints"},
     "quickstart.ipynb": {"%sm_jobs": "jobs"},
+    # an overlaid chart: the runs compared
+    "registry.ipynb": {"%sm_compare": "compare"},
 }
 
 
