@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
@@ -30,6 +30,7 @@ from sm_magics.errors import SmMagicsError
 if TYPE_CHECKING:
     from sm_magics.api.tuning import Tuning
     from sm_magics.backends.descriptions import TrialSummary, TuningJobDescription
+    from sm_magics.display.tuning import TrialRow
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 LOG_TAIL_LINES = 200
@@ -93,7 +94,7 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
             # kept from JupyterLab's typesetting of $...$ pairs, as the job widget is.
             self.add_class(css_class)
         self._lock = threading.Lock()
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[TrialRow] = []
         self._params: list[str] = []
         self._summaries: Sequence[TrialSummary] = []
         self._description: TuningJobDescription = {}
@@ -128,7 +129,7 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
             current = self.sort_by.value
             self.sort_by.options = options
             self.sort_by.value = current if current in options else "objective"
-        names = [row["trial"] for row in sorted(rows, key=lambda r: r["trial"])]
+        names = sorted(str(row["trial"]) for row in rows)
         if list(self.trial_picker.options) != names:
             chosen = self.trial_picker.value
             self.trial_picker.options = names

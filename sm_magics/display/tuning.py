@@ -10,14 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from sm_magics.backends import descriptions
 from sm_magics.durations import format_duration
 
 if TYPE_CHECKING:
     from sm_magics.backends.descriptions import TrialSummary, TuningJobDescription
+    from sm_magics.json_types import JsonValue
     from sm_magics.ledger import Ledger
+
+#: One trial as a row: :data:`BASE_COLUMNS`, each tuned hyperparameter by its name (with
+#: its JSON type back), then :data:`TAIL_COLUMNS`. Flat, so it is a DataFrame row as is;
+#: each value is JSON (a trial name, a status, numbers, ``None``), read with a check.
+TrialRow: TypeAlias = "dict[str, JsonValue]"
 
 #: The keys every row has, before the tuned hyperparameters'.
 BASE_COLUMNS = ("trial", "status", "objective")
@@ -50,7 +56,7 @@ def _seconds(summary: TrialSummary) -> float | None:
 
 def trial_rows(
     summaries: Sequence[TrialSummary], description: TuningJobDescription, ledger: Ledger
-) -> list[dict[str, Any]]:
+) -> list[TrialRow]:
     """Return one dict per trial, best objective first (unfinished and failed last)."""
     from sm_magics.display.jobs import JobRow
     from sm_magics.tuning.ranges import decode_value
@@ -58,33 +64,32 @@ def trial_rows(
     config = description.get("HyperParameterTuningJobConfig")
     objective = config.get("HyperParameterTuningJobObjective") if config else None
     maximize = (objective or {}).get("Type", "Maximize") == "Maximize"
-    rows: list[dict[str, Any]] = []
+    rows: list[TrialRow] = []
     for summary in summaries:
         metric = summary.get("FinalHyperParameterTuningJobObjectiveMetric")
         record = ledger.get_job(summary["TrainingJobName"])
         cost = JobRow.from_record(record).cost if record is not None else None
-        row: dict[str, Any] = {
+        row: TrialRow = {
             "trial": summary["TrainingJobName"],
             "status": summary["TrainingJobStatus"],
             "objective": metric.get("Value") if metric else None,
         }
         for key, value in sorted((summary.get("TunedHyperParameters") or {}).items()):
             row[key] = decode_value(value)
-        row.update(
-            duration_s=_seconds(summary),
-            cost_usd=cost,
-            early_stopped=(
-                descriptions.is_local_trial(summary) and summary.get("LocalEarlyStopped", False)
-            )
-            or "early stopping" in (summary.get("FailureReason") or "").lower(),
-            failure=failure_line(summary.get("FailureReason"))
+        row["duration_s"] = _seconds(summary)
+        row["cost_usd"] = cost
+        row["early_stopped"] = (
+            descriptions.is_local_trial(summary) and summary.get("LocalEarlyStopped", False)
+        ) or "early stopping" in (summary.get("FailureReason") or "").lower()
+        row["failure"] = (
+            failure_line(summary.get("FailureReason"))
             if summary["TrainingJobStatus"] == "Failed"
-            else None,
+            else None
         )
         rows.append(row)
 
-    def order(row: dict[str, Any]) -> tuple[int, float]:
-        value = row["objective"]
+    def order(row: TrialRow) -> tuple[int, float]:
+        value = _number(row["objective"])
         if value is None:
             return (1, 0.0)
         return (0, -value if maximize else value)
@@ -93,19 +98,25 @@ def trial_rows(
     return rows
 
 
-def format_row_cells(row: dict[str, Any], params: list[str]) -> list[str]:
+def _number(value: JsonValue) -> float | None:
+    """Return a row's numeric value (objective, seconds, USD); ``None`` when it has none."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def format_row_cells(row: TrialRow, params: list[str]) -> list[str]:
     """Return a row's cells as text, for the widget's table and the text repr."""
     from sm_magics import pricing
 
-    objective = row["objective"]
-    cells = [row["trial"], row["status"], "" if objective is None else f"{objective:.6g}"]
+    objective = _number(row["objective"])
+    cells = [str(row["trial"]), str(row["status"]), "" if objective is None else f"{objective:.6g}"]
     for key in params:
         value = row.get(key)
         cells.append(f"{value:.4g}" if isinstance(value, float) else str(value))
-    duration = row["duration_s"]
+    duration = _number(row["duration_s"])
     cells.append(format_duration(duration) if duration is not None else "")
-    cells.append(pricing.format_usd(row["cost_usd"]) if row["cost_usd"] is not None else "n/a")
-    note = "early stop" if row["early_stopped"] else (row["failure"] or "")
+    cost = _number(row["cost_usd"])
+    cells.append(pricing.format_usd(cost) if cost is not None else "n/a")
+    note = "early stop" if row["early_stopped"] else str(row["failure"] or "")
     cells.append(note)
     return cells
 
@@ -128,7 +139,7 @@ def _usd(value: float) -> str:
 
 
 def tuning_header_html(
-    description: TuningJobDescription, rows: list[dict[str, Any]], backend: str
+    description: TuningJobDescription, rows: list[TrialRow], backend: str
 ) -> str:
     """Return the head of a tuning job's view: status, progress, best objective, cost.
 
@@ -151,7 +162,7 @@ def tuning_header_html(
         if best
         else "no finished trial yet"
     )
-    costs = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
+    costs = [usd for r in rows if (usd := _number(r["cost_usd"])) is not None]
     cost = f"{_usd(sum(costs))} for all trials" if costs else "cost n/a"
     if backend == "local":
         cost += " (what they would cost on SageMaker)"
@@ -176,7 +187,7 @@ def tuning_header_html(
     return "<br>".join(lines)
 
 
-def trials_table_html(rows: list[dict[str, Any]], params: list[str]) -> str:
+def trials_table_html(rows: list[TrialRow], params: list[str]) -> str:
     """Return the trials as an HTML table, in the order given."""
     from sm_magics.display import STATUS_COLOURS
 
@@ -186,7 +197,7 @@ def trials_table_html(rows: list[dict[str, Any]], params: list[str]) -> str:
     for row in rows:
         cells = [escape(c) for c in format_row_cells(row, params)]
         cells[-2] = cells[-2].replace("$", "&#36;")
-        colour = STATUS_COLOURS.get(row["status"], "inherit")
+        colour = STATUS_COLOURS.get(str(row["status"]), "inherit")
         cells[1] = f"<span style='color:{colour};font-weight:600'>{cells[1]}</span>"
         body.append("<tr>" + "".join(f"<td style='{_CELL}'>{c}</td>" for c in cells) + "</tr>")
     if not body:
@@ -197,6 +208,6 @@ def trials_table_html(rows: list[dict[str, Any]], params: list[str]) -> str:
     )
 
 
-def trial_params(rows: list[dict[str, Any]]) -> list[str]:
+def trial_params(rows: list[TrialRow]) -> list[str]:
     """Return the tuned hyperparameters' names of trial rows."""
     return sorted({k for row in rows for k in row} - set(BASE_COLUMNS) - set(TAIL_COLUMNS))
