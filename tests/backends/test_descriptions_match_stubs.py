@@ -51,6 +51,16 @@ API_SHAPES: dict[str, tuple[str, ...]] = {
         "ContainerDefinitionOutputTypeDef",
     ),
     "EndpointStatusDescription": ("DescribeEndpointOutputTypeDef",),
+    # SageMaker's answers as the sagemaker backend reads them.
+    "LiveVariant": ("ProductionVariantSummaryTypeDef",),
+    "PendingDeployment": ("PendingDeploymentSummaryTypeDef",),
+    "EndpointAnswer": ("DescribeEndpointOutputTypeDef",),
+    "ConfigVariant": ("ProductionVariantOutputTypeDef",),
+    "EndpointConfigAnswer": ("DescribeEndpointConfigOutputTypeDef",),
+    "ContainerAnswer": ("ContainerDefinitionOutputTypeDef",),
+    "ModelAnswer": ("DescribeModelOutputTypeDef",),
+    "InferenceSpecification": ("InferenceSpecificationOutputTypeDef",),
+    "ModelPackageAnswer": ("DescribeModelPackageOutputTypeDef",),
 }
 
 #: Each type of sm-magics' additions -> the API type it adds to.

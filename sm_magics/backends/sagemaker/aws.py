@@ -8,14 +8,13 @@ discovered as the SageMaker SDK does it, and every failure says what to do.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sm_magics import config
 from sm_magics.backends.sagemaker.errors import error_code, translate
@@ -122,30 +121,29 @@ class AwsSession:
 
     @property
     def sagemaker(self) -> SageMakerClient:
-        """The SageMaker client, typed by ``mypy-boto3-sagemaker`` (for mypy only).
+        """SageMaker's operations, typed by ``mypy-boto3-sagemaker``, sent through :meth:`call`.
 
-        Calls through it answer the stubs' TypedDicts, which mypy checks against
-        :mod:`sm_magics.backends.descriptions`; make them inside :meth:`translating`.
+        ``aws.sagemaker.describe_endpoint(EndpointName=name)`` is
+        ``aws.call("sagemaker", "describe_endpoint", EndpointName=name)`` (same error
+        translation, same seam for tests), but mypy knows the request's parameters and the
+        answer's TypedDict, and checks that answer against
+        :mod:`sm_magics.backends.descriptions`. Answers come without ``ResponseMetadata``
+        (the HTTP call's, not the resource's). Operations only: not ``meta`` or paginators.
         """
-        client: SageMakerClient = self.client("sagemaker")
-        return client
+        # The boto3 boundary, its one cast: at run time an _Operations, typed as the client
+        # it forwards to (type stubs only, no runtime cost).
+        return cast("SageMakerClient", _Operations(self, "sagemaker"))
 
-    @contextlib.contextmanager
-    def translating(self, service: str, operation: str) -> Iterator[None]:
-        """Turn botocore's errors raised inside into ours (``NotFound``, ...)."""
+    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Call one API operation, translating botocore's errors into ours."""
+        method = getattr(self.client(service), operation)
         try:
-            yield
+            result: dict[str, Any] = method(**params)
         except Exception as exc:
             error = translate(exc, service, operation)
             if error is exc:
                 raise
             raise error from exc
-
-    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
-        """Call one API operation, translating botocore's errors into ours."""
-        method = getattr(self.client(service), operation)
-        with self.translating(service, operation):
-            result: dict[str, Any] = method(**params)
         return result
 
     @cached_property
@@ -287,3 +285,18 @@ class AwsSession:
                 ) from exc
             raise translate(exc, "s3", "create_bucket") from exc
         notice(f"created the default bucket s3://{name} for code, data and models.")
+
+
+class _Operations:
+    """A service's operations as attributes, each one a :meth:`AwsSession.call`."""
+
+    def __init__(self, aws: AwsSession, service: str) -> None:
+        self._aws = aws
+        self._service = service
+
+    def __getattr__(self, operation: str) -> Callable[..., dict[str, Any]]:
+        def send(**params: Any) -> dict[str, Any]:
+            answer = self._aws.call(self._service, operation, **params)
+            return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+
+        return send

@@ -8,7 +8,7 @@ serves, found by name and proven ours by tag; deletion and updates both use it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sm_magics.backends.sagemaker.aws import AwsSession
 from sm_magics.backends.sagemaker.resources import (
@@ -24,28 +24,31 @@ from sm_magics.errors import (
     NotFound,
 )
 
+if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import EndpointAnswer, EndpointConfigAnswer, ModelAnswer
+
 
 class EndpointParts:
     """Cached ``Describe*`` answers for configs and models, and the sweep of leftovers."""
 
     def __init__(self, aws: AwsSession) -> None:
         self.aws = aws
-        self.configs: dict[str, dict[str, Any]] = {}
-        self.models: dict[str, dict[str, Any]] = {}
+        self.configs: dict[str, EndpointConfigAnswer] = {}
+        self.models: dict[str, ModelAnswer] = {}
 
-    def endpoint_config(self, name: str) -> dict[str, Any]:
+    def endpoint_config(self, name: str) -> EndpointConfigAnswer:
         """``DescribeEndpointConfig``, cached: a config never changes once created."""
         if name not in self.configs:
-            self.configs[name] = self.aws.call(
-                SAGEMAKER, "describe_endpoint_config", EndpointConfigName=name
+            self.configs[name] = self.aws.sagemaker.describe_endpoint_config(
+                EndpointConfigName=name
             )
         return self.configs[name]
 
-    def model(self, name: str) -> dict[str, Any]:
+    def model(self, name: str) -> ModelAnswer:
         """``DescribeModel``, cached (models are immutable); ``{}`` when it is gone."""
         if name not in self.models:
             try:
-                self.models[name] = self.aws.call(SAGEMAKER, "describe_model", ModelName=name)
+                self.models[name] = self.aws.sagemaker.describe_model(ModelName=name)
             except NotFound:
                 return {}
         return self.models[name]
@@ -54,10 +57,10 @@ class EndpointParts:
         """Return the Runtime base URL (a boto3 ``sagemaker-runtime`` ``endpoint_url``)."""
         return str(self.aws.client(RUNTIME).meta.endpoint_url)
 
-    def raw_endpoint(self, name: str) -> dict[str, Any] | None:
+    def raw_endpoint(self, name: str) -> EndpointAnswer | None:
         """``DescribeEndpoint`` as AWS answers it, or ``None`` if there is no such endpoint."""
         try:
-            return self.aws.call(SAGEMAKER, "describe_endpoint", EndpointName=name)
+            return self.aws.sagemaker.describe_endpoint(EndpointName=name)
         except NotFound:
             return None
 

@@ -9,9 +9,9 @@ operation names and what they sync into their rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
 from sm_magics.backends import rows
 from sm_magics.errors import InvalidRequest, NotFound
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from sm_magics.ledger_records import JobChanges
 
 #: A ``Describe*`` answer, as the stubs type it.
-Answer = TypeVar("Answer", bound=Mapping[str, object])
+Answer = TypeVar("Answer")
 
 SAGEMAKER = "sagemaker"
 BACKEND_NAME = "sagemaker"
@@ -48,10 +48,9 @@ def describe(
     ledger: Ledger,
     what: str,
     name: str,
-    operation: str,
     ask: Callable[[SageMakerClient], Answer],
 ) -> Answer:
-    """Return the answer of ``ask`` (``operation`` for job ``name``), or mark its row Deleted.
+    """Return the answer of ``ask`` (the ``Describe*`` of job ``name``), or mark its row Deleted.
 
     ``what`` names the job for the message (``"training job 'x'"``). A job SageMaker no
     longer has is marked ``Deleted`` in its ledger row (a row of this backend and region
@@ -66,8 +65,7 @@ def describe(
         SageMaker has no such job in the session's region.
     """
     try:
-        with aws.translating(SAGEMAKER, operation):
-            answer = ask(aws.sagemaker)
+        return ask(aws.sagemaker)
     except NotFound:
         rows.mark_job_deleted(
             ledger,
@@ -77,10 +75,6 @@ def describe(
             why=f"SageMaker no longer has it in {aws.region}.",
         )
         raise NotFound(f"No SageMaker {what} named {name!r} in {aws.region}.") from None
-    description = dict(answer)
-    description.pop("ResponseMetadata", None)  # the HTTP call's, not the job's
-    # The same answer less one key none of the descriptions declares: still an Answer.
-    return cast("Answer", description)
 
 
 def stop(

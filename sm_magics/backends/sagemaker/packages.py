@@ -22,6 +22,7 @@ from sm_magics.errors import AlreadyExists, InvalidRequest, NotFound
 from sm_magics.model_registry import ApprovalChange, PackageRecord
 
 if TYPE_CHECKING:
+    from sm_magics.backends.descriptions import ContainerAnswer, ModelPackageAnswer
     from sm_magics.backends.packages import PackageSpec
     from sm_magics.backends.sagemaker.aws import AwsSession
     from sm_magics.backends.sagemaker.training import SageMakerTraining
@@ -34,7 +35,7 @@ META_JOB = "sm-magics:source-job"
 META_HASH = "sm-magics:source-hash"
 
 
-def _timestamp(value: Any) -> float:
+def _timestamp(value: object) -> float:
     if isinstance(value, datetime):
         return value.timestamp()
     return float(value) if isinstance(value, int | float) else time.time()
@@ -173,23 +174,27 @@ class SageMakerPackages:
     def _mirror(self, arn: str) -> PackageRecord:
         """Record a package registered elsewhere (another machine) from its description."""
         try:
-            found = self.aws.call(SAGEMAKER, "describe_model_package", ModelPackageName=arn)
+            found: ModelPackageAnswer = self.aws.sagemaker.describe_model_package(
+                ModelPackageName=arn
+            )
         except NotFound:
             raise NotFound(f"No SageMaker model package {arn}.") from None
-        containers = (found.get("InferenceSpecification") or {}).get("Containers") or [{}]
-        metadata = found.get("CustomerMetadataProperties") or {}
+        inference = found.get("InferenceSpecification")
+        containers = inference.get("Containers") if inference else None
+        container: ContainerAnswer = containers[0] if containers else {}
+        metadata = found.get("CustomerMetadataProperties", {})
         record = PackageRecord(
             arn=arn,
-            group_name=str(found["ModelPackageGroupName"]),
-            version=int(found.get("ModelPackageVersion") or _version_of(arn)),
+            group_name=found.get("ModelPackageGroupName", ""),
+            version=found.get("ModelPackageVersion") or _version_of(arn),
             backend="sagemaker",
             region=self.aws.region,
-            status=str(found.get("ModelApprovalStatus", model_registry.PENDING)),
-            model_data=str(containers[0].get("ModelDataUrl", "")),
+            status=found.get("ModelApprovalStatus", model_registry.PENDING),
+            model_data=container.get("ModelDataUrl", ""),
             created_at=_timestamp(found.get("CreationTime")),
             source_job=metadata.get(META_JOB),
             description=found.get("ModelPackageDescription"),
-            spec={"image": containers[0].get("Image"), "source_hash": metadata.get(META_HASH)},
+            spec={"image": container.get("Image"), "source_hash": metadata.get(META_HASH)},
         )
         return model_registry.insert(self.ledger, record, lambda version: arn)
 

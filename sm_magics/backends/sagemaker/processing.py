@@ -307,7 +307,6 @@ class SageMakerProcessing:
             self.ledger,
             "processing job",
             name,
-            "describe_processing_job",
             lambda client: client.describe_processing_job(ProcessingJobName=name),
         )
         status = kinds.status_of(description)

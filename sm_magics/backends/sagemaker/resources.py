@@ -44,6 +44,8 @@ if TYPE_CHECKING:  # type stubs only (mypy-boto3-sagemaker): no runtime cost
         TagTypeDef,
     )
 
+    from sm_magics.backends.descriptions import ModelAnswer, TrainingJobDescription
+
 SAGEMAKER = "sagemaker"
 RUNTIME = "sagemaker-runtime"
 TAG_PREFIX = "sm-magics:"
@@ -153,13 +155,15 @@ def _hyperparameter(value: Any) -> str:
 
 
 def describe_training_job(
-    aws: AwsSession, job: str, cache: dict[str, dict[str, Any]] | None = None
-) -> dict[str, Any]:
+    aws: AwsSession, job: str, cache: dict[str, TrainingJobDescription] | None = None
+) -> TrainingJobDescription:
     """Return ``DescribeTrainingJob`` of the job a model came from (memoised in ``cache``)."""
     if cache is not None and job in cache:
         return cache[job]
     try:
-        description = aws.call(SAGEMAKER, "describe_training_job", TrainingJobName=job)
+        description: TrainingJobDescription = aws.sagemaker.describe_training_job(
+            TrainingJobName=job
+        )
     except NotFound:
         raise InvalidRequest(
             f"Training job {job} is not on SageMaker in {aws.region}: nothing to serve."
@@ -173,7 +177,7 @@ def build_container(
     aws: AwsSession,
     ledger: Ledger,
     variant: VariantSpec,
-    cache: dict[str, dict[str, Any]] | None = None,
+    cache: dict[str, TrainingJobDescription] | None = None,
 ) -> ContainerDefinitionTypeDef:
     """Return the ``PrimaryContainer`` that serves ``variant``: image, model data, handlers.
 
@@ -182,7 +186,9 @@ def build_container(
     cell that trained the model also defines ``model_fn`` ...), else from ``code/`` inside
     ``model.tar.gz``, where the inference toolkits look by themselves.
     """
-    job = describe_training_job(aws, variant.job, cache) if variant.job else {}
+    job: TrainingJobDescription = (
+        describe_training_job(aws, variant.job, cache) if variant.job else {}
+    )
     hyperparameters = job.get("HyperParameters") or {}
     environment: dict[str, str] = {}
     if variant.entry_point is not None:
@@ -198,7 +204,8 @@ def build_container(
         SAGEMAKER_CONTAINER_LOG_LEVEL=CONTAINER_LOG_LEVEL, SAGEMAKER_REGION=aws.region
     )
     environment.update(images.container_environment(variant.environment))
-    uri = variant.model_data or (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
+    artifacts = job.get("ModelArtifacts")
+    uri = variant.model_data or (artifacts["S3ModelArtifacts"] if artifacts else None)
     if not uri:
         raise InvalidRequest(f"Variant {variant.name}: no model to serve.")
     record = ledger.get_job(variant.job) if variant.job else None
@@ -212,7 +219,7 @@ def build_container(
     return {"Image": image, "ModelDataUrl": model_data_uri(aws, uri), "Environment": environment}
 
 
-def same_container(model: Mapping[str, Any], container: ContainerDefinitionTypeDef) -> bool:
+def same_container(model: ModelAnswer, container: ContainerDefinitionTypeDef) -> bool:
     """Whether a ``DescribeModel`` answer runs exactly ``container`` (so it can be reused)."""
     current = model.get("PrimaryContainer") or {}
     return bool(

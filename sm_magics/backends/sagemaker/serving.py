@@ -57,7 +57,12 @@ from sm_magics.ledger import Ledger
 from sm_magics.ledger_records import EndpointRecord
 
 if TYPE_CHECKING:
-    from sm_magics.backends.descriptions import EndpointDescription, ServedVariantDescription
+    from sm_magics.backends.descriptions import (
+        EndpointConfigAnswer,
+        EndpointDescription,
+        ServedVariantDescription,
+        TrainingJobDescription,
+    )
 
 
 class EndpointService:
@@ -123,7 +128,7 @@ class EndpointService:
                     f"{self.aws.region} (not started from this machine); delete it there "
                     "or pick another name."
                 )
-            cache: dict[str, dict[str, Any]] = {}
+            cache: dict[str, TrainingJobDescription] = {}
             entries = []
             for variant in spec.variants:
                 step = f"variant {variant.name}"
@@ -195,7 +200,7 @@ class EndpointService:
         status = STATUS_MAP.get(raw_status, raw_status)
         pending = endpoint.get("PendingDeploymentSummary") or {}
         desired_name = pending.get("EndpointConfigName") or endpoint.get("EndpointConfigName")
-        desired: dict[str, Any] = {}
+        desired: EndpointConfigAnswer = {}
         if desired_name:
             try:
                 desired = self.parts.endpoint_config(str(desired_name))

@@ -275,7 +275,6 @@ class SageMakerTraining:
             self.ledger,
             "training job",
             name,
-            "describe_training_job",
             lambda client: client.describe_training_job(TrainingJobName=name),
         )
         status = kinds.status_of(description)

@@ -135,7 +135,6 @@ class SageMakerTransforms:
             self.ledger,
             "transform job",
             name,
-            "describe_transform_job",
             lambda client: client.describe_transform_job(TransformJobName=name),
         )
         status = str(description["TransformJobStatus"])

@@ -153,7 +153,6 @@ class SageMakerTuning:
             self.ledger,
             "tuning job",
             name,
-            "describe_hyper_parameter_tuning_job",
             lambda client: client.describe_hyper_parameter_tuning_job(
                 HyperParameterTuningJobName=name
             ),
@@ -188,28 +187,26 @@ class SageMakerTuning:
 
     def list_tuning_trials(self, name: str) -> list[TrialSummary]:
         """Return every trial's summary (newest first), each recorded in the ledger."""
-        operation = "list_training_jobs_for_hyper_parameter_tuning_job"
         summaries: list[TrialSummary] = []
         token: str | None = None
         while True:
-            with self.aws.translating(SAGEMAKER, operation):
-                list_page = self.aws.sagemaker.list_training_jobs_for_hyper_parameter_tuning_job
-                page = (
-                    list_page(
-                        HyperParameterTuningJobName=name,
-                        MaxResults=100,
-                        SortBy="CreationTime",
-                        SortOrder="Descending",
-                        NextToken=token,
-                    )
-                    if token
-                    else list_page(
-                        HyperParameterTuningJobName=name,
-                        MaxResults=100,
-                        SortBy="CreationTime",
-                        SortOrder="Descending",
-                    )
+            list_page = self.aws.sagemaker.list_training_jobs_for_hyper_parameter_tuning_job
+            page = (
+                list_page(
+                    HyperParameterTuningJobName=name,
+                    MaxResults=100,
+                    SortBy="CreationTime",
+                    SortOrder="Descending",
+                    NextToken=token,
                 )
+                if token
+                else list_page(
+                    HyperParameterTuningJobName=name,
+                    MaxResults=100,
+                    SortBy="CreationTime",
+                    SortOrder="Descending",
+                )
+            )
             summaries.extend(page["TrainingJobSummaries"])
             token = page.get("NextToken")
             if not token:

@@ -45,6 +45,12 @@ from sm_magics.ledger import Ledger
 if TYPE_CHECKING:  # type stubs only (mypy-boto3-sagemaker)
     from mypy_boto3_sagemaker.type_defs import ContainerDefinitionTypeDef
 
+    from sm_magics.backends.descriptions import (
+        ConfigVariant,
+        EndpointAnswer,
+        TrainingJobDescription,
+    )
+
 
 @dataclass
 class _PendingUpdate:
@@ -88,7 +94,7 @@ class EndpointUpdates:
         old_config = str(endpoint["EndpointConfigName"])
         old_variants = self.parts.endpoint_config(old_config)["ProductionVariants"]
         current = {v["VariantName"]: v for v in old_variants}
-        cache: dict[str, dict[str, Any]] = {}
+        cache: dict[str, TrainingJobDescription] = {}
         containers = {v.name: build_container(self.aws, self.ledger, v, cache) for v in variants}
         reused: dict[str, str] = {}
         for variant in variants:
@@ -107,7 +113,7 @@ class EndpointUpdates:
         rows.record_update(self.ledger, name, variants, status=statuses.UPDATING)
 
     @staticmethod
-    def _same_resources(old: Mapping[str, Any], variant: VariantSpec) -> bool:
+    def _same_resources(old: ConfigVariant, variant: VariantSpec) -> bool:
         """Whether a config's variant runs on what ``variant`` asks (type, serverless)."""
         wanted = production_variant(variant, "")
         return bool(
@@ -140,7 +146,7 @@ class EndpointUpdates:
         name: str,
         variants: list[VariantSpec],
         old_config: str,
-        current: Mapping[str, Mapping[str, Any]],
+        current: Mapping[str, ConfigVariant],
         containers: Mapping[str, ContainerDefinitionTypeDef],
         reused: Mapping[str, str],
     ) -> None:
@@ -207,7 +213,7 @@ class EndpointUpdates:
         with self.lock:
             self.pending[name] = _PendingUpdate(new_config, old_config, restore)
 
-    def finish_update(self, name: str, endpoint: Mapping[str, Any]) -> None:
+    def finish_update(self, name: str, endpoint: EndpointAnswer) -> None:
         """Clean up after a blue/green update this process started, once InService.
 
         Whichever config serves now (the new one, or the old one after SageMaker rolled a
