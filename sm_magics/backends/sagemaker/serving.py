@@ -54,7 +54,7 @@ from sm_magics.errors import (
     notice,
 )
 from sm_magics.ledger import Ledger
-from sm_magics.ledger_records import EndpointRecord
+from sm_magics.ledger_records import EndpointChanges, EndpointRecord, LiveVariantSummary
 
 if TYPE_CHECKING:
     from sm_magics.backends.descriptions import (
@@ -293,8 +293,8 @@ class EndpointService:
         )
 
     def _sync_ledger(self, record: EndpointRecord, description: EndpointDescription) -> None:
-        changes: dict[str, Any] = {}
-        summary = [
+        """Bring the endpoint's row up to ``description``, writing only if something moved."""
+        summary: list[LiveVariantSummary] = [
             {
                 "VariantName": v["VariantName"],
                 "CurrentWeight": v["CurrentWeight"],
@@ -303,17 +303,14 @@ class EndpointService:
             }
             for v in description["ProductionVariants"]
         ]
-        wanted = {
+        wanted: EndpointChanges = {
             "status": description["EndpointStatus"],
             "url": description["Url"],
             "failure_reason": description.get("FailureReason"),
             "variants": summary,
         }
-        for column, value in wanted.items():
-            if getattr(record, column) != value:
-                changes[column] = value
-        if changes:
-            self.ledger.update_endpoint(record.name, **changes)
+        if any(getattr(record, column) != value for column, value in wanted.items()):
+            self.ledger.update_endpoint(record.name, **wanted)
 
     # -- delete -----------------------------------------------------------------------------
 
