@@ -129,6 +129,34 @@ def _short(label: str) -> str:
     return f"{label[: keep - keep // 2]}…{label[-(keep // 2) :]}"
 
 
+#: Pixels between two end labels' baselines (11 px text).
+LABEL_GAP = 11.0
+
+
+def _spread(baselines: list[float], top: float, bottom: float) -> list[float]:
+    """Move end labels apart so none overlaps another, keeping their order and range.
+
+    Curves that converge (tuning trials reaching the same objective) end at almost the
+    same height, and their labels were drawn over each other. Each label keeps its own
+    height where there is room; otherwise it is pushed down below its neighbour, and the
+    whole run back up if it would leave the chart.
+    """
+    order = sorted(range(len(baselines)), key=lambda i: baselines[i])
+    placed = [min(max(baselines[i], top), bottom) for i in order]
+    for k in range(1, len(placed)):
+        placed[k] = max(placed[k], placed[k - 1] + LABEL_GAP)
+    if placed and placed[-1] > bottom:  # pushed out at the bottom: the run goes back up
+        placed[-1] = bottom
+        for k in range(len(placed) - 2, -1, -1):
+            placed[k] = min(placed[k], placed[k + 1] - LABEL_GAP)
+    # More labels than rows: the top ones would leave the chart; they share the top row.
+    placed = [max(top, y) for y in placed]
+    result = [0.0] * len(baselines)
+    for k, i in enumerate(order):
+        result[i] = placed[k]
+    return result
+
+
 def _x_label(x: float, axis: str) -> str:
     return _fmt_seconds(x) if axis == "seconds" else f"step {_fmt(x)}"
 
@@ -189,6 +217,7 @@ def lines_chart_svg(
                 _PAD_TOP + (1 - (y - y0) / y_span) * inner_h,
             )
 
+        ends: list[tuple[str, str, float, float]] = []  # label, colour, where the curve ends
         for index, (label, points) in enumerate(sorted(clean.items())):
             if not points:
                 continue
@@ -202,8 +231,11 @@ def lines_chart_svg(
                 )
             last_x, last_y = coords[-1]
             parts.append(f'<circle cx="{last_x:.1f}" cy="{last_y:.1f}" r="2.5" fill="{colour}"/>')
+            ends.append((label, colour, last_x, last_y))
+        baselines = _spread([y + 3 for _, _, _, y in ends], _PAD_TOP + 8, height - 6)
+        for (label, colour, last_x, _), baseline in zip(ends, baselines, strict=True):
             parts.append(
-                f'<text x="{last_x + 4:.1f}" y="{last_y + 3:.1f}" fill="{colour}">'
+                f'<text x="{last_x + 4:.1f}" y="{baseline:.1f}" fill="{colour}">'
                 f"<title>{escape(label)}</title>{escape(labels[label])}</text>"
             )
         parts += [

@@ -159,6 +159,8 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
         self.header.value = no_math(tuning_header_html(d, self._rows, self.tuning.backend_name))
         status = d.get("HyperParameterTuningJobStatus", "")
         self.stop_button.disabled = status in (*TERMINAL, "Stopping")
+        # Nothing left to stop: hide the button, as the job widget does.
+        self.stop_button.layout.display = "none" if status in TERMINAL else None
 
     def _render_charts(self) -> None:
         d = self._description
@@ -179,8 +181,12 @@ class TuningWidget(widgets.VBox):  # type: ignore[misc]
         charts = [line_chart_svg("best objective so far", best_points)]
         if curves:
             charts.append(lines_chart_svg("objective by step, per trial", curves))
+        # Top-aligned: the per-trial chart is taller, and inline SVGs sit on the baseline.
         self.charts.value = no_math(
-            "".join(f"<span style='margin-right:8px'>{c}</span>" for c in charts)
+            "".join(
+                f"<span style='display:inline-block;vertical-align:top;margin-right:8px'>{c}</span>"
+                for c in charts
+            )
         )
 
     def _render_table(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import re
 import threading
 import xml.etree.ElementTree as ET
@@ -443,3 +444,21 @@ def test_compared_runs_that_logged_in_one_instant_are_drawn_by_step() -> None:
     timed = {"accuracy": {"a": [(0.0, 0.5), (5.0, 0.6)]}}
     html = CompareView([], timed)._repr_html_()
     assert "5.0s" in html and "step" not in html
+
+
+def test_end_labels_of_converging_curves_do_not_overlap() -> None:
+    """Tuning trials that reach the same objective end at one height: their labels spread."""
+    trials = {f"00{i}": [(0.0, 0.1 * i), (7.0, 1.0 - 0.001 * i)] for i in range(1, 5)}
+    trials["009"] = [(0.0, 0.05), (7.0, 0.2)]  # far below: keeps its own height
+    root = ET.fromstring(lines_chart_svg("objective by step, per trial", trials))
+    height = float(root.get("height") or 0)
+    ys = {}
+    for text in root.iter(f"{SVG_NS}text"):
+        title = text.find(f"{SVG_NS}title")
+        if title is not None:
+            ys[title.text] = float(text.get("y") or 0)
+    near = sorted(ys[name] for name in ("001", "002", "003", "004"))
+    assert all(b - a >= 11 for a, b in itertools.pairwise(near))
+    assert all(0 < y <= height for y in ys.values())
+    dots = {float(c.get("cy") or 0) for c in root.iter(f"{SVG_NS}circle")}
+    assert min(abs(ys["009"] - 3 - cy) for cy in dots) < 0.2  # beside its own dot

@@ -31,3 +31,34 @@ def test_the_tuning_widget_is_never_typeset_as_maths() -> None:
         assert set(NO_MATH_CLASSES.split()) <= set(widget._dom_classes)
     finally:
         widget.close()
+
+
+class _Fixed(_Unreadable):
+    """A tuning handle that always reads the same status."""
+
+    def __init__(self, status: str) -> None:
+        from types import SimpleNamespace
+
+        from sm_magics.ledger import Ledger
+
+        self.status = status
+        self.session = SimpleNamespace(ledger=Ledger())  # the trials' rows (none here)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "HyperParameterTuningJobName": self.name,
+            "HyperParameterTuningJobStatus": self.status,
+            "HyperParameterTuningJobConfig": {"Strategy": "Bayesian"},
+        }
+
+
+def test_stop_is_offered_while_running_and_gone_once_ended() -> None:
+    # As on the job widget: a greyed-out Stop on an ended tuning job only asked questions.
+    running = TuningWidget(_Fixed("InProgress"), follow=False)  # type: ignore[arg-type]
+    ended = TuningWidget(_Fixed("Completed"), follow=False)  # type: ignore[arg-type]
+    try:
+        assert running.stop_button.layout.display is None and not running.stop_button.disabled
+        assert ended.stop_button.layout.display == "none"
+    finally:
+        running.close()
+        ended.close()

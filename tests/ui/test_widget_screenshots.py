@@ -2,8 +2,9 @@
 
 ``SM_MAGICS_SCREENSHOTS=1 pytest tests/ui/test_widget_screenshots.py`` (or ``make
 screenshots``) writes docs/images/job-widget.png (a completed job with its metric charts
-and Deploy, a failed one with its exception) and docs/images/endpoint-widget.png (an
-endpoint of two instances after some traffic), each a notebook as a user sees it.
+and Deploy, a failed one with its exception), docs/images/endpoint-widget.png (an
+endpoint of two instances after some traffic) and docs/images/tuning-widget.png (a tuning
+job's trials, best-so-far curve and per-trial curves), each a notebook as a user sees it.
 """
 
 from __future__ import annotations
@@ -55,6 +56,26 @@ FAIL = """\
 print("reading train.csv", flush=True)
 raise ValueError("labels column missing in train.csv")
 """
+
+
+TUNE = (
+    (
+        "%%sm_tune look-tune --objective score --maximize --metric score=score=([0-9.]+) "
+        "--range lr=0.01:1.0 --range depth=1..6 --max-jobs 6 --max-parallel 2 --seed 3\n"
+    )
+    + """\
+import argparse, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float)
+parser.add_argument("--depth", type=int)
+args = parser.parse_args()
+score = 0.0
+for step in range(8):
+    score += args.lr * (1 - score) * args.depth / 6
+    print(f"step {step} score={score:.4f}", flush=True)
+    time.sleep(0.1)
+"""
+)
 
 
 def _open(page: Page, lab: Any, name: str) -> Locator:
@@ -124,5 +145,17 @@ def test_widget_screenshots(browser: Any, lab: Any, session: Any) -> None:
         run_cell(page, notebook, 3)
         expect(endpoint.locator("td", has_text=re.compile(r"^41$"))).to_be_visible()
         _shoot(page, "endpoint-widget.png")
+
+        write_notebook(lab.root, "tune.ipynb", ["%load_ext sm_magics", TUNE])
+        notebook = _open(page, lab, "tune.ipynb")
+        run_cell(page, notebook, 0)
+        run_cell(page, notebook, 1)
+        tuned = notebook.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output")
+        expect(tuned).to_contain_text("6/6 trials", timeout=240_000)
+        expect(tuned.locator("svg")).to_have_count(2)  # best so far; per-trial curves
+        notebook.locator(".jp-Cell").nth(1).locator(".jp-InputArea").evaluate(
+            "node => { node.style.display = 'none'; }"  # the picture is the widget
+        )
+        _shoot(page, "tuning-widget.png")
     finally:
         context.close()
