@@ -1,15 +1,17 @@
 """The first process of a local training job: it starts the hosts, then supervises them.
 
-The first line a user sees waits for two interpreter starts: this process and the host's.
-Everything else is kept off that path. The kernel starts this module first, as
-``python -S <this file> <job-folder>``, and lays the job out while this interpreter
-starts; it then computes each host's launch (command, environment, working folder,
-namespaces: :func:`~sm_magics.backends.local.host_launch.fast_start`) and writes it to our
-stdin, which we read with :mod:`marshal` (built in; nothing on disk: it holds the
-environment). We then take a slot, fork each host (its own session, the death signal,
-its namespaces entered in the child, no launcher interpreter) and start the log pumps.
-Only then do we load ``site`` and the supervisor (ledger, json, psutil, ...), which takes
-the job from there.
+The first line a user sees waits for the host's interpreter start; everything else is kept
+off that path. The kernel keeps one starter ready (``python -S <this file> --ready``,
+:mod:`.handoff`), which loads all it will need while it waits: the namespaces' modules and
+the C library, the log pumps, ``site``, psutil, the ledger and the supervisor. (A kernel's
+first job, or one submitted right after another, starts its own starter, which loads only
+the fork path while the kernel lays the job out, and the rest once the hosts run.) The
+kernel computes each host's launch (command, environment, working folder, namespaces:
+:func:`~sm_magics.backends.local.host_launch.fast_start`) and writes it to our stdin, which
+we read with :mod:`marshal` (built in; nothing on disk: it holds the environment). We then
+take a slot, fork each host (its own session, the death signal, its namespaces entered in
+the child, no launcher interpreter), fork the job's watchdog and start the log pumps; the
+supervisor takes the job from there, in this process.
 
 Anything unusual (no free slot, a stop already asked for, namespaces refused, a command
 that cannot run) leaves the whole job to the supervisor's ordinary path, which waits,
