@@ -1,7 +1,8 @@
 """Ends a job's processes when its supervisor ends without ending them (a crash, ``kill -9``).
 
-The supervisor starts one watchdog per job, after the hosts, with the read end of a pipe
-as its standard input; only the supervisor holds the write end. The kernel closes that end
+Each job gets one watchdog, started right after its hosts (by the job's starter, which
+then becomes its supervisor), with the read end of a pipe as its standard input; only the
+supervisor holds the write end. The kernel closes that end
 when the supervisor dies, however it dies, so the watchdog's read returns at that moment:
 no polling and no timer. It then ends every process marked with the job's
 :data:`~sm_magics.backends.local.processes.ENV_JOB_ID` (the hosts and anything they
