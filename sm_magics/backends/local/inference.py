@@ -84,7 +84,7 @@ def base_type(content_type: str | None) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def default_input_fn(body: bytes, content_type: str) -> Any:
+def default_input_fn(body: bytes, content_type: str) -> object:
     """Decode a request body to a numpy array, as the toolkit's ``decoder.decode``."""
     import numpy as np
 
@@ -104,9 +104,10 @@ def default_input_fn(body: bytes, content_type: str) -> Any:
     )
 
 
-def default_predict_fn(data: Any, model: Any) -> Any:
+def default_predict_fn(data: object, model: object) -> object:
     """Call ``model.predict(data)``, the toolkit's default."""
-    return model.predict(data)
+    predict: Callable[[object], object] = getattr(model, "predict")  # noqa: B009 - typed
+    return predict(data)
 
 
 def choose_accept(accept: str | None) -> str:
@@ -149,7 +150,7 @@ def default_output_fn(prediction: Any, accept: str) -> tuple[bytes, str]:
     kind = choose_accept(accept)
     if kind == JSON:
 
-        def default(value: Any) -> Any:
+        def default(value: object) -> object:
             if hasattr(value, "tolist"):
                 return value.tolist()
             raise TypeError(f"{type(value).__name__} is not JSON serialisable")
@@ -164,7 +165,7 @@ def default_output_fn(prediction: Any, accept: str) -> tuple[bytes, str]:
     return buffer.getvalue(), NPY
 
 
-def _as_response(result: Any, accept: str) -> tuple[bytes, str]:
+def _as_response(result: object, accept: str) -> tuple[bytes, str]:
     """Normalise what a user ``output_fn``/``transform_fn`` returned to (bytes, type).
 
     The toolkit accepts a body, or a ``(body, content_type)`` pair.
@@ -186,14 +187,18 @@ def _as_response(result: Any, accept: str) -> tuple[bytes, str]:
 class Handlers:
     """The resolved handler functions of one model, and where they came from."""
 
-    model_fn: Callable[[str], Any]
-    input_fn: Callable[[bytes, str], Any]
-    predict_fn: Callable[[Any, Any], Any]
-    output_fn: Callable[[Any, str], Any] | None
-    transform_fn: Callable[[Any, bytes, str, str], Any] | None
+    #: The model, the decoded input and the prediction are the script's own objects: the
+    #: worker only hands each to the next handler.
+    model_fn: Callable[[str], object]
+    input_fn: Callable[[bytes, str], object]
+    predict_fn: Callable[[object, object], object]
+    output_fn: Callable[[object, str], object] | None
+    transform_fn: Callable[[object, bytes, str, str], object] | None
     source: str
 
-    def invoke(self, model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+    def invoke(
+        self, model: object, body: bytes, content_type: str, accept: str
+    ) -> tuple[bytes, str]:
         """Run one request through the handlers; return the response body and type.
 
         Raises
@@ -315,7 +320,7 @@ def load_handlers(script: Path | None, defaults: ServingDefaults | None = None) 
     )
 
 
-def load_model(handlers: Handlers, model_dir: Path) -> Any:
+def load_model(handlers: Handlers, model_dir: Path) -> object:
     """Call ``model_fn``; its failure is the endpoint's failure reason."""
     try:
         return handlers.model_fn(str(model_dir))

@@ -66,10 +66,10 @@ class ServingDefaults:
     """
 
     name: str
-    model_fn: Callable[[str], Any] | None
-    input_fn: Callable[[bytes, str], Any]
-    predict_fn: Callable[[Any, Any], Any]
-    output_fn: Callable[[Any, str], tuple[bytes, str]]
+    model_fn: Callable[[str], object] | None
+    input_fn: Callable[[bytes, str], object]
+    predict_fn: Callable[[object, object], object]
+    output_fn: Callable[[object, str], tuple[bytes, str]]
     content_types: tuple[str, ...]
     accepts: tuple[str, ...]
 
