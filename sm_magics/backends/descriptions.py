@@ -25,8 +25,9 @@ and its endpoint config merged). ``tests/backends/test_descriptions_match_stubs.
 checks every SageMaker key declared here against the stubs, so the types cannot drift from
 the API.
 
-This module is types only: at run time it imports ``typing`` and nothing else (the stubs,
-``typing_extensions`` and ``datetime`` are read by mypy alone).
+This module is types (and four small readers of them): at run time it imports ``typing``
+and nothing else (the stubs, ``typing_extensions`` and ``datetime`` are read by mypy
+alone), so importing it costs nothing and never loads boto3.
 """
 
 from __future__ import annotations
@@ -407,95 +408,6 @@ class EndpointDescription(EndpointStatusDescription, total=False):
     LastUpdateError: ReadOnly[str]
     #: SageMaker's own status word where ``EndpointStatus`` reads it differently.
     SageMakerStatus: ReadOnly[str]
-
-
-# -- SageMaker's own answers, as the sagemaker backend reads them --------------------------
-#
-# Not part of the contract: what the sagemaker backend reads of DescribeEndpoint,
-# DescribeEndpointConfig and DescribeModel to build an EndpointDescription and to update or
-# sweep an endpoint. The stubs declare every key of an answer as present; these types say
-# what the API documents (most are optional), so reading them stays defensive.
-
-
-class LiveVariant(TypedDict, total=False):
-    """One of ``DescribeEndpoint``'s ``ProductionVariants``: what serves now."""
-
-    VariantName: ReadOnly[str]
-    CurrentWeight: ReadOnly[float]
-    DesiredWeight: ReadOnly[float]
-    CurrentInstanceCount: ReadOnly[int]
-    DesiredInstanceCount: ReadOnly[int]
-
-
-class PendingDeployment(TypedDict, total=False):
-    """``DescribeEndpoint``'s ``PendingDeploymentSummary``: an update under way."""
-
-    EndpointConfigName: ReadOnly[str]
-
-
-class EndpointAnswer(TypedDict, total=False):
-    """``DescribeEndpoint`` as SageMaker answers it."""
-
-    EndpointName: ReadOnly[str]
-    EndpointArn: ReadOnly[str]
-    EndpointConfigName: ReadOnly[str]
-    EndpointStatus: ReadOnly[str]
-    FailureReason: ReadOnly[str]
-    CreationTime: ReadOnly[datetime]
-    LastModifiedTime: ReadOnly[datetime]
-    ProductionVariants: ReadOnly[Sequence[LiveVariant]]
-    PendingDeploymentSummary: ReadOnly[PendingDeployment]
-
-
-class ConfigVariant(TypedDict, total=False):
-    """One of ``DescribeEndpointConfig``'s ``ProductionVariants``: what was asked."""
-
-    VariantName: ReadOnly[str]
-    ModelName: ReadOnly[str]
-    InitialInstanceCount: ReadOnly[int]
-    InitialVariantWeight: ReadOnly[float]
-    InstanceType: ReadOnly[str]
-    ServerlessConfig: ReadOnly[Mapping[str, object]]
-
-
-class EndpointConfigAnswer(TypedDict, total=False):
-    """``DescribeEndpointConfig`` as SageMaker answers it."""
-
-    EndpointConfigName: ReadOnly[str]
-    ProductionVariants: ReadOnly[Sequence[ConfigVariant]]
-
-
-class ContainerAnswer(TypedDict, total=False):
-    """A model's ``PrimaryContainer``: image, model data and environment."""
-
-    Image: ReadOnly[str]
-    ModelDataUrl: ReadOnly[str]
-    Environment: ReadOnly[Mapping[str, str]]
-
-
-class ModelAnswer(TypedDict, total=False):
-    """``DescribeModel`` as SageMaker answers it."""
-
-    ModelName: ReadOnly[str]
-    PrimaryContainer: ReadOnly[ContainerAnswer]
-
-
-class InferenceSpecification(TypedDict, total=False):
-    """A model package's ``InferenceSpecification``: its containers."""
-
-    Containers: ReadOnly[Sequence[ContainerAnswer]]
-
-
-class ModelPackageAnswer(TypedDict, total=False):
-    """``DescribeModelPackage`` as SageMaker answers it (a version registered elsewhere)."""
-
-    ModelPackageGroupName: ReadOnly[str]
-    ModelPackageVersion: ReadOnly[int]
-    ModelApprovalStatus: ReadOnly[str]
-    ModelPackageDescription: ReadOnly[str]
-    CreationTime: ReadOnly[datetime]
-    CustomerMetadataProperties: ReadOnly[Mapping[str, str]]
-    InferenceSpecification: ReadOnly[InferenceSpecification]
 
 
 #: A description of any job kind: what :func:`sm_magics.backends.kinds.describe` returns.

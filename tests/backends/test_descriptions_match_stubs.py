@@ -5,7 +5,9 @@
 ``mypy-boto3-sagemaker`` TypedDict of that answer (importable at run time; its
 ``__annotations__`` are the API's keys). What sm-magics adds is declared in subclasses of
 their own, and those keys must *not* be SageMaker's (a key SageMaker has belongs in the
-API type, where its value type is checked against the stub's by mypy).
+API type, where its value type is checked against the stub's by mypy). The SageMaker
+answers the sagemaker backend reads (``sm_magics.backends.sagemaker.answers``) are checked
+the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import typing
 import pytest
 
 from sm_magics.backends import descriptions
+from sm_magics.backends.sagemaker import answers
 
 type_defs = pytest.importorskip("mypy_boto3_sagemaker.type_defs")
 
@@ -51,7 +54,7 @@ API_SHAPES: dict[str, tuple[str, ...]] = {
         "ContainerDefinitionOutputTypeDef",
     ),
     "EndpointStatusDescription": ("DescribeEndpointOutputTypeDef",),
-    # SageMaker's answers as the sagemaker backend reads them.
+    # SageMaker's answers as the sagemaker backend reads them (sagemaker/answers.py).
     "LiveVariant": ("ProductionVariantSummaryTypeDef",),
     "PendingDeployment": ("PendingDeploymentSummaryTypeDef",),
     "EndpointAnswer": ("DescribeEndpointOutputTypeDef",),
@@ -76,9 +79,11 @@ ADDITIONS: dict[str, str] = {
 
 
 def _typed_dicts() -> dict[str, type]:
+    """Every TypedDict of the contract's descriptions and of the SageMaker answers."""
     return {
         name: value
-        for name, value in vars(descriptions).items()
+        for module in (descriptions, answers)
+        for name, value in vars(module).items()
         if isinstance(value, type) and typing.is_typeddict(value)
     }
 

@@ -25,7 +25,11 @@ from sm_magics.errors import (
 )
 
 if TYPE_CHECKING:
-    from sm_magics.backends.descriptions import EndpointAnswer, EndpointConfigAnswer, ModelAnswer
+    from sm_magics.backends.sagemaker.answers import (
+        EndpointAnswer,
+        EndpointConfigAnswer,
+        ModelAnswer,
+    )
 
 
 class EndpointParts:

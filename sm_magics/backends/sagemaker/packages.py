@@ -22,8 +22,8 @@ from sm_magics.errors import AlreadyExists, InvalidRequest, NotFound
 from sm_magics.model_registry import ApprovalChange, PackageRecord
 
 if TYPE_CHECKING:
-    from sm_magics.backends.descriptions import ContainerAnswer, ModelPackageAnswer
     from sm_magics.backends.packages import PackageSpec
+    from sm_magics.backends.sagemaker.answers import ContainerAnswer, ModelPackageAnswer
     from sm_magics.backends.sagemaker.aws import AwsSession
     from sm_magics.backends.sagemaker.training import SageMakerTraining
     from sm_magics.ledger import Ledger

@@ -44,7 +44,8 @@ if TYPE_CHECKING:  # type stubs only (mypy-boto3-sagemaker): no runtime cost
         TagTypeDef,
     )
 
-    from sm_magics.backends.descriptions import ModelAnswer, TrainingJobDescription
+    from sm_magics.backends.descriptions import TrainingJobDescription
+    from sm_magics.backends.sagemaker.answers import ModelAnswer
 
 SAGEMAKER = "sagemaker"
 RUNTIME = "sagemaker-runtime"

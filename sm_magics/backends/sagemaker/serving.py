@@ -58,11 +58,11 @@ from sm_magics.ledger_records import EndpointChanges, EndpointRecord, LiveVarian
 
 if TYPE_CHECKING:
     from sm_magics.backends.descriptions import (
-        EndpointConfigAnswer,
         EndpointDescription,
         ServedVariantDescription,
         TrainingJobDescription,
     )
+    from sm_magics.backends.sagemaker.answers import EndpointConfigAnswer
 
 
 class EndpointService:

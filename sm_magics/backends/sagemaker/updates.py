@@ -45,11 +45,8 @@ from sm_magics.ledger import Ledger
 if TYPE_CHECKING:  # type stubs only (mypy-boto3-sagemaker)
     from mypy_boto3_sagemaker.type_defs import ContainerDefinitionTypeDef
 
-    from sm_magics.backends.descriptions import (
-        ConfigVariant,
-        EndpointAnswer,
-        TrainingJobDescription,
-    )
+    from sm_magics.backends.descriptions import TrainingJobDescription
+    from sm_magics.backends.sagemaker.answers import ConfigVariant, EndpointAnswer
 
 
 @dataclass
