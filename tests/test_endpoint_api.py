@@ -284,7 +284,16 @@ def test_logs_prefix_every_line_with_variant_and_worker(
     endpoint.wait(WAIT, poll=0.05)
     with pytest.raises(SmMagicsError, match="features"):
         endpoint.invoke([[1, 2, 3]])
-    text = endpoint.logs()
+
+    # The worker answers the error before its log pump has written the traceback's lines,
+    # and the second worker's "Model loaded" may come after InService: read until both are
+    # there (this was flaky under load).
+    def complete() -> str | None:
+        text = endpoint.logs()
+        loaded = sum("Model loaded" in line for line in text.splitlines())
+        return text if "features" in text and loaded >= 2 else None
+
+    text = helpers.wait_until(complete, WAIT, what="the error and both workers' lines")
     lines = text.splitlines()
     assert lines
     assert all(line.startswith(("[AllTraffic-1] ", "[AllTraffic-2] ")) for line in lines), text
