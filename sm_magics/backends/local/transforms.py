@@ -105,6 +105,9 @@ class LocalTransforms:
         job = self._transform_job(name)
         state = self.jobs.checked_state(job)
         spec = job.read_spec()
+        # The row follows the folder, as for the other kinds (a transform's only status is
+        # its status: the runner writes no secondary one after the first).
+        self.jobs.sync_ledger(name, {**state, "secondary_status": state["status"]})
         description: LocalTransformJobDescription = {
             "TransformJobName": name,
             "TransformJobArn": (
