@@ -12,12 +12,13 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Mapping
 from typing import Any
 
 _PREFIX = struct.Struct("!II")
 
 
-def encode(header: dict[str, Any], body: bytes = b"") -> bytes:
+def encode(header: Mapping[str, object], body: bytes = b"") -> bytes:
     """Return one frame."""
     head = json.dumps(header, separators=(",", ":")).encode()
     return _PREFIX.pack(len(head), len(body)) + head + body

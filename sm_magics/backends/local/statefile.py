@@ -21,7 +21,7 @@ DOWNLOADING_MESSAGE = "Downloading input data"
 TRAINING_MESSAGE = "Training image download completed. Training in progress."
 
 
-def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
+def write_json_atomic(path: str | os.PathLike[str], data: object) -> None:
     """Write JSON to ``path`` through a temporary file and a rename.
 
     The temporary name is made here (``O_EXCL``, mode 0600) rather than by ``tempfile``,
@@ -54,7 +54,7 @@ def add_transition(
     return now
 
 
-def overwrite_in_place(path: str | os.PathLike[str], data: Any) -> None:
+def overwrite_in_place(path: str | os.PathLike[str], data: object) -> None:
     """Write JSON over the file's old bytes, padded with spaces: the last resort of a full disk.
 
     No new block is needed, and JSON allows the trailing blanks. A reader may meet a
