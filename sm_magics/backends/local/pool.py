@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 from sm_magics.backends.local import frames
 
@@ -86,16 +86,19 @@ class Channel(asyncio.Protocol):
             self.transport.close()
 
 
+_W = TypeVar("_W")
+
+
 @dataclass
-class IdlePool:
+class IdlePool(Generic[_W]):
     """Idle workers of one variant, and the requests waiting for one, first come first served."""
 
-    idle: deque[Any] = field(default_factory=deque)
-    waiters: deque[asyncio.Future[Any]] = field(default_factory=deque)
+    idle: deque[_W] = field(default_factory=deque)
+    waiters: deque[asyncio.Future[_W]] = field(default_factory=deque)
     #: Set when the variant cannot serve any more: waiting requests get it as their error.
     broken: str | None = None
 
-    def put(self, worker: Any) -> None:
+    def put(self, worker: _W) -> None:
         """Give ``worker`` to the oldest waiting request, else keep it idle."""
         while self.waiters:
             waiter = self.waiters.popleft()
@@ -104,13 +107,13 @@ class IdlePool:
                 return
         self.idle.append(worker)
 
-    async def get(self) -> Any:
+    async def get(self) -> _W:
         """Return an idle worker, waiting for one if needed (the caller's deadline bounds it)."""
         if self.broken is not None:
             raise WorkerDied(self.broken)
         if self.idle:
             return self.idle.popleft()
-        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[_W] = asyncio.get_running_loop().create_future()
         self.waiters.append(waiter)
         try:
             return await waiter

@@ -74,7 +74,7 @@ class Variant:
     spec: dict[str, Any]
     weight: float
     workers: list[Worker] = field(default_factory=list)
-    pool: IdlePool = field(default_factory=IdlePool)
+    pool: IdlePool[Worker] = field(default_factory=IdlePool)
     invocations: int = 0
     errors: int = 0
     #: Requests routed here and not answered yet, waiting for a worker or in flight.
