@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ def host_names(count: int) -> list[str]:
     return [f"algo-{i}" for i in range(1, count + 1)]
 
 
-def _env_value(value: Any) -> str:
+def _env_value(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
@@ -36,13 +37,13 @@ def _env_value(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def _arg_value(value: Any) -> str:
+def _arg_value(value: object) -> str:
     if isinstance(value, dict):
         return ",".join(f"{k}={v}" for k, v in sorted(value.items()))
     return "" if value is None else str(value)
 
 
-def cli_args(hyperparameters: dict[str, Any]) -> list[str]:
+def cli_args(hyperparameters: Mapping[str, object]) -> list[str]:
     """Return hyperparameters as the toolkit passes them: sorted ``--key value`` pairs."""
     args: list[str] = []
     for key in sorted(hyperparameters):
@@ -51,7 +52,7 @@ def cli_args(hyperparameters: dict[str, Any]) -> list[str]:
     return args
 
 
-def encode_hyperparameters(hyperparameters: dict[str, Any]) -> dict[str, str]:
+def encode_hyperparameters(hyperparameters: Mapping[str, object]) -> dict[str, str]:
     r"""Return hyperparameters as the SDK sends them to the framework containers.
 
     ``CreateTrainingJob`` takes a string map; the SDK JSON-encodes each value (so ``50``
