@@ -10,12 +10,13 @@
    fresh interpreter, ``%load_ext``, a one-second pause (the next cell being typed), then
    ``%%sm_train`` and the widget's follower.
 4. Start-up: ``%load_ext`` + first ``%%sm_train`` + first widget in a fresh interpreter,
-   vs ``import boto3``.
+   vs ``import boto3``; and on the sagemaker backend (4b, against a moto server on
+   127.0.0.1), vs ``import boto3`` and its first call.
 5. Kernel memory while a widget-like follower (last 400 lines kept) follows 10k, 100k and
    1M lines printed at full speed (target: under 30 MB added for 1M).
 
 Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_loop.py [--quick]``;
-``--first-line [N]`` measures only figure 3 (N attempts, default 7).
+``--first-line [N]`` measures only figure 3 (N attempts, default 7); ``--startup`` only 4.
 Run it without ``PYTHONDONTWRITEBYTECODE`` (some machines set it): with it, every process
 the benchmark starts compiles sm-magics' modules again, which no installed package does.
 """
@@ -201,6 +202,65 @@ def bench_startup() -> None:
     )
 
 
+def bench_startup_sagemaker() -> None:
+    """Figure 4 on the sagemaker backend: ``%%sm_train``'s first AWS calls, against moto.
+
+    A moto server on 127.0.0.1 answers both sides (``AWS_ENDPOINT_URL``): ours is
+    ``%load_ext``, the first ``%%sm_train`` (the code's upload to S3, CreateTrainingJob)
+    and the first widget (a describe); the baseline is ``import boto3`` and its first call.
+    """
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "SM_MAGICS_REGION": "us-east-1",
+            "SM_MAGICS_BACKEND": "sagemaker",
+            "SM_MAGICS_ROLE": "arn:aws:iam::123456789012:role/sm-magics-bench",
+            "NO_PROXY": "127.0.0.1",
+        }
+        image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bench:1"
+        code = (
+            "from IPython.core.interactiveshell import InteractiveShell\n"
+            "import contextlib, io\n"
+            "ip = InteractiveShell.instance()\n"
+            "ip.run_line_magic('load_ext', 'sm_magics')\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    job = ip.run_cell_magic('sm_train', '--image {image}', 'print(1)')\n"
+            "from sm_magics.widgets import JobWidget\n"
+            "JobWidget(job, follow=False)\n"
+        )
+        baseline = "import boto3\nboto3.client('sagemaker').list_training_jobs()\n"
+        ours, boto = [], []
+        for _ in range(3):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env)
+            ours.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-c", baseline], check=True, capture_output=True, env=env
+            )
+            boto.append(time.perf_counter() - start)
+    finally:
+        server.stop()
+    o, b = statistics.median(ours), statistics.median(boto)
+    print(
+        f"4b. sagemaker backend: %load_ext + first %%sm_train (upload, CreateTrainingJob) + "
+        f"first widget {o:.2f} s vs import boto3 + its first call {b:.2f} s = {o / b:.2f}x"
+        " (moto on 127.0.0.1 answering both)"
+    )
+
+
 def bench_memory(ip: Any, counts: list[int]) -> None:
     import psutil
 
@@ -238,6 +298,10 @@ def main() -> None:
     if "--memory" in sys.argv:  # one count in a fresh kernel: no allocator reuse between
         bench_memory(_shell(), [int(sys.argv[sys.argv.index("--memory") + 1])])
         return
+    if "--startup" in sys.argv:  # only figures 4 and 4b
+        bench_startup()
+        bench_startup_sagemaker()
+        return
     if "--first-job-sample" in sys.argv:
         _first_job_sample()
         return
@@ -257,6 +321,7 @@ def main() -> None:
     bench_first_line(ip, 3 if quick else 7)
     bench_first_job(3 if quick else 7)
     bench_startup()
+    bench_startup_sagemaker()
     print(json.dumps({"home": home}))
 
 

@@ -43,3 +43,8 @@ def test_bench_history_runs(sm_home: Path) -> None:
 def test_bench_loop_first_line_runs(sm_home: Path) -> None:
     out = _run("bench_loop.py", "--first-line", "1", home=sm_home)
     assert "3. first line:" in out and "3b. first line of a kernel's first job" in out
+
+
+def test_bench_loop_startup_runs_on_both_backends(sm_home: Path) -> None:
+    out = _run("bench_loop.py", "--startup", home=sm_home)
+    assert "4. %load_ext" in out and "4b. sagemaker backend" in out
