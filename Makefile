@@ -68,12 +68,12 @@ jstest: $(STAMP)
 	cd labextension && PATH="$(abspath $(BIN)):$$PATH" jlpm install && \
 		PATH="$(abspath $(BIN)):$$PATH" jlpm test
 
-## docs/images/panel-*.png, notebook-widget.png, job-widget.png, endpoint-widget.png and the
-## cells cost-*, endpoints-*, jobs-*.png (the notebook test, quickstart and serving)
-## from a real JupyterLab.
+## docs/images/panel-*.png, notebook-widget.png, job-widget.png, endpoint-widget.png,
+## tuning-widget.png and the cells cost-*, endpoints-*, jobs-*, compare-*.png (the notebook
+## test: quickstart, serving, registry) from a real JupyterLab.
 screenshots: $(STAMP) chromium
 	SM_MAGICS_SCREENSHOTS=1 $(BIN)/pytest tests/ui/test_screenshots.py tests/ui/test_widget_screenshots.py \
-		tests/ui/test_notebooks.py -k "not test_notebook_outputs or quickstart or serving"
+		tests/ui/test_notebooks.py -k "not test_notebook_outputs or quickstart or serving or registry"
 
 ## Each notebook with a home of its own, as a user's first run of it would be (a shared
 ## home would list one notebook's jobs in the next one's %sm_jobs).
