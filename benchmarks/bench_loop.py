@@ -176,17 +176,22 @@ class _FirstLine(io.StringIO):
         return super().write(text)
 
 
-def bench_startup() -> None:
-    code = (
+def _startup_code(flags: str = "") -> str:
+    """A fresh interpreter's ``%load_ext``, first ``%%sm_train FLAGS`` and first widget."""
+    return (
         "from IPython.core.interactiveshell import InteractiveShell\n"
         "import contextlib, io\n"
         "ip = InteractiveShell.instance()\n"
         "ip.run_line_magic('load_ext', 'sm_magics')\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    job = ip.run_cell_magic('sm_train', '', 'print(1)')\n"
+        f"    job = ip.run_cell_magic('sm_train', {flags!r}, 'print(1)')\n"
         "from sm_magics.widgets import JobWidget\n"
         "JobWidget(job, follow=False)\n"
     )
+
+
+def bench_startup() -> None:
+    code = _startup_code()
     ours, boto = [], []
     for _ in range(3):
         start = time.perf_counter()
@@ -229,17 +234,7 @@ def bench_startup_sagemaker() -> None:
             "SM_MAGICS_ROLE": "arn:aws:iam::123456789012:role/sm-magics-bench",
             "NO_PROXY": "127.0.0.1",
         }
-        image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bench:1"
-        code = (
-            "from IPython.core.interactiveshell import InteractiveShell\n"
-            "import contextlib, io\n"
-            "ip = InteractiveShell.instance()\n"
-            "ip.run_line_magic('load_ext', 'sm_magics')\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
-            f"    job = ip.run_cell_magic('sm_train', '--image {image}', 'print(1)')\n"
-            "from sm_magics.widgets import JobWidget\n"
-            "JobWidget(job, follow=False)\n"
-        )
+        code = _startup_code("--image 123456789012.dkr.ecr.us-east-1.amazonaws.com/bench:1")
         baseline = "import boto3\nboto3.client('sagemaker').list_training_jobs()\n"
         ours, boto = [], []
         for _ in range(3):
