@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from IPython.core.error import StdinNotImplementedError, UsageError
-from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.core.magic import line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from sm_magics.api import Job
@@ -22,24 +21,15 @@ from sm_magics.display.costs import CostSummary
 from sm_magics.display.jobs import JobTable
 from sm_magics.logs import follow_endpoint_logs, stream_until_done
 from sm_magics.magic_parsing import backend_option, magic_call, out_option
-from sm_magics.magics import SageMakerMagics
-
-if TYPE_CHECKING:
-    from IPython.core.interactiveshell import InteractiveShell
+from sm_magics.magics import SessionMagics
 
 
 @magics_class
-class JobMagics(Magics):
+class JobMagics(SessionMagics):
     """List, follow, wait for and stop jobs; what it all costs; clean up what is left.
 
     Shares :class:`SageMakerMagics`' configuration and session.
     """
-
-    def __init__(
-        self, shell: InteractiveShell | None = None, *, core: SageMakerMagics, **kwargs: object
-    ) -> None:
-        super().__init__(shell=shell, **kwargs)
-        self.core = core
 
     @magic_arguments()
     @argument(

@@ -17,7 +17,7 @@ import argparse
 import math
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import (
@@ -44,6 +44,9 @@ from sm_magics.magic_parsing import (
     out_option,
 )
 from sm_magics.training_flags import training_arguments, training_options
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 
 @magics_class
@@ -295,6 +298,20 @@ class SageMakerMagics(Magics):
             reason = final.get("FailureReason")
             failure = str(reason) if reason else None
             raise UsageError(str(JobFailed(job.name, statuses.FAILED, failure, label)))
+
+
+class SessionMagics(Magics):
+    """A ``Magics`` class beside :class:`SageMakerMagics`, sharing its config and session.
+
+    Each family of magics lives in its own module; ``core`` is the one
+    :class:`SageMakerMagics` they all ask for the session and the settings.
+    """
+
+    def __init__(
+        self, shell: InteractiveShell | None = None, *, core: SageMakerMagics, **kwargs: object
+    ) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.core = core
 
 
 def _summary(job: Job, description: Mapping[str, object]) -> str:

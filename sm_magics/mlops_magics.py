@@ -12,15 +12,13 @@ import argparse
 from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.core.magic import line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from sm_magics.magic_parsing import backend_option, magic_call, out_option
-from sm_magics.magics import SageMakerMagics
+from sm_magics.magics import SessionMagics
 
 if TYPE_CHECKING:
-    from IPython.core.interactiveshell import InteractiveShell
-
     from sm_magics.api.lineage import LineageView
     from sm_magics.display.registry import ModelsTable
     from sm_magics.display.runs import CompareView, RunsTable
@@ -28,14 +26,8 @@ if TYPE_CHECKING:
 
 
 @magics_class
-class MLOpsMagics(Magics):
+class MLOpsMagics(SessionMagics):
     """Runs, comparisons, the model registry and lineage; shares the core's session."""
-
-    def __init__(
-        self, shell: InteractiveShell | None = None, *, core: SageMakerMagics, **kwargs: object
-    ) -> None:
-        super().__init__(shell=shell, **kwargs)
-        self.core = core
 
     # -- runs -------------------------------------------------------------------------------
 

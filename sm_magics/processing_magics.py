@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic import line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from sm_magics.api import Job
@@ -29,10 +28,7 @@ from sm_magics.magic_parsing import (
     out_option,
     parse_key_values,
 )
-from sm_magics.magics import SageMakerMagics
-
-if TYPE_CHECKING:
-    from IPython.core.interactiveshell import InteractiveShell
+from sm_magics.magics import SessionMagics
 
 
 def _flatten(groups: list[list[str]] | None) -> list[str]:
@@ -55,14 +51,8 @@ def script_arguments(groups: list[list[str]] | None) -> list[str]:
 
 
 @magics_class
-class ProcessingMagics(Magics):
+class ProcessingMagics(SessionMagics):
     """Processing jobs: a script over inputs under ``/opt/ml/processing``, outputs stored."""
-
-    def __init__(
-        self, shell: InteractiveShell | None = None, *, core: SageMakerMagics, **kwargs: object
-    ) -> None:
-        super().__init__(shell=shell, **kwargs)
-        self.core = core
 
     @magic_arguments()
     @argument("name", nargs="?", default=None, help="Job name; generated when left out.")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from IPython.core.error import StdinNotImplementedError, UsageError
-from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.core.magic import line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from sm_magics import pricing
@@ -39,7 +39,7 @@ from sm_magics.magic_parsing import (
     out_option,
     user_namespace,
 )
-from sm_magics.magics import SageMakerMagics
+from sm_magics.magics import SageMakerMagics, SessionMagics
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -56,14 +56,13 @@ def _is_json(text: str) -> bool:
 
 
 @magics_class
-class ServingMagics(Magics):
+class ServingMagics(SessionMagics):
     """Serve models trained with ``%%sm_train``: endpoints, invocations, batch transform."""
 
     def __init__(
         self, shell: InteractiveShell | None = None, *, core: SageMakerMagics, **kwargs: object
     ) -> None:
-        super().__init__(shell=shell, **kwargs)
-        self.core = core
+        super().__init__(shell, core=core, **kwargs)
         #: Endpoint handles ``%sm_invoke`` used, by name: a handle remembers what it read
         #: (is the endpoint asynchronous, serverless), so a loop of invocations reads the
         #: ledger once. Dropped when an invocation fails or the session changes.

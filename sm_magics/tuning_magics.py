@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic import line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from sm_magics.api.tuning import Tuning, tuning_spec
@@ -24,26 +24,18 @@ from sm_magics.magic_parsing import (
     magic_call,
     out_option,
 )
-from sm_magics.magics import SageMakerMagics
+from sm_magics.magics import SessionMagics
 from sm_magics.training_flags import training_arguments, training_options
 
 if TYPE_CHECKING:
-    from IPython.core.interactiveshell import InteractiveShell
-
     from sm_magics.backends.descriptions import TuningJobDescription
 
 _TERMINAL = ("Completed", "Failed", "Stopped")
 
 
 @magics_class
-class TuningMagics(Magics):
+class TuningMagics(SessionMagics):
     """``%%sm_tune``; shares :class:`SageMakerMagics`' configuration and session."""
-
-    def __init__(
-        self, shell: InteractiveShell | None = None, *, core: SageMakerMagics, **kwargs: object
-    ) -> None:
-        super().__init__(shell=shell, **kwargs)
-        self.core = core
 
     @magic_arguments()
     @argument("name", nargs="?", default=None, help="Tuning job name (at most 32 characters).")
