@@ -22,28 +22,7 @@ from sm_magics.backends.local import host_launch
 from sm_magics.backends.specs import TransformSpec
 
 from .conftest import ROW, ROW_CLASS, Endpoints, wait_until
-from .test_worker_namespaces import NOTICE, PORTABLE
-
-#: A model_fn that ignores its argument and opens the container's path; each answer
-#: says which folder model_fn was handed.
-HARD_CODED = """\
-import json
-
-import joblib
-
-SEEN = {}
-
-
-def model_fn(model_dir):
-    SEEN["model_dir"] = model_dir
-    return joblib.load("/opt/ml/model/model.joblib")
-
-
-def output_fn(prediction, accept):
-    answer = {"prediction": prediction.tolist(), "model_dir": SEEN["model_dir"]}
-    return json.dumps(answer), "application/json"
-"""
-
+from .test_worker_namespaces import HARD_CODED, NOTICE, PORTABLE
 
 #: Answers one JSON line at a time, slowly, after saying it has started: a job to stop.
 SLOW = """\
