@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from sm_magics.packaging import iter_files
+from sm_magics.packaging import hash_named_files, iter_files
 
 #: Inputs up to this many bytes are hashed by content; larger ones are fingerprinted.
 CONTENT_LIMIT = 64 * 1024 * 1024
@@ -79,9 +79,7 @@ def digest_of(uri: str) -> str | None:
     cached = _cache.get(key)
     if cached is not None:
         return cached
-    digest = (
-        f"sha256:{_content_digest(path, files)}" if size <= CONTENT_LIMIT else f"stat:{fingerprint}"
-    )
+    digest = f"sha256:{hash_named_files(files)}" if size <= CONTENT_LIMIT else f"stat:{fingerprint}"
     if len(_cache) >= _CACHE_SIZE:
         _cache.pop(next(iter(_cache)))
     _cache[key] = digest
@@ -112,16 +110,3 @@ def _fingerprint(path: Path, files: list[tuple[str, Path]]) -> tuple[str, int]:
         total += info.st_size
         digest.update(f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
     return digest.hexdigest(), total
-
-
-def _content_digest(path: Path, files: list[tuple[str, Path]]) -> str:
-    """Return the SHA-256 over relative names and contents (``packaging.hash_tree``'s)."""
-    digest = hashlib.sha256()
-    for name, file in files:
-        digest.update(name.encode())
-        digest.update(b"\0")
-        with open(file, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        digest.update(b"\0")
-    return digest.hexdigest()

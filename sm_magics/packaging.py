@@ -35,9 +35,19 @@ def iter_files(root: Path) -> Iterable[Path]:
 
 def hash_tree(root: Path) -> str:
     """Return a SHA-256 over the relative paths and contents of every file under ``root``."""
+    return hash_named_files((path.relative_to(root).as_posix(), path) for path in iter_files(root))
+
+
+def hash_named_files(files: Iterable[tuple[str, Path]]) -> str:
+    """Return the SHA-256 over ``name NUL content NUL`` of each ``(name, file)``, in order.
+
+    The one content-hash scheme: staged code (:func:`hash_tree`), the S3 keys uploads go
+    under and the inputs' digests in lineage all use it, so the same data has the same
+    hash wherever it is seen.
+    """
     digest = hashlib.sha256()
-    for path in iter_files(root):
-        digest.update(path.relative_to(root).as_posix().encode())
+    for name, path in files:
+        digest.update(name.encode())
         digest.update(b"\0")
         with open(path, "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):

@@ -41,18 +41,19 @@ def test_changed_content_changes_the_digest_and_unchanged_files_are_not_read_aga
 ) -> None:
     folder = _folder(tmp_path)
     before = input_digests.digest_of(str(folder))
-    reads: list[Path] = []
-    real = input_digests._content_digest
+    reads: list[list[Path]] = []  # the files each content hash read
+    real = input_digests.hash_named_files
     monkeypatch.setattr(
         input_digests,
-        "_content_digest",
-        lambda path, files: reads.append(path) or real(path, files),
+        "hash_named_files",
+        lambda files: reads.append([path for _, path in files]) or real(files),
     )
     assert input_digests.digest_of(str(folder)) == before  # the kernel remembers it
     assert reads == []
     (folder / "a.csv").write_text("1,2\n5,6\n")
     after = input_digests.digest_of(str(folder))
-    assert after != before and reads == [folder]
+    assert after != before
+    assert reads == [[folder / "a.csv", folder / "part" / "b.csv"]]  # the folder, once
 
 
 def test_a_large_input_is_fingerprinted_not_read(

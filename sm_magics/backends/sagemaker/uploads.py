@@ -121,14 +121,7 @@ def digest_of_file(path: Path, name: str | None = None) -> str:
     which matters because a channel copies everything under its prefix. The digest equals
     :func:`sm_magics.packaging.hash_tree` of a folder holding only that file.
     """
-    digest = hashlib.sha256()
-    digest.update((name or path.name).encode())
-    digest.update(b"\0")
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    digest.update(b"\0")
-    return digest.hexdigest()
+    return packaging.hash_named_files([(name or path.name, path)])
 
 
 def upload_file(aws: AwsSession, path: Path, *, prefix: str = MODEL_PREFIX) -> str:
