@@ -175,7 +175,10 @@ def _loose(root: Path) -> list[str]:
     found = []
     for folder, _dirs, files in os.walk(root):
         for path in [Path(folder)] + [Path(folder) / f for f in files]:
-            info = path.lstat()
+            try:
+                info = path.lstat()
+            except FileNotFoundError:  # removed while we walk (the supervisor's .reserve,
+                continue  # after the final status): what is gone cannot be read
             if stat.S_ISLNK(info.st_mode):
                 continue
             if stat.S_IMODE(info.st_mode) & 0o077:
